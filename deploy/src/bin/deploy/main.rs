@@ -1,0 +1,2 @@
+//! The `deploy` command-line tool.
+fn main() {}

@@ -1,0 +1,11 @@
+//! Core library shared by every service: the domain model, variables, the package chunk store,
+//! storage, secrets, TLS identities, telemetry and the wire conversions.
+
+pub mod model;
+pub mod packages;
+pub mod secrets;
+pub mod storage;
+pub mod telemetry;
+pub mod tls;
+pub mod variables;
+pub mod wire;

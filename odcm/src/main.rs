@@ -1,0 +1,2 @@
+//! odcm binary.
+fn main() {}

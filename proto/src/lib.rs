@@ -1,0 +1,11 @@
+//! Generated gRPC types and services (tonic/prost). Only this crate and the per-crate `wire`
+//! conversion modules know the wire format.
+
+pub mod space {
+    pub mod v1 {
+        tonic::include_proto!("space.v1");
+    }
+}
+
+/// The encoded file descriptor set of every .proto file, for tonic-reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

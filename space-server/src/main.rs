@@ -1,0 +1,2 @@
+//! space-server binary.
+fn main() {}
