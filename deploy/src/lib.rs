@@ -1,6 +1,7 @@
 //! Core library shared by every service: the domain model, variables, the package chunk store,
 //! storage, secrets, TLS identities, telemetry and the wire conversions.
 
+pub mod compare;
 pub mod model;
 pub mod packages;
 pub mod secrets;

@@ -1,1 +1,748 @@
-//! (placeholder, being written)
+//! Conversions between generated `space.v1` wire types and domain types. Proto messages are
+//! destructured fully, so a new field breaks the build here instead of being silently dropped.
+
+use proto::space::v1 as pb;
+
+use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
+use crate::model::{
+    Channel, Environment, Lifecycle, Phase, PhaseRule, PinnedPackage, Project, Scope,
+    ScriptSource, ScriptSyntax, Step, StepAction, TemplateKind, Variable, VariableTemplate,
+};
+
+/// A wire message that does not describe a valid domain value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("field '{0}' is required")]
+    Missing(&'static str),
+    #[error("field '{field}' is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl From<WireError> for tonic::Status {
+    fn from(e: WireError) -> Self {
+        tonic::Status::invalid_argument(e.to_string())
+    }
+}
+
+fn required(field: &'static str, v: String) -> Result<String, WireError> {
+    let v = v.trim().to_string();
+    if v.is_empty() {
+        return Err(WireError::Missing(field));
+    }
+    Ok(v)
+}
+
+fn opt(v: String) -> Option<String> {
+    let v = v.trim().to_string();
+    (!v.is_empty()).then_some(v)
+}
+
+pub fn timestamp(secs: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    }
+}
+
+// ---------- environments ----------
+
+impl TryFrom<pb::Environment> for Environment {
+    type Error = WireError;
+    fn try_from(m: pb::Environment) -> Result<Self, WireError> {
+        let pb::Environment {
+            name,
+            description,
+            sort_order,
+        } = m;
+        Ok(Environment {
+            name: required("name", name)?,
+            description,
+            sort_order,
+        })
+    }
+}
+
+impl From<Environment> for pb::Environment {
+    fn from(e: Environment) -> Self {
+        let Environment {
+            name,
+            description,
+            sort_order,
+        } = e;
+        pb::Environment {
+            name,
+            description,
+            sort_order,
+        }
+    }
+}
+
+// ---------- lifecycles ----------
+
+impl TryFrom<pb::Phase> for Phase {
+    type Error = WireError;
+    fn try_from(m: pb::Phase) -> Result<Self, WireError> {
+        let pb::Phase {
+            name,
+            environments,
+            minimum_environments,
+            optional,
+            automatic,
+        } = m;
+        let rule = match (optional, minimum_environments) {
+            (true, _) => PhaseRule::Optional,
+            (false, 0) => PhaseRule::All,
+            (false, n) => PhaseRule::AtLeast(n),
+        };
+        if let PhaseRule::AtLeast(n) = rule
+            && n as usize > environments.len()
+        {
+            return Err(WireError::Invalid {
+                field: "phases.minimum_environments",
+                reason: format!(
+                    "phase '{name}' requires at least {n} environments but lists only {}",
+                    environments.len()
+                ),
+            });
+        }
+        Ok(Phase {
+            name: required("phases.name", name)?,
+            environments: environments.into_iter().map(|e| e.trim().to_string()).collect(),
+            rule,
+            automatic,
+        })
+    }
+}
+
+impl From<Phase> for pb::Phase {
+    fn from(p: Phase) -> Self {
+        let Phase {
+            name,
+            environments,
+            rule,
+            automatic,
+        } = p;
+        let (minimum_environments, optional) = match rule {
+            PhaseRule::All => (0, false),
+            PhaseRule::AtLeast(n) => (n, false),
+            PhaseRule::Optional => (0, true),
+        };
+        pb::Phase {
+            name,
+            environments,
+            minimum_environments,
+            optional,
+            automatic,
+        }
+    }
+}
+
+impl TryFrom<pb::Lifecycle> for Lifecycle {
+    type Error = WireError;
+    fn try_from(m: pb::Lifecycle) -> Result<Self, WireError> {
+        let pb::Lifecycle {
+            name,
+            description,
+            phases,
+        } = m;
+        Ok(Lifecycle {
+            name: required("name", name)?,
+            description,
+            phases: phases
+                .into_iter()
+                .map(Phase::try_from)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl From<Lifecycle> for pb::Lifecycle {
+    fn from(l: Lifecycle) -> Self {
+        let Lifecycle {
+            name,
+            description,
+            phases,
+        } = l;
+        pb::Lifecycle {
+            name,
+            description,
+            phases: phases.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+// ---------- projects and channels ----------
+
+impl TryFrom<pb::Project> for Project {
+    type Error = WireError;
+    fn try_from(m: pb::Project) -> Result<Self, WireError> {
+        let pb::Project {
+            name,
+            description,
+            lifecycle,
+        } = m;
+        Ok(Project {
+            name: required("name", name)?,
+            description,
+            lifecycle: required("lifecycle", lifecycle)?,
+        })
+    }
+}
+
+impl From<Project> for pb::Project {
+    fn from(p: Project) -> Self {
+        let Project {
+            name,
+            description,
+            lifecycle,
+        } = p;
+        pb::Project {
+            name,
+            description,
+            lifecycle,
+        }
+    }
+}
+
+impl TryFrom<pb::Channel> for Channel {
+    type Error = WireError;
+    fn try_from(m: pb::Channel) -> Result<Self, WireError> {
+        let pb::Channel {
+            project,
+            name,
+            description,
+            lifecycle,
+            is_default,
+        } = m;
+        Ok(Channel {
+            project: required("project", project)?,
+            name: required("name", name)?,
+            description,
+            lifecycle: opt(lifecycle),
+            is_default,
+        })
+    }
+}
+
+impl From<Channel> for pb::Channel {
+    fn from(c: Channel) -> Self {
+        let Channel {
+            project,
+            name,
+            description,
+            lifecycle,
+            is_default,
+        } = c;
+        pb::Channel {
+            project,
+            name,
+            description,
+            lifecycle: lifecycle.unwrap_or_default(),
+            is_default,
+        }
+    }
+}
+
+// ---------- steps ----------
+
+/// A step as sent by a client: which project, where in the process, and the step itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepInput {
+    pub project: String,
+    /// 1-based position; `None`: last (on add) or unchanged (on update).
+    pub order: Option<u32>,
+    pub step: Step,
+}
+
+impl TryFrom<pb::Step> for StepInput {
+    type Error = WireError;
+    fn try_from(m: pb::Step) -> Result<Self, WireError> {
+        let pb::Step {
+            project,
+            name,
+            order,
+            environments,
+            roles,
+            action,
+            channels,
+        } = m;
+        let action = match action.ok_or(WireError::Missing("action"))? {
+            pb::step::Action::Package(p) => {
+                let pb::PackageStep {
+                    package_id,
+                    substitute_files,
+                    structured_files,
+                } = p;
+                StepAction::DeployPackage {
+                    package_id: required("package.package_id", package_id)?,
+                    substitute_files,
+                    structured_files,
+                }
+            }
+            pb::step::Action::Script(s) => {
+                let pb::ScriptStep {
+                    syntax,
+                    body,
+                    package_id,
+                    script_path,
+                } = s;
+                let syntax: ScriptSyntax = syntax.parse().map_err(|reason| WireError::Invalid {
+                    field: "script.syntax",
+                    reason,
+                })?;
+                let source = match (opt(package_id), opt(script_path)) {
+                    (Some(package_id), Some(path)) => ScriptSource::Package { package_id, path },
+                    (Some(_), None) => return Err(WireError::Missing("script.script_path")),
+                    (None, _) if body.trim().is_empty() => {
+                        return Err(WireError::Missing("script.body"));
+                    }
+                    (None, _) => ScriptSource::Inline(body),
+                };
+                StepAction::RunScript { syntax, source }
+            }
+        };
+        Ok(StepInput {
+            project: required("project", project)?,
+            order: (order > 0).then_some(order),
+            step: Step {
+                name: required("name", name)?,
+                environments,
+                roles,
+                channels,
+                action,
+            },
+        })
+    }
+}
+
+/// Renders a step of `project` at 1-based position `order`.
+pub fn step_to_wire(project: &str, order: u32, s: Step) -> pb::Step {
+    let Step {
+        name,
+        environments,
+        roles,
+        channels,
+        action,
+    } = s;
+    let action = match action {
+        StepAction::DeployPackage {
+            package_id,
+            substitute_files,
+            structured_files,
+        } => pb::step::Action::Package(pb::PackageStep {
+            package_id,
+            substitute_files,
+            structured_files,
+        }),
+        StepAction::RunScript { syntax, source } => {
+            let (body, package_id, script_path) = match source {
+                ScriptSource::Inline(b) => (b, String::new(), String::new()),
+                ScriptSource::Package { package_id, path } => (String::new(), package_id, path),
+            };
+            pb::step::Action::Script(pb::ScriptStep {
+                syntax: syntax.as_str().into(),
+                body,
+                package_id,
+                script_path,
+            })
+        }
+    };
+    pb::Step {
+        project: project.to_string(),
+        name,
+        order,
+        environments,
+        roles,
+        action: Some(action),
+        channels,
+    }
+}
+
+// ---------- variables ----------
+
+impl From<pb::Scope> for Scope {
+    fn from(m: pb::Scope) -> Self {
+        let pb::Scope {
+            environments,
+            roles,
+            targets,
+            steps,
+            channels,
+            tenants,
+        } = m;
+        let clean = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        Scope {
+            environments: clean(environments),
+            roles: clean(roles),
+            targets: clean(targets),
+            steps: clean(steps),
+            channels: clean(channels),
+            tenants: clean(tenants),
+        }
+    }
+}
+
+impl From<Scope> for pb::Scope {
+    fn from(s: Scope) -> Self {
+        let Scope {
+            environments,
+            roles,
+            targets,
+            steps,
+            channels,
+            tenants,
+        } = s;
+        pb::Scope {
+            environments,
+            roles,
+            targets,
+            steps,
+            channels,
+            tenants,
+        }
+    }
+}
+
+/// A variable value as sent by a client, in plaintext; the server seals sensitive ones.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VariableInput {
+    pub project: String,
+    pub id: Option<String>,
+    pub name: String,
+    pub value: String,
+    pub sensitive: bool,
+    pub scope: Scope,
+    pub description: String,
+}
+
+impl std::fmt::Debug for VariableInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VariableInput")
+            .field("project", &self.project)
+            .field("name", &self.name)
+            .field(
+                "value",
+                &if self.sensitive {
+                    crate::secrets::MASK
+                } else {
+                    &self.value
+                },
+            )
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<pb::Variable> for VariableInput {
+    type Error = WireError;
+    fn try_from(m: pb::Variable) -> Result<Self, WireError> {
+        let pb::Variable {
+            project,
+            id,
+            name,
+            value,
+            sensitive,
+            scope,
+            description,
+        } = m;
+        let name = required("name", name)?;
+        if name.contains("#{") || name.contains('}') {
+            return Err(WireError::Invalid {
+                field: "name",
+                reason: format!("'{name}' must not contain '#{{' or '}}'"),
+            });
+        }
+        Ok(VariableInput {
+            project: required("project", project)?,
+            id: opt(id),
+            name,
+            value,
+            sensitive,
+            scope: scope.map(Scope::from).unwrap_or_default(),
+            description,
+        })
+    }
+}
+
+/// Renders a stored variable; sensitive values are withheld (empty `value`, `sensitive` set).
+pub fn variable_to_wire(project: &str, v: Variable) -> pb::Variable {
+    let sensitive = v.is_sensitive();
+    let Variable {
+        id,
+        name,
+        value,
+        scope,
+        description,
+    } = v;
+    pb::Variable {
+        project: project.to_string(),
+        id,
+        name,
+        value: match value {
+            crate::model::VariableValue::Plain(s) => s,
+            crate::model::VariableValue::Sensitive(_) => String::new(),
+        },
+        sensitive,
+        scope: Some(scope.into()),
+        description,
+    }
+}
+
+impl TryFrom<pb::VariableTemplate> for VariableTemplate {
+    type Error = WireError;
+    fn try_from(m: pb::VariableTemplate) -> Result<Self, WireError> {
+        let pb::VariableTemplate {
+            project: _,
+            name,
+            label,
+            help_text,
+            kind,
+            mandatory,
+            default_value,
+        } = m;
+        let kind: TemplateKind = kind.parse().map_err(|reason| WireError::Invalid {
+            field: "kind",
+            reason,
+        })?;
+        Ok(VariableTemplate {
+            name: required("name", name)?,
+            label,
+            help_text,
+            kind,
+            mandatory,
+            default_value: opt(default_value),
+        })
+    }
+}
+
+pub fn template_to_wire(project: &str, t: VariableTemplate) -> pb::VariableTemplate {
+    let VariableTemplate {
+        name,
+        label,
+        help_text,
+        kind,
+        mandatory,
+        default_value,
+    } = t;
+    pb::VariableTemplate {
+        project: project.to_string(),
+        name,
+        label,
+        help_text,
+        kind: kind.as_str().into(),
+        mandatory,
+        default_value: default_value.unwrap_or_default(),
+    }
+}
+
+// ---------- packages ----------
+
+impl From<PackageManifest> for pb::PackageManifest {
+    fn from(m: PackageManifest) -> Self {
+        let PackageManifest {
+            id,
+            version,
+            size,
+            sha256,
+            format,
+            chunks,
+            uploaded_at,
+        } = m;
+        pb::PackageManifest {
+            id,
+            version,
+            size,
+            sha256,
+            format: format.extension().into(),
+            chunks: chunks
+                .into_iter()
+                .map(|c| pb::ChunkRef {
+                    hash: c.hash.to_vec(),
+                    length: c.length,
+                })
+                .collect(),
+            uploaded_at: Some(timestamp(uploaded_at)),
+            new_bytes_stored: 0,
+        }
+    }
+}
+
+impl TryFrom<pb::PackageManifest> for PackageManifest {
+    type Error = WireError;
+    fn try_from(m: pb::PackageManifest) -> Result<Self, WireError> {
+        let pb::PackageManifest {
+            id,
+            version,
+            size,
+            sha256,
+            format,
+            chunks,
+            uploaded_at,
+            new_bytes_stored: _,
+        } = m;
+        let format: ArchiveFormat = format.parse().map_err(|_| WireError::Invalid {
+            field: "format",
+            reason: format!("unknown archive format '{format}'"),
+        })?;
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(WireError::Invalid {
+                field: "sha256",
+                reason: "expected 64 hex characters".into(),
+            });
+        }
+        let chunks = chunks
+            .into_iter()
+            .map(|c| {
+                let pb::ChunkRef { hash, length } = c;
+                let hash: [u8; 32] = hash.try_into().map_err(|_| WireError::Invalid {
+                    field: "chunks.hash",
+                    reason: "expected 32 bytes".into(),
+                })?;
+                Ok(ChunkRef { hash, length })
+            })
+            .collect::<Result<Vec<_>, WireError>>()?;
+        Ok(PackageManifest {
+            id: required("id", id)?,
+            version: required("version", version)?,
+            size,
+            sha256,
+            format,
+            chunks,
+            uploaded_at: uploaded_at.map(|t| t.seconds).unwrap_or(0),
+        })
+    }
+}
+
+impl From<PinnedPackage> for pb::PinnedPackage {
+    fn from(p: PinnedPackage) -> Self {
+        let PinnedPackage {
+            step,
+            id,
+            version,
+            sha256,
+        } = p;
+        pb::PinnedPackage {
+            step,
+            id,
+            version,
+            sha256,
+        }
+    }
+}
+
+/// Renders a release with its frozen snapshots (sensitive values withheld).
+pub fn release_to_wire(r: crate::model::Release) -> pb::Release {
+    let crate::model::Release {
+        project,
+        version,
+        channel,
+        notes,
+        packages,
+        process,
+        variables,
+        templates,
+        created_at,
+        created_by,
+    } = r;
+    pb::Release {
+        process: process
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| step_to_wire(&project, i as u32 + 1, s))
+            .collect(),
+        variables: variables
+            .into_iter()
+            .map(|v| variable_to_wire(&project, v))
+            .collect(),
+        templates: templates
+            .into_iter()
+            .map(|t| template_to_wire(&project, t))
+            .collect(),
+        packages: packages.into_iter().map(Into::into).collect(),
+        project,
+        version,
+        channel,
+        notes,
+        created_at: Some(timestamp(created_at)),
+        created_by,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_rules_roundtrip() {
+        for rule in [PhaseRule::All, PhaseRule::AtLeast(1), PhaseRule::Optional] {
+            let p = Phase {
+                name: "Test".into(),
+                environments: vec!["A".into(), "B".into()],
+                rule,
+                automatic: true,
+            };
+            assert_eq!(Phase::try_from(pb::Phase::from(p.clone())).unwrap(), p);
+        }
+        let bad = pb::Phase {
+            name: "P".into(),
+            environments: vec!["A".into()],
+            minimum_environments: 3,
+            optional: false,
+            automatic: false,
+        };
+        assert!(matches!(
+            Phase::try_from(bad),
+            Err(WireError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let e = Environment::try_from(pb::Environment::default()).unwrap_err();
+        assert_eq!(e.to_string(), "field 'name' is required");
+        let s = StepInput::try_from(pb::Step {
+            project: "P".into(),
+            name: "S".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(s, WireError::Missing("action"));
+    }
+
+    #[test]
+    fn steps_roundtrip() {
+        let step = Step {
+            name: "Run".into(),
+            environments: vec!["Dev".into()],
+            roles: vec!["web".into()],
+            channels: vec![],
+            action: StepAction::RunScript {
+                syntax: ScriptSyntax::Bash,
+                source: ScriptSource::Inline("echo hi".into()),
+            },
+        };
+        let back = StepInput::try_from(step_to_wire("P", 2, step.clone())).unwrap();
+        assert_eq!(back.step, step);
+        assert_eq!(back.order, Some(2));
+    }
+
+    #[test]
+    fn sensitive_values_never_leave() {
+        let v = Variable {
+            id: "v-1".into(),
+            name: "Password".into(),
+            value: crate::model::VariableValue::Sensitive(vec![1, 2, 3]),
+            scope: Scope::default(),
+            description: String::new(),
+        };
+        let w = variable_to_wire("P", v);
+        assert!(w.sensitive);
+        assert!(w.value.is_empty());
+    }
+}

@@ -1,2 +1,128 @@
-//! space-server binary.
-fn main() {}
+//! `space-server`: parses configuration, binds the listeners and runs one Space.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use space_server::config::{Config, Overrides};
+use space_server::state::SpaceState;
+
+#[derive(Parser)]
+#[command(name = "space-server", version, about = "Runs one Space: its API, database and package feed")]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Print the effective configuration and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Space (the default).
+    Run,
+    /// Create the data directory, keys and admin API key, print them, and exit.
+    Init,
+}
+
+fn announce_new_key(key: &Option<String>) {
+    if let Some(k) = key {
+        println!("Admin API key (shown once; store it now): {k}");
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli.overrides)?;
+    if cli.print_config {
+        print!("{}", config.printable());
+        return Ok(());
+    }
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let _telemetry = deploy::telemetry::init(&config.telemetry())?;
+        let opened = SpaceState::open(&config.data_dir, &config.name, &config.tls_names)
+            .with_context(|| format!("cannot open Space data directory {}", config.data_dir.display()))?;
+        let fingerprint = opened.state.identity.fingerprint()?;
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Init => {
+                announce_new_key(&opened.new_admin_key);
+                println!("Certificate fingerprint: {fingerprint}");
+                println!("Data directory: {}", config.data_dir.display());
+                Ok(())
+            }
+            Command::Run => run(config, opened.state, opened.new_admin_key, fingerprint).await,
+        }
+    })
+}
+
+async fn run(
+    config: Config,
+    state: Arc<SpaceState>,
+    new_key: Option<String>,
+    fingerprint: String,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics = deploy::telemetry::Metrics::default();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut metrics_task = None;
+    if !config.metrics_listen.is_empty() {
+        let ml = tokio::net::TcpListener::bind(&config.metrics_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.metrics_listen))?;
+        let maddr = ml.local_addr()?;
+        println!("Metrics: http://{maddr}/metrics");
+        let mut rx = stop_rx.clone();
+        let m = metrics.clone();
+        metrics_task = Some(tokio::spawn(async move {
+            deploy::telemetry::serve_metrics(ml, m, async move {
+                let _ = rx.wait_for(|v| *v).await;
+            })
+            .await
+        }));
+    }
+    announce_new_key(&new_key);
+    println!("Space '{}' listening on https://{addr} (certificate {fingerprint})", config.name);
+    tracing::info!(space = %config.name, address = %addr, data_dir = %config.data_dir.display(), "space server started");
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    let mut rx = stop_rx.clone();
+    space_server::server::serve(state, listener, metrics, async move {
+        let _ = rx.wait_for(|v| *v).await;
+    })
+    .await?;
+    if let Some(t) = metrics_task {
+        t.await??;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,242 @@
+//! Storage behind a trait: an ordered key-value store with atomic batches, plus a typed,
+//! versioned record layer on top. sled is the embedded backend; memory serves tests.
+
+mod memory;
+pub mod records;
+mod sled_store;
+#[cfg(test)]
+mod suite;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("{table} '{key}' already exists")]
+    Conflict { table: String, key: String },
+    #[error("{table} '{key}' was changed by someone else; retry")]
+    Changed { table: String, key: String },
+    #[error("stored {table} record '{key}' is unreadable: {reason}")]
+    Corrupt {
+        table: String,
+        key: String,
+        reason: String,
+    },
+    #[error(
+        "stored {table} record '{key}' has format version {found}, newer than this build understands ({supported}); upgrade the server"
+    )]
+    TooNew {
+        table: String,
+        key: String,
+        found: u32,
+        supported: u32,
+    },
+}
+
+/// One write in an atomic [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Create or replace.
+    Put {
+        table: String,
+        key: String,
+        value: Vec<u8>,
+    },
+    /// Create; the whole batch fails with [`StorageError::Conflict`] if the key exists.
+    Insert {
+        table: String,
+        key: String,
+        value: Vec<u8>,
+    },
+    /// Remove if present.
+    Delete { table: String, key: String },
+    /// Precondition: the key currently holds exactly this value (`None`: is absent),
+    /// otherwise the batch fails with [`StorageError::Changed`].
+    Expect {
+        table: String,
+        key: String,
+        value: Option<Vec<u8>>,
+    },
+}
+
+/// A set of writes applied all together or not at all (also across a crash).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(&mut self, table: &str, key: &str, value: Vec<u8>) -> &mut Self {
+        self.ops.push(Op::Put {
+            table: table.into(),
+            key: key.into(),
+            value,
+        });
+        self
+    }
+    pub fn insert(&mut self, table: &str, key: &str, value: Vec<u8>) -> &mut Self {
+        self.ops.push(Op::Insert {
+            table: table.into(),
+            key: key.into(),
+            value,
+        });
+        self
+    }
+    pub fn delete(&mut self, table: &str, key: &str) -> &mut Self {
+        self.ops.push(Op::Delete {
+            table: table.into(),
+            key: key.into(),
+        });
+        self
+    }
+    pub fn expect(&mut self, table: &str, key: &str, value: Option<Vec<u8>>) -> &mut Self {
+        self.ops.push(Op::Expect {
+            table: table.into(),
+            key: key.into(),
+            value,
+        });
+        self
+    }
+    /// Adds a typed record (create or replace).
+    pub fn put_record<R: Record>(&mut self, r: &R) -> Result<&mut Self, StorageError> {
+        let v = encode(r)?;
+        Ok(self.put(R::TABLE, &r.key(), v))
+    }
+    /// Adds a typed record that must not exist yet.
+    pub fn insert_record<R: Record>(&mut self, r: &R) -> Result<&mut Self, StorageError> {
+        let v = encode(r)?;
+        Ok(self.insert(R::TABLE, &r.key(), v))
+    }
+}
+
+/// The storage interface every backend implements (sled now; PostgreSQL later).
+/// Keys are ordered by their UTF-8 bytes within a table.
+pub trait Store: Send + Sync + 'static {
+    fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Up to `limit` entries whose key starts with `prefix` and sorts after `start_after`.
+    fn scan(
+        &self,
+        table: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+    /// Applies every op atomically, checking `Insert` and `Expect` preconditions first.
+    fn commit(&self, batch: Batch) -> Result<(), StorageError>;
+    /// The next value (starting at 1) of a named, durable, strictly increasing counter.
+    fn next_id(&self, counter: &str) -> Result<u64, StorageError>;
+    /// Makes every committed write durable.
+    fn flush(&self) -> Result<(), StorageError>;
+}
+
+/// A typed record with a table, a key and a format version.
+pub trait Record: Serialize + DeserializeOwned {
+    const TABLE: &'static str;
+    /// Bump when the stored shape changes; older versions must stay readable.
+    const VERSION: u32;
+    fn key(&self) -> String;
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    data: T,
+}
+
+/// Serialises a record inside its versioned envelope.
+pub fn encode<R: Record>(r: &R) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(&Envelope {
+        v: R::VERSION,
+        data: r,
+    })
+    .map_err(|e| StorageError::Backend(format!("cannot encode {}: {e}", R::TABLE)))
+}
+
+/// Reads a record from its envelope, refusing versions newer than this build.
+pub fn decode<R: Record>(key: &str, bytes: &[u8]) -> Result<R, StorageError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        v: u32,
+    }
+    let corrupt = |e: serde_json::Error| StorageError::Corrupt {
+        table: R::TABLE.into(),
+        key: key.into(),
+        reason: e.to_string(),
+    };
+    let head: Head = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if head.v > R::VERSION {
+        return Err(StorageError::TooNew {
+            table: R::TABLE.into(),
+            key: key.into(),
+            found: head.v,
+            supported: R::VERSION,
+        });
+    }
+    let env: Envelope<R> = serde_json::from_slice(bytes).map_err(corrupt)?;
+    Ok(env.data)
+}
+
+/// Typed helpers over any [`Store`].
+pub trait StoreExt: Store {
+    fn get_record<R: Record>(&self, key: &str) -> Result<Option<R>, StorageError> {
+        match self.get(R::TABLE, key)? {
+            Some(b) => decode(key, &b).map(Some),
+            None => Ok(None),
+        }
+    }
+    /// A page of records under `prefix`; returns the records and the key to continue after.
+    fn list_records<R: Record>(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<R>, Option<String>), StorageError> {
+        let rows = self.scan(R::TABLE, prefix, start_after, limit + 1)?;
+        let more = rows.len() > limit;
+        let mut out = Vec::with_capacity(rows.len().min(limit));
+        let mut last = None;
+        for (k, v) in rows.into_iter().take(limit) {
+            out.push(decode(&k, &v)?);
+            last = Some(k);
+        }
+        Ok((out, if more { last } else { None }))
+    }
+    /// Every record under `prefix`.
+    fn all_records<R: Record>(&self, prefix: &str) -> Result<Vec<R>, StorageError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) = self.list_records::<R>(prefix, after.as_deref(), 500)?;
+            out.extend(page);
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+/// Builds a case-insensitive key from name parts (joined by U+001F, which names never contain).
+pub fn key_of(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+/// The prefix under which every key starting with these parts lies.
+pub fn prefix_of(parts: &[&str]) -> String {
+    let mut k = key_of(parts);
+    k.push('\u{1f}');
+    k
+}

@@ -1,0 +1,107 @@
+//! Record impls: the table, key and format version of every stored domain type.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, key_of};
+use crate::model::{
+    Channel, Environment, Lifecycle, Process, Project, Release, Timestamp, Variable,
+    VariableTemplate,
+};
+
+impl Record for Environment {
+    const TABLE: &'static str = "environment";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Lifecycle {
+    const TABLE: &'static str = "lifecycle";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Project {
+    const TABLE: &'static str = "project";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Channel {
+    const TABLE: &'static str = "channel";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.name])
+    }
+}
+
+impl Record for Release {
+    const TABLE: &'static str = "release";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.version])
+    }
+}
+
+/// A project's deployment process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub project: String,
+    pub process: Process,
+}
+
+impl Record for ProcessRecord {
+    const TABLE: &'static str = "process";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project])
+    }
+}
+
+/// A project's variables and variable templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableSetRecord {
+    pub project: String,
+    pub variables: Vec<Variable>,
+    pub templates: Vec<VariableTemplate>,
+    /// The numeric part of the next variable id ("v-N").
+    pub next_id: u64,
+}
+
+impl Record for VariableSetRecord {
+    const TABLE: &'static str = "variables";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project])
+    }
+}
+
+/// An API key, stored by the SHA-256 of the key (the key itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub name: String,
+    pub key_hash: String,
+    pub admin: bool,
+    pub created_at: Timestamp,
+}
+
+impl Record for ApiKeyRecord {
+    const TABLE: &'static str = "apikey";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.key_hash.clone()
+    }
+}
+
+impl Record for crate::packages::PackageManifest {
+    const TABLE: &'static str = "package";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.id, &self.version])
+    }
+}

@@ -1,0 +1,114 @@
+//! `space.v1.Environments`: create, read, update, delete environments.
+
+use std::sync::Arc;
+
+use deploy::model::{Environment, Lifecycle};
+use deploy::storage::{Batch, StoreExt, key_of};
+use proto::space::v1 as pb;
+use proto::space::v1::environments_server::Environments;
+
+use super::{Resp, check_name, ok, page, token};
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+pub struct EnvironmentsApi(pub Arc<SpaceState>);
+
+impl EnvironmentsApi {
+    async fn create(&self, env: Environment) -> ApiResult<Environment> {
+        check_name("environment", &env.name)?;
+        let _g = self.0.write_lock.lock().await;
+        let mut b = Batch::new();
+        b.insert_record(&env)?;
+        self.0.store.commit(b).map_err(|e| match e {
+            deploy::storage::StorageError::Conflict { .. } => {
+                ApiError::exists("environment", &env.name)
+            }
+            e => e.into(),
+        })?;
+        tracing::info!(environment = %env.name, "environment created");
+        Ok(env)
+    }
+
+    async fn update(&self, env: Environment) -> ApiResult<Environment> {
+        let _g = self.0.write_lock.lock().await;
+        let old = self.0.environment(&env.name)?;
+        let env = Environment {
+            name: old.name,
+            ..env
+        };
+        let mut b = Batch::new();
+        b.put_record(&env)?;
+        self.0.store.commit(b)?;
+        Ok(env)
+    }
+
+    async fn delete(&self, name: &str) -> ApiResult<()> {
+        let _g = self.0.write_lock.lock().await;
+        let env = self.0.environment(name)?;
+        let users: Vec<String> = self
+            .0
+            .store
+            .all_records::<Lifecycle>("")?
+            .into_iter()
+            .filter(|l| {
+                l.phases.iter().any(|p| {
+                    p.environments
+                        .iter()
+                        .any(|e| e.eq_ignore_ascii_case(&env.name))
+                })
+            })
+            .map(|l| l.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(ApiError::Precondition(format!(
+                "environment '{}' is used by lifecycle(s) {}: remove it from their phases first",
+                env.name,
+                users.join(", ")
+            )));
+        }
+        let mut b = Batch::new();
+        b.delete("environment", &key_of(&[&env.name]));
+        self.0.store.commit(b)?;
+        tracing::info!(environment = %env.name, "environment deleted");
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl Environments for EnvironmentsApi {
+    async fn create(&self, req: tonic::Request<pb::Environment>) -> Resp<pb::Environment> {
+        let env = Environment::try_from(req.into_inner()).map_err(ApiError::from)?;
+        ok(EnvironmentsApi::create(self, env).await?.into())
+    }
+
+    async fn get(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Environment> {
+        ok(self.0.environment(&req.into_inner().name)?.into())
+    }
+
+    async fn list(
+        &self,
+        req: tonic::Request<pb::PageRequest>,
+    ) -> Resp<pb::ListEnvironmentsResponse> {
+        let (size, after) = page(Some(req.into_inner()))?;
+        let (mut envs, next) = self
+            .0
+            .store
+            .list_records::<Environment>("", after.as_deref(), size)
+            .map_err(ApiError::from)?;
+        envs.sort_by(|a, b| a.sort_order.cmp(&b.sort_order).then(a.name.cmp(&b.name)));
+        ok(pb::ListEnvironmentsResponse {
+            environments: envs.into_iter().map(Into::into).collect(),
+            next_page_token: token(next),
+        })
+    }
+
+    async fn update(&self, req: tonic::Request<pb::Environment>) -> Resp<pb::Environment> {
+        let env = Environment::try_from(req.into_inner()).map_err(ApiError::from)?;
+        ok(EnvironmentsApi::update(self, env).await?.into())
+    }
+
+    async fn delete(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        EnvironmentsApi::delete(self, &req.into_inner().name).await?;
+        ok(pb::Empty {})
+    }
+}

@@ -1,0 +1,217 @@
+//! `space.v1.Variables`: project variables (sensitive ones sealed with the master key) and
+//! variable templates.
+
+use std::sync::Arc;
+
+use deploy::model::{Variable, VariableTemplate, VariableValue};
+use deploy::storage::records::VariableSetRecord;
+use deploy::storage::{Batch, StoreExt, key_of};
+use deploy::wire::{VariableInput, template_to_wire, variable_to_wire};
+use proto::space::v1 as pb;
+use proto::space::v1::variables_server::Variables;
+
+use super::{Resp, ok, page};
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+pub struct VariablesApi(pub Arc<SpaceState>);
+
+impl SpaceState {
+    pub fn variable_set(&self, project: &str) -> ApiResult<VariableSetRecord> {
+        let p = self.project(project)?;
+        Ok(self
+            .store
+            .get_record::<VariableSetRecord>(&key_of(&[&p.name]))?
+            .unwrap_or(VariableSetRecord {
+                project: p.name,
+                next_id: 1,
+                ..Default::default()
+            }))
+    }
+
+    /// Decrypts a sensitive value of `project`; plain values are returned as they are.
+    pub fn reveal(&self, project: &str, v: &Variable) -> ApiResult<String> {
+        match &v.value {
+            VariableValue::Plain(s) => Ok(s.clone()),
+            VariableValue::Sensitive(c) => Ok(self
+                .master
+                .open(c, &SpaceState::seal_context(project, &v.id))?),
+        }
+    }
+}
+
+impl VariablesApi {
+    fn check_scope(&self, project: &str, v: &VariableInput) -> ApiResult<()> {
+        for e in &v.scope.environments {
+            self.0.environment(e).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "variable '{}' is scoped to environment '{e}', which does not exist",
+                    v.name
+                ))
+            })?;
+        }
+        for c in &v.scope.channels {
+            self.0.channel(project, c).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "variable '{}' is scoped to channel '{c}', which project '{project}' does not have",
+                    v.name
+                ))
+            })?;
+        }
+        let steps = self.0.process(project)?.process.steps;
+        for s in &v.scope.steps {
+            if !steps.iter().any(|x| x.name.eq_ignore_ascii_case(s)) {
+                return Err(ApiError::Invalid(format!(
+                    "variable '{}' is scoped to step '{s}', which project '{project}' does not have",
+                    v.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(rec)?;
+        self.0.store.commit(b)?;
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl Variables for VariablesApi {
+    async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::Variable> {
+        let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&input.project)?;
+        let project = rec.project.clone();
+        self.check_scope(&project, &input)?;
+        let id = match &input.id {
+            Some(id) => {
+                if !rec.variables.iter().any(|v| &v.id == id) {
+                    return Err(ApiError::not_found("variable", format!("{project}/{id}")).into());
+                }
+                id.clone()
+            }
+            None => {
+                let id = format!("v-{}", rec.next_id);
+                rec.next_id += 1;
+                id
+            }
+        };
+        let value = if input.sensitive {
+            VariableValue::Sensitive(
+                self.0
+                    .master
+                    .seal(&input.value, &SpaceState::seal_context(&project, &id))
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            VariableValue::Plain(input.value)
+        };
+        let var = Variable {
+            id: id.clone(),
+            name: input.name,
+            value,
+            scope: input.scope,
+            description: input.description,
+        };
+        match rec.variables.iter_mut().find(|v| v.id == id) {
+            Some(slot) => *slot = var.clone(),
+            None => rec.variables.push(var.clone()),
+        }
+        self.save(&rec)?;
+        tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
+        ok(variable_to_wire(&project, var))
+    }
+
+    async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::VariableList> {
+        let pb::ProjectPage { project, page: p } = req.into_inner();
+        let rec = self.0.variable_set(&project)?;
+        let (size, after) = page(p)?;
+        let start = match after {
+            Some(a) => a.parse::<usize>().map_err(|_| {
+                ApiError::Invalid("page_token is not a token this server issued".into())
+            })?,
+            None => 0,
+        };
+        let total = rec.variables.len();
+        let end = (start + size).min(total);
+        let project = rec.project.clone();
+        ok(pb::VariableList {
+            variables: rec
+                .variables
+                .into_iter()
+                .skip(start)
+                .take(size)
+                .map(|v| variable_to_wire(&project, v))
+                .collect(),
+            next_page_token: if end < total {
+                super::token(Some(end.to_string()))
+            } else {
+                String::new()
+            },
+        })
+    }
+
+    async fn delete(&self, req: tonic::Request<pb::VariableId>) -> Resp<pb::Empty> {
+        let pb::VariableId { project, id } = req.into_inner();
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&project)?;
+        let before = rec.variables.len();
+        rec.variables.retain(|v| v.id != id);
+        if rec.variables.len() == before {
+            return Err(ApiError::not_found("variable", format!("{}/{id}", rec.project)).into());
+        }
+        self.save(&rec)?;
+        ok(pb::Empty {})
+    }
+
+    async fn set_template(
+        &self,
+        req: tonic::Request<pb::VariableTemplate>,
+    ) -> Resp<pb::VariableTemplate> {
+        let m = req.into_inner();
+        let project = m.project.clone();
+        let t = VariableTemplate::try_from(m).map_err(ApiError::from)?;
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&project)?;
+        match rec
+            .templates
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(&t.name))
+        {
+            Some(slot) => *slot = t.clone(),
+            None => rec.templates.push(t.clone()),
+        }
+        self.save(&rec)?;
+        ok(template_to_wire(&rec.project, t))
+    }
+
+    async fn list_templates(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::TemplateList> {
+        let rec = self.0.variable_set(&req.into_inner().name)?;
+        let project = rec.project.clone();
+        ok(pb::TemplateList {
+            templates: rec
+                .templates
+                .into_iter()
+                .map(|t| template_to_wire(&project, t))
+                .collect(),
+        })
+    }
+
+    async fn delete_template(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
+        let pb::ProjectScoped { project, name } = req.into_inner();
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&project)?;
+        let before = rec.templates.len();
+        rec.templates.retain(|t| !t.name.eq_ignore_ascii_case(&name));
+        if rec.templates.len() == before {
+            return Err(
+                ApiError::not_found("variable template", format!("{}/{name}", rec.project)).into(),
+            );
+        }
+        self.save(&rec)?;
+        ok(pb::Empty {})
+    }
+}

@@ -1,0 +1,191 @@
+//! Space server configuration: TOML file, overridden by environment variables, overridden by
+//! flags. `--print-config` shows the effective result.
+
+use std::path::{Path, PathBuf};
+
+use deploy::telemetry::{LogFormat, TelemetryConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The Space's name, shown to users and other Spaces.
+    pub name: String,
+    /// Where the Space keeps everything it owns (database, keys, packages).
+    pub data_dir: PathBuf,
+    /// gRPC (TLS) listen address.
+    pub listen: String,
+    /// Prometheus /metrics listen address (plain HTTP); empty: off.
+    pub metrics_listen: String,
+    /// Extra DNS names / IPs for the server certificate.
+    pub tls_names: Vec<String>,
+    pub log_format: LogFormat,
+    /// OTLP gRPC endpoint for traces (e.g. http://127.0.0.1:4317); empty: off.
+    pub otlp_endpoint: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "Space".into(),
+            data_dir: PathBuf::from("space-data"),
+            listen: "127.0.0.1:8443".into(),
+            metrics_listen: String::new(),
+            tls_names: Vec::new(),
+            log_format: LogFormat::Text,
+            otlp_endpoint: String::new(),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment (`None`: not given).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (TOML).
+    #[arg(long, env = "SPACE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Space name.
+    #[arg(long, env = "SPACE_NAME", global = true)]
+    pub name: Option<String>,
+    /// Data directory.
+    #[arg(long, env = "SPACE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address (HOST:PORT; port 0 picks a free one).
+    #[arg(long, env = "SPACE_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Prometheus metrics listen address.
+    #[arg(long, env = "SPACE_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "SPACE_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// OTLP gRPC endpoint for traces.
+    #[arg(long, env = "SPACE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is invalid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then the file, then the overrides.
+    pub fn load(o: &Overrides) -> Result<Self, ConfigError> {
+        let mut c = match &o.config {
+            Some(p) => Self::from_file(p)?,
+            None => Self::default(),
+        };
+        if let Some(v) = &o.name {
+            c.name = v.clone();
+        }
+        if let Some(v) = &o.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = &o.listen {
+            c.listen = v.clone();
+        }
+        if let Some(v) = &o.metrics_listen {
+            c.metrics_listen = v.clone();
+        }
+        if let Some(v) = &o.otlp_endpoint {
+            c.otlp_endpoint = v.clone();
+        }
+        if let Some(v) = &o.log_format {
+            c.log_format = match v.to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "log format '{other}' is not known: use text or json"
+                    )));
+                }
+            };
+        }
+        if c.name.trim().is_empty() {
+            return Err(ConfigError::Invalid("the Space name must not be empty".into()));
+        }
+        Ok(c)
+    }
+
+    fn from_file(p: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            path: p.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn telemetry(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            log_format: self.log_format,
+            otlp_endpoint: (!self.otlp_endpoint.is_empty()).then(|| self.otlp_endpoint.clone()),
+            service_name: "space-server".into(),
+        }
+    }
+
+    /// The effective configuration as TOML, with credentials in URLs masked.
+    pub fn printable(&self) -> String {
+        let mut c = self.clone();
+        c.otlp_endpoint = mask_userinfo(&c.otlp_endpoint);
+        toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// Hides `user:password@` in a URL.
+fn mask_userinfo(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}********{}", &url[..s + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("space.toml");
+        std::fs::write(&f, "name = \"DevTest\"\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(f.clone()),
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.name, "DevTest");
+        assert_eq!(c.listen, "127.0.0.1:2");
+        std::fs::write(&f, "nmae = \"typo\"\n").unwrap();
+        let e = Config::load(&Overrides {
+            config: Some(f),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn printable_masks_credentials() {
+        let c = Config {
+            otlp_endpoint: "http://user:secret@collector:4317".into(),
+            ..Default::default()
+        };
+        let p = c.printable();
+        assert!(!p.contains("secret"));
+        assert!(p.contains("collector:4317"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Assembles the gRPC server (TLS, API-key auth, health, reflection, metrics) and serves it on
+//! an already-bound listener until the shutdown future completes.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use deploy::telemetry::{Metrics, MetricsLayer};
+use proto::space::v1 as pb;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::api::environments::EnvironmentsApi;
+use crate::api::lifecycles::LifecyclesApi;
+use crate::api::packages::PackagesApi;
+use crate::api::process::ProcessApi;
+use crate::api::projects::{ChannelsApi, ProjectsApi};
+use crate::api::releases::ReleasesApi;
+use crate::api::system::SystemApi;
+use crate::api::variables::VariablesApi;
+use crate::auth::Authenticator;
+use crate::state::SpaceState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot configure TLS: {0}")]
+    Tls(String),
+    #[error("cannot build reflection service: {0}")]
+    Reflection(String),
+    #[error("server failed: {0}")]
+    Transport(String),
+}
+
+/// Largest gRPC message accepted (package data arrives in 1 MiB pieces).
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// Serves the Space's gRPC API over TLS on `listener` until `shutdown` resolves, then stops
+/// accepting, lets requests in flight finish, and flushes the database.
+pub async fn serve(
+    state: Arc<SpaceState>,
+    listener: tokio::net::TcpListener,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let auth = Authenticator::new(state.clone());
+    macro_rules! svc {
+        ($server:path, $api:expr) => {{
+            use $server as S;
+            InterceptedService::new(
+                S::new($api)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                auth.clone(),
+            )
+        }};
+    }
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<pb::environments_server::EnvironmentsServer<EnvironmentsApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .tls_config(state.identity.server_tls())
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .layer(MetricsLayer::new(metrics))
+        .add_service(health_svc)
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(svc!(pb::system_server::SystemServer, SystemApi(state.clone())))
+        .add_service(svc!(
+            pb::environments_server::EnvironmentsServer,
+            EnvironmentsApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::lifecycles_server::LifecyclesServer,
+            LifecyclesApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::projects_server::ProjectsServer,
+            ProjectsApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::channels_server::ChannelsServer,
+            ChannelsApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::process_server::ProcessServer,
+            ProcessApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::variables_server::VariablesServer,
+            VariablesApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::packages_server::PackagesServer,
+            PackagesApi(state.clone())
+        ))
+        .add_service(svc!(
+            pb::releases_server::ReleasesServer,
+            ReleasesApi(state.clone())
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| ServeError::Transport(deploy::tls::error_chain(&e)))?;
+    if let Err(e) = state.store.flush() {
+        tracing::error!(error = %e, "flushing the database at shutdown failed");
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The state of one Space: its database, master key, package chunk store and TLS identity,
+//! opened from (and created in) its data directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use deploy::model::{Environment, Lifecycle, Project, Timestamp};
+use deploy::packages::ChunkStore;
+use deploy::secrets::{MasterKey, hash_api_key, new_api_key};
+use deploy::storage::records::ApiKeyRecord;
+use deploy::storage::{Batch, SledStore, Store, StoreExt, key_of};
+use deploy::tls::Identity;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Everything a Space server owns. Cheap to share (`Arc`).
+pub struct SpaceState {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn Store>,
+    pub master: MasterKey,
+    pub chunks: ChunkStore,
+    pub identity: Identity,
+    /// Serialises read-modify-write of configuration records.
+    pub write_lock: tokio::sync::Mutex<()>,
+}
+
+/// What opening a data directory produced.
+pub struct Opened {
+    pub state: Arc<SpaceState>,
+    /// The admin API key, present only when this call created it.
+    pub new_admin_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create data directory {path}: {source}")]
+    Dir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Storage(#[from] deploy::storage::StorageError),
+    #[error(transparent)]
+    Secret(#[from] deploy::secrets::SecretError),
+    #[error(transparent)]
+    Tls(#[from] deploy::tls::TlsError),
+    #[error(transparent)]
+    Package(#[from] deploy::packages::PackageError),
+}
+
+impl SpaceState {
+    /// Opens the Space in `data_dir`, creating the directory, the database, the master key
+    /// (0600), the TLS identity and the admin API key on first start. Partial uploads left by
+    /// a crash are removed.
+    pub fn open(data_dir: &Path, name: &str, tls_names: &[String]) -> Result<Opened, OpenError> {
+        let dir_err = |p: &Path| {
+            let path = p.display().to_string();
+            move |source| OpenError::Dir { path, source }
+        };
+        std::fs::create_dir_all(data_dir).map_err(dir_err(data_dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(dir_err(data_dir))?;
+        }
+        let tmp = data_dir.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(dir_err(&tmp))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(dir_err(&tmp))?;
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
+        let master = MasterKey::load_or_create(&data_dir.join("master.key"))?;
+        let identity = Identity::load_or_create(data_dir, name, tls_names)?;
+        let chunks = ChunkStore::open(data_dir.join("chunks"))?;
+        let new_admin_key = if store.scan(
+            <ApiKeyRecord as deploy::storage::Record>::TABLE,
+            "",
+            None,
+            1,
+        )?
+        .is_empty()
+        {
+            let key = new_api_key()?;
+            let mut b = Batch::new();
+            b.insert_record(&ApiKeyRecord {
+                name: "admin".into(),
+                key_hash: hash_api_key(&key),
+                admin: true,
+                created_at: deploy::model::now(),
+            })?;
+            store.commit(b)?;
+            store.flush()?;
+            Some(key)
+        } else {
+            None
+        };
+        Ok(Opened {
+            state: Arc::new(SpaceState {
+                name: name.to_string(),
+                data_dir: data_dir.to_path_buf(),
+                store,
+                master,
+                chunks,
+                identity,
+                write_lock: tokio::sync::Mutex::new(()),
+            }),
+            new_admin_key,
+        })
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
+    /// Looks up an API key; `None` if it is unknown.
+    pub fn authenticate(&self, key: &str) -> ApiResult<Option<ApiKeyRecord>> {
+        Ok(self.store.get_record::<ApiKeyRecord>(&hash_api_key(key))?)
+    }
+
+    pub fn environment(&self, name: &str) -> ApiResult<Environment> {
+        self.store
+            .get_record::<Environment>(&key_of(&[name]))?
+            .ok_or_else(|| ApiError::not_found("environment", name))
+    }
+
+    pub fn lifecycle(&self, name: &str) -> ApiResult<Lifecycle> {
+        self.store
+            .get_record::<Lifecycle>(&key_of(&[name]))?
+            .ok_or_else(|| ApiError::not_found("lifecycle", name))
+    }
+
+    pub fn project(&self, name: &str) -> ApiResult<Project> {
+        self.store
+            .get_record::<Project>(&key_of(&[name]))?
+            .ok_or_else(|| ApiError::not_found("project", name))
+    }
+
+    /// The associated data binding a sealed variable value to its project and id.
+    pub fn seal_context(project: &str, var_id: &str) -> String {
+        format!("variable:{}:{}", project.to_lowercase(), var_id)
+    }
+}
+
+pub fn now() -> Timestamp {
+    deploy::model::now()
+}
