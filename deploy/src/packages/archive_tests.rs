@@ -5,12 +5,18 @@ use crate::packages::testutil::{E, pseudo_random, tar_gz, write, zip};
 
 fn validate_tar(entries: &[E<'_>]) -> Result<u64, PackageError> {
     let dir = tempfile::tempdir().unwrap();
-    validate_archive(&write(dir.path(), "p.tar.gz", &tar_gz(entries)), ArchiveFormat::TarGz)
+    validate_archive(
+        &write(dir.path(), "p.tar.gz", &tar_gz(entries)),
+        ArchiveFormat::TarGz,
+    )
 }
 
 fn validate_zip(entries: &[E<'_>]) -> Result<u64, PackageError> {
     let dir = tempfile::tempdir().unwrap();
-    validate_archive(&write(dir.path(), "p.zip", &zip(entries)), ArchiveFormat::Zip)
+    validate_archive(
+        &write(dir.path(), "p.zip", &zip(entries)),
+        ArchiveFormat::Zip,
+    )
 }
 
 fn assert_unsafe(r: Result<u64, PackageError>, needle: &str) {
@@ -21,7 +27,10 @@ fn assert_unsafe(r: Result<u64, PackageError>, needle: &str) {
 }
 
 fn assert_malformed(r: Result<u64, PackageError>) {
-    assert!(matches!(r, Err(PackageError::Malformed { .. })), "expected Malformed, got {r:?}");
+    assert!(
+        matches!(r, Err(PackageError::Malformed { .. })),
+        "expected Malformed, got {r:?}"
+    );
 }
 
 #[test]
@@ -54,7 +63,10 @@ fn accepts_good_archives() {
 #[test]
 fn rejects_truncated_and_corrupt_tar_gz() {
     let big = pseudo_random(200_000, 2);
-    let good = tar_gz(&[E::File("a.bin", &big, 0o644), E::File("b.txt", b"hello", 0o644)]);
+    let good = tar_gz(&[
+        E::File("a.bin", &big, 0o644),
+        E::File("b.txt", b"hello", 0o644),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     for cut in [good.len() - 4, good.len() - 8, good.len() / 2, 30, 5] {
         let p = write(dir.path(), "t.tar.gz", &good[..cut]);
@@ -75,7 +87,10 @@ fn rejects_truncated_and_corrupt_tar_gz() {
 #[test]
 fn rejects_truncated_and_corrupt_zip() {
     let big = pseudo_random(200_000, 4);
-    let good = zip(&[E::File("a.bin", &big, 0o644), E::File("b.txt", b"hello", 0o644)]);
+    let good = zip(&[
+        E::File("a.bin", &big, 0o644),
+        E::File("b.txt", b"hello", 0o644),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     for cut in [good.len() - 1, good.len() - 30, good.len() * 2 / 3, 100, 0] {
         let p = write(dir.path(), "t.zip", &good[..cut]);
@@ -86,16 +101,30 @@ fn rejects_truncated_and_corrupt_zip() {
     flipped[50_000] ^= 0x01;
     let p = write(dir.path(), "f.zip", &flipped);
     let err = validate_archive(&p, ArchiveFormat::Zip).unwrap_err();
-    assert!(matches!(err, PackageError::Malformed { ref reason } if reason.contains("a.bin")), "{err}");
+    assert!(
+        matches!(err, PackageError::Malformed { ref reason } if reason.contains("a.bin")),
+        "{err}"
+    );
     let p = write(dir.path(), "g.zip", &pseudo_random(10_000, 5));
     assert_malformed(validate_archive(&p, ArchiveFormat::Zip));
     let missing = dir.path().join("nope.zip");
-    assert!(matches!(validate_archive(&missing, ArchiveFormat::Zip), Err(PackageError::Io(_))));
+    assert!(matches!(
+        validate_archive(&missing, ArchiveFormat::Zip),
+        Err(PackageError::Io(_))
+    ));
 }
 
 #[test]
 fn rejects_parent_and_absolute_paths() {
-    for name in ["../evil", "a/../../evil", "ok/../x", "/etc/passwd", "\\evil", "C:\\evil", "a\\..\\..\\evil"] {
+    for name in [
+        "../evil",
+        "a/../../evil",
+        "ok/../x",
+        "/etc/passwd",
+        "\\evil",
+        "C:\\evil",
+        "a\\..\\..\\evil",
+    ] {
         assert_unsafe(validate_tar(&[E::File(name, b"x", 0o644)]), name);
         assert_unsafe(validate_zip(&[E::File(name, b"x", 0o644)]), name);
     }
@@ -108,14 +137,23 @@ fn rejects_parent_and_absolute_paths() {
 
 #[test]
 fn rejects_escaping_links() {
-    for target in ["../outside", "/etc/passwd", "a/../../x", "..", "C:\\Windows"] {
+    for target in [
+        "../outside",
+        "/etc/passwd",
+        "a/../../x",
+        "..",
+        "C:\\Windows",
+    ] {
         assert_unsafe(validate_tar(&[E::Symlink("link", target)]), target);
         assert_unsafe(validate_zip(&[E::Symlink("link", target)]), target);
     }
     assert_unsafe(validate_tar(&[E::Symlink("d/link", "../../x")]), "d/link");
     validate_tar(&[E::Symlink("d/link", "../x")]).unwrap();
     // Hard links: outside, to nothing, to a symlink.
-    assert_unsafe(validate_tar(&[E::Hardlink("h", "../../etc/passwd")]), "h -> ");
+    assert_unsafe(
+        validate_tar(&[E::Hardlink("h", "../../etc/passwd")]),
+        "h -> ",
+    );
     assert_unsafe(validate_tar(&[E::Hardlink("h", "/etc/passwd")]), "h -> ");
     assert_malformed(validate_tar(&[E::Hardlink("h", "missing")]));
     assert_unsafe(
@@ -127,14 +165,24 @@ fn rejects_escaping_links() {
 #[test]
 fn rejects_links_that_escape_through_other_links() {
     // "a" -> "." makes "a/.." the parent of the root.
-    assert_unsafe(validate_tar(&[E::Symlink("a", "."), E::Symlink("s", "a/..")]), "s -> a/..");
+    assert_unsafe(
+        validate_tar(&[E::Symlink("a", "."), E::Symlink("s", "a/..")]),
+        "s -> a/..",
+    );
     // Same, but the link that makes it escape comes later.
-    assert_unsafe(validate_tar(&[E::Symlink("s", "a/.."), E::Symlink("a", ".")]), "s -> a/..");
+    assert_unsafe(
+        validate_tar(&[E::Symlink("s", "a/.."), E::Symlink("a", ".")]),
+        "s -> a/..",
+    );
     // A loop is refused too.
     assert!(validate_tar(&[E::Symlink("x", "y"), E::Symlink("y", "x")]).is_err());
     // Writing through a symlink (even one pointing inside) is refused.
     assert_unsafe(
-        validate_tar(&[E::Dir("sub/"), E::Symlink("d", "sub"), E::File("d/x", b"1", 0o644)]),
+        validate_tar(&[
+            E::Dir("sub/"),
+            E::Symlink("d", "sub"),
+            E::File("d/x", b"1", 0o644),
+        ]),
         "d/x",
     );
     assert_unsafe(
@@ -146,10 +194,18 @@ fn rejects_links_that_escape_through_other_links() {
 #[test]
 fn rejects_devices_and_conflicts() {
     let err = validate_tar(&[E::Fifo("pipe")]).unwrap_err();
-    assert!(matches!(err, PackageError::UnsupportedEntry { ref entry, .. } if entry == "pipe"), "{err}");
-    assert_malformed(validate_tar(&[E::File("a", b"1", 0o644), E::File("a/b", b"2", 0o644)]));
-    assert_malformed(validate_tar(&[E::File("a/b", b"2", 0o644), E::File("a", b"1", 0o644)]));
-    assert_malformed(validate_tar(&[E::File("a\0b", b"1", 0o644)]));
+    assert!(
+        matches!(err, PackageError::UnsupportedEntry { ref entry, .. } if entry == "pipe"),
+        "{err}"
+    );
+    assert_malformed(validate_tar(&[
+        E::File("a", b"1", 0o644),
+        E::File("a/b", b"2", 0o644),
+    ]));
+    assert_malformed(validate_tar(&[
+        E::File("a/b", b"2", 0o644),
+        E::File("a", b"1", 0o644),
+    ]));
 }
 
 #[test]
@@ -158,4 +214,8 @@ fn sanitize_splits_and_normalises() {
     assert_eq!(sanitize("a\\b").unwrap(), ["a", "b"]);
     assert!(sanitize(".").unwrap().is_empty());
     assert!(sanitize("..").is_err());
+    assert!(matches!(
+        sanitize("a\0b"),
+        Err(PackageError::Malformed { .. })
+    ));
 }

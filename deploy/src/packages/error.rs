@@ -82,16 +82,20 @@ impl PackageError {
     ///
     /// [`PackageReader`]: super::PackageReader
     pub fn from_io(err: std::io::Error) -> Self {
-        if err.get_ref().is_some_and(|inner| inner.is::<PackageError>()) {
-            if let Some(inner) = err.into_inner() {
-                if let Ok(pe) = inner.downcast::<PackageError>() {
-                    return *pe;
-                }
-            }
-            // Unreachable: we just checked the type.
-            return PackageError::malformed("unexpected error wrapping");
+        if !err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<PackageError>())
+        {
+            return PackageError::Io(err);
         }
-        PackageError::Io(err)
+        match err
+            .into_inner()
+            .map(|inner| inner.downcast::<PackageError>())
+        {
+            Some(Ok(pe)) => *pe,
+            // Unreachable: the type was just checked.
+            _ => PackageError::malformed("unexpected error wrapping"),
+        }
     }
 
     /// Converts into an `io::Error` (kind `NotFound` for missing chunks, `InvalidData` for

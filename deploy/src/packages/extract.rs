@@ -5,7 +5,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::archive::{Entry, Kind, walk};
+use super::archive::{Entry, walk};
+use super::safety::Kind;
 use super::{ArchiveFormat, PackageError};
 
 /// Extracts into `dest` (created if needed). Re-checks every entry and never writes outside
@@ -113,7 +114,12 @@ impl Extractor<'_> {
 
     /// The path of an already extracted regular file a hard link may point at, reached
     /// without passing through symlinks.
-    fn existing_file(&mut self, name: &str, target: &str, tparts: &[String]) -> Result<PathBuf, PackageError> {
+    fn existing_file(
+        &mut self,
+        name: &str,
+        target: &str,
+        tparts: &[String],
+    ) -> Result<PathBuf, PackageError> {
         let unsafe_link = || PackageError::UnsafePath {
             entry: format!("{name} -> {target}"),
         };
@@ -121,7 +127,9 @@ impl Extractor<'_> {
         for (i, part) in tparts.iter().enumerate() {
             path.push(part);
             let m = fs::symlink_metadata(&path).map_err(|_| {
-                PackageError::malformed(format!("hard link '{name}' points to '{target}', which does not exist"))
+                PackageError::malformed(format!(
+                    "hard link '{name}' points to '{target}', which does not exist"
+                ))
             })?;
             let is_last = i + 1 == tparts.len();
             if m.file_type().is_symlink() {
@@ -172,7 +180,8 @@ fn write_file(path: &Path, data: &mut dyn io::Read, mode: Option<u32>) -> Result
         .map_err(|e| PackageError::io_at("cannot create", path, e))?;
     let mut out = BufWriter::with_capacity(64 * 1024, file);
     io::copy(data, &mut out).map_err(|e| PackageError::io_at("cannot write", path, e))?;
-    out.flush().map_err(|e| PackageError::io_at("cannot write", path, e))?;
+    out.flush()
+        .map_err(|e| PackageError::io_at("cannot write", path, e))?;
     // Exact bits from the archive (not reduced by the umask), minus setuid/setgid/sticky.
     set_mode(path, mode.map_or(0o644, |m| m & 0o777))
 }

@@ -48,14 +48,27 @@ fn extracts_tar_gz_with_modes_and_links() {
     );
     let dest = dir.path().join("out/nested");
     assert_eq!(extract(&archive, ArchiveFormat::TarGz, &dest).unwrap(), 8);
-    assert_eq!(fs::read(dest.join("bin/deploy.sh")).unwrap(), b"#!/bin/sh\necho deployed\n");
+    assert_eq!(
+        fs::read(dest.join("bin/deploy.sh")).unwrap(),
+        b"#!/bin/sh\necho deployed\n"
+    );
     assert_eq!(mode(&dest.join("bin/deploy.sh")), 0o755);
-    assert_eq!(mode(&dest.join("bin/setuid")), 0o755, "setuid bit is dropped");
+    assert_eq!(
+        mode(&dest.join("bin/setuid")),
+        0o755,
+        "setuid bit is dropped"
+    );
     assert_eq!(mode(&dest.join("conf/app.json")), 0o640);
     assert_eq!(mode(&dest.join("data.bin")), 0o644);
     assert!(fs::read(dest.join("data.bin")).unwrap() == big);
-    assert_eq!(fs::read_link(dest.join("current")).unwrap(), Path::new("conf/app.json"));
-    assert_eq!(fs::read(dest.join("bin/again.sh")).unwrap(), b"#!/bin/sh\necho deployed\n");
+    assert_eq!(
+        fs::read_link(dest.join("current")).unwrap(),
+        Path::new("conf/app.json")
+    );
+    assert_eq!(
+        fs::read(dest.join("bin/again.sh")).unwrap(),
+        b"#!/bin/sh\necho deployed\n"
+    );
 
     // Extracting again over the top replaces files (and the link) cleanly.
     assert_eq!(extract(&archive, ArchiveFormat::TarGz, &dest).unwrap(), 8);
@@ -79,7 +92,10 @@ fn extracts_zip_and_keeps_executable_bit() {
     assert_eq!(extract(&archive, ArchiveFormat::Zip, &dest).unwrap(), 4);
     assert_eq!(mode(&dest.join("scripts/PreDeploy.sh")), 0o755);
     assert_eq!(mode(&dest.join("readme.txt")), 0o644);
-    assert_eq!(fs::read(dest.join("latest")).unwrap(), b"#!/bin/bash\ntrue\n");
+    assert_eq!(
+        fs::read(dest.join("latest")).unwrap(),
+        b"#!/bin/bash\ntrue\n"
+    );
 }
 
 #[test]
@@ -87,16 +103,42 @@ fn refuses_parent_paths_and_writes_nothing_outside() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("a/b/dest");
     let cases: Vec<(&str, Vec<u8>, ArchiveFormat)> = vec![
-        ("t.tar.gz", tar_gz(&[E::File("fine.txt", b"ok", 0o644), E::File("../evil", b"x", 0o644)]), ArchiveFormat::TarGz),
-        ("u.tar.gz", tar_gz(&[E::File("../../../evil", b"x", 0o644)]), ArchiveFormat::TarGz),
-        ("v.tar.gz", tar_gz(&[E::File("/tmp/evil-abs", b"x", 0o644)]), ArchiveFormat::TarGz),
-        ("w.zip", zip(&[E::File("x/../../evil", b"x", 0o644)]), ArchiveFormat::Zip),
-        ("x.zip", zip(&[E::File("..\\evil", b"x", 0o644)]), ArchiveFormat::Zip),
+        (
+            "t.tar.gz",
+            tar_gz(&[
+                E::File("fine.txt", b"ok", 0o644),
+                E::File("../evil", b"x", 0o644),
+            ]),
+            ArchiveFormat::TarGz,
+        ),
+        (
+            "u.tar.gz",
+            tar_gz(&[E::File("../../../evil", b"x", 0o644)]),
+            ArchiveFormat::TarGz,
+        ),
+        (
+            "v.tar.gz",
+            tar_gz(&[E::File("/tmp/evil-abs", b"x", 0o644)]),
+            ArchiveFormat::TarGz,
+        ),
+        (
+            "w.zip",
+            zip(&[E::File("x/../../evil", b"x", 0o644)]),
+            ArchiveFormat::Zip,
+        ),
+        (
+            "x.zip",
+            zip(&[E::File("..\\evil", b"x", 0o644)]),
+            ArchiveFormat::Zip,
+        ),
     ];
     for (name, bytes, format) in cases {
         let archive = write(dir.path(), name, &bytes);
         let err = extract(&archive, format, &dest).unwrap_err();
-        assert!(matches!(err, PackageError::UnsafePath { .. }), "{name}: {err}");
+        assert!(
+            matches!(err, PackageError::UnsafePath { .. }),
+            "{name}: {err}"
+        );
     }
     let outside: Vec<_> = tree(dir.path(), &dest)
         .into_iter()
@@ -115,25 +157,60 @@ fn never_writes_through_symlinks() {
     fs::create_dir(&dest).unwrap();
 
     // A symlink in the archive pointing out is refused before it is created.
-    let a = write(dir.path(), "a.tar.gz", &tar_gz(&[E::Symlink("link", "../outside"), E::File("link/pwned", b"x", 0o644)]));
+    let a = write(
+        dir.path(),
+        "a.tar.gz",
+        &tar_gz(&[
+            E::Symlink("link", "../outside"),
+            E::File("link/pwned", b"x", 0o644),
+        ]),
+    );
     let err = extract(&a, ArchiveFormat::TarGz, &dest).unwrap_err();
-    assert!(matches!(err, PackageError::UnsafePath { ref entry } if entry == "link -> ../outside"), "{err}");
+    assert!(
+        matches!(err, PackageError::UnsafePath { ref entry } if entry == "link -> ../outside"),
+        "{err}"
+    );
     assert!(fs::symlink_metadata(dest.join("link")).is_err());
 
     // A link that only escapes once a later link exists is removed again.
-    let b = write(dir.path(), "b.tar.gz", &tar_gz(&[E::Symlink("s", "a/.."), E::Symlink("a", ".")]));
-    assert!(matches!(extract(&b, ArchiveFormat::TarGz, &dest), Err(PackageError::UnsafePath { .. })));
-    assert!(fs::symlink_metadata(dest.join("s")).is_err(), "escaping link removed");
+    let b = write(
+        dir.path(),
+        "b.tar.gz",
+        &tar_gz(&[E::Symlink("s", "a/.."), E::Symlink("a", ".")]),
+    );
+    assert!(matches!(
+        extract(&b, ArchiveFormat::TarGz, &dest),
+        Err(PackageError::UnsafePath { .. })
+    ));
+    assert!(
+        fs::symlink_metadata(dest.join("s")).is_err(),
+        "escaping link removed"
+    );
 
     // A symlink already in the destination is not followed.
     std::os::unix::fs::symlink(&outside, dest.join("pre")).unwrap();
-    let c = write(dir.path(), "c.tar.gz", &tar_gz(&[E::File("pre/pwned", b"x", 0o644)]));
-    assert!(matches!(extract(&c, ArchiveFormat::TarGz, &dest), Err(PackageError::UnsafePath { .. })));
+    let c = write(
+        dir.path(),
+        "c.tar.gz",
+        &tar_gz(&[E::File("pre/pwned", b"x", 0o644)]),
+    );
+    assert!(matches!(
+        extract(&c, ArchiveFormat::TarGz, &dest),
+        Err(PackageError::UnsafePath { .. })
+    ));
     // ...nor replaced by writing through it when the entry is the link itself.
-    let d = write(dir.path(), "d.tar.gz", &tar_gz(&[E::File("pre", b"replaced", 0o644)]));
+    let d = write(
+        dir.path(),
+        "d.tar.gz",
+        &tar_gz(&[E::File("pre", b"replaced", 0o644)]),
+    );
     extract(&d, ArchiveFormat::TarGz, &dest).unwrap();
     assert_eq!(fs::read(dest.join("pre")).unwrap(), b"replaced");
-    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
 }
 
 #[test]
@@ -141,6 +218,9 @@ fn refuses_devices() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.tar.gz", &tar_gz(&[E::Fifo("pipe")]));
     let dest = dir.path().join("dest");
-    assert!(matches!(extract(&a, ArchiveFormat::TarGz, &dest), Err(PackageError::UnsupportedEntry { .. })));
+    assert!(matches!(
+        extract(&a, ArchiveFormat::TarGz, &dest),
+        Err(PackageError::UnsupportedEntry { .. })
+    ));
     assert!(fs::symlink_metadata(dest.join("pipe")).is_err());
 }

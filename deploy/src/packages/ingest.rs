@@ -1,12 +1,17 @@
 //! Streaming ingest: content-defined chunking of an upload into the chunk store.
 
+use std::collections::HashSet;
 use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread;
 
 use fastcdc::v2020::StreamCDC;
 use sha2::{Digest, Sha256};
 
 use super::chunks::chunk_hash;
-use super::{ChunkRef, ChunkStore, PackageError};
+use super::{ChunkHash, ChunkRef, ChunkStore, PackageError};
 
 /// Smallest chunk FastCDC cuts (except the last one).
 pub const CHUNK_MIN: usize = 4 * 1024;
@@ -28,12 +33,16 @@ pub struct Ingested {
     pub new_bytes: u64,
 }
 
+/// Chunk writers working in parallel: compression and, above all, fsync latency overlap.
+const WRITERS: usize = 4;
+
 /// Streams `reader` through FastCDC (min 4 KiB, avg 16 KiB, max 64 KiB), hashing the whole
 /// with SHA-256 and each chunk with BLAKE3, storing each new chunk compressed (zstd level 3).
 /// Never holds more than a few chunks in memory.
 ///
-/// New chunks are made durable before this returns (when the store is durable), so a manifest
-/// recorded afterwards never points at chunks a crash could lose.
+/// New chunks are compressed and written by a few writer threads (at most `2 * WRITERS`
+/// chunks in flight) and are durable before this returns (when the store is durable), so a
+/// manifest recorded afterwards never points at chunks a crash could lose.
 pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, PackageError> {
     let mut source = HashingReader {
         inner: reader,
@@ -41,16 +50,24 @@ pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, Package
         count: 0,
     };
     let mut chunks = Vec::new();
-    let mut new_bytes = 0u64;
-    for item in StreamCDC::new(&mut source, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
-        let chunk = item.map_err(|e| PackageError::Io(io::Error::from(e)))?;
-        let hash = chunk_hash(&chunk.data);
-        let length = u32::try_from(chunk.data.len())
-            .map_err(|_| PackageError::malformed("chunker produced an oversized chunk"))?;
-        new_bytes += store.put_hashed(&hash, &chunk.data, false)?;
-        chunks.push(ChunkRef { hash, length });
+    let new_bytes = AtomicU64::new(0);
+    let failure: Mutex<Option<PackageError>> = Mutex::new(None);
+    let (tx, rx) = mpsc::sync_channel::<(ChunkHash, Vec<u8>)>(WRITERS);
+    let rx = Mutex::new(rx);
+    let chunked = thread::scope(|scope| {
+        for _ in 0..WRITERS {
+            scope.spawn(|| write_chunks(store, &rx, &new_bytes, &failure));
+        }
+        // `tx` moves into chunk_stream and is dropped when it returns: the writers then
+        // drain the queue and exit, and the scope joins them.
+        chunk_stream(store, &mut source, tx, &mut chunks)
+    });
+    if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(err);
     }
+    chunked?;
     store.sync_shards(chunks.iter().map(|c| &c.hash))?;
+    let new_bytes = new_bytes.into_inner();
     let HashingReader { hasher, count, .. } = source;
     tracing::debug!(
         size = count,
@@ -64,6 +81,56 @@ pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, Package
         chunks,
         new_bytes,
     })
+}
+
+/// Cuts `source` into chunks, records them in `chunks`, and queues the ones the store lacks.
+fn chunk_stream<R: Read>(
+    store: &ChunkStore,
+    source: &mut HashingReader<R>,
+    tx: SyncSender<(ChunkHash, Vec<u8>)>,
+    chunks: &mut Vec<ChunkRef>,
+) -> Result<(), PackageError> {
+    let mut queued = HashSet::new();
+    for item in StreamCDC::new(source, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
+        let chunk = item.map_err(|e| PackageError::Io(io::Error::from(e)))?;
+        let hash = chunk_hash(&chunk.data);
+        let length = u32::try_from(chunk.data.len())
+            .map_err(|_| PackageError::malformed("chunker produced an oversized chunk"))?;
+        chunks.push(ChunkRef { hash, length });
+        if queued.insert(hash) && !store.contains(&hash) && tx.send((hash, chunk.data)).is_err() {
+            // Every writer stopped: one failed, and its error is reported instead.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Writer thread: stores queued chunks until the queue closes or a write fails.
+fn write_chunks(
+    store: &ChunkStore,
+    rx: &Mutex<Receiver<(ChunkHash, Vec<u8>)>>,
+    new_bytes: &AtomicU64,
+    failure: &Mutex<Option<PackageError>>,
+) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok((hash, data)) = job else { return };
+        match store.put_hashed(&hash, &data, false) {
+            Ok(n) => {
+                new_bytes.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(err) => {
+                if let Ok(mut slot) = failure.lock() {
+                    slot.get_or_insert(err);
+                }
+                // Dropping out closes our share of the queue; the others drain it.
+                return;
+            }
+        }
+    }
 }
 
 /// Passes reads through while hashing and counting them.
@@ -104,9 +171,11 @@ mod tests {
     fn ingest_and_read_back_round_trips_many_sizes() {
         let dir = tempfile::tempdir().unwrap();
         let store = ChunkStore::open(dir.path()).unwrap().with_durability(false);
-        for (i, size) in [0usize, 1, 100, 4095, 4096, 65_536, 65_537, 300_001, 2_000_000]
-            .into_iter()
-            .enumerate()
+        for (i, size) in [
+            0usize, 1, 100, 4095, 4096, 65_536, 65_537, 300_001, 2_000_000,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let data = pseudo_random(size, i as u64 + 1);
             let ing = ingest(&store, &data[..]).unwrap();
@@ -154,7 +223,10 @@ mod tests {
         let first = ingest(&store, &data[..]).unwrap();
         let before = store.stats().unwrap().stored_bytes;
         assert_eq!(first.new_bytes, before);
-        assert!(before > (SIZE as u64) * 99 / 100, "random data should barely compress");
+        assert!(
+            before > (SIZE as u64) * 99 / 100,
+            "random data should barely compress"
+        );
 
         let patch = pseudo_random(REGIONS * REGION, 7);
         for r in 0..REGIONS {
@@ -170,7 +242,7 @@ mod tests {
             second.chunks.len()
         );
         assert_eq!(second.new_bytes, after - before);
-        assert!(growth >= 1.0 && growth < 5.0, "store grew {growth:.2}%");
+        assert!((1.0..5.0).contains(&growth), "store grew {growth:.2}%");
         assert_ne!(second.sha256, first.sha256);
         assert_eq!(second.sha256, hex::encode(Sha256::digest(&data)));
     }

@@ -100,11 +100,18 @@ mod tests {
 
     #[test]
     fn format_round_trips_through_its_extension() {
-        for f in [ArchiveFormat::Zip, ArchiveFormat::Nupkg, ArchiveFormat::TarGz] {
+        for f in [
+            ArchiveFormat::Zip,
+            ArchiveFormat::Nupkg,
+            ArchiveFormat::TarGz,
+        ] {
             assert_eq!(f.extension().parse::<ArchiveFormat>().unwrap(), f);
             assert_eq!(f.to_string(), f.extension());
         }
-        assert_eq!(".TGZ".parse::<ArchiveFormat>().unwrap(), ArchiveFormat::TarGz);
+        assert_eq!(
+            ".TGZ".parse::<ArchiveFormat>().unwrap(),
+            ArchiveFormat::TarGz
+        );
         let err = "rar".parse::<ArchiveFormat>().unwrap_err();
         assert!(err.to_string().contains("'rar'"), "{err}");
     }

@@ -17,6 +17,7 @@ mod ingest;
 mod manifest;
 mod names;
 mod reader;
+mod safety;
 #[cfg(test)]
 mod testutil;
 

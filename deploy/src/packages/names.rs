@@ -116,7 +116,11 @@ fn check(s: &str, max_len: usize, extra: impl Fn(char) -> bool) -> Result<(), St
     {
         return Err(format!(
             "contains {c:?}; only ASCII letters, digits and {} are allowed",
-            if extra('+') { "'.', '-', '_', '+'" } else { "'.', '-', '_'" }
+            if extra('+') {
+                "'.', '-', '_', '+'"
+            } else {
+                "'.', '-', '_'"
+            }
         ));
     }
     if s.contains("..") {
@@ -142,7 +146,12 @@ mod tests {
             ("Acme.Web.1.2.3.nupkg", "Acme.Web", "1.2.3", Nupkg),
             ("Acme.Web.1.2.3.ZIP", "Acme.Web", "1.2.3", Zip),
             ("Acme.Web.1.2.3-beta.1.zip", "Acme.Web", "1.2.3-beta.1", Zip),
-            ("Acme.1.0.0-rc.2+build.77.tar.gz", "Acme", "1.0.0-rc.2+build.77", TarGz),
+            (
+                "Acme.1.0.0-rc.2+build.77.tar.gz",
+                "Acme",
+                "1.0.0-rc.2+build.77",
+                TarGz,
+            ),
             ("my-app_v2.2024.10.1.zip", "my-app_v2", "2024.10.1", Zip),
             ("7zip.1.0.zip", "7zip", "1.0", Zip),
             ("1.2.3.zip", "1", "2.3", Zip),
@@ -171,13 +180,19 @@ mod tests {
         ];
         for (name, why) in table {
             let err = parse_file_name(name).unwrap_err();
-            assert!(matches!(err, PackageError::BadFileName { .. }), "{name}: {err}");
+            assert!(
+                matches!(err, PackageError::BadFileName { .. }),
+                "{name}: {err}"
+            );
             let msg = err.to_string();
             assert!(msg.contains(why) && msg.contains(name), "{name}: {msg}");
         }
         for name in ["Acme.1.2.rar", "Acme.1.2", "Acme.1.2.tar", "Acme.1.2.gz"] {
             let err = parse_file_name(name).unwrap_err();
-            assert!(matches!(err, PackageError::UnknownFormat { .. }), "{name}: {err}");
+            assert!(
+                matches!(err, PackageError::UnknownFormat { .. }),
+                "{name}: {err}"
+            );
             assert!(format_from_file_name(name).is_err());
         }
     }
@@ -187,21 +202,57 @@ mod tests {
         for ok in ["Acme", "Acme.Web", "a-b_c.d9", "9lives"] {
             validate_id(ok).unwrap();
         }
-        for bad in ["", "..", "a/b", "a\\b", "a..b", "a.", ".a", "a b", "ä", "a:b", &"x".repeat(101)] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a\\b",
+            "a..b",
+            "a.",
+            ".a",
+            "a b",
+            "ä",
+            "a:b",
+            &"x".repeat(101),
+        ] {
             let err = validate_id(bad).unwrap_err();
-            assert!(matches!(err, PackageError::InvalidId { ref id, .. } if id == bad), "{bad:?}");
+            assert!(
+                matches!(err, PackageError::InvalidId { ref id, .. } if id == bad),
+                "{bad:?}"
+            );
             assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
         }
-        for ok in ["1", "1.2.3", "1.2.3-beta.1", "1.0.0+sha.abc", "2024.1.1_hotfix"] {
+        for ok in [
+            "1",
+            "1.2.3",
+            "1.2.3-beta.1",
+            "1.0.0+sha.abc",
+            "2024.1.1_hotfix",
+        ] {
             validate_version(ok).unwrap();
         }
-        for bad in ["", "v1", "1/2", "1..2", "1.", "1 2", "../1", "1\\2", &"1".repeat(129)] {
+        for bad in [
+            "",
+            "v1",
+            "1/2",
+            "1..2",
+            "1.",
+            "1 2",
+            "../1",
+            "1\\2",
+            &"1".repeat(129),
+        ] {
             let err = validate_version(bad).unwrap_err();
             assert!(
                 matches!(err, PackageError::InvalidVersion { ref version, .. } if version == bad),
                 "{bad:?}"
             );
         }
-        assert!(validate_version("1/2").unwrap_err().to_string().contains("path separator"));
+        assert!(
+            validate_version("1/2")
+                .unwrap_err()
+                .to_string()
+                .contains("path separator")
+        );
     }
 }

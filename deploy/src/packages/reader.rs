@@ -47,9 +47,7 @@ impl PackageReader {
         let r = self.chunks[self.next_chunk];
         let data = self.store.get(&r.hash)?;
         if data.len() != r.length as usize {
-            return Err(PackageError::ChunkCorrupt {
-                hash: r.hash_hex(),
-            });
+            return Err(PackageError::ChunkCorrupt { hash: r.hash_hex() });
         }
         if let Some(h) = self.hasher.as_mut() {
             h.update(&data);
@@ -202,7 +200,10 @@ mod tests {
             "{err}"
         );
         m.size += 1;
-        assert!(matches!(read_all(&store, &m), Err(PackageError::SizeMismatch { .. })));
+        assert!(matches!(
+            read_all(&store, &m),
+            Err(PackageError::SizeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -212,14 +213,19 @@ mod tests {
         let other = zstd::bulk::compress(b"something else", 3).unwrap();
         std::fs::write(store.chunk_path(&victim), other).unwrap();
         let err = read_all(&store, &m).unwrap_err();
-        assert!(matches!(&err, PackageError::ChunkCorrupt { hash } if *hash == hex::encode(victim)));
+        assert!(
+            matches!(&err, PackageError::ChunkCorrupt { hash } if *hash == hex::encode(victim))
+        );
 
         store.remove(&victim).unwrap();
         let mut r = PackageReader::new(store.clone(), &m);
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert!(matches!(PackageError::from_io(err), PackageError::ChunkMissing { .. }));
+        assert!(matches!(
+            PackageError::from_io(err),
+            PackageError::ChunkMissing { .. }
+        ));
         // Sticky.
         assert!(matches!(
             PackageError::from_io(r.read(&mut [0u8; 10]).unwrap_err()),

@@ -1,2 +1,158 @@
-//! The `deploy` command-line tool.
-fn main() {}
+//! `deploy`: the command-line tool for people and scripts (`deploy <noun> <verb>`).
+
+mod client;
+mod cmd;
+mod context;
+mod output;
+
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use cmd::Env;
+use output::Format;
+
+#[derive(Parser)]
+#[command(name = "deploy", version, about = "Release promotion and deployment across Spaces")]
+struct Cli {
+    /// Use this context instead of the current one.
+    #[arg(long, global = true, env = "DEPLOY_CONTEXT")]
+    context: Option<String>,
+    /// Server address (overrides the context).
+    #[arg(long, global = true, env = "DEPLOY_SERVER")]
+    server: Option<String>,
+    /// API key (overrides the context).
+    #[arg(long, global = true, env = "DEPLOY_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Server certificate fingerprint (overrides the context).
+    #[arg(long, global = true, env = "DEPLOY_FINGERPRINT")]
+    fingerprint: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value = "table")]
+    output: Format,
+    /// Deadline for each call, in seconds.
+    #[arg(long, global = true, default_value_t = 30)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Named server contexts (address, API key, certificate fingerprint).
+    #[command(subcommand)]
+    Context(cmd::config::ContextCmd),
+    /// Show the Space and identity the current context reaches.
+    Whoami,
+    /// Environments.
+    #[command(subcommand, alias = "environment")]
+    Env(cmd::config::EnvCmd),
+    /// Lifecycles.
+    #[command(subcommand)]
+    Lifecycle(cmd::lifecycle::LifecycleCmd),
+    /// Projects.
+    #[command(subcommand)]
+    Project(cmd::project::ProjectCmd),
+    /// Channels of a project.
+    #[command(subcommand)]
+    Channel(cmd::project::ChannelCmd),
+    /// Steps of a project's deployment process.
+    #[command(subcommand)]
+    Step(cmd::project::StepCmd),
+    /// Project variables.
+    #[command(subcommand, alias = "var")]
+    Variable(cmd::variable::VariableCmd),
+    /// Variable templates.
+    #[command(subcommand)]
+    Template(cmd::variable::TemplateCmd),
+    /// The built-in package feed.
+    #[command(subcommand)]
+    Package(cmd::package::PackageCmd),
+    /// Releases.
+    #[command(subcommand)]
+    Release(cmd::release::ReleaseCmd),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+async fn connect(cli: &Cli) -> anyhow::Result<Env> {
+    let ctx = context::resolve(
+        cli.context.as_deref(),
+        cli.server.as_deref(),
+        cli.api_key.as_deref(),
+        cli.fingerprint.as_deref(),
+    )?;
+    Ok(Env {
+        client: client::Client::connect(&ctx, Duration::from_secs(cli.timeout.max(1))).await?,
+        output: cli.output,
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let output = cli.output;
+    match cli.command {
+        Command::Context(c) => return cmd::config::context(c, output),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "deploy", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let x = connect(&cli).await?;
+    match cli.command {
+        Command::Context(_) | Command::Completions { .. } => Ok(()),
+        Command::Whoami => {
+            let c = &x.client;
+            let mut api = c.system.clone();
+            let w = c.call(api.who_am_i(c.req(proto::space::v1::Empty {}))).await?;
+            output::emit_one(
+                output,
+                serde_json::json!({"space": w.space_name, "api_key": w.api_key_name, "server_version": w.server_version, "server": c.server}),
+                vec![
+                    ("space", w.space_name.clone()),
+                    ("api key", w.api_key_name.clone()),
+                    ("server", c.server.clone()),
+                    ("server version", w.server_version.clone()),
+                ],
+            );
+            Ok(())
+        }
+        Command::Env(c) => cmd::config::env(c, x).await,
+        Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,
+        Command::Project(c) => cmd::project::project(c, x).await,
+        Command::Channel(c) => cmd::project::channel(c, x).await,
+        Command::Step(c) => cmd::project::step(c, x).await,
+        Command::Variable(c) => cmd::variable::variable(c, x).await,
+        Command::Template(c) => cmd::variable::template(c, x).await,
+        Command::Package(c) => cmd::package::run(c, x).await,
+        Command::Release(c) => cmd::release::run(c, x).await,
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {}", one_line(&e));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let m = cause.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+    }
+    out
+}

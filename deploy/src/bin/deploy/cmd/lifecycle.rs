@@ -1,0 +1,206 @@
+//! `deploy lifecycle ...`: lifecycles and their phases.
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::{Env, all_pages, page};
+use crate::output::{emit, emit_one};
+
+#[derive(Subcommand)]
+pub enum LifecycleCmd {
+    /// Create a lifecycle: phases in order, each `NAME:ENV[,ENV...][:all|:min=N|:optional][:auto]`.
+    Create {
+        name: String,
+        #[arg(long = "phase", required = true)]
+        phases: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List lifecycles.
+    List,
+    /// Show a lifecycle's phases.
+    Show { name: String },
+    /// Replace a lifecycle's phases (and optionally description).
+    Update {
+        name: String,
+        #[arg(long = "phase")]
+        phases: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a lifecycle (refused while a project uses it).
+    Delete { name: String },
+}
+
+/// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto]`.
+pub fn parse_phase(spec: &str) -> anyhow::Result<pb::Phase> {
+    let mut parts = spec.split(':');
+    let name = parts.next().unwrap_or("").trim().to_string();
+    let envs = parts
+        .next()
+        .ok_or_else(|| anyhow!("phase '{spec}' lists no environments: use NAME:ENV[,ENV...]"))?;
+    let environments: Vec<String> = envs
+        .split(',')
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    let mut phase = pb::Phase {
+        name,
+        environments,
+        minimum_environments: 0,
+        optional: false,
+        automatic: false,
+    };
+    for opt in parts {
+        match opt.trim() {
+            "all" => phase.minimum_environments = 0,
+            "optional" => phase.optional = true,
+            "auto" | "automatic" => phase.automatic = true,
+            o if o.starts_with("min=") => {
+                phase.minimum_environments = o[4..]
+                    .parse()
+                    .map_err(|_| anyhow!("'{o}' in phase '{spec}': min= needs a number"))?;
+            }
+            o => bail!("unknown phase option '{o}' in '{spec}': use all, min=N, optional or auto"),
+        }
+    }
+    if phase.name.is_empty() {
+        bail!("phase '{spec}' has no name: use NAME:ENV[,ENV...]");
+    }
+    Ok(phase)
+}
+
+pub fn rule(p: &pb::Phase) -> String {
+    let r = if p.optional {
+        "optional".to_string()
+    } else if p.minimum_environments > 0 {
+        format!("at least {}", p.minimum_environments)
+    } else {
+        "all".to_string()
+    };
+    if p.automatic { format!("{r}, automatic") } else { r }
+}
+
+fn lifecycle_json(l: &pb::Lifecycle) -> serde_json::Value {
+    json!({
+        "name": l.name,
+        "description": l.description,
+        "phases": l.phases.iter().map(|p| json!({
+            "name": p.name,
+            "environments": p.environments,
+            "minimum_environments": p.minimum_environments,
+            "optional": p.optional,
+            "automatic": p.automatic,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.lifecycles.clone();
+    match cmd {
+        LifecycleCmd::Create {
+            name,
+            phases,
+            description,
+        } => {
+            let phases = phases.iter().map(|p| parse_phase(p)).collect::<Result<_, _>>()?;
+            let l = c
+                .call(api.create(c.req(pb::Lifecycle {
+                    name,
+                    description,
+                    phases,
+                })))
+                .await?;
+            eprintln!("lifecycle '{}' created with {} phase(s)", l.name, l.phases.len());
+        }
+        LifecycleCmd::List => {
+            let ls = all_pages(|t| {
+                let mut api = c.lifecycles.clone();
+                let r = c.req(page(t));
+                async move {
+                    let r = c.call(api.list(r)).await?;
+                    Ok((r.lifecycles, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = ls
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.name.clone(),
+                        l.phases
+                            .iter()
+                            .map(|p| p.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(" -> "),
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                json!(ls.iter().map(lifecycle_json).collect::<Vec<_>>()),
+                &["NAME", "PHASES"],
+                rows,
+            );
+        }
+        LifecycleCmd::Show { name } => {
+            let l = c.call(api.get(c.req(pb::ByName { name }))).await?;
+            match x.output {
+                crate::output::Format::Json => emit_one(x.output, lifecycle_json(&l), vec![]),
+                crate::output::Format::Table => {
+                    println!("{} {}", l.name, l.description);
+                    let rows = l
+                        .phases
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| {
+                            vec![(i + 1).to_string(), p.name.clone(), p.environments.join(","), rule(p)]
+                        })
+                        .collect();
+                    emit(x.output, json!(null), &["#", "PHASE", "ENVIRONMENTS", "RULE"], rows);
+                }
+            }
+        }
+        LifecycleCmd::Update {
+            name,
+            phases,
+            description,
+        } => {
+            let mut l = c.call(api.get(c.req(pb::ByName { name }))).await?;
+            if !phases.is_empty() {
+                l.phases = phases.iter().map(|p| parse_phase(p)).collect::<Result<_, _>>()?;
+            }
+            if let Some(d) = description {
+                l.description = d;
+            }
+            let l = c.call(api.update(c.req(l))).await?;
+            eprintln!("lifecycle '{}' updated", l.name);
+        }
+        LifecycleCmd::Delete { name } => {
+            c.call(api.delete(c.req(pb::ByName { name: name.clone() }))).await?;
+            eprintln!("lifecycle '{name}' deleted");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_parse() {
+        let p = parse_phase("Test:Test,QA:min=1:auto").unwrap();
+        assert_eq!(p.name, "Test");
+        assert_eq!(p.environments, vec!["Test", "QA"]);
+        assert_eq!(p.minimum_environments, 1);
+        assert!(p.automatic && !p.optional);
+        assert!(parse_phase("Prod:Production:optional").unwrap().optional);
+        assert!(parse_phase("Dev").is_err());
+        assert!(parse_phase(":Dev").is_err());
+        assert!(parse_phase("Dev:Dev:sometimes").is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! `deploy release ...`: create releases (frozen process, variables and package versions),
+//! list, show, compare two side by side, delete.
+
+use anyhow::anyhow;
+use clap::Subcommand;
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::project::{STEP_HEADERS, step_json, step_rows};
+use super::variable::{template_json, variable_json, variable_rows};
+use super::{Env, all_pages, page};
+use crate::output::{Format, emit, time};
+
+#[derive(Subcommand)]
+pub enum ReleaseCmd {
+    /// Create a release; packages default to their latest version in the feed.
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value = "")]
+        channel: String,
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Pin a package version: ID:VERSION (repeatable).
+        #[arg(long = "package")]
+        packages: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Show a release with its frozen process and variables.
+    Show {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+    },
+    /// Compare the process, variables and packages of two releases.
+    Compare {
+        #[arg(long)]
+        project: String,
+        from: String,
+        to: String,
+        /// Also list what did not change.
+        #[arg(long)]
+        all: bool,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+    },
+}
+
+fn release_json(r: &pb::Release) -> serde_json::Value {
+    json!({
+        "project": r.project, "version": r.version, "channel": r.channel, "notes": r.notes,
+        "created_at": r.created_at.as_ref().map(|t| time(t.seconds)), "created_by": r.created_by,
+        "packages": r.packages.iter().map(|p| json!({"step": p.step, "id": p.id, "version": p.version, "sha256": p.sha256})).collect::<Vec<_>>(),
+        "process": r.process.iter().map(step_json).collect::<Vec<_>>(),
+        "variables": r.variables.iter().map(variable_json).collect::<Vec<_>>(),
+        "templates": r.templates.iter().map(template_json).collect::<Vec<_>>(),
+    })
+}
+
+fn change_json(c: &pb::Change) -> serde_json::Value {
+    json!({"kind": c.kind, "subject": c.subject, "from": c.from, "to": c.to})
+}
+
+pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.releases.clone();
+    match cmd {
+        ReleaseCmd::Create {
+            project,
+            version,
+            channel,
+            notes,
+            packages,
+        } => {
+            let packages = packages
+                .iter()
+                .map(|p| {
+                    p.rsplit_once(':')
+                        .map(|(id, v)| pb::PackageRef {
+                            id: id.to_string(),
+                            version: v.to_string(),
+                        })
+                        .ok_or_else(|| anyhow!("--package '{p}' must be ID:VERSION"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let r = c
+                .call(api.create(c.req(pb::CreateReleaseRequest {
+                    project,
+                    version,
+                    channel,
+                    notes,
+                    packages,
+                })))
+                .await?;
+            eprintln!(
+                "release {} of '{}' created ({} steps, {} variables, {} packages)",
+                r.version,
+                r.project,
+                r.process.len(),
+                r.variables.len(),
+                r.packages.len()
+            );
+            if x.output == Format::Json {
+                println!("{}", release_json(&r));
+            }
+        }
+        ReleaseCmd::List { project } => {
+            let rs = all_pages(|t| {
+                let mut api = c.releases.clone();
+                let r = c.req(pb::ProjectPage {
+                    project: project.clone(),
+                    page: Some(page(t)),
+                });
+                async move {
+                    let r = c.call(api.list(r)).await?;
+                    Ok((r.releases, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = rs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.version.clone(),
+                        r.channel.clone(),
+                        r.created_at.as_ref().map(|t| time(t.seconds)).unwrap_or_default(),
+                        r.created_by.clone(),
+                        r.notes.lines().next().unwrap_or("").to_string(),
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                json!(rs.iter().map(release_json).collect::<Vec<_>>()),
+                &["VERSION", "CHANNEL", "CREATED", "BY", "NOTES"],
+                rows,
+            );
+        }
+        ReleaseCmd::Show { project, version } => {
+            let r = c.call(api.get(c.req(pb::ReleaseRef { project, version }))).await?;
+            match x.output {
+                Format::Json => emit(x.output, release_json(&r), &[], vec![]),
+                Format::Table => {
+                    println!("Release {} of {} (channel {})", r.version, r.project, r.channel);
+                    if let Some(t) = &r.created_at {
+                        println!("Created {} by {}", time(t.seconds), r.created_by);
+                    }
+                    if !r.notes.is_empty() {
+                        println!("Notes: {}", r.notes);
+                    }
+                    println!("\nPackages:");
+                    let rows = r
+                        .packages
+                        .iter()
+                        .map(|p| vec![p.step.clone(), p.id.clone(), p.version.clone(), p.sha256.clone()])
+                        .collect();
+                    emit(x.output, json!(null), &["STEP", "PACKAGE", "VERSION", "SHA256"], rows);
+                    println!("\nProcess:");
+                    emit(x.output, json!(null), STEP_HEADERS, step_rows(&r.process));
+                    println!("\nVariables:");
+                    emit(x.output, json!(null), &["ID", "NAME", "VALUE", "SCOPE"], variable_rows(&r.variables));
+                }
+            }
+        }
+        ReleaseCmd::Compare {
+            project,
+            from,
+            to,
+            all,
+        } => {
+            let r = c
+                .call(api.compare(c.req(pb::CompareRequest {
+                    project,
+                    from_version: from.clone(),
+                    to_version: to.clone(),
+                })))
+                .await?;
+            match x.output {
+                Format::Json => emit(
+                    x.output,
+                    json!({
+                        "from": from, "to": to,
+                        "steps": r.steps.iter().map(change_json).collect::<Vec<_>>(),
+                        "variables": r.variables.iter().map(change_json).collect::<Vec<_>>(),
+                        "packages": r.packages.iter().map(change_json).collect::<Vec<_>>(),
+                    }),
+                    &[],
+                    vec![],
+                ),
+                Format::Table => {
+                    for (title, changes) in [("Steps", &r.steps), ("Variables", &r.variables), ("Packages", &r.packages)] {
+                        println!("{title}:");
+                        let rows: Vec<Vec<String>> = changes
+                            .iter()
+                            .filter(|ch| all || ch.kind != "unchanged")
+                            .map(|ch| vec![ch.kind.clone(), ch.subject.clone(), ch.from.clone(), ch.to.clone()])
+                            .collect();
+                        if rows.is_empty() {
+                            println!("  (no changes)");
+                        } else {
+                            emit(x.output, json!(null), &["CHANGE", "WHAT", &from, &to], rows);
+                        }
+                        println!();
+                    }
+                }
+            }
+        }
+        ReleaseCmd::Delete { project, version } => {
+            c.call(api.delete(c.req(pb::ReleaseRef {
+                project,
+                version: version.clone(),
+            })))
+            .await?;
+            eprintln!("release {version} deleted");
+        }
+    }
+    Ok(())
+}

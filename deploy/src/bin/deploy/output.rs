@@ -1,0 +1,83 @@
+//! Output for people (aligned tables) and scripts (JSON).
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints rows as an aligned table with a header, or as the given JSON value.
+pub fn emit(format: Format, json: Value, headers: &[&str], rows: Vec<Vec<String>>) {
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_else(|_| json.to_string())
+        ),
+        Format::Table => print!("{}", table(headers, &rows)),
+    }
+}
+
+/// Renders an aligned table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Prints a single object as `key: value` lines, or as JSON.
+pub fn emit_one(format: Format, json: Value, fields: Vec<(&str, String)>) {
+    match format {
+        Format::Json => emit(format, json, &[], vec![]),
+        Format::Table => {
+            let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in fields {
+                println!("{k:w$}  {v}");
+            }
+        }
+    }
+}
+
+pub fn join(v: &[String]) -> String {
+    if v.is_empty() { "-".into() } else { v.join(",") }
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+pub fn time(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_aligns() {
+        let t = super::table(&["NAME", "X"], &[vec!["a".into(), "1".into()], vec!["long".into(), "2".into()]]);
+        assert_eq!(t, "NAME  X\na     1\nlong  2\n");
+    }
+}
