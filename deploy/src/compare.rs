@@ -64,7 +64,10 @@ pub fn describe_step(s: &Step) -> String {
         StepAction::RunScript { syntax, source } => match source {
             ScriptSource::Inline(body) => format!("{} script: {}", syntax.as_str(), body.trim()),
             ScriptSource::Package { package_id, path } => {
-                format!("{} script {path} from package {package_id}", syntax.as_str())
+                format!(
+                    "{} script {path} from package {package_id}",
+                    syntax.as_str()
+                )
             }
         },
     };
@@ -95,7 +98,10 @@ fn change(kind: ChangeKind, subject: String, from: String, to: String) -> Change
 }
 
 /// Side-by-side diff of two keyed lists of renderable values.
-fn diff(from: BTreeMap<String, (String, String)>, to: BTreeMap<String, (String, String)>) -> Vec<Change> {
+fn diff(
+    from: BTreeMap<String, (String, String)>,
+    to: BTreeMap<String, (String, String)>,
+) -> Vec<Change> {
     // values are (comparison key, display)
     let mut out = Vec::new();
     for (subject, (cmp_a, shown_a)) in &from {
@@ -112,7 +118,12 @@ fn diff(from: BTreeMap<String, (String, String)>, to: BTreeMap<String, (String, 
                 } else {
                     ChangeKind::Changed
                 };
-                out.push(change(kind, subject.clone(), shown_a.clone(), shown_b.clone()));
+                out.push(change(
+                    kind,
+                    subject.clone(),
+                    shown_a.clone(),
+                    shown_b.clone(),
+                ));
             }
         }
     }
@@ -290,7 +301,11 @@ mod tests {
             vec![
                 var("v-1", "Url", VariableValue::Plain("http://b".into())),
                 var("v-2", "Pw", VariableValue::Sensitive(b"x2".to_vec())),
-                var("v-3", "Same", VariableValue::Sensitive(b"s-other-cipher".to_vec())),
+                var(
+                    "v-3",
+                    "Same",
+                    VariableValue::Sensitive(b"s-other-cipher".to_vec()),
+                ),
             ],
         );
         let reveal = |_: &Release, v: &Variable| -> Option<String> {
@@ -303,8 +318,11 @@ mod tests {
             }
         };
         let c = compare_releases(&a, &b, &reveal);
-        let kinds: Vec<(&str, ChangeKind)> =
-            c.steps.iter().map(|s| (s.subject.as_str(), s.kind)).collect();
+        let kinds: Vec<(&str, ChangeKind)> = c
+            .steps
+            .iter()
+            .map(|s| (s.subject.as_str(), s.kind))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -313,13 +331,28 @@ mod tests {
                 ("C", ChangeKind::Added)
             ]
         );
-        let pw = c.variables.iter().find(|v| v.subject.starts_with("Pw")).unwrap();
+        let pw = c
+            .variables
+            .iter()
+            .find(|v| v.subject.starts_with("Pw"))
+            .unwrap();
         assert_eq!(pw.kind, ChangeKind::Changed);
         assert_eq!((pw.from.as_str(), pw.to.as_str()), (MASK, MASK));
-        let same = c.variables.iter().find(|v| v.subject.starts_with("Same")).unwrap();
+        let same = c
+            .variables
+            .iter()
+            .find(|v| v.subject.starts_with("Same"))
+            .unwrap();
         assert_eq!(same.kind, ChangeKind::Unchanged);
-        let url = c.variables.iter().find(|v| v.subject.starts_with("Url")).unwrap();
-        assert_eq!((url.from.as_str(), url.to.as_str()), ("http://a", "http://b"));
+        let url = c
+            .variables
+            .iter()
+            .find(|v| v.subject.starts_with("Url"))
+            .unwrap();
+        assert_eq!(
+            (url.from.as_str(), url.to.as_str()),
+            ("http://a", "http://b")
+        );
         let all = serde_json::to_string(&c).unwrap();
         assert!(!all.contains("x1") && !all.contains("x2") && !all.contains("same-secret"));
     }
@@ -329,7 +362,10 @@ mod tests {
         assert_eq!(compare_versions("1.2.10", "1.2.9"), Ordering::Greater);
         assert_eq!(compare_versions("1.0.0-beta", "1.0.0"), Ordering::Less);
         assert_eq!(compare_versions("1.0", "1.0.0"), Ordering::Equal);
-        assert_eq!(compare_versions("2.0.0-rc.10", "2.0.0-rc.9"), Ordering::Greater);
+        assert_eq!(
+            compare_versions("2.0.0-rc.10", "2.0.0-rc.9"),
+            Ordering::Greater
+        );
         assert_eq!(compare_versions("0.9", "1.0"), Ordering::Less);
     }
 }

@@ -3,11 +3,11 @@
 
 use proto::space::v1 as pb;
 
-use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
 use crate::model::{
-    Channel, Environment, Lifecycle, Phase, PhaseRule, PinnedPackage, Project, Scope,
-    ScriptSource, ScriptSyntax, Step, StepAction, TemplateKind, Variable, VariableTemplate,
+    Channel, Environment, Lifecycle, Phase, PhaseRule, PinnedPackage, Project, Scope, ScriptSource,
+    ScriptSyntax, Step, StepAction, TemplateKind, Variable, VariableTemplate,
 };
+use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
 
 /// A wire message that does not describe a valid domain value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -107,7 +107,10 @@ impl TryFrom<pb::Phase> for Phase {
         }
         Ok(Phase {
             name: required("phases.name", name)?,
-            environments: environments.into_iter().map(|e| e.trim().to_string()).collect(),
+            environments: environments
+                .into_iter()
+                .map(|e| e.trim().to_string())
+                .collect(),
             rule,
             automatic,
         })

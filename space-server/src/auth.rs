@@ -13,13 +13,10 @@ pub struct Caller {
 
 /// Reads the caller of an authenticated request.
 pub fn caller<T>(req: &tonic::Request<T>) -> Caller {
-    req.extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or(Caller {
-            name: "unknown".into(),
-            admin: false,
-        })
+    req.extensions().get::<Caller>().cloned().unwrap_or(Caller {
+        name: "unknown".into(),
+        admin: false,
+    })
 }
 
 /// A tonic interceptor that refuses requests without a valid API key (UNAUTHENTICATED).

@@ -112,7 +112,9 @@ impl Config {
             };
         }
         if c.name.trim().is_empty() {
-            return Err(ConfigError::Invalid("the Space name must not be empty".into()));
+            return Err(ConfigError::Invalid(
+                "the Space name must not be empty".into(),
+            ));
         }
         Ok(c)
     }

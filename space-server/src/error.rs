@@ -52,9 +52,7 @@ impl From<ApiError> for tonic::Status {
             ApiError::AlreadyExists { .. } => tonic::Status::already_exists(msg),
             ApiError::Invalid(_) | ApiError::Wire(_) => tonic::Status::invalid_argument(msg),
             ApiError::Precondition(_) => tonic::Status::failed_precondition(msg),
-            ApiError::Storage(StorageError::Conflict { .. }) => {
-                tonic::Status::already_exists(msg)
-            }
+            ApiError::Storage(StorageError::Conflict { .. }) => tonic::Status::already_exists(msg),
             ApiError::Storage(StorageError::Changed { .. }) => tonic::Status::aborted(msg),
             ApiError::Package(P::Io(_)) => {
                 tracing::error!(error = %msg, "package store failure");

@@ -8,7 +8,11 @@ use space_server::config::{Config, Overrides};
 use space_server::state::SpaceState;
 
 #[derive(Parser)]
-#[command(name = "space-server", version, about = "Runs one Space: its API, database and package feed")]
+#[command(
+    name = "space-server",
+    version,
+    about = "Runs one Space: its API, database and package feed"
+)]
 struct Cli {
     #[command(flatten)]
     overrides: Overrides,
@@ -44,7 +48,12 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         let _telemetry = deploy::telemetry::init(&config.telemetry())?;
         let opened = SpaceState::open(&config.data_dir, &config.name, &config.tls_names)
-            .with_context(|| format!("cannot open Space data directory {}", config.data_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot open Space data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
         let fingerprint = opened.state.identity.fingerprint()?;
         match cli.command.unwrap_or(Command::Run) {
             Command::Init => {
@@ -87,7 +96,10 @@ async fn run(
         }));
     }
     announce_new_key(&new_key);
-    println!("Space '{}' listening on https://{addr} (certificate {fingerprint})", config.name);
+    println!(
+        "Space '{}' listening on https://{addr} (certificate {fingerprint})",
+        config.name
+    );
     tracing::info!(space = %config.name, address = %addr, data_dir = %config.data_dir.display(), "space server started");
     tokio::spawn(async move {
         shutdown_signal().await;

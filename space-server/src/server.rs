@@ -69,7 +69,10 @@ pub async fn serve(
         .layer(MetricsLayer::new(metrics))
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))
-        .add_service(svc!(pb::system_server::SystemServer, SystemApi(state.clone())))
+        .add_service(svc!(
+            pb::system_server::SystemServer,
+            SystemApi(state.clone())
+        ))
         .add_service(svc!(
             pb::environments_server::EnvironmentsServer,
             EnvironmentsApi(state.clone())

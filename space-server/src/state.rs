@@ -75,13 +75,14 @@ impl SpaceState {
         let master = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let identity = Identity::load_or_create(data_dir, name, tls_names)?;
         let chunks = ChunkStore::open(data_dir.join("chunks"))?;
-        let new_admin_key = if store.scan(
-            <ApiKeyRecord as deploy::storage::Record>::TABLE,
-            "",
-            None,
-            1,
-        )?
-        .is_empty()
+        let new_admin_key = if store
+            .scan(
+                <ApiKeyRecord as deploy::storage::Record>::TABLE,
+                "",
+                None,
+                1,
+            )?
+            .is_empty()
         {
             let key = new_api_key()?;
             let mut b = Batch::new();

@@ -1,1 +1,353 @@
-//! Helpers for end-to-end tests.
+//! Helpers for end-to-end tests: start the real `space-server` on 127.0.0.1 with an ephemeral
+//! port and a temporary data directory, and drive it with the real `deploy` binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Path of a workspace binary (built by `cargo build --workspace`, which the README's test
+/// command runs first).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+/// Polls `cond` every 20 ms until it is true or `limit` passes.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// A running space-server process.
+pub struct Space {
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub address: String,
+    pub fingerprint: String,
+    pub metrics: Option<String>,
+    pub api_key: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+pub struct Started {
+    pub address: String,
+    pub fingerprint: String,
+    pub metrics: Option<String>,
+    pub new_key: Option<String>,
+}
+
+fn field<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.find(prefix)
+        .map(|i| &line[i..])
+        .map(|s| s.split_whitespace().next().unwrap_or(s))
+        .map(|s| s.trim_end_matches(')'))
+}
+
+/// Starts space-server on `data_dir`, waiting until it announces its address.
+pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> (Child, Started) {
+    let logf = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut cmd = Command::new(bin("space-server"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--name",
+            "DevTest",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("SPACE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(logf));
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start space-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut started = Started {
+        address: String::new(),
+        fingerprint: String::new(),
+        metrics: None,
+        new_key: None,
+    };
+    let end = Instant::now() + Duration::from_secs(30);
+    while started.address.is_empty() {
+        let left = end.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "space-server did not start; log: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        });
+        if let Some(k) = field(&line, "dk_") {
+            started.new_key = Some(k.to_string());
+        }
+        if let Some(m) = field(&line, "http://") {
+            started.metrics = Some(m.trim_end_matches("/metrics").to_string());
+        }
+        if line.contains("listening on") {
+            started.address = field(&line, "https://").unwrap_or_default().to_string();
+            started.fingerprint = field(&line, "sha256:").unwrap_or_default().to_string();
+        }
+    }
+    (child, started)
+}
+
+impl Space {
+    /// A new Space in a fresh temporary directory.
+    pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("e2e-space-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let data_dir = dir.join("data");
+        let log = dir.join("server.log");
+        let (child, s) = start_server(&data_dir, &log, env);
+        Space {
+            dir,
+            data_dir,
+            address: s.address,
+            fingerprint: s.fingerprint,
+            metrics: s.metrics,
+            api_key: s.new_key.expect("first start prints the admin API key"),
+            log,
+            child: Some(child),
+        }
+    }
+
+    /// Stops with SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let end = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(st)) = c.try_wait() {
+                    assert!(st.success(), "space-server exited with {st} after SIGTERM");
+                    return;
+                }
+                assert!(
+                    Instant::now() < end,
+                    "space-server did not stop after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Kills the process at once (SIGKILL), like a crash.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same data directory (it gets a new port).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    pub fn start_again(&mut self) {
+        let (child, s) = start_server(&self.data_dir, &self.log, &[]);
+        assert!(
+            s.new_key.is_none(),
+            "a restart must not create a new admin key"
+        );
+        assert_eq!(
+            s.fingerprint, self.fingerprint,
+            "the TLS identity must survive a restart"
+        );
+        self.address = s.address;
+        self.metrics = s.metrics;
+        self.child = Some(child);
+    }
+
+    /// The `deploy` CLI configured (by environment) for this Space.
+    pub fn cli(&self) -> Cli {
+        Cli {
+            config: self.dir.join("deploy-config.toml"),
+            env: vec![
+                ("DEPLOY_SERVER".into(), self.address.clone()),
+                ("DEPLOY_API_KEY".into(), self.api_key.clone()),
+                ("DEPLOY_FINGERPRINT".into(), self.fingerprint.clone()),
+            ],
+            cwd: self.dir.clone(),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        self.crash();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Runs the real `deploy` binary.
+#[derive(Clone)]
+pub struct Cli {
+    pub config: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+}
+
+impl Cli {
+    pub fn with_env(&self, k: &str, v: &str) -> Cli {
+        let mut c = self.clone();
+        c.env.retain(|(x, _)| x != k);
+        c.env.push((k.into(), v.into()));
+        c
+    }
+
+    pub fn without_env(&self, k: &str) -> Cli {
+        let mut c = self.clone();
+        c.env.retain(|(x, _)| x != k);
+        c
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(bin("deploy"));
+        cmd.args(args)
+            .current_dir(&self.cwd)
+            .env("DEPLOY_CONFIG", &self.config)
+            .env_remove("DEPLOY_SERVER")
+            .env_remove("DEPLOY_API_KEY")
+            .env_remove("DEPLOY_FINGERPRINT")
+            .env_remove("DEPLOY_CONTEXT")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start deploy");
+        if let Some(s) = stdin {
+            use std::io::Write;
+            let mut i = child.stdin.take().expect("stdin");
+            i.write_all(s.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("deploy output")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None)
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "deploy {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs and asserts failure with one `error:` line on stderr; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            !o.status.success(),
+            "deploy {args:?} should have failed; stdout: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(
+            err.starts_with("error: "),
+            "stderr should be one error line, got: {err}"
+        );
+        err
+    }
+
+    /// Runs with `-o json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        let out = self.ok(&a);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("deploy {args:?} printed invalid JSON ({e}): {out}"))
+    }
+}
+
+/// Writes a .tar.gz at `path` with the given (name, contents, mode) entries.
+pub fn write_tar_gz(path: &Path, entries: &[(&str, &[u8], u32)]) {
+    let f = std::fs::File::create(path).expect("create archive");
+    let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+    let mut t = tar::Builder::new(gz);
+    for (name, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_cksum();
+        t.append_data(&mut h, name, *data).expect("append");
+    }
+    t.into_inner().expect("tar").finish().expect("gzip");
+}
+
+/// Deterministic pseudo-random bytes (xorshift), poorly compressible.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

@@ -212,6 +212,6 @@ fn make_symlink(name: &str, _target: &str, _path: &Path) -> Result<(), PackageEr
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 #[path = "extract_tests.rs"]
 mod tests;

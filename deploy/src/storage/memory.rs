@@ -5,9 +5,11 @@ use std::sync::Mutex;
 
 use super::{Batch, Op, StorageError, Store};
 
+type Map = BTreeMap<(String, String), Vec<u8>>;
+
 #[derive(Default)]
 pub struct MemoryStore {
-    inner: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    inner: Mutex<Map>,
 }
 
 impl MemoryStore {
@@ -15,9 +17,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<(String, String), Vec<u8>>>, StorageError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Map>, StorageError> {
         self.inner
             .lock()
             .map_err(|_| StorageError::Backend("memory store lock poisoned".into()))
@@ -51,7 +51,9 @@ impl Store for MemoryStore {
         let mut map = self.lock()?;
         for op in &batch.ops {
             match op {
-                Op::Insert { table, key, .. } if map.contains_key(&(table.clone(), key.clone())) => {
+                Op::Insert { table, key, .. }
+                    if map.contains_key(&(table.clone(), key.clone())) =>
+                {
                     return Err(StorageError::Conflict {
                         table: table.clone(),
                         key: key.clone(),

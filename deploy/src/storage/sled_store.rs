@@ -78,15 +78,13 @@ impl Store for SledStore {
         let result = self.tree.transaction(|tx| {
             for op in &batch.ops {
                 match op {
-                    Op::Insert { table, key, .. } => {
-                        if tx.get(full_key(table, key))?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(
-                                StorageError::Conflict {
-                                    table: table.clone(),
-                                    key: key.clone(),
-                                },
-                            ));
-                        }
+                    Op::Insert { table, key, .. } if tx.get(full_key(table, key))?.is_some() => {
+                        return Err(ConflictableTransactionError::Abort(
+                            StorageError::Conflict {
+                                table: table.clone(),
+                                key: key.clone(),
+                            },
+                        ));
                     }
                     Op::Expect { table, key, value } => {
                         let cur = tx.get(full_key(table, key))?;
@@ -124,9 +122,8 @@ impl Store for SledStore {
 
     fn next_id(&self, counter: &str) -> Result<u64, StorageError> {
         let key = full_key("\u{0}counter", counter);
-        let result = self
-            .tree
-            .transaction(|tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
+        let result = self.tree.transaction(
+            |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
                 let cur = tx
                     .get(&key)?
                     .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
@@ -135,7 +132,8 @@ impl Store for SledStore {
                 let n = cur + 1;
                 tx.insert(key.as_slice(), &n.to_be_bytes())?;
                 Ok(n)
-            });
+            },
+        );
         match result {
             Ok(n) => Ok(n),
             Err(TransactionError::Abort(e)) => Err(e),

@@ -66,7 +66,8 @@ fn expect_precondition(s: &dyn Store) {
         .put("t", "k", b"three".to_vec());
     s.commit(b).unwrap();
     let mut b = Batch::new();
-    b.expect("t", "absent", None).put("t", "absent", b"y".to_vec());
+    b.expect("t", "absent", None)
+        .put("t", "absent", b"y".to_vec());
     s.commit(b).unwrap();
     assert_eq!(s.get("t", "absent").unwrap().as_deref(), Some(&b"y"[..]));
 }
@@ -111,7 +112,11 @@ fn typed_pages(s: &dyn Store) {
 
 fn versions(s: &dyn Store) {
     let mut b = Batch::new();
-    b.put("thing", "future", br#"{"v":99,"data":{"name":"f","n":1}}"#.to_vec());
+    b.put(
+        "thing",
+        "future",
+        br#"{"v":99,"data":{"name":"f","n":1}}"#.to_vec(),
+    );
     b.put("thing", "garbage", b"not json".to_vec());
     s.commit(b).unwrap();
     let e = s.get_record::<Thing>("future").unwrap_err();

@@ -1,7 +1,7 @@
 //! Masking of secret values in log text.
 
 /// What a masked secret is replaced by.
-pub const MASK: &str = "********";
+pub use crate::secrets::MASK;
 
 /// Replaces every occurrence of any secret by `"********"`.
 ///

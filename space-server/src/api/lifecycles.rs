@@ -67,7 +67,9 @@ impl Lifecycles for LifecyclesApi {
         let mut b = Batch::new();
         b.insert_record(&l).map_err(ApiError::from)?;
         self.0.store.commit(b).map_err(|e| match e {
-            deploy::storage::StorageError::Conflict { .. } => ApiError::exists("lifecycle", &l.name),
+            deploy::storage::StorageError::Conflict { .. } => {
+                ApiError::exists("lifecycle", &l.name)
+            }
             e => e.into(),
         })?;
         tracing::info!(lifecycle = %l.name, phases = l.phases.len(), "lifecycle created");
@@ -95,7 +97,10 @@ impl Lifecycles for LifecyclesApi {
         let l = Lifecycle::try_from(req.into_inner()).map_err(ApiError::from)?;
         let _g = self.0.write_lock.lock().await;
         let old = self.0.lifecycle(&l.name)?;
-        let l = Lifecycle { name: old.name, ..l };
+        let l = Lifecycle {
+            name: old.name,
+            ..l
+        };
         self.validate(&l)?;
         let mut b = Batch::new();
         b.put_record(&l).map_err(ApiError::from)?;

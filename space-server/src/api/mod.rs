@@ -30,12 +30,12 @@ pub fn page(p: Option<pb::PageRequest>) -> ApiResult<(usize, Option<String>)> {
     let after = if page_token.is_empty() {
         None
     } else {
-        let bytes = hex::decode(&page_token)
-            .map_err(|_| ApiError::Invalid("page_token is not a token this server issued".into()))?;
-        Some(
-            String::from_utf8(bytes)
-                .map_err(|_| ApiError::Invalid("page_token is not a token this server issued".into()))?,
-        )
+        let bytes = hex::decode(&page_token).map_err(|_| {
+            ApiError::Invalid("page_token is not a token this server issued".into())
+        })?;
+        Some(String::from_utf8(bytes).map_err(|_| {
+            ApiError::Invalid("page_token is not a token this server issued".into())
+        })?)
     };
     Ok((size, after))
 }

@@ -43,14 +43,24 @@ impl SpaceState {
     }
 }
 
-fn header_identity(h: &pb::UploadHeader) -> ApiResult<(String, String, deploy::packages::ArchiveFormat)> {
+fn header_identity(
+    h: &pb::UploadHeader,
+) -> ApiResult<(String, String, deploy::packages::ArchiveFormat)> {
     let name = h.file_name.trim();
     let format = format_from_file_name(name)?;
     let (id, version) = if h.id.trim().is_empty() || h.version.trim().is_empty() {
         let (id, version, _) = parse_file_name(name)?;
         (
-            if h.id.trim().is_empty() { id } else { h.id.trim().to_string() },
-            if h.version.trim().is_empty() { version } else { h.version.trim().to_string() },
+            if h.id.trim().is_empty() {
+                id
+            } else {
+                h.id.trim().to_string()
+            },
+            if h.version.trim().is_empty() {
+                version
+            } else {
+                h.version.trim().to_string()
+            },
         )
     } else {
         (h.id.trim().to_string(), h.version.trim().to_string())
@@ -92,10 +102,8 @@ impl Packages for PackagesApi {
         let std_file = tmp
             .reopen()
             .map_err(|e| ApiError::Internal(format!("cannot open upload file: {e}")))?;
-        let mut file = tokio::io::BufWriter::with_capacity(
-            1024 * 1024,
-            tokio::fs::File::from_std(std_file),
-        );
+        let mut file =
+            tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::fs::File::from_std(std_file));
         let mut received: u64 = 0;
         while let Some(msg) = stream.message().await? {
             match msg.part {
@@ -130,7 +138,10 @@ impl Packages for PackagesApi {
             validate_archive(&path, format)?;
             let f = std::fs::File::open(&path)
                 .map_err(|e| ApiError::Internal(format!("cannot read upload: {e}")))?;
-            Ok(ingest(&chunks, std::io::BufReader::with_capacity(1024 * 1024, f))?)
+            Ok(ingest(
+                &chunks,
+                std::io::BufReader::with_capacity(1024 * 1024, f),
+            )?)
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -173,7 +184,11 @@ impl Packages for PackagesApi {
     ) -> Resp<pb::ListPackagesResponse> {
         let pb::ListPackagesRequest { id, page: p } = req.into_inner();
         let (size, after) = page(p)?;
-        let prefix = if id.is_empty() { String::new() } else { prefix_of(&[&id]) };
+        let prefix = if id.is_empty() {
+            String::new()
+        } else {
+            prefix_of(&[&id])
+        };
         let (ms, next) = self
             .0
             .store

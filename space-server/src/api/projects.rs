@@ -153,7 +153,11 @@ impl ChannelsApi {
         if !c.is_default {
             return Ok(());
         }
-        for mut other in self.0.store.all_records::<Channel>(&prefix_of(&[&c.project]))? {
+        for mut other in self
+            .0
+            .store
+            .all_records::<Channel>(&prefix_of(&[&c.project]))?
+        {
             if other.is_default && !other.name.eq_ignore_ascii_case(&c.name) {
                 other.is_default = false;
                 b.put_record(&other)?;

@@ -155,7 +155,8 @@ impl Releases for ReleasesApi {
         let a = self.0.release(&project, &from_version)?;
         let b = self.0.release(&project, &to_version)?;
         let state = self.0.clone();
-        let reveal = move |r: &Release, v: &deploy::model::Variable| state.reveal(&r.project, v).ok();
+        let reveal =
+            move |r: &Release, v: &deploy::model::Variable| state.reveal(&r.project, v).ok();
         let c = compare_releases(&a, &b, &reveal);
         let conv = |v: Vec<deploy::compare::Change>| -> Vec<pb::Change> {
             v.into_iter()

@@ -40,6 +40,52 @@ impl SpaceState {
     }
 }
 
+impl SpaceState {
+    /// Refuses a variable set in which some environment's values reference each other in a
+    /// cycle. Each environment (and no environment) is checked with a context carrying only
+    /// that environment; values scoped to roles, targets, steps, channels or tenants are
+    /// checked at deployment time.
+    pub fn check_cycles(&self, project: &str, vars: &[Variable]) -> ApiResult<()> {
+        use deploy::variables::{Candidate, DeployContext, VariableError, resolve};
+        let candidates = vars
+            .iter()
+            .map(|v| {
+                Ok(Candidate {
+                    name: v.name.clone(),
+                    value: self.reveal(project, v)?,
+                    sensitive: v.is_sensitive(),
+                    scope: v.scope.clone(),
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut envs: Vec<Option<String>> = vec![None];
+        envs.extend(
+            self.store
+                .all_records::<deploy::model::Environment>("")?
+                .into_iter()
+                .map(|e| Some(e.name)),
+        );
+        for env in envs {
+            let ctx = DeployContext {
+                environment: env.clone(),
+                ..Default::default()
+            };
+            let resolved = resolve(&candidates, &ctx);
+            for name in resolved.names() {
+                if let Err(VariableError::Cycle { chain }) = resolved.get(name) {
+                    return Err(ApiError::Invalid(format!(
+                        "variables of project '{project}' would reference each other in a cycle{}: {}; nothing was changed",
+                        env.map(|e| format!(" in environment '{e}'"))
+                            .unwrap_or_default(),
+                        chain.join(" -> ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl VariablesApi {
     fn check_scope(&self, project: &str, v: &VariableInput) -> ApiResult<()> {
         for e in &v.scope.environments {
@@ -120,6 +166,7 @@ impl Variables for VariablesApi {
             Some(slot) => *slot = var.clone(),
             None => rec.variables.push(var.clone()),
         }
+        self.0.check_cycles(&project, &rec.variables)?;
         self.save(&rec)?;
         tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
         ok(variable_to_wire(&project, var))
@@ -205,11 +252,14 @@ impl Variables for VariablesApi {
         let _g = self.0.write_lock.lock().await;
         let mut rec = self.0.variable_set(&project)?;
         let before = rec.templates.len();
-        rec.templates.retain(|t| !t.name.eq_ignore_ascii_case(&name));
+        rec.templates
+            .retain(|t| !t.name.eq_ignore_ascii_case(&name));
         if rec.templates.len() == before {
-            return Err(
-                ApiError::not_found("variable template", format!("{}/{name}", rec.project)).into(),
-            );
+            return Err(ApiError::not_found(
+                "variable template",
+                format!("{}/{name}", rec.project),
+            )
+            .into());
         }
         self.save(&rec)?;
         ok(pb::Empty {})

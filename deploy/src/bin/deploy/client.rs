@@ -19,11 +19,13 @@ use tonic::transport::Channel;
 use crate::context::Ctx;
 
 #[derive(Clone)]
-pub struct ApiKey(MetadataValue<tonic::metadata::Ascii>);
+pub struct ApiKey(Option<MetadataValue<tonic::metadata::Ascii>>);
 
 impl tonic::service::Interceptor for ApiKey {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
         Ok(req)
     }
 }
@@ -48,11 +50,18 @@ const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
 impl Client {
     pub async fn connect(ctx: &Ctx, deadline: Duration) -> anyhow::Result<Self> {
-        let channel = deploy::tls::connect_pinned(&ctx.server, &ctx.fingerprint, Duration::from_secs(10))
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        let key = MetadataValue::try_from(format!("Bearer {}", ctx.api_key))
-            .map_err(|_| anyhow!("the API key contains characters that cannot be sent"))?;
+        let channel =
+            deploy::tls::connect_pinned(&ctx.server, &ctx.fingerprint, Duration::from_secs(10))
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+        let key = if ctx.api_key.is_empty() {
+            None
+        } else {
+            Some(
+                MetadataValue::try_from(format!("Bearer {}", ctx.api_key))
+                    .map_err(|_| anyhow!("the API key contains characters that cannot be sent"))?,
+            )
+        };
         let auth = ApiKey(key);
         macro_rules! c {
             ($t:ident) => {
@@ -113,10 +122,14 @@ pub fn status_error(server: &str, s: tonic::Status) -> anyhow::Error {
     use tonic::Code;
     let msg = s.message().to_string();
     match s.code() {
-        Code::Unavailable => anyhow!("cannot reach {server}: {msg} (is the server running and the address right?)"),
+        Code::Unavailable => {
+            anyhow!("cannot reach {server}: {msg} (is the server running and the address right?)")
+        }
         Code::Unauthenticated => anyhow!("{msg}"),
         Code::PermissionDenied => anyhow!("permission denied: {msg}"),
-        Code::DeadlineExceeded => anyhow!("{server} did not answer in time: {msg} (raise it with --timeout)"),
+        Code::DeadlineExceeded => {
+            anyhow!("{server} did not answer in time: {msg} (raise it with --timeout)")
+        }
         Code::Unknown if msg.contains("connection") => anyhow!(
             "the connection to {server} failed: {msg}; check the certificate fingerprint of the context"
         ),

@@ -30,9 +30,13 @@ pub fn config_path() -> anyhow::Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME") {
         return Ok(PathBuf::from(x).join("deploy").join("config.toml"));
     }
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| anyhow!("cannot find a home directory: set DEPLOY_CONFIG to a config file path"))?;
-    Ok(PathBuf::from(home).join(".config").join("deploy").join("config.toml"))
+    let home = std::env::var_os("HOME").ok_or_else(|| {
+        anyhow!("cannot find a home directory: set DEPLOY_CONFIG to a config file path")
+    })?;
+    Ok(PathBuf::from(home)
+        .join(".config")
+        .join("deploy")
+        .join("config.toml"))
 }
 
 impl ConfigFile {
@@ -43,7 +47,8 @@ impl ConfigFile {
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid deploy config", path.display()))
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid deploy config", path.display()))
     }
 
     pub fn save(&self) -> anyhow::Result<()> {
@@ -66,9 +71,9 @@ pub fn resolve(
     let base = match &name {
         Some(n) => match file.contexts.get(n) {
             Some(c) => c.clone(),
-            None if context.is_some() => bail!(
-                "context '{n}' does not exist: list them with 'deploy context list'"
-            ),
+            None if context.is_some() => {
+                bail!("context '{n}' does not exist: list them with 'deploy context list'")
+            }
             None => Ctx::default(),
         },
         None => Ctx::default(),

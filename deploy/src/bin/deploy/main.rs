@@ -13,7 +13,11 @@ use cmd::Env;
 use output::Format;
 
 #[derive(Parser)]
-#[command(name = "deploy", version, about = "Release promotion and deployment across Spaces")]
+#[command(
+    name = "deploy",
+    version,
+    about = "Release promotion and deployment across Spaces"
+)]
 struct Cli {
     /// Use this context instead of the current one.
     #[arg(long, global = true, env = "DEPLOY_CONTEXT")]
@@ -104,7 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Whoami => {
             let c = &x.client;
             let mut api = c.system.clone();
-            let w = c.call(api.who_am_i(c.req(proto::space::v1::Empty {}))).await?;
+            let w = c
+                .call(api.who_am_i(c.req(proto::space::v1::Empty {})))
+                .await?;
             output::emit_one(
                 output,
                 serde_json::json!({"space": w.space_name, "api_key": w.api_key_name, "server_version": w.server_version, "server": c.server}),

@@ -62,14 +62,21 @@ pub fn emit_one(format: Format, json: Value, fields: Vec<(&str, String)>) {
 }
 
 pub fn join(v: &[String]) -> String {
-    if v.is_empty() { "-".into() } else { v.join(",") }
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(",")
+    }
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
 pub fn time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| secs.to_string())
 }
 
@@ -77,7 +84,13 @@ pub fn time(secs: i64) -> String {
 mod tests {
     #[test]
     fn table_aligns() {
-        let t = super::table(&["NAME", "X"], &[vec!["a".into(), "1".into()], vec!["long".into(), "2".into()]]);
+        let t = super::table(
+            &["NAME", "X"],
+            &[
+                vec!["a".into(), "1".into()],
+                vec!["long".into(), "2".into()],
+            ],
+        );
         assert_eq!(t, "NAME  X\na     1\nlong  2\n");
     }
 }

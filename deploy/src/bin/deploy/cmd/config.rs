@@ -74,7 +74,11 @@ pub fn context(cmd: ContextCmd, output: Format) -> anyhow::Result<()> {
                 .contexts
                 .iter()
                 .map(|(n, c)| {
-                    let cur = if file.current.as_deref() == Some(n) { "*" } else { "" };
+                    let cur = if file.current.as_deref() == Some(n) {
+                        "*"
+                    } else {
+                        ""
+                    };
                     vec![cur.to_string(), n.clone(), c.server.clone()]
                 })
                 .collect();
@@ -172,7 +176,13 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
             .await?;
             let rows = envs
                 .iter()
-                .map(|e| vec![e.name.clone(), e.sort_order.to_string(), e.description.clone()])
+                .map(|e| {
+                    vec![
+                        e.name.clone(),
+                        e.sort_order.to_string(),
+                        e.description.clone(),
+                    ]
+                })
                 .collect();
             emit(
                 x.output,
@@ -212,7 +222,8 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
         }
         EnvCmd::Delete { name } => {
             let mut api = c.environments.clone();
-            c.call(api.delete(c.req(pb::ByName { name: name.clone() }))).await?;
+            c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
+                .await?;
             eprintln!("environment '{name}' deleted");
         }
     }

@@ -80,7 +80,11 @@ pub fn rule(p: &pb::Phase) -> String {
     } else {
         "all".to_string()
     };
-    if p.automatic { format!("{r}, automatic") } else { r }
+    if p.automatic {
+        format!("{r}, automatic")
+    } else {
+        r
+    }
 }
 
 fn lifecycle_json(l: &pb::Lifecycle) -> serde_json::Value {
@@ -106,7 +110,10 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
             phases,
             description,
         } => {
-            let phases = phases.iter().map(|p| parse_phase(p)).collect::<Result<_, _>>()?;
+            let phases = phases
+                .iter()
+                .map(|p| parse_phase(p))
+                .collect::<Result<_, _>>()?;
             let l = c
                 .call(api.create(c.req(pb::Lifecycle {
                     name,
@@ -114,7 +121,11 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
                     phases,
                 })))
                 .await?;
-            eprintln!("lifecycle '{}' created with {} phase(s)", l.name, l.phases.len());
+            eprintln!(
+                "lifecycle '{}' created with {} phase(s)",
+                l.name,
+                l.phases.len()
+            );
         }
         LifecycleCmd::List => {
             let ls = all_pages(|t| {
@@ -157,10 +168,20 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
                         .iter()
                         .enumerate()
                         .map(|(i, p)| {
-                            vec![(i + 1).to_string(), p.name.clone(), p.environments.join(","), rule(p)]
+                            vec![
+                                (i + 1).to_string(),
+                                p.name.clone(),
+                                p.environments.join(","),
+                                rule(p),
+                            ]
                         })
                         .collect();
-                    emit(x.output, json!(null), &["#", "PHASE", "ENVIRONMENTS", "RULE"], rows);
+                    emit(
+                        x.output,
+                        json!(null),
+                        &["#", "PHASE", "ENVIRONMENTS", "RULE"],
+                        rows,
+                    );
                 }
             }
         }
@@ -171,7 +192,10 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
         } => {
             let mut l = c.call(api.get(c.req(pb::ByName { name }))).await?;
             if !phases.is_empty() {
-                l.phases = phases.iter().map(|p| parse_phase(p)).collect::<Result<_, _>>()?;
+                l.phases = phases
+                    .iter()
+                    .map(|p| parse_phase(p))
+                    .collect::<Result<_, _>>()?;
             }
             if let Some(d) = description {
                 l.description = d;
@@ -180,7 +204,8 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
             eprintln!("lifecycle '{}' updated", l.name);
         }
         LifecycleCmd::Delete { name } => {
-            c.call(api.delete(c.req(pb::ByName { name: name.clone() }))).await?;
+            c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
+                .await?;
             eprintln!("lifecycle '{name}' deleted");
         }
     }

@@ -78,7 +78,13 @@ fn transfer_deadline(base: Duration, bytes: u64) -> Duration {
     base.max(Duration::from_secs(600) + Duration::from_secs(bytes / (1024 * 1024)))
 }
 
-async fn upload(x: &Env, file: &Path, id: Option<String>, version: Option<String>, replace: bool) -> anyhow::Result<()> {
+async fn upload(
+    x: &Env,
+    file: &Path,
+    id: Option<String>,
+    version: Option<String>,
+    replace: bool,
+) -> anyhow::Result<()> {
     let c = &x.client;
     let f = tokio::fs::File::open(file)
         .await
@@ -156,19 +162,36 @@ async fn upload(x: &Env, file: &Path, id: Option<String>, version: Option<String
     Ok(())
 }
 
-async fn download(x: &Env, id: String, version: String, out: Option<PathBuf>) -> anyhow::Result<()> {
+async fn download(
+    x: &Env,
+    id: String,
+    version: String,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.packages.clone();
     let mut stream = c
-        .call(api.download(c.req(pb::PackageRef { id: id.clone(), version: version.clone() })))
+        .call(api.download(c.req(pb::PackageRef {
+            id: id.clone(),
+            version: version.clone(),
+        })))
         .await?;
-    let manifest = match stream.message().await.map_err(|s| crate::client::status_error(&c.server, s))? {
+    let manifest = match stream
+        .message()
+        .await
+        .map_err(|s| crate::client::status_error(&c.server, s))?
+    {
         Some(pb::DownloadChunk {
             part: Some(pb::download_chunk::Part::Manifest(m)),
         }) => m,
         _ => bail!("the server's answer did not start with the package manifest"),
     };
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.{}.{}", manifest.id, manifest.version, manifest.format)));
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.{}.{}",
+            manifest.id, manifest.version, manifest.format
+        ))
+    });
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -212,7 +235,10 @@ async fn download(x: &Env, id: String, version: String, out: Option<PathBuf>) ->
     }
     tmp.persist(&out)
         .map_err(|e| anyhow!("cannot write {}: {}", out.display(), e.error))?;
-    eprintln!("downloaded {id} {version} to {} (SHA-256 verified)", out.display());
+    eprintln!(
+        "downloaded {id} {version} to {} (SHA-256 verified)",
+        out.display()
+    );
     Ok(())
 }
 
@@ -220,7 +246,12 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.packages.clone();
     match cmd {
-        PackageCmd::Upload { file, id, version, replace } => upload(&x, &file, id, version, replace).await?,
+        PackageCmd::Upload {
+            file,
+            id,
+            version,
+            replace,
+        } => upload(&x, &file, id, version, replace).await?,
         PackageCmd::Download { id, version, out } => download(&x, id, version, out).await?,
         PackageCmd::List { id } => {
             let ms = all_pages(|t| {
@@ -247,10 +278,17 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            emit(x.output, json!(ms.iter().map(manifest_json).collect::<Vec<_>>()), &["ID", "VERSION", "FORMAT", "SIZE", "SHA256"], rows);
+            emit(
+                x.output,
+                json!(ms.iter().map(manifest_json).collect::<Vec<_>>()),
+                &["ID", "VERSION", "FORMAT", "SIZE", "SHA256"],
+                rows,
+            );
         }
         PackageCmd::Show { id, version } => {
-            let m = c.call(api.get(c.req(pb::PackageRef { id, version }))).await?;
+            let m = c
+                .call(api.get(c.req(pb::PackageRef { id, version })))
+                .await?;
             emit_one(
                 x.output,
                 manifest_json(&m),
@@ -261,12 +299,22 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
                     ("size", m.size.to_string()),
                     ("sha256", m.sha256.clone()),
                     ("chunks", m.chunks.len().to_string()),
-                    ("uploaded", m.uploaded_at.as_ref().map(|t| time(t.seconds)).unwrap_or_default()),
+                    (
+                        "uploaded",
+                        m.uploaded_at
+                            .as_ref()
+                            .map(|t| time(t.seconds))
+                            .unwrap_or_default(),
+                    ),
                 ],
             );
         }
         PackageCmd::Delete { id, version } => {
-            c.call(api.delete(c.req(pb::PackageRef { id: id.clone(), version: version.clone() }))).await?;
+            c.call(api.delete(c.req(pb::PackageRef {
+                id: id.clone(),
+                version: version.clone(),
+            })))
+            .await?;
             eprintln!("package {id} {version} deleted");
         }
         PackageCmd::Stats => {

@@ -177,8 +177,16 @@ pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
                 .map(|ch| {
                     vec![
                         ch.name.clone(),
-                        if ch.is_default { "yes".into() } else { "".into() },
-                        if ch.lifecycle.is_empty() { "(project's)".into() } else { ch.lifecycle.clone() },
+                        if ch.is_default {
+                            "yes".into()
+                        } else {
+                            "".into()
+                        },
+                        if ch.lifecycle.is_empty() {
+                            "(project's)".into()
+                        } else {
+                            ch.lifecycle.clone()
+                        },
                     ]
                 })
                 .collect();
@@ -248,9 +256,10 @@ impl StepSpec {
         }
         let body = match (&self.script, &self.script_file) {
             (Some(b), _) => Some(b.clone()),
-            (None, Some(f)) => Some(std::fs::read_to_string(f).map_err(|e| {
-                anyhow::anyhow!("cannot read script file {}: {e}", f.display())
-            })?),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("cannot read script file {}: {e}", f.display()))?,
+            ),
             (None, None) => None,
         };
         if body.is_some() || self.script_path.is_some() {
@@ -306,8 +315,12 @@ pub enum StepCmd {
 
 pub fn step_json(s: &pb::Step) -> serde_json::Value {
     let action = match &s.action {
-        Some(pb::step::Action::Package(p)) => json!({"kind": "package", "package_id": p.package_id, "substitute_files": p.substitute_files, "structured_files": p.structured_files}),
-        Some(pb::step::Action::Script(sc)) => json!({"kind": "script", "syntax": sc.syntax, "body": sc.body, "package_id": sc.package_id, "script_path": sc.script_path}),
+        Some(pb::step::Action::Package(p)) => {
+            json!({"kind": "package", "package_id": p.package_id, "substitute_files": p.substitute_files, "structured_files": p.structured_files})
+        }
+        Some(pb::step::Action::Script(sc)) => {
+            json!({"kind": "script", "syntax": sc.syntax, "body": sc.body, "package_id": sc.package_id, "script_path": sc.script_path})
+        }
         None => json!(null),
     };
     json!({"order": s.order, "name": s.name, "environments": s.environments, "roles": s.roles, "channels": s.channels, "action": action})
@@ -370,7 +383,9 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
             eprintln!("step '{}' added at position {}", s.name, s.order);
         }
         StepCmd::List { project } => {
-            let r = c.call(api.list(c.req(pb::ByName { name: project }))).await?;
+            let r = c
+                .call(api.list(c.req(pb::ByName { name: project })))
+                .await?;
             emit(
                 x.output,
                 json!(r.steps.iter().map(step_json).collect::<Vec<_>>()),

@@ -133,7 +133,10 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     vec![
                         r.version.clone(),
                         r.channel.clone(),
-                        r.created_at.as_ref().map(|t| time(t.seconds)).unwrap_or_default(),
+                        r.created_at
+                            .as_ref()
+                            .map(|t| time(t.seconds))
+                            .unwrap_or_default(),
                         r.created_by.clone(),
                         r.notes.lines().next().unwrap_or("").to_string(),
                     ]
@@ -147,11 +150,16 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             );
         }
         ReleaseCmd::Show { project, version } => {
-            let r = c.call(api.get(c.req(pb::ReleaseRef { project, version }))).await?;
+            let r = c
+                .call(api.get(c.req(pb::ReleaseRef { project, version })))
+                .await?;
             match x.output {
                 Format::Json => emit(x.output, release_json(&r), &[], vec![]),
                 Format::Table => {
-                    println!("Release {} of {} (channel {})", r.version, r.project, r.channel);
+                    println!(
+                        "Release {} of {} (channel {})",
+                        r.version, r.project, r.channel
+                    );
                     if let Some(t) = &r.created_at {
                         println!("Created {} by {}", time(t.seconds), r.created_by);
                     }
@@ -162,13 +170,30 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     let rows = r
                         .packages
                         .iter()
-                        .map(|p| vec![p.step.clone(), p.id.clone(), p.version.clone(), p.sha256.clone()])
+                        .map(|p| {
+                            vec![
+                                p.step.clone(),
+                                p.id.clone(),
+                                p.version.clone(),
+                                p.sha256.clone(),
+                            ]
+                        })
                         .collect();
-                    emit(x.output, json!(null), &["STEP", "PACKAGE", "VERSION", "SHA256"], rows);
+                    emit(
+                        x.output,
+                        json!(null),
+                        &["STEP", "PACKAGE", "VERSION", "SHA256"],
+                        rows,
+                    );
                     println!("\nProcess:");
                     emit(x.output, json!(null), STEP_HEADERS, step_rows(&r.process));
                     println!("\nVariables:");
-                    emit(x.output, json!(null), &["ID", "NAME", "VALUE", "SCOPE"], variable_rows(&r.variables));
+                    emit(
+                        x.output,
+                        json!(null),
+                        &["ID", "NAME", "VALUE", "SCOPE"],
+                        variable_rows(&r.variables),
+                    );
                 }
             }
         }
@@ -198,12 +223,23 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     vec![],
                 ),
                 Format::Table => {
-                    for (title, changes) in [("Steps", &r.steps), ("Variables", &r.variables), ("Packages", &r.packages)] {
+                    for (title, changes) in [
+                        ("Steps", &r.steps),
+                        ("Variables", &r.variables),
+                        ("Packages", &r.packages),
+                    ] {
                         println!("{title}:");
                         let rows: Vec<Vec<String>> = changes
                             .iter()
                             .filter(|ch| all || ch.kind != "unchanged")
-                            .map(|ch| vec![ch.kind.clone(), ch.subject.clone(), ch.from.clone(), ch.to.clone()])
+                            .map(|ch| {
+                                vec![
+                                    ch.kind.clone(),
+                                    ch.subject.clone(),
+                                    ch.from.clone(),
+                                    ch.to.clone(),
+                                ]
+                            })
                             .collect();
                         if rows.is_empty() {
                             println!("  (no changes)");

@@ -42,6 +42,7 @@ impl From<ScopeArgs> for pb::Scope {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum VariableCmd {
     /// Set a variable value (a new value, or replace one with --id).
     Set {
@@ -88,7 +89,11 @@ pub fn scope_text(s: &Option<pb::Scope>) -> String {
             parts.push(format!("{k}={}", join(v)));
         }
     }
-    if parts.is_empty() { "-".into() } else { parts.join(" ") }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
 pub fn variable_json(v: &pb::Variable) -> serde_json::Value {
@@ -107,7 +112,11 @@ pub fn variable_rows(vs: &[pb::Variable]) -> Vec<Vec<String>> {
             vec![
                 v.id.clone(),
                 v.name.clone(),
-                if v.sensitive { MASK.into() } else { v.value.clone() },
+                if v.sensitive {
+                    MASK.into()
+                } else {
+                    v.value.clone()
+                },
                 scope_text(&v.scope),
             ]
         })
@@ -148,7 +157,12 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                     description,
                 })))
                 .await?;
-            eprintln!("variable '{}' set ({}, {})", v.name, v.id, scope_text(&v.scope));
+            eprintln!(
+                "variable '{}' set ({}, {})",
+                v.name,
+                v.id,
+                scope_text(&v.scope)
+            );
             if x.output == crate::output::Format::Json {
                 println!("{}", variable_json(&v));
             }
@@ -259,7 +273,11 @@ pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {
                     vec![
                         t.name.clone(),
                         t.kind.clone(),
-                        if t.mandatory { "yes".into() } else { "no".into() },
+                        if t.mandatory {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        },
                         t.default_value.clone(),
                         t.label.clone(),
                     ]
