@@ -114,6 +114,33 @@ fn environments_lifecycles_projects_channels_steps() {
     assert_eq!(chans[0]["name"], "Default");
     assert_eq!(chans[0]["default"], true);
     c.ok(&["channel", "create", "Hotfix", "--project", "Acme"]);
+    c.ok(&[
+        "channel",
+        "update",
+        "Hotfix",
+        "--project",
+        "Acme",
+        "--default",
+        "--description",
+        "urgent",
+    ]);
+    let hot = c.json(&["channel", "show", "Hotfix", "--project", "Acme"]);
+    assert_eq!(
+        (hot["default"].as_bool(), hot["description"].as_str()),
+        (Some(true), Some("urgent"))
+    );
+    assert_eq!(
+        c.json(&["channel", "show", "Default", "--project", "Acme"])["default"],
+        false
+    );
+    c.ok(&[
+        "channel",
+        "update",
+        "Default",
+        "--project",
+        "Acme",
+        "--default",
+    ]);
     let err = c.fails(&["channel", "delete", "Default", "--project", "Acme"]);
     assert!(err.contains("default"), "{err}");
 

@@ -130,11 +130,33 @@ pub enum ChannelCmd {
         #[arg(long)]
         project: String,
     },
+    Show {
+        name: String,
+        #[arg(long)]
+        project: String,
+    },
+    /// Change a channel's lifecycle, description, or make it the default.
+    Update {
+        name: String,
+        #[arg(long)]
+        project: String,
+        /// Lifecycle for this channel; "" for the project's.
+        #[arg(long)]
+        lifecycle: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        default: bool,
+    },
     Delete {
         name: String,
         #[arg(long)]
         project: String,
     },
+}
+
+fn channel_json(ch: &pb::Channel) -> serde_json::Value {
+    json!({"project": ch.project, "name": ch.name, "default": ch.is_default, "lifecycle": ch.lifecycle, "description": ch.description})
 }
 
 pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
@@ -192,10 +214,55 @@ pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
                 .collect();
             emit(
                 x.output,
-                json!(chs.iter().map(|ch| json!({"project": ch.project, "name": ch.name, "default": ch.is_default, "lifecycle": ch.lifecycle, "description": ch.description})).collect::<Vec<_>>()),
+                json!(chs.iter().map(channel_json).collect::<Vec<_>>()),
                 &["NAME", "DEFAULT", "LIFECYCLE"],
                 rows,
             );
+        }
+        ChannelCmd::Show { name, project } => {
+            let ch = c
+                .call(api.get(c.req(pb::ProjectScoped { project, name })))
+                .await?;
+            emit_one(
+                x.output,
+                channel_json(&ch),
+                vec![
+                    ("project", ch.project.clone()),
+                    ("name", ch.name.clone()),
+                    ("default", ch.is_default.to_string()),
+                    (
+                        "lifecycle",
+                        if ch.lifecycle.is_empty() {
+                            "(project's)".into()
+                        } else {
+                            ch.lifecycle.clone()
+                        },
+                    ),
+                    ("description", ch.description.clone()),
+                ],
+            );
+        }
+        ChannelCmd::Update {
+            name,
+            project,
+            lifecycle,
+            description,
+            default,
+        } => {
+            let mut ch = c
+                .call(api.get(c.req(pb::ProjectScoped { project, name })))
+                .await?;
+            if let Some(l) = lifecycle {
+                ch.lifecycle = l;
+            }
+            if let Some(d) = description {
+                ch.description = d;
+            }
+            if default {
+                ch.is_default = true;
+            }
+            let ch = c.call(api.update(c.req(ch))).await?;
+            eprintln!("channel '{}' updated", ch.name);
         }
         ChannelCmd::Delete { name, project } => {
             c.call(api.delete(c.req(pb::ProjectScoped {
