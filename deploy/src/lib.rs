@@ -2,8 +2,12 @@
 //! storage, secrets, TLS identities, telemetry and the wire conversions.
 
 pub mod compare;
+pub mod exec;
+pub mod lifecycle;
 pub mod model;
 pub mod packages;
+pub mod pinning;
+pub mod pki;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;

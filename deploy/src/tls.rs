@@ -209,19 +209,24 @@ impl ServerCertVerifier for PinnedServer {
     }
 }
 
+/// A server-certificate verifier that trusts only the certificate with `fingerprint`.
+pub fn pinned_server_verifier(fingerprint: &str) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
+    Ok(Arc::new(PinnedServer {
+        fingerprint: normalize_fingerprint(fingerprint)?,
+        provider: Arc::new(rustls::crypto::ring::default_provider()),
+    }))
+}
+
 /// A rustls client configuration that trusts only the certificate with `fingerprint`.
 pub fn pinned_client_config(fingerprint: &str) -> Result<rustls::ClientConfig, TlsError> {
-    let fingerprint = normalize_fingerprint(fingerprint)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Generate(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedServer {
-            fingerprint,
-            provider,
-        }))
-        .with_no_client_auth();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| TlsError::Generate(e.to_string()))?
+    .dangerous()
+    .with_custom_certificate_verifier(pinned_server_verifier(fingerprint)?)
+    .with_no_client_auth();
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
 }

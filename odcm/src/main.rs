@@ -1,2 +1,107 @@
-//! odcm binary.
-fn main() {}
+//! `odcm`: parses configuration, opens the data directory, binds the listener and serves.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use odcm::config::{Config, Overrides};
+use odcm::state::OdcmState;
+
+#[derive(Parser)]
+#[command(
+    name = "odcm",
+    version,
+    about = "Data Center Manager: enrols Spaces, manages trusts and the audit log"
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Print the effective configuration and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Run,
+    /// Create the data directory, CA, TLS identity and admin API key, print them, and exit.
+    Init,
+}
+
+fn announce_new_key(key: &Option<String>) {
+    if let Some(k) = key {
+        println!("Admin API key (shown once; store it now): {k}");
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli.overrides)?;
+    if cli.print_config {
+        print!("{}", config.printable());
+        return Ok(());
+    }
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let _telemetry = deploy::telemetry::init(&config.telemetry())?;
+        let opened = OdcmState::open(&config).with_context(|| {
+            format!(
+                "cannot open ODCM data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let fingerprint = opened.state.identity.fingerprint()?;
+        let ca = opened.state.ca.cert().fingerprint.clone();
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Init => {
+                announce_new_key(&opened.new_admin_key);
+                println!("Certificate fingerprint: {fingerprint}");
+                println!("CA fingerprint: {ca}");
+                println!("Data directory: {}", config.data_dir.display());
+                Ok(())
+            }
+            Command::Run => {
+                let listener = tokio::net::TcpListener::bind(&config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.listen))?;
+                let addr = listener.local_addr()?;
+                announce_new_key(&opened.new_admin_key);
+                println!("CA fingerprint: {ca}");
+                println!(
+                    "ODCM '{}' listening on https://{addr} (certificate {fingerprint})",
+                    config.name
+                );
+                tracing::info!(odcm = %config.name, address = %addr, data_dir = %config.data_dir.display(), "odcm started");
+                odcm::serve(opened.state, listener, async {
+                    shutdown_signal().await;
+                    tracing::info!("shutdown requested: finishing requests in flight");
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

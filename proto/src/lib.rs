@@ -1,9 +1,24 @@
 //! Generated gRPC types and services (tonic/prost). Only this crate and the per-crate `wire`
 //! conversion modules know the wire format.
 
+#[allow(clippy::all, clippy::pedantic)] // generated code
 pub mod space {
     pub mod v1 {
         tonic::include_proto!("space.v1");
+    }
+}
+
+#[allow(clippy::all, clippy::pedantic)] // generated code
+pub mod odcm {
+    pub mod v1 {
+        tonic::include_proto!("odcm.v1");
+    }
+}
+
+#[allow(clippy::all, clippy::pedantic)] // generated code
+pub mod agent {
+    pub mod v1 {
+        tonic::include_proto!("agent.v1");
     }
 }
 

@@ -15,8 +15,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// gRPC (TLS) listen address.
     pub listen: String,
+    /// Agent endpoint listen address (mutual TLS; polling agents connect here).
+    pub agent_listen: String,
     /// Prometheus /metrics listen address (plain HTTP); empty: off.
     pub metrics_listen: String,
+    /// Seconds a step waits for a polling agent that is not connected.
+    pub agent_wait_secs: u64,
+    /// Targets per step at once, unless a deployment asks otherwise.
+    pub max_parallel: usize,
     /// Extra DNS names / IPs for the server certificate.
     pub tls_names: Vec<String>,
     pub log_format: LogFormat,
@@ -30,7 +36,10 @@ impl Default for Config {
             name: "Space".into(),
             data_dir: PathBuf::from("space-data"),
             listen: "127.0.0.1:8443".into(),
+            agent_listen: "127.0.0.1:8444".into(),
             metrics_listen: String::new(),
+            agent_wait_secs: 60,
+            max_parallel: 10,
             tls_names: Vec::new(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
@@ -56,6 +65,12 @@ pub struct Overrides {
     /// Prometheus metrics listen address.
     #[arg(long, env = "SPACE_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<String>,
+    /// Agent endpoint listen address (HOST:PORT; port 0 picks a free one).
+    #[arg(long, env = "SPACE_AGENT_LISTEN", global = true)]
+    pub agent_listen: Option<String>,
+    /// Seconds a step waits for a polling agent that is not connected.
+    #[arg(long, env = "SPACE_AGENT_WAIT_SECS", global = true)]
+    pub agent_wait_secs: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "SPACE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -97,6 +112,12 @@ impl Config {
         if let Some(v) = &o.metrics_listen {
             c.metrics_listen = v.clone();
         }
+        if let Some(v) = &o.agent_listen {
+            c.agent_listen = v.clone();
+        }
+        if let Some(v) = o.agent_wait_secs {
+            c.agent_wait_secs = v;
+        }
         if let Some(v) = &o.otlp_endpoint {
             c.otlp_endpoint = v.clone();
         }
@@ -128,6 +149,13 @@ impl Config {
             path: p.display().to_string(),
             reason: e.to_string(),
         })
+    }
+
+    pub fn options(&self) -> crate::server::Options {
+        crate::server::Options {
+            agent_wait: std::time::Duration::from_secs(self.agent_wait_secs),
+            max_parallel: self.max_parallel.max(1),
+        }
     }
 
     pub fn telemetry(&self) -> TelemetryConfig {

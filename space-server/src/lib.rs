@@ -1,9 +1,11 @@
 //! Space server library: one Space's state, its gRPC API and the server that serves it.
 //! `main.rs` only parses configuration and binds listeners.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod deployments;
 pub mod error;
 pub mod server;
 pub mod state;

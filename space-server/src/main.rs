@@ -77,6 +77,10 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let agent_listener = tokio::net::TcpListener::bind(&config.agent_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (agent endpoint)", config.agent_listen))?;
+    let agent_addr = agent_listener.local_addr()?;
     let metrics = deploy::telemetry::Metrics::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut metrics_task = None;
@@ -96,6 +100,7 @@ async fn run(
         }));
     }
     announce_new_key(&new_key);
+    println!("Agents connect to https://{agent_addr}");
     println!(
         "Space '{}' listening on https://{addr} (certificate {fingerprint})",
         config.name
@@ -107,9 +112,17 @@ async fn run(
         let _ = stop_tx.send(true);
     });
     let mut rx = stop_rx.clone();
-    space_server::server::serve(state, listener, metrics, async move {
-        let _ = rx.wait_for(|v| *v).await;
-    })
+    let options = config.options();
+    space_server::server::serve(
+        state,
+        listener,
+        agent_listener,
+        metrics,
+        options,
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        },
+    )
     .await?;
     if let Some(t) = metrics_task {
         t.await??;

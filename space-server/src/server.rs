@@ -8,6 +8,7 @@ use deploy::telemetry::{Metrics, MetricsLayer};
 use proto::space::v1 as pb;
 use tonic::service::interceptor::InterceptedService;
 
+use crate::agents::{AgentHubApi, Hub};
 use crate::api::environments::EnvironmentsApi;
 use crate::api::lifecycles::LifecyclesApi;
 use crate::api::packages::PackagesApi;
@@ -15,8 +16,10 @@ use crate::api::process::ProcessApi;
 use crate::api::projects::{ChannelsApi, ProjectsApi};
 use crate::api::releases::ReleasesApi;
 use crate::api::system::SystemApi;
+use crate::api::targets::TargetsApi;
 use crate::api::variables::VariablesApi;
 use crate::auth::Authenticator;
+use crate::deployments::{DeploymentsApi, Engine};
 use crate::state::SpaceState;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,15 +35,77 @@ pub enum ServeError {
 /// Largest gRPC message accepted (package data arrives in 1 MiB pieces).
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
-/// Serves the Space's gRPC API over TLS on `listener` until `shutdown` resolves, then stops
-/// accepting, lets requests in flight finish, and flushes the database.
+/// How deployments behave.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a step waits for a polling agent that is not connected.
+    pub agent_wait: std::time::Duration,
+    /// Targets per step at once, unless a deployment asks otherwise.
+    pub max_parallel: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            agent_wait: std::time::Duration::from_secs(60),
+            max_parallel: 10,
+        }
+    }
+}
+
+/// Serves the Space's gRPC API over TLS on `listener` and the agent endpoint (mutual TLS) on
+/// `agent_listener` until `shutdown` resolves, then stops accepting, lets requests in flight
+/// finish, and flushes the database.
 pub async fn serve(
     state: Arc<SpaceState>,
     listener: tokio::net::TcpListener,
+    agent_listener: tokio::net::TcpListener,
     metrics: Metrics,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let auth = Authenticator::new(state.clone());
+    let hub = Hub::new(state.clone(), options.agent_wait)
+        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let engine = Engine::new(state.clone(), hub.clone(), options.max_parallel)
+        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let agent_address = format!(
+        "https://{}",
+        agent_listener
+            .local_addr()
+            .map_err(|e| ServeError::Transport(e.to_string()))?
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let agents = {
+        let tls = deploy::pinning::server_config(
+            &state.identity,
+            hub.allowed.clone(),
+            "a deployment target in this Space",
+        )
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+        let incoming = deploy::pinning::tls_incoming(agent_listener, Arc::new(tls));
+        let mut rx = stop_rx.clone();
+        let m = metrics.clone();
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+                .layer(MetricsLayer::new(m))
+                .add_service(
+                    proto::agent::v1::agent_hub_server::AgentHubServer::new(AgentHubApi(hub))
+                        .max_decoding_message_size(MAX_MESSAGE)
+                        .max_encoding_message_size(MAX_MESSAGE),
+                )
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await
+        })
+    };
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
     macro_rules! svc {
         ($server:path, $api:expr) => {{
             use $server as S;
@@ -103,11 +168,29 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::releases_server::ReleasesServer,
-            ReleasesApi(state.clone())
+            ReleasesApi(state.clone(), Some(engine.clone()))
+        ))
+        .add_service(svc!(
+            pb::targets_server::TargetsServer,
+            TargetsApi {
+                hub: hub.clone(),
+                agent_address
+            }
+        ))
+        .add_service(svc!(
+            pb::deployments_server::DeploymentsServer,
+            DeploymentsApi(engine.clone())
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| ServeError::Transport(deploy::tls::error_chain(&e)))?;
+    match agents.await {
+        Ok(Err(e)) => {
+            tracing::error!(error = %deploy::tls::error_chain(&e), "agent endpoint failed")
+        }
+        Err(e) => tracing::error!(error = %e, "agent endpoint task failed"),
+        Ok(Ok(())) => {}
+    }
     if let Err(e) = state.store.flush() {
         tracing::error!(error = %e, "flushing the database at shutdown failed");
     }

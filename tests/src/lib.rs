@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: start the real `space-server` on 127.0.0.1 with an ephemeral
 //! port and a temporary data directory, and drive it with the real `deploy` binary.
 
+pub mod odcm;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -42,6 +44,7 @@ pub struct Space {
     pub dir: PathBuf,
     pub data_dir: PathBuf,
     pub address: String,
+    pub agent_address: String,
     pub fingerprint: String,
     pub metrics: Option<String>,
     pub api_key: String,
@@ -51,6 +54,7 @@ pub struct Space {
 
 pub struct Started {
     pub address: String,
+    pub agent_address: String,
     pub fingerprint: String,
     pub metrics: Option<String>,
     pub new_key: Option<String>,
@@ -78,6 +82,8 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
             "DevTest",
             "--listen",
             "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
             "--metrics-listen",
             "127.0.0.1:0",
         ])
@@ -100,6 +106,7 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
     });
     let mut started = Started {
         address: String::new(),
+        agent_address: String::new(),
         fingerprint: String::new(),
         metrics: None,
         new_key: None,
@@ -115,6 +122,9 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
         });
         if let Some(k) = field(&line, "dk_") {
             started.new_key = Some(k.to_string());
+        }
+        if line.starts_with("Agents connect to") {
+            started.agent_address = field(&line, "https://").unwrap_or_default().to_string();
         }
         if let Some(m) = field(&line, "http://") {
             started.metrics = Some(m.trim_end_matches("/metrics").to_string());
@@ -146,6 +156,7 @@ impl Space {
             dir,
             data_dir,
             address: s.address,
+            agent_address: s.agent_address,
             fingerprint: s.fingerprint,
             metrics: s.metrics,
             api_key: s.new_key.expect("first start prints the admin API key"),
@@ -200,6 +211,7 @@ impl Space {
             "the TLS identity must survive a restart"
         );
         self.address = s.address;
+        self.agent_address = s.agent_address;
         self.metrics = s.metrics;
         self.child = Some(child);
     }

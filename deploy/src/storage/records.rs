@@ -105,3 +105,40 @@ impl Record for crate::packages::PackageManifest {
         key_of(&[&self.id, &self.version])
     }
 }
+
+impl Record for crate::model::Target {
+    const TABLE: &'static str = "target";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+/// Index: target certificate fingerprint -> target name.
+pub const TARGET_BY_FINGERPRINT: &str = "target_fp";
+
+impl Record for crate::model::Deployment {
+    const TABLE: &'static str = "deployment";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        deployment_key(self.number)
+    }
+}
+
+/// Deployments sort by number.
+pub fn deployment_key(number: u64) -> String {
+    format!("{number:012}")
+}
+
+impl Record for crate::model::LogEntry {
+    const TABLE: &'static str = "deploylog";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        format!("{}\u{1f}{:012}", deployment_key(self.deployment), self.seq)
+    }
+}
+
+/// The prefix of every log line of one deployment.
+pub fn log_prefix(number: u64) -> String {
+    format!("{}\u{1f}", deployment_key(number))
+}

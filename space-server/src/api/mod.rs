@@ -8,6 +8,7 @@ pub mod process;
 pub mod projects;
 pub mod releases;
 pub mod system;
+pub mod targets;
 pub mod variables;
 
 use proto::space::v1 as pb;

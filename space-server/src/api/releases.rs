@@ -16,7 +16,12 @@ use crate::auth::caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::SpaceState;
 
-pub struct ReleasesApi(pub Arc<SpaceState>);
+/// The releases service; with an engine, releases whose lifecycle starts with an automatic
+/// phase are deployed there at once.
+pub struct ReleasesApi(
+    pub Arc<SpaceState>,
+    pub Option<Arc<crate::deployments::Engine>>,
+);
 
 impl SpaceState {
     pub fn release(&self, project: &str, version: &str) -> ApiResult<Release> {
@@ -122,6 +127,10 @@ impl Releases for ReleasesApi {
             e => e.into(),
         })?;
         tracing::info!(project = %r.project, release = %r.version, channel = %r.channel, steps = r.process.steps.len(), variables = r.variables.len(), packages = r.packages.len(), "release created");
+        drop(_g);
+        if let Some(engine) = &self.1 {
+            engine.start_automatic(&r, "release creation");
+        }
         ok(release_to_wire(r))
     }
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use proto::space::v1::{
-    channels_client::ChannelsClient, environments_client::EnvironmentsClient,
-    lifecycles_client::LifecyclesClient, packages_client::PackagesClient,
-    process_client::ProcessClient, projects_client::ProjectsClient,
-    releases_client::ReleasesClient, system_client::SystemClient,
-    variables_client::VariablesClient,
+    channels_client::ChannelsClient, deployments_client::DeploymentsClient,
+    environments_client::EnvironmentsClient, lifecycles_client::LifecyclesClient,
+    packages_client::PackagesClient, process_client::ProcessClient,
+    projects_client::ProjectsClient, releases_client::ReleasesClient, system_client::SystemClient,
+    targets_client::TargetsClient, variables_client::VariablesClient,
 };
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -44,6 +44,8 @@ pub struct Client {
     pub variables: VariablesClient<Svc>,
     pub packages: PackagesClient<Svc>,
     pub releases: ReleasesClient<Svc>,
+    pub targets: TargetsClient<Svc>,
+    pub deployments: DeploymentsClient<Svc>,
 }
 
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
@@ -82,6 +84,8 @@ impl Client {
             variables: c!(VariablesClient),
             packages: c!(PackagesClient),
             releases: c!(ReleasesClient),
+            targets: c!(TargetsClient),
+            deployments: c!(DeploymentsClient),
         })
     }
 

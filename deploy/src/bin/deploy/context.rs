@@ -90,7 +90,7 @@ pub fn resolve(
     }
     if ctx.fingerprint.is_empty() {
         bail!(
-            "no certificate fingerprint for {}: the server prints it at start ('certificate sha256:...'); pass --fingerprint or add it to the context",
+            "no certificate fingerprint for {}: the server prints it at start ('certificate sha256:...'); pass --server-fingerprint or add it to the context",
             ctx.server
         );
     }

@@ -30,7 +30,7 @@ struct Cli {
     api_key: Option<String>,
     /// Server certificate fingerprint (overrides the context).
     #[arg(long, global = true, env = "DEPLOY_FINGERPRINT")]
-    fingerprint: Option<String>,
+    server_fingerprint: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value = "table")]
     output: Format,
@@ -75,6 +75,16 @@ enum Command {
     /// Releases.
     #[command(subcommand)]
     Release(cmd::release::ReleaseCmd),
+    /// Deployment targets (agents).
+    #[command(subcommand)]
+    Target(cmd::target::TargetCmd),
+    /// Deployments: history, details, logs, cancel.
+    #[command(subcommand)]
+    Deployment(cmd::deployment::DeploymentCmd),
+    /// Projects x environments: the latest release and its state in each.
+    Dashboard,
+    /// Administer an ODCM: Spaces, Remote Spaces, trusts, audit log.
+    Odcm(cmd::odcm::OdcmCmd),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -84,7 +94,7 @@ async fn connect(cli: &Cli) -> anyhow::Result<Env> {
         cli.context.as_deref(),
         cli.server.as_deref(),
         cli.api_key.as_deref(),
-        cli.fingerprint.as_deref(),
+        cli.server_fingerprint.as_deref(),
     )?;
     Ok(Env {
         client: client::Client::connect(&ctx, Duration::from_secs(cli.timeout.max(1))).await?,
@@ -96,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = cli.output;
     match cli.command {
         Command::Context(c) => return cmd::config::context(c, output),
+        Command::Odcm(c) => return cmd::odcm::run(c, output, cli.timeout).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "deploy", &mut std::io::stdout());
             return Ok(());
@@ -104,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let x = connect(&cli).await?;
     match cli.command {
-        Command::Context(_) | Command::Completions { .. } => Ok(()),
+        Command::Context(_) | Command::Completions { .. } | Command::Odcm(_) => Ok(()),
         Command::Whoami => {
             let c = &x.client;
             let mut api = c.system.clone();
@@ -132,6 +143,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Template(c) => cmd::variable::template(c, x).await,
         Command::Package(c) => cmd::package::run(c, x).await,
         Command::Release(c) => cmd::release::run(c, x).await,
+        Command::Target(c) => cmd::target::run(c, x).await,
+        Command::Deployment(c) => cmd::deployment::run(c, x).await,
+        Command::Dashboard => cmd::deployment::dashboard(x).await,
     }
 }
 

@@ -1,10 +1,13 @@
 //! Subcommands, one module per noun: `deploy <noun> <verb>`.
 
 pub mod config;
+pub mod deployment;
 pub mod lifecycle;
+pub mod odcm;
 pub mod package;
 pub mod project;
 pub mod release;
+pub mod target;
 pub mod variable;
 
 use crate::client::Client;

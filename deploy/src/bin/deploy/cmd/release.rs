@@ -54,6 +54,21 @@ pub enum ReleaseCmd {
         #[arg(long)]
         version: String,
     },
+    /// Deploy a release to an environment and follow its log (exit code says how it went).
+    Deploy {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long = "env")]
+        environment: String,
+        /// Targets per step at once (default: the server's).
+        #[arg(long, default_value_t = 0)]
+        max_parallel: u32,
+        /// Print the deployment id and return at once.
+        #[arg(long)]
+        no_follow: bool,
+    },
 }
 
 fn release_json(r: &pb::Release) -> serde_json::Value {
@@ -250,6 +265,23 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        ReleaseCmd::Deploy {
+            project,
+            version,
+            environment,
+            max_parallel,
+            no_follow,
+        } => {
+            return super::deployment::deploy_release(
+                &x,
+                project,
+                version,
+                environment,
+                max_parallel,
+                no_follow,
+            )
+            .await;
         }
         ReleaseCmd::Delete { project, version } => {
             c.call(api.delete(c.req(pb::ReleaseRef {

@@ -293,3 +293,6 @@ pub struct Release {
     pub created_at: Timestamp,
     pub created_by: String,
 }
+
+mod deployments;
+pub use deployments::*;

@@ -9,6 +9,8 @@ use crate::model::{
 };
 use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
 
+pub mod agent;
+
 /// A wire message that does not describe a valid domain value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
@@ -24,7 +26,7 @@ impl From<WireError> for tonic::Status {
     }
 }
 
-fn required(field: &'static str, v: String) -> Result<String, WireError> {
+pub(crate) fn required(field: &'static str, v: String) -> Result<String, WireError> {
     let v = v.trim().to_string();
     if v.is_empty() {
         return Err(WireError::Missing(field));

@@ -1,0 +1,80 @@
+//! Listening mode: the agent serves `agent.v1.AgentEndpoint` over mutual TLS; only a Space
+//! whose certificate fingerprint the agent trusts can open a session.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use deploy::pinning::{FingerprintSet, server_config, tls_incoming};
+use futures::Stream;
+use proto::agent::v1 as ab;
+use proto::agent::v1::agent_endpoint_server::{AgentEndpoint, AgentEndpointServer};
+use tokio::sync::mpsc;
+
+use crate::session;
+use crate::state::AgentState;
+
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+struct Endpoint {
+    state: Arc<AgentState>,
+}
+
+type Out = Pin<Box<dyn Stream<Item = Result<ab::AgentMessage, tonic::Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentEndpoint for Endpoint {
+    type SessionStream = Out;
+
+    async fn session(
+        &self,
+        req: tonic::Request<tonic::Streaming<ab::ServerMessage>>,
+    ) -> Result<tonic::Response<Out>, tonic::Status> {
+        let peer = deploy::pinning::peer_fingerprint(&req).unwrap_or_default();
+        tracing::info!(space = %peer, "session opened by the Space");
+        let inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel::<ab::AgentMessage>(256);
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            if let Err(s) = session::run(state, inbound, tx).await {
+                tracing::warn!(error = %s.message(), "session ended with an error");
+            }
+        });
+        let out = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok);
+        Ok(tonic::Response::new(Box::pin(out)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(transparent)]
+    Tls(#[from] deploy::tls::TlsError),
+    #[error("agent endpoint failed: {0}")]
+    Transport(String),
+}
+
+/// Serves the agent endpoint on `listener` for the Space with `trusted` fingerprint until
+/// `shutdown` completes.
+pub async fn serve(
+    state: Arc<AgentState>,
+    listener: tokio::net::TcpListener,
+    trusted: String,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ListenError> {
+    let trusted = deploy::tls::normalize_fingerprint(&trusted)?;
+    let cfg = server_config(
+        &state.identity,
+        FingerprintSet::new([trusted]),
+        "the Space this agent trusts",
+    )?;
+    let incoming = tls_incoming(listener, Arc::new(cfg));
+    tonic::transport::Server::builder()
+        .add_service(
+            AgentEndpointServer::new(Endpoint { state })
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| ListenError::Transport(deploy::tls::error_chain(&e)))
+}

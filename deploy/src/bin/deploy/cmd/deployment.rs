@@ -1,0 +1,338 @@
+//! `deploy release deploy`, `deploy deployment ...` and `deploy dashboard`: start deployments,
+//! follow their logs live, list history, cancel, and the projects x environments view.
+
+use anyhow::bail;
+use clap::Subcommand;
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::{Env, all_pages};
+use crate::output::{Format, emit, emit_one, time};
+
+#[derive(Subcommand)]
+pub enum DeploymentCmd {
+    /// List deployments, newest first.
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Show a deployment with its per-step, per-target results.
+    Show { id: String },
+    /// Print a deployment's log, following it live until it ends.
+    Logs { id: String },
+    /// Cancel a running deployment.
+    Cancel { id: String },
+}
+
+fn secs(t: &Option<prost_types::Timestamp>) -> Option<i64> {
+    t.as_ref().map(|t| t.seconds)
+}
+
+fn duration(d: &pb::Deployment) -> String {
+    match (secs(&d.started_at), secs(&d.finished_at)) {
+        (Some(a), Some(b)) => format!("{}s", b - a),
+        (Some(_), None) => "running".into(),
+        _ => "-".into(),
+    }
+}
+
+pub fn deployment_json(d: &pb::Deployment) -> serde_json::Value {
+    json!({
+        "id": d.id, "project": d.project, "version": d.version, "environment": d.environment,
+        "state": d.state, "created_by": d.created_by, "error": d.error,
+        "created_at": secs(&d.created_at).map(time), "started_at": secs(&d.started_at).map(time),
+        "finished_at": secs(&d.finished_at).map(time),
+        "steps": d.steps.iter().map(|s| json!({
+            "name": s.name, "state": s.state,
+            "targets": s.targets.iter().map(|t| json!({
+                "target": t.target, "state": t.state,
+                "exit_code": t.has_exit_code.then_some(t.exit_code),
+                "error": t.error, "transferred_bytes": t.transferred_bytes, "installed_to": t.installed_to,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_event(e: &pb::DeploymentEvent) {
+    let at = secs(&e.at).map(time).unwrap_or_default();
+    let at = at.get(11..19).unwrap_or(&at);
+    let whence = match (e.step.is_empty(), e.target.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!("[{}] ", e.step),
+        (false, false) => format!("[{} @ {}] ", e.step, e.target),
+    };
+    let tag = match e.stream.as_str() {
+        "stderr" => "ERR ",
+        "warn" => "WARN ",
+        _ => "",
+    };
+    println!("{at} {whence}{tag}{}", e.text);
+}
+
+/// Follows a deployment until it ends; returns its final state.
+pub async fn follow(x: &Env, id: &str) -> anyhow::Result<pb::Deployment> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    let mut stream = c
+        .call(api.watch(c.req(pb::DeploymentRef { id: id.to_string() })))
+        .await?;
+    let mut last = None;
+    let mut cancelled = false;
+    loop {
+        let next = tokio::select! {
+            m = stream.message() => m.map_err(|s| crate::client::status_error(&c.server, s))?,
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                cancelled = true;
+                eprintln!("cancelling {id} (Ctrl-C again to stop watching)");
+                let mut api = c.deployments.clone();
+                c.call(api.cancel(c.req(pb::DeploymentRef { id: id.to_string() }))).await?;
+                continue;
+            }
+        };
+        let Some(e) = next else { break };
+        if let Some(d) = e.deployment {
+            last = Some(d);
+            continue;
+        }
+        if x.output == Format::Table {
+            print_event(&e);
+        }
+    }
+    match last {
+        Some(d) => Ok(d),
+        None => {
+            let mut api = c.deployments.clone();
+            c.call(api.get(c.req(pb::DeploymentRef { id: id.to_string() })))
+                .await
+        }
+    }
+}
+
+/// Ends with a non-zero exit unless the deployment succeeded.
+pub fn conclude(x: &Env, d: &pb::Deployment) -> anyhow::Result<()> {
+    if x.output == Format::Json {
+        println!("{}", deployment_json(d));
+    }
+    if d.state != "success" {
+        let why = if d.error.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.error)
+        };
+        bail!(
+            "deployment {} of {} {} to {} {}{why}",
+            d.id,
+            d.project,
+            d.version,
+            d.environment,
+            d.state
+        );
+    }
+    eprintln!(
+        "deployment {} of {} {} to {} succeeded ({})",
+        d.id,
+        d.project,
+        d.version,
+        d.environment,
+        duration(d)
+    );
+    Ok(())
+}
+
+/// `deploy release deploy`.
+pub async fn deploy_release(
+    x: &Env,
+    project: String,
+    version: String,
+    env: String,
+    max_parallel: u32,
+    no_follow: bool,
+) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    let d = c
+        .call(api.create(c.req(pb::CreateDeploymentRequest {
+            project,
+            version,
+            environment: env,
+            max_parallel,
+        })))
+        .await?;
+    eprintln!(
+        "{} created: {} {} to {}",
+        d.id, d.project, d.version, d.environment
+    );
+    if no_follow {
+        if x.output == Format::Json {
+            println!("{}", deployment_json(&d));
+        } else {
+            println!("{}", d.id);
+        }
+        return Ok(());
+    }
+    let d = follow(x, &d.id).await?;
+    conclude(x, &d)
+}
+
+pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    match cmd {
+        DeploymentCmd::List { project, env } => {
+            let ds = all_pages(|t| {
+                let mut api = c.deployments.clone();
+                let r = c.req(pb::ListDeploymentsRequest {
+                    project: project.clone().unwrap_or_default(),
+                    environment: env.clone().unwrap_or_default(),
+                    page: Some(super::page(t)),
+                });
+                async move {
+                    let r = c.call(api.list(r)).await?;
+                    Ok((r.deployments, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = ds
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.id.clone(),
+                        d.project.clone(),
+                        d.version.clone(),
+                        d.environment.clone(),
+                        d.state.clone(),
+                        duration(d),
+                        d.created_by.clone(),
+                        secs(&d.created_at).map(time).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                json!(ds.iter().map(deployment_json).collect::<Vec<_>>()),
+                &[
+                    "ID",
+                    "PROJECT",
+                    "RELEASE",
+                    "ENVIRONMENT",
+                    "STATE",
+                    "DURATION",
+                    "BY",
+                    "CREATED",
+                ],
+                rows,
+            );
+        }
+        DeploymentCmd::Show { id } => {
+            let d = c.call(api.get(c.req(pb::DeploymentRef { id }))).await?;
+            match x.output {
+                Format::Json => emit_one(x.output, deployment_json(&d), vec![]),
+                Format::Table => {
+                    println!(
+                        "{}: {} {} to {} — {} ({}), by {}",
+                        d.id,
+                        d.project,
+                        d.version,
+                        d.environment,
+                        d.state,
+                        duration(&d),
+                        d.created_by
+                    );
+                    if !d.error.is_empty() {
+                        println!("error: {}", d.error);
+                    }
+                    let rows = d
+                        .steps
+                        .iter()
+                        .flat_map(|s| {
+                            let mut v = vec![vec![
+                                s.name.clone(),
+                                String::new(),
+                                s.state.clone(),
+                                String::new(),
+                                String::new(),
+                            ]];
+                            v.extend(s.targets.iter().map(|t| {
+                                vec![
+                                    String::new(),
+                                    t.target.clone(),
+                                    t.state.clone(),
+                                    if t.has_exit_code {
+                                        t.exit_code.to_string()
+                                    } else {
+                                        "-".into()
+                                    },
+                                    t.transferred_bytes.to_string(),
+                                ]
+                            }));
+                            v
+                        })
+                        .collect();
+                    emit(
+                        x.output,
+                        json!(null),
+                        &["STEP", "TARGET", "STATE", "EXIT", "BYTES"],
+                        rows,
+                    );
+                }
+            }
+        }
+        DeploymentCmd::Logs { id } => {
+            let d = follow(&x, &id).await?;
+            eprintln!("{} {}", d.id, d.state);
+        }
+        DeploymentCmd::Cancel { id } => {
+            let d = c.call(api.cancel(c.req(pb::DeploymentRef { id }))).await?;
+            eprintln!("cancel requested for {}", d.id);
+        }
+    }
+    Ok(())
+}
+
+/// `deploy dashboard`: projects x environments, latest release and state per cell.
+pub async fn dashboard(x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    let r = c.call(api.dashboard(c.req(pb::Empty {}))).await?;
+    let cell = |p: &str, e: &str| {
+        r.cells
+            .iter()
+            .find(|c| c.project.eq_ignore_ascii_case(p) && c.environment.eq_ignore_ascii_case(e))
+    };
+    match x.output {
+        Format::Json => {
+            let j = json!({
+                "environments": r.environments,
+                "projects": r.projects.iter().map(|p| json!({
+                    "name": p,
+                    "environments": r.environments.iter().map(|e| (e.clone(), cell(p, e).map(|c| json!({
+                        "version": c.version, "state": c.state, "deployment": c.deployment_id,
+                        "finished_at": secs(&c.finished_at).map(time),
+                    })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
+                })).collect::<Vec<_>>(),
+            });
+            emit(x.output, j, &[], vec![]);
+        }
+        Format::Table => {
+            let mut headers = vec!["PROJECT"];
+            headers.extend(r.environments.iter().map(String::as_str));
+            let rows = r
+                .projects
+                .iter()
+                .map(|p| {
+                    let mut row = vec![p.clone()];
+                    row.extend(r.environments.iter().map(|e| {
+                        cell(p, e)
+                            .map(|c| format!("{} {}", c.version, c.state))
+                            .unwrap_or_else(|| "-".into())
+                    }));
+                    row
+                })
+                .collect();
+            emit(x.output, json!(null), &headers, rows);
+        }
+    }
+    Ok(())
+}

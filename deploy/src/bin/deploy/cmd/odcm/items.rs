@@ -1,0 +1,322 @@
+//! The `deploy odcm` nouns: space, remote-space, trust, audit.
+
+use anyhow::{Context, bail};
+use proto::odcm::v1 as pb;
+use serde_json::json;
+
+use super::{Admin, AuditCmd, Conn, RemoteCmd, SpaceCmd, TrustCmd};
+use crate::cmd::all_pages;
+use crate::output::{Format, emit, time};
+
+fn page(token: String) -> pb::PageRequest {
+    pb::PageRequest {
+        page_size: 500,
+        page_token: token,
+    }
+}
+
+fn kind_name(k: i32) -> &'static str {
+    match pb::TrustKind::try_from(k) {
+        Ok(pb::TrustKind::Releases) => "releases",
+        Ok(pb::TrustKind::Receipts) => "receipts",
+        _ => "unknown",
+    }
+}
+
+fn meaning(t: &pb::Trust) -> String {
+    let what = match pb::TrustKind::try_from(t.kind) {
+        Ok(pb::TrustKind::Releases) => "release bundles",
+        _ => "deployment receipts",
+    };
+    format!("{} accepts {what} from {}", t.truster, t.trusted)
+}
+
+pub async fn space(cmd: SpaceCmd, c: &Conn, api: &mut Admin, output: Format) -> anyhow::Result<()> {
+    match cmd {
+        SpaceCmd::Create { name, endpoint } => {
+            let r = c
+                .call(api.create_space(c.req(pb::CreateSpaceRequest { name, endpoint })))
+                .await?;
+            let s = r.space.unwrap_or_default();
+            if output == Format::Json {
+                emit(
+                    output,
+                    json!({"name": s.name, "enrolment_token": r.enrolment_token, "token_expires_at": time(r.token_expires_at)}),
+                    &[],
+                    vec![],
+                );
+            } else {
+                eprintln!(
+                    "Space '{}' created; its one-time enrolment token (shown once, valid until {}):",
+                    s.name,
+                    time(r.token_expires_at)
+                );
+                println!("{}", r.enrolment_token);
+            }
+        }
+        SpaceCmd::List => {
+            let all = all_pages(|t| {
+                let mut api = api.clone();
+                let r = c.req(page(t));
+                async move {
+                    let r = c.call(api.list_spaces(r)).await?;
+                    Ok((r.spaces, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = all
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        if s.enrolled { "yes" } else { "no" }.into(),
+                        if s.fingerprint.is_empty() {
+                            "-".into()
+                        } else {
+                            s.fingerprint.clone()
+                        },
+                        if s.enrolled {
+                            time(s.not_after)
+                        } else {
+                            "-".into()
+                        },
+                        if s.endpoint.is_empty() {
+                            "-".into()
+                        } else {
+                            s.endpoint.clone()
+                        },
+                    ]
+                })
+                .collect();
+            let json = json!(all.iter().map(|s| json!({
+                "name": s.name, "enrolled": s.enrolled, "fingerprint": s.fingerprint,
+                "not_after": s.not_after, "endpoint": s.endpoint,
+                "overlapping": s.overlapping.iter().map(|o| json!({"fingerprint": o.fingerprint, "accepted_until": o.refuse_after})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>());
+            emit(
+                output,
+                json,
+                &["NAME", "ENROLLED", "FINGERPRINT", "EXPIRES", "ENDPOINT"],
+                rows,
+            );
+        }
+        SpaceCmd::ExportCert { name, out } => {
+            let r = c
+                .call(api.export_space_cert(c.req(pb::ByName { name })))
+                .await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &r.cert_pem)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "certificate of Space '{}' written to {} ({})",
+                        r.name,
+                        path.display(),
+                        r.fingerprint
+                    );
+                }
+                None => {
+                    eprintln!("certificate of Space '{}' ({})", r.name, r.fingerprint);
+                    print!("{}", r.cert_pem);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn remote(
+    cmd: RemoteCmd,
+    c: &Conn,
+    api: &mut Admin,
+    output: Format,
+) -> anyhow::Result<()> {
+    match cmd {
+        RemoteCmd::Add {
+            name,
+            cert,
+            endpoint,
+        } => {
+            let cert_pem = std::fs::read_to_string(&cert)
+                .with_context(|| format!("cannot read certificate file {}", cert.display()))?;
+            let r = c
+                .call(api.add_remote_space(c.req(pb::AddRemoteSpaceRequest {
+                    name,
+                    cert_pem,
+                    endpoint,
+                })))
+                .await?;
+            if output == Format::Json {
+                emit(
+                    output,
+                    json!({"name": r.name, "odcm": r.odcm, "fingerprint": r.fingerprint, "subject": r.subject}),
+                    &[],
+                    vec![],
+                );
+            } else {
+                eprintln!(
+                    "Remote Space '{}' ({}) registered; compare this fingerprint with the one its own ODCM shows:",
+                    r.name, r.subject
+                );
+                println!("{}", r.fingerprint);
+            }
+        }
+        RemoteCmd::List => {
+            let all = all_pages(|t| {
+                let mut api = api.clone();
+                let r = c.req(page(t));
+                async move {
+                    let r = c.call(api.list_remote_spaces(r)).await?;
+                    Ok((r.remote_spaces, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = all
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.odcm.clone(),
+                        r.fingerprint.clone(),
+                        time(r.not_after),
+                        if r.endpoint.is_empty() {
+                            "-".into()
+                        } else {
+                            r.endpoint.clone()
+                        },
+                    ]
+                })
+                .collect();
+            let json = json!(all.iter().map(|r| json!({
+                "name": r.name, "odcm": r.odcm, "fingerprint": r.fingerprint, "subject": r.subject,
+                "not_after": r.not_after, "endpoint": r.endpoint,
+            })).collect::<Vec<_>>());
+            emit(
+                output,
+                json,
+                &["NAME", "ODCM", "FINGERPRINT", "EXPIRES", "ENDPOINT"],
+                rows,
+            );
+        }
+        RemoteCmd::Remove { name } => {
+            c.call(api.remove_remote_space(c.req(pb::ByName { name: name.clone() })))
+                .await?;
+            eprintln!("Remote Space '{name}' removed, with the trusts naming it");
+        }
+    }
+    Ok(())
+}
+
+pub async fn trust(cmd: TrustCmd, c: &Conn, api: &mut Admin, output: Format) -> anyhow::Result<()> {
+    match cmd {
+        TrustCmd::Add(a) => {
+            let t = c.call(api.add_trust(c.req(a.request()))).await?;
+            eprintln!("trust added: {}", meaning(&t));
+        }
+        TrustCmd::Revoke(a) => {
+            c.call(api.revoke_trust(c.req(a.request()))).await?;
+            eprintln!(
+                "trust revoked: {} -> {} ({})",
+                a.from,
+                a.to,
+                kind_name(a.request().kind)
+            );
+        }
+        TrustCmd::List => {
+            let all = all_pages(|t| {
+                let mut api = api.clone();
+                let r = c.req(page(t));
+                async move {
+                    let r = c.call(api.list_trusts(r)).await?;
+                    Ok((r.trusts, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = all
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.source.clone(),
+                        t.target.clone(),
+                        kind_name(t.kind).into(),
+                        meaning(t),
+                    ]
+                })
+                .collect();
+            let json = json!(
+                all.iter()
+                    .map(|t| json!({
+                        "source": t.source, "target": t.target, "kind": kind_name(t.kind),
+                        "truster": t.truster, "trusted": t.trusted, "created_at": t.created_at,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            emit(output, json, &["SOURCE", "TARGET", "KIND", "MEANING"], rows);
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(cmd: AuditCmd, c: &Conn, api: &mut Admin, output: Format) -> anyhow::Result<()> {
+    match cmd {
+        AuditCmd::List => {
+            let all = all_pages(|t| {
+                let mut api = api.clone();
+                let r = c.req(page(t));
+                async move {
+                    let r = c.call(api.list_audit(r)).await?;
+                    Ok((r.entries, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = all
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.index.to_string(),
+                        time(e.at),
+                        e.kind.clone(),
+                        e.actor.clone(),
+                        e.subject.clone(),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect();
+            let json = json!(all.iter().map(|e| json!({
+                "index": e.index, "at": e.at, "kind": e.kind, "actor": e.actor, "subject": e.subject,
+                "detail": e.detail, "prev_hash": e.prev_hash, "signature": e.signature,
+            })).collect::<Vec<_>>());
+            emit(
+                output,
+                json,
+                &["#", "TIME", "KIND", "ACTOR", "SUBJECT", "DETAIL"],
+                rows,
+            );
+        }
+        AuditCmd::Verify => {
+            let v = c.call(api.verify_audit(c.req(pb::Empty {}))).await?;
+            if output == Format::Json {
+                emit(
+                    output,
+                    json!({"ok": v.ok, "entries": v.entries, "broken_index": v.broken_index, "reason": v.reason}),
+                    &[],
+                    vec![],
+                );
+            }
+            if !v.ok {
+                bail!(
+                    "the audit log is broken at entry {}: {}",
+                    v.broken_index,
+                    v.reason
+                );
+            }
+            if output != Format::Json {
+                println!(
+                    "audit log verified: {} entries, hash chain and signatures intact",
+                    v.entries
+                );
+            }
+        }
+    }
+    Ok(())
+}

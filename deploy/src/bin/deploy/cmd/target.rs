@@ -1,0 +1,185 @@
+//! `deploy target ...`: deployment targets (agents), registered by certificate fingerprint.
+
+use clap::Subcommand;
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::{Env, all_pages};
+use crate::output::{emit, emit_one, join, time};
+
+#[derive(Subcommand)]
+pub enum TargetCmd {
+    /// Register an agent as a deployment target.
+    Add {
+        name: String,
+        /// The agent's certificate fingerprint (`agent init` prints it).
+        #[arg(long)]
+        fingerprint: String,
+        #[arg(long = "env", required = true)]
+        environments: Vec<String>,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// For a listening agent: where the Space connects (https://HOST:PORT). Omit for polling.
+        #[arg(long)]
+        listening_address: Option<String>,
+    },
+    /// List targets (optionally of one environment) with their connection state.
+    List {
+        #[arg(long)]
+        env: Option<String>,
+    },
+    Show {
+        name: String,
+    },
+    /// Change a target's environments, roles, fingerprint or address.
+    Update {
+        name: String,
+        #[arg(long)]
+        fingerprint: Option<String>,
+        #[arg(long = "env")]
+        environments: Vec<String>,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        listening_address: Option<String>,
+    },
+    Delete {
+        name: String,
+    },
+    /// Where polling agents connect, and the Space certificate they must trust.
+    Endpoint,
+}
+
+fn mode(t: &pb::Target) -> String {
+    if t.listening_address.is_empty() {
+        "polling".into()
+    } else {
+        format!("listening {}", t.listening_address)
+    }
+}
+
+fn target_json(t: &pb::Target) -> serde_json::Value {
+    json!({
+        "name": t.name, "fingerprint": t.fingerprint, "mode": if t.listening_address.is_empty() { "polling" } else { "listening" },
+        "listening_address": t.listening_address, "environments": t.environments, "roles": t.roles,
+        "connected": t.connected, "last_seen": t.last_seen.as_ref().map(|x| time(x.seconds)),
+    })
+}
+
+pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.targets.clone();
+    match cmd {
+        TargetCmd::Add {
+            name,
+            fingerprint,
+            environments,
+            roles,
+            listening_address,
+        } => {
+            let t = c
+                .call(api.create(c.req(pb::Target {
+                    name,
+                    fingerprint,
+                    listening_address: listening_address.unwrap_or_default(),
+                    environments,
+                    roles,
+                    connected: false,
+                    last_seen: None,
+                })))
+                .await?;
+            eprintln!("target '{}' registered ({})", t.name, mode(&t));
+        }
+        TargetCmd::List { env } => {
+            let ts = all_pages(|t| {
+                let mut api = c.targets.clone();
+                let r = c.req(pb::ListTargetsRequest {
+                    environment: env.clone().unwrap_or_default(),
+                    page: Some(super::page(t)),
+                });
+                async move {
+                    let r = c.call(api.list(r)).await?;
+                    Ok((r.targets, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = ts
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        mode(t),
+                        join(&t.environments),
+                        join(&t.roles),
+                        if t.connected {
+                            "connected".into()
+                        } else {
+                            "-".into()
+                        },
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                json!(ts.iter().map(target_json).collect::<Vec<_>>()),
+                &["NAME", "MODE", "ENVIRONMENTS", "ROLES", "STATE"],
+                rows,
+            );
+        }
+        TargetCmd::Show { name } => {
+            let t = c.call(api.get(c.req(pb::ByName { name }))).await?;
+            emit_one(
+                x.output,
+                target_json(&t),
+                vec![
+                    ("name", t.name.clone()),
+                    ("fingerprint", t.fingerprint.clone()),
+                    ("mode", mode(&t)),
+                    ("environments", join(&t.environments)),
+                    ("roles", join(&t.roles)),
+                    ("connected", t.connected.to_string()),
+                ],
+            );
+        }
+        TargetCmd::Update {
+            name,
+            fingerprint,
+            environments,
+            roles,
+            listening_address,
+        } => {
+            let mut t = c.call(api.get(c.req(pb::ByName { name }))).await?;
+            if let Some(f) = fingerprint {
+                t.fingerprint = f;
+            }
+            if !environments.is_empty() {
+                t.environments = environments;
+            }
+            if !roles.is_empty() {
+                t.roles = roles;
+            }
+            if let Some(a) = listening_address {
+                t.listening_address = a;
+            }
+            let t = c.call(api.update(c.req(t))).await?;
+            eprintln!("target '{}' updated", t.name);
+        }
+        TargetCmd::Delete { name } => {
+            c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
+                .await?;
+            eprintln!("target '{name}' deleted");
+        }
+        TargetCmd::Endpoint => {
+            let e = c.call(api.agent_endpoint(c.req(pb::Empty {}))).await?;
+            emit_one(
+                x.output,
+                json!({"address": e.address, "fingerprint": e.fingerprint}),
+                vec![
+                    ("address", e.address.clone()),
+                    ("fingerprint", e.fingerprint.clone()),
+                ],
+            );
+        }
+    }
+    Ok(())
+}

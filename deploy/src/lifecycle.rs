@@ -1,0 +1,181 @@
+//! Lifecycle progression: which environments a release may be deployed to, given where it
+//! has already been deployed successfully, and which automatic phases become due.
+
+use crate::model::{Lifecycle, Phase, PhaseRule};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProgressionError {
+    #[error("environment '{environment}' is not part of lifecycle '{lifecycle}'")]
+    NotInLifecycle {
+        environment: String,
+        lifecycle: String,
+    },
+    #[error(
+        "phase '{phase}' of lifecycle '{lifecycle}' is not complete: it needs {needed} (done: {done})"
+    )]
+    PhaseIncomplete {
+        phase: String,
+        lifecycle: String,
+        needed: String,
+        done: String,
+    },
+}
+
+fn contains(list: &[String], name: &str) -> bool {
+    list.iter().any(|e| e.eq_ignore_ascii_case(name))
+}
+
+/// Index of the phase holding `environment`.
+pub fn phase_of(l: &Lifecycle, environment: &str) -> Option<usize> {
+    l.phases
+        .iter()
+        .position(|p| contains(&p.environments, environment))
+}
+
+/// Whether a phase lets the release progress past it, given the environments with a
+/// successful deployment.
+pub fn phase_complete(p: &Phase, succeeded: &[String]) -> bool {
+    let done = p
+        .environments
+        .iter()
+        .filter(|e| contains(succeeded, e))
+        .count();
+    match p.rule {
+        PhaseRule::Optional => true,
+        PhaseRule::All => done == p.environments.len(),
+        PhaseRule::AtLeast(n) => done >= n as usize,
+    }
+}
+
+/// Checks that a release that succeeded in `succeeded` may be deployed to `environment`.
+pub fn check_can_deploy(
+    l: &Lifecycle,
+    environment: &str,
+    succeeded: &[String],
+) -> Result<(), ProgressionError> {
+    let k = phase_of(l, environment).ok_or_else(|| ProgressionError::NotInLifecycle {
+        environment: environment.to_string(),
+        lifecycle: l.name.clone(),
+    })?;
+    for p in &l.phases[..k] {
+        if !phase_complete(p, succeeded) {
+            let missing: Vec<&str> = p
+                .environments
+                .iter()
+                .filter(|e| !contains(succeeded, e))
+                .map(String::as_str)
+                .collect();
+            let done: Vec<&str> = p
+                .environments
+                .iter()
+                .filter(|e| contains(succeeded, e))
+                .map(String::as_str)
+                .collect();
+            let needed = match p.rule {
+                PhaseRule::AtLeast(n) => format!(
+                    "a successful deployment to at least {n} of {}",
+                    p.environments.join(", ")
+                ),
+                _ => format!("a successful deployment to {}", missing.join(", ")),
+            };
+            return Err(ProgressionError::PhaseIncomplete {
+                phase: p.name.clone(),
+                lifecycle: l.name.clone(),
+                needed,
+                done: if done.is_empty() {
+                    "none".into()
+                } else {
+                    done.join(", ")
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Environments of automatic phases that are now reachable and were never attempted.
+/// `attempted` lists every environment with any deployment of the release.
+pub fn automatic_due(l: &Lifecycle, succeeded: &[String], attempted: &[String]) -> Vec<String> {
+    let mut due = Vec::new();
+    for (k, p) in l.phases.iter().enumerate() {
+        let reachable = l.phases[..k].iter().all(|q| phase_complete(q, succeeded));
+        if !reachable {
+            break;
+        }
+        if p.automatic {
+            due.extend(
+                p.environments
+                    .iter()
+                    .filter(|e| !contains(attempted, e))
+                    .cloned(),
+            );
+        }
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lc() -> Lifecycle {
+        let phase = |name: &str, envs: &[&str], rule, automatic| Phase {
+            name: name.into(),
+            environments: envs.iter().map(|e| e.to_string()).collect(),
+            rule,
+            automatic,
+        };
+        Lifecycle {
+            name: "Default".into(),
+            description: String::new(),
+            phases: vec![
+                phase("Dev", &["Dev"], PhaseRule::All, true),
+                phase("Test", &["Test", "QA"], PhaseRule::AtLeast(1), false),
+                phase("Staging", &["Staging"], PhaseRule::Optional, false),
+                phase("Prod", &["Production"], PhaseRule::All, true),
+            ],
+        }
+    }
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn phases_gate_in_order() {
+        let l = lc();
+        assert!(check_can_deploy(&l, "Dev", &[]).is_ok());
+        let e = check_can_deploy(&l, "test", &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("phase 'Dev'") && e.to_string().contains("Dev"),
+            "{e}"
+        );
+        assert!(check_can_deploy(&l, "QA", &v(&["dev"])).is_ok());
+        let e = check_can_deploy(&l, "Production", &v(&["Dev"])).unwrap_err();
+        assert!(e.to_string().contains("at least 1 of Test, QA"), "{e}");
+        // Staging is optional: Prod is reachable after Dev and one of Test/QA.
+        assert!(check_can_deploy(&l, "Production", &v(&["Dev", "QA"])).is_ok());
+        assert!(matches!(
+            check_can_deploy(&l, "Moon", &[]),
+            Err(ProgressionError::NotInLifecycle { .. })
+        ));
+        // Redeploying to an earlier phase is always allowed.
+        assert!(check_can_deploy(&l, "Dev", &v(&["Dev", "QA", "Production"])).is_ok());
+    }
+
+    #[test]
+    fn automatic_phases_become_due_once() {
+        let l = lc();
+        assert_eq!(automatic_due(&l, &[], &[]), v(&["Dev"]));
+        assert!(automatic_due(&l, &[], &v(&["Dev"])).is_empty());
+        // Prod is automatic, reachable only after Test/QA.
+        assert!(automatic_due(&l, &v(&["Dev"]), &v(&["Dev"])).is_empty());
+        assert_eq!(
+            automatic_due(&l, &v(&["Dev", "Test"]), &v(&["Dev", "Test"])),
+            v(&["Production"])
+        );
+        assert!(
+            automatic_due(&l, &v(&["Dev", "Test"]), &v(&["Dev", "Test", "Production"])).is_empty()
+        );
+    }
+}

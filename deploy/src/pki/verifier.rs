@@ -1,0 +1,162 @@
+//! rustls verifiers for both ends of mutual TLS, deciding with a [`TrustStore`]: a peer is
+//! accepted only if its certificate chains to a trusted CA or is a pinned certificate, is within
+//! its validity period, is not retired, and (optionally) has the expected role.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+
+use super::{PeerIdentity, PeerRole, Refusal, TrustStore};
+
+/// Verifies peers against a [`TrustStore`]. Use one instance as a `ClientCertVerifier` on a
+/// server and as a `ServerCertVerifier` on a client. Host names are not checked: peers are
+/// identified by their certificate, not by the address they were reached at.
+#[derive(Debug)]
+pub struct TrustVerifier {
+    store: TrustStore,
+    expect: Option<PeerRole>,
+    allow_anonymous: bool,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl TrustVerifier {
+    /// Accepts any role; a server using it requires a client certificate.
+    pub fn new(store: TrustStore) -> Self {
+        Self {
+            store,
+            expect: None,
+            allow_anonymous: false,
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        }
+    }
+
+    /// Refuses certificates not made for `role` (e.g. `Odcm` when connecting to an ODCM,
+    /// `Space` on a peer service).
+    pub fn expecting(mut self, role: PeerRole) -> Self {
+        self.expect = Some(role);
+        self
+    }
+
+    /// As a server verifier: lets clients without a certificate connect (each call must then
+    /// check [`super::peer_identity`] itself). A certificate that is presented is still verified.
+    pub fn allow_anonymous(mut self) -> Self {
+        self.allow_anonymous = true;
+        self
+    }
+
+    pub fn store(&self) -> &TrustStore {
+        &self.store
+    }
+
+    /// The decision for one certificate, logged when refused.
+    pub fn check(&self, der: &[u8], side: &str) -> Result<PeerIdentity, Refusal> {
+        let r = match self.expect {
+            Some(role) => self.store.verify_role(der, role),
+            None => self.store.verify(der),
+        };
+        match &r {
+            Ok(id) => {
+                tracing::debug!(peer = %id.space, odcm = %id.odcm, fingerprint = %id.fingerprint, side, "peer certificate accepted")
+            }
+            Err(e) => tracing::warn!(reason = %e.message, side, "peer certificate refused"),
+        }
+        r
+    }
+}
+
+impl ClientCertVerifier for TrustVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        !self.allow_anonymous
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.check(end_entity, "client")?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl ServerCertVerifier for TrustVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.check(end_entity, "server")?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        ClientCertVerifier::verify_tls12_signature(self, message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        ClientCertVerifier::verify_tls13_signature(self, message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        ClientCertVerifier::supported_verify_schemes(self)
+    }
+}

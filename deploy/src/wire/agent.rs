@@ -1,0 +1,318 @@
+//! Conversions for the agent protocol (`agent.v1`) and the target/deployment messages of
+//! `space.v1`.
+
+use proto::agent::v1 as ab;
+use proto::space::v1 as pb;
+
+use super::{StepInput, WireError, step_to_wire, timestamp};
+use crate::model::{AgentMode, Deployment, RunState, Step, StepRun, Target, TargetRun};
+use crate::packages::PackageManifest;
+
+/// A variable value sent to an agent, already resolved for its step and target.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WireVariable {
+    pub name: String,
+    pub value: String,
+    pub sensitive: bool,
+}
+
+impl std::fmt::Debug for WireVariable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = if self.sensitive {
+            crate::secrets::MASK
+        } else {
+            &self.value
+        };
+        write!(f, "{}={v}", self.name)
+    }
+}
+
+/// One step for one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub job_id: String,
+    pub deployment_id: String,
+    pub project: String,
+    pub environment: String,
+    pub step: Step,
+    pub variables: Vec<WireVariable>,
+    pub package: Option<PackageManifest>,
+    pub retention: Option<usize>,
+}
+
+impl From<ab::Variable> for WireVariable {
+    fn from(v: ab::Variable) -> Self {
+        let ab::Variable {
+            name,
+            value,
+            sensitive,
+        } = v;
+        WireVariable {
+            name,
+            value,
+            sensitive,
+        }
+    }
+}
+
+impl From<WireVariable> for ab::Variable {
+    fn from(v: WireVariable) -> Self {
+        let WireVariable {
+            name,
+            value,
+            sensitive,
+        } = v;
+        ab::Variable {
+            name,
+            value,
+            sensitive,
+        }
+    }
+}
+
+impl TryFrom<ab::StepWork> for WorkItem {
+    type Error = WireError;
+    fn try_from(m: ab::StepWork) -> Result<Self, WireError> {
+        let ab::StepWork {
+            job_id,
+            deployment_id,
+            project,
+            environment,
+            step,
+            variables,
+            package,
+            retention,
+        } = m;
+        let step = StepInput::try_from(step.ok_or(WireError::Missing("step"))?)?.step;
+        Ok(WorkItem {
+            job_id: super::required("job_id", job_id)?,
+            deployment_id,
+            project,
+            environment,
+            step,
+            variables: variables.into_iter().map(Into::into).collect(),
+            package: package.map(PackageManifest::try_from).transpose()?,
+            retention: (retention > 0).then_some(retention as usize),
+        })
+    }
+}
+
+impl From<WorkItem> for ab::StepWork {
+    fn from(w: WorkItem) -> Self {
+        let WorkItem {
+            job_id,
+            deployment_id,
+            project,
+            environment,
+            step,
+            variables,
+            package,
+            retention,
+        } = w;
+        ab::StepWork {
+            step: Some(step_to_wire(&project, 0, step)),
+            job_id,
+            deployment_id,
+            project,
+            environment,
+            variables: variables.into_iter().map(Into::into).collect(),
+            package: package.map(Into::into),
+            retention: retention.unwrap_or(0) as u32,
+        }
+    }
+}
+
+/// A target as sent by a client.
+impl TryFrom<pb::Target> for Target {
+    type Error = WireError;
+    fn try_from(m: pb::Target) -> Result<Self, WireError> {
+        let pb::Target {
+            name,
+            fingerprint,
+            listening_address,
+            environments,
+            roles,
+            connected: _,
+            last_seen: _,
+        } = m;
+        let fingerprint =
+            crate::tls::normalize_fingerprint(&fingerprint).map_err(|e| WireError::Invalid {
+                field: "fingerprint",
+                reason: e.to_string(),
+            })?;
+        let mode = if listening_address.trim().is_empty() {
+            AgentMode::Polling
+        } else {
+            crate::tls::parse_address(listening_address.trim()).map_err(|e| {
+                WireError::Invalid {
+                    field: "listening_address",
+                    reason: e.to_string(),
+                }
+            })?;
+            AgentMode::Listening {
+                address: listening_address.trim().to_string(),
+            }
+        };
+        Ok(Target {
+            name: super::required("name", name)?,
+            fingerprint,
+            mode,
+            environments,
+            roles,
+            created_at: crate::model::now(),
+        })
+    }
+}
+
+/// Renders a target with its connection state.
+pub fn target_to_wire(t: Target, connected: bool, last_seen: Option<i64>) -> pb::Target {
+    let Target {
+        name,
+        fingerprint,
+        mode,
+        environments,
+        roles,
+        created_at: _,
+    } = t;
+    pb::Target {
+        name,
+        fingerprint,
+        listening_address: match mode {
+            AgentMode::Polling => String::new(),
+            AgentMode::Listening { address } => address,
+        },
+        environments,
+        roles,
+        connected,
+        last_seen: last_seen.map(timestamp),
+    }
+}
+
+fn target_run_to_wire(t: TargetRun) -> pb::TargetRun {
+    let TargetRun {
+        target,
+        state,
+        exit_code,
+        error,
+        transferred_bytes,
+        installed_to,
+    } = t;
+    pb::TargetRun {
+        target,
+        state: state.as_str().into(),
+        has_exit_code: exit_code.is_some(),
+        exit_code: exit_code.unwrap_or(0),
+        error: error.unwrap_or_default(),
+        transferred_bytes,
+        installed_to: installed_to.unwrap_or_default(),
+    }
+}
+
+fn step_run_to_wire(s: StepRun) -> pb::StepRun {
+    let StepRun {
+        name,
+        state,
+        targets,
+    } = s;
+    pb::StepRun {
+        name,
+        state: state.as_str().into(),
+        targets: targets.into_iter().map(target_run_to_wire).collect(),
+    }
+}
+
+pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
+    let Deployment {
+        id,
+        number: _,
+        project,
+        version,
+        environment,
+        state,
+        created_by,
+        created_at,
+        started_at,
+        finished_at,
+        steps,
+        error,
+    } = d;
+    pb::Deployment {
+        id,
+        project,
+        version,
+        environment,
+        state: state.as_str().into(),
+        created_by,
+        created_at: Some(timestamp(created_at)),
+        started_at: started_at.map(timestamp),
+        finished_at: finished_at.map(timestamp),
+        steps: steps.into_iter().map(step_run_to_wire).collect(),
+        error: error.unwrap_or_default(),
+    }
+}
+
+/// Parses a run state name.
+pub fn run_state(s: &str) -> Option<RunState> {
+    Some(match s {
+        "queued" => RunState::Queued,
+        "pending" => RunState::Pending,
+        "running" => RunState::Running,
+        "success" => RunState::Success,
+        "failed" => RunState::Failed,
+        "cancelled" => RunState::Cancelled,
+        "skipped" => RunState::Skipped,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ScriptSource, ScriptSyntax, StepAction};
+
+    #[test]
+    fn work_roundtrips_and_hides_secrets_in_debug() {
+        let w = WorkItem {
+            job_id: "Deployments-1/1/web".into(),
+            deployment_id: "Deployments-1".into(),
+            project: "Acme".into(),
+            environment: "Dev".into(),
+            step: Step {
+                name: "Run".into(),
+                environments: vec![],
+                roles: vec!["web".into()],
+                channels: vec![],
+                action: StepAction::RunScript {
+                    syntax: ScriptSyntax::Bash,
+                    source: ScriptSource::Inline("echo hi".into()),
+                },
+            },
+            variables: vec![WireVariable {
+                name: "Pw".into(),
+                value: "hunter2".into(),
+                sensitive: true,
+            }],
+            package: None,
+            retention: Some(3),
+        };
+        assert!(!format!("{w:?}").contains("hunter2"));
+        let back = WorkItem::try_from(ab::StepWork::from(w.clone())).unwrap();
+        assert_eq!(back, w);
+    }
+
+    #[test]
+    fn targets_need_a_valid_fingerprint() {
+        let t = pb::Target {
+            name: "web-01".into(),
+            fingerprint: "nope".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Target::try_from(t),
+            Err(WireError::Invalid {
+                field: "fingerprint",
+                ..
+            })
+        ));
+    }
+}

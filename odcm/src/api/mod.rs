@@ -1,0 +1,151 @@
+//! The gRPC services (`odcm.v1`): `Admin` (API key), `Enrolment` (token / current certificate)
+//! and `Spaces` (mutual TLS), plus the record <-> wire conversions they share.
+
+pub mod admin;
+pub mod auth;
+pub mod enrol;
+pub mod spaces;
+
+use deploy::pki::PeerRole;
+use proto::odcm::v1 as pb;
+
+use crate::error::{OdcmError, OdcmResult};
+use crate::records::{AuditRecord, RemoteSpaceRecord, SpaceRecord, TrustKind, TrustRecord};
+use crate::state::OdcmState;
+
+/// `(start_after, limit)` from a page request.
+pub fn page(p: &pb::PageRequest) -> (Option<String>, usize) {
+    let limit = match p.page_size {
+        0 => 100,
+        n => n.min(1000) as usize,
+    };
+    (
+        (!p.page_token.is_empty()).then(|| p.page_token.clone()),
+        limit,
+    )
+}
+
+pub fn space_pb(s: &SpaceRecord) -> pb::Space {
+    let now = deploy::model::now();
+    pb::Space {
+        name: s.name.clone(),
+        endpoint: s.endpoint.clone(),
+        enrolled: !s.cert_pem.is_empty(),
+        fingerprint: s.fingerprint.clone(),
+        not_after: s.not_after,
+        created_at: s.created_at,
+        overlapping: s
+            .previous
+            .iter()
+            .filter(|p| p.accept_until > now)
+            .map(|p| pb::RetiredCert {
+                fingerprint: p.fingerprint.clone(),
+                refuse_after: p.accept_until,
+                space: s.name.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn remote_pb(r: &RemoteSpaceRecord) -> pb::RemoteSpace {
+    pb::RemoteSpace {
+        name: r.name.clone(),
+        odcm: r.odcm.clone(),
+        endpoint: r.endpoint.clone(),
+        fingerprint: r.fingerprint.clone(),
+        subject: r.subject.clone(),
+        not_after: r.not_after,
+        added_at: r.added_at,
+    }
+}
+
+pub fn kind_pb(k: TrustKind) -> pb::TrustKind {
+    match k {
+        TrustKind::Releases => pb::TrustKind::Releases,
+        TrustKind::Receipts => pb::TrustKind::Receipts,
+    }
+}
+
+pub fn kind_from_pb(k: i32) -> OdcmResult<TrustKind> {
+    match pb::TrustKind::try_from(k) {
+        Ok(pb::TrustKind::Releases) => Ok(TrustKind::Releases),
+        Ok(pb::TrustKind::Receipts) => Ok(TrustKind::Receipts),
+        _ => Err(OdcmError::Invalid(
+            "the trust kind is missing or unknown: use releases or receipts".into(),
+        )),
+    }
+}
+
+pub fn trust_pb(t: &TrustRecord) -> pb::Trust {
+    let (source, target) = t.source_target();
+    pb::Trust {
+        source: source.to_string(),
+        target: target.to_string(),
+        kind: kind_pb(t.kind) as i32,
+        truster: t.truster.clone(),
+        trusted: t.trusted.clone(),
+        created_at: t.created_at,
+    }
+}
+
+pub fn audit_pb(e: &AuditRecord) -> pb::AuditEntry {
+    pb::AuditEntry {
+        index: e.index,
+        at: e.at,
+        kind: e.kind.clone(),
+        actor: e.actor.clone(),
+        subject: e.subject.clone(),
+        detail: e.detail.clone(),
+        prev_hash: e.prev_hash.clone(),
+        signature: e.signature.clone(),
+    }
+}
+
+/// The calling Space of a mutual-TLS request: its certificate chains to this ODCM's CA, is a
+/// Space certificate, and is that Space's current certificate or one still in its rotation
+/// overlap.
+pub fn calling_space<T>(
+    state: &OdcmState,
+    req: &tonic::Request<T>,
+) -> OdcmResult<(SpaceRecord, String)> {
+    let id = deploy::pki::peer_identity(req, &state.trust, PeerRole::Space)
+        .map_err(|r| OdcmError::Unauthenticated(r.message))?;
+    current_space(state, &id.space, &id.fingerprint)
+}
+
+/// Checks that `fingerprint` is (still) accepted for Space `name`.
+pub fn current_space(
+    state: &OdcmState,
+    name: &str,
+    fingerprint: &str,
+) -> OdcmResult<(SpaceRecord, String)> {
+    let space = state.space(name).map_err(|_| {
+        OdcmError::Unauthenticated(format!("Space '{name}' is not known to this ODCM"))
+    })?;
+    if space.fingerprint == fingerprint {
+        return Ok((space, fingerprint.to_string()));
+    }
+    let now = deploy::model::now();
+    match space.previous.iter().find(|p| p.fingerprint == fingerprint) {
+        Some(p) if p.accept_until > now => Ok((space, fingerprint.to_string())),
+        Some(p) => Err(OdcmError::Unauthenticated(format!(
+            "certificate {fingerprint} of Space '{name}' was replaced and stopped being accepted at {}; use the current certificate ({})",
+            rfc3339(p.accept_until),
+            space.fingerprint
+        ))),
+        None => Err(OdcmError::Unauthenticated(format!(
+            "certificate {fingerprint} was not issued to Space '{name}' by this ODCM"
+        ))),
+    }
+}
+
+/// UNIX seconds as RFC 3339 UTC.
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}

@@ -1,0 +1,194 @@
+//! ODCM configuration: TOML file, overridden by environment variables (`ODCM_*`), overridden by
+//! flags. `--print-config` shows the effective result.
+
+use std::path::{Path, PathBuf};
+
+use deploy::telemetry::{LogFormat, TelemetryConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The ODCM's name: the `O` of every certificate it issues.
+    pub name: String,
+    /// Where the ODCM keeps everything it owns (database, CA key, TLS identity).
+    pub data_dir: PathBuf,
+    /// gRPC (TLS) listen address for the admin, enrolment and Space-facing APIs.
+    pub listen: String,
+    /// Extra DNS names / IPs for the server certificate.
+    pub tls_names: Vec<String>,
+    /// How long a rotated-out certificate stays accepted next to its replacement.
+    pub rotation_overlap_secs: u64,
+    /// Validity of the certificates issued to Spaces.
+    pub cert_validity_days: u64,
+    /// Validity of enrolment tokens.
+    pub token_validity_secs: u64,
+    pub log_format: LogFormat,
+    /// OTLP gRPC endpoint for traces (e.g. http://127.0.0.1:4317); empty: off.
+    pub otlp_endpoint: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "ODCM".into(),
+            data_dir: PathBuf::from("odcm-data"),
+            listen: "127.0.0.1:8440".into(),
+            tls_names: Vec::new(),
+            rotation_overlap_secs: 24 * 3600,
+            cert_validity_days: 365,
+            token_validity_secs: 24 * 3600,
+            log_format: LogFormat::Text,
+            otlp_endpoint: String::new(),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment (`None`: not given).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (TOML).
+    #[arg(long, env = "ODCM_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// ODCM name.
+    #[arg(long, env = "ODCM_NAME", global = true)]
+    pub name: Option<String>,
+    /// Data directory.
+    #[arg(long, env = "ODCM_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address (HOST:PORT; port 0 picks a free one).
+    #[arg(long, env = "ODCM_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Rotation overlap in seconds.
+    #[arg(long, env = "ODCM_ROTATION_OVERLAP_SECS", global = true)]
+    pub rotation_overlap_secs: Option<u64>,
+    /// Validity of issued Space certificates, in days.
+    #[arg(long, env = "ODCM_CERT_VALIDITY_DAYS", global = true)]
+    pub cert_validity_days: Option<u64>,
+    /// Log format: text or json.
+    #[arg(long, env = "ODCM_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// OTLP gRPC endpoint for traces.
+    #[arg(long, env = "ODCM_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is invalid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then the file, then the overrides.
+    pub fn load(o: &Overrides) -> Result<Self, ConfigError> {
+        let mut c = match &o.config {
+            Some(p) => Self::from_file(p)?,
+            None => Self::default(),
+        };
+        macro_rules! set {
+            ($($f:ident),*) => { $(if let Some(v) = &o.$f { c.$f = v.clone(); })* };
+        }
+        set!(
+            name,
+            data_dir,
+            listen,
+            rotation_overlap_secs,
+            cert_validity_days,
+            otlp_endpoint
+        );
+        if let Some(v) = &o.log_format {
+            c.log_format = match v.to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "log format '{other}' is not known: use text or json"
+                    )));
+                }
+            };
+        }
+        if c.name.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "the ODCM name must not be empty".into(),
+            ));
+        }
+        if c.cert_validity_days == 0 {
+            return Err(ConfigError::Invalid(
+                "cert_validity_days must be at least 1".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    fn from_file(p: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            path: p.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn telemetry(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            log_format: self.log_format,
+            otlp_endpoint: (!self.otlp_endpoint.is_empty()).then(|| self.otlp_endpoint.clone()),
+            service_name: "odcm".into(),
+        }
+    }
+
+    /// The effective configuration as TOML, with credentials in URLs masked.
+    pub fn printable(&self) -> String {
+        let mut c = self.clone();
+        if let (Some(s), Some(at)) = (c.otlp_endpoint.find("://"), c.otlp_endpoint.find('@'))
+            && at > s
+        {
+            c.otlp_endpoint = format!(
+                "{}********{}",
+                &c.otlp_endpoint[..s + 3],
+                &c.otlp_endpoint[at..]
+            );
+        }
+        toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("odcm.toml");
+        std::fs::write(&f, "name = \"NetA\"\nrotation_overlap_secs = 5\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(f.clone()),
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.name, "NetA");
+        assert_eq!(c.rotation_overlap_secs, 5);
+        assert_eq!(c.cert_validity_days, 365);
+        assert_eq!(c.listen, "127.0.0.1:2");
+        std::fs::write(&f, "nmae = \"typo\"\n").unwrap();
+        let e = Config::load(&Overrides {
+            config: Some(f),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("nmae"), "{e}");
+    }
+}

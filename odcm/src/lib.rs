@@ -1,0 +1,13 @@
+//! The ODCM (Data Center Manager): one per network. It creates and enrols Spaces (issuing their
+//! certificates from its CA), registers Remote Spaces by certificate, manages typed directional
+//! trusts, streams each Space its trust set, and keeps a signed, hash-chained audit log.
+
+pub mod api;
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod records;
+pub mod server;
+pub mod state;
+
+pub use server::serve;

@@ -1,0 +1,236 @@
+//! The registry of agent sessions. Polling agents open theirs through `AgentHub.Session` on
+//! the agent listener (mutual TLS: only registered target certificates complete the
+//! handshake); the Space opens sessions to listening agents itself, pinning their certificate.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deploy::model::{AgentMode, Target};
+use deploy::pinning::FingerprintSet;
+use deploy::storage::records::TARGET_BY_FINGERPRINT;
+use deploy::storage::{StoreExt, key_of};
+use futures::Stream;
+use proto::agent::v1 as ab;
+use proto::agent::v1::agent_endpoint_client::AgentEndpointClient;
+use proto::agent::v1::agent_hub_server::AgentHub;
+use tokio::sync::{Notify, mpsc};
+
+pub use super::session::JobEvent;
+use super::session::Session;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+pub struct Hub {
+    pub state: Arc<SpaceState>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    last_seen: Mutex<HashMap<String, i64>>,
+    connected: Notify,
+    /// Certificates allowed to complete a handshake on the agent listener.
+    pub allowed: FingerprintSet,
+    /// How long a step waits for a polling agent that is not connected.
+    pub agent_wait: Duration,
+}
+
+impl Hub {
+    pub fn new(state: Arc<SpaceState>, agent_wait: Duration) -> ApiResult<Arc<Self>> {
+        let allowed = FingerprintSet::default();
+        for t in state.store.all_records::<Target>("")? {
+            allowed.insert(t.fingerprint);
+        }
+        Ok(Arc::new(Self {
+            state,
+            sessions: Mutex::new(HashMap::new()),
+            last_seen: Mutex::new(HashMap::new()),
+            connected: Notify::new(),
+            allowed,
+            agent_wait,
+        }))
+    }
+
+    fn session(&self, target: &str) -> Option<Arc<Session>> {
+        self.sessions
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&target.to_lowercase()).cloned())
+            .filter(|s| s.is_open())
+    }
+
+    /// Whether a target has an open session now, and when it was last seen.
+    pub fn status(&self, target: &str) -> (bool, Option<i64>) {
+        let seen = self
+            .last_seen
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&target.to_lowercase()).copied());
+        (self.session(target).is_some(), seen)
+    }
+
+    /// Number of open sessions.
+    pub fn connected_count(&self) -> usize {
+        self.sessions
+            .lock()
+            .map(|s| s.values().filter(|x| x.is_open()).count())
+            .unwrap_or(0)
+    }
+
+    /// Closes the session of a target (e.g. when it is deleted).
+    pub fn forget(&self, target: &str) {
+        if let Ok(mut s) = self.sessions.lock() {
+            s.remove(&target.to_lowercase());
+        }
+    }
+
+    fn register(&self, session: Arc<Session>) {
+        let key = session.target.to_lowercase();
+        if let Ok(mut s) = self.sessions.lock() {
+            s.insert(key.clone(), session);
+        }
+        if let Ok(mut m) = self.last_seen.lock() {
+            m.insert(key, deploy::model::now());
+        }
+        self.connected.notify_waiters();
+    }
+
+    /// Opens a session to a listening agent, pinning its registered certificate.
+    async fn open_listening(
+        self: &Arc<Self>,
+        t: &Target,
+        address: &str,
+    ) -> Result<Arc<Session>, String> {
+        let channel = deploy::pinning::connect(
+            address,
+            &t.fingerprint,
+            &self.state.identity,
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach listening target '{}' at {address}: {e}",
+                t.name
+            )
+        })?;
+        let mut client = AgentEndpointClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let (tx, rx) = mpsc::channel::<ab::ServerMessage>(256);
+        let _ = tx
+            .send(ab::ServerMessage {
+                msg: Some(ab::server_message::Msg::Welcome(ab::Welcome {
+                    space: self.state.name.clone(),
+                    target: t.name.clone(),
+                })),
+            })
+            .await;
+        let inbound = client
+            .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map_err(|s| {
+                format!(
+                    "listening target '{}' at {address} refused the session: {} (does the agent trust this Space's certificate {}?)",
+                    t.name,
+                    s.message(),
+                    self.state.identity.fingerprint().unwrap_or_default()
+                )
+            })?
+            .into_inner();
+        let session = Session::new(t.name.clone(), tx);
+        self.register(session.clone());
+        tokio::spawn(session.clone().drive(inbound, self.state.chunks.clone()));
+        Ok(session)
+    }
+
+    async fn session_for(self: &Arc<Self>, t: &Target) -> Result<Arc<Session>, String> {
+        if let Some(s) = self.session(&t.name) {
+            return Ok(s);
+        }
+        match &t.mode {
+            AgentMode::Listening { address } => self.open_listening(t, address).await,
+            AgentMode::Polling => {
+                let deadline = tokio::time::Instant::now() + self.agent_wait;
+                loop {
+                    let notified = self.connected.notified();
+                    if let Some(s) = self.session(&t.name) {
+                        return Ok(s);
+                    }
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        return Err(format!(
+                            "polling target '{}' is not connected (waited {}s): is its agent running?",
+                            t.name,
+                            self.agent_wait.as_secs()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one step to a target; its log lines and result arrive on the receiver.
+    pub async fn start_job(
+        self: &Arc<Self>,
+        t: &Target,
+        work: ab::StepWork,
+    ) -> Result<(Arc<Session>, mpsc::UnboundedReceiver<JobEvent>), String> {
+        let session = self.session_for(t).await?;
+        let rx = session.start(work).await?;
+        Ok((session, rx))
+    }
+
+    pub fn target_by_fingerprint(&self, fp: &str) -> ApiResult<Option<Target>> {
+        let Some(name) = self.state.store.get(TARGET_BY_FINGERPRINT, fp)? else {
+            return Ok(None);
+        };
+        let name = String::from_utf8_lossy(&name).into_owned();
+        Ok(self.state.store.get_record::<Target>(&key_of(&[&name]))?)
+    }
+}
+
+/// `agent.v1.AgentHub`, served on the agent listener.
+pub struct AgentHubApi(pub Arc<Hub>);
+
+type Out = Pin<Box<dyn Stream<Item = Result<ab::ServerMessage, tonic::Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentHub for AgentHubApi {
+    type SessionStream = Out;
+
+    async fn session(
+        &self,
+        req: tonic::Request<tonic::Streaming<ab::AgentMessage>>,
+    ) -> Result<tonic::Response<Out>, tonic::Status> {
+        let fp = deploy::pinning::peer_fingerprint(&req).ok_or_else(|| {
+            tonic::Status::unauthenticated("agents must present their certificate")
+        })?;
+        let target = self.0.target_by_fingerprint(&fp)?.ok_or_else(|| {
+            tonic::Status::permission_denied(format!(
+                "certificate {fp} is not registered as a deployment target in this Space"
+            ))
+        })?;
+        if let AgentMode::Listening { address } = &target.mode {
+            return Err(ApiError::Precondition(format!(
+                "target '{}' is registered as a listening agent at {address}; update it to polling to connect this way",
+                target.name
+            ))
+            .into());
+        }
+        let (tx, rx) = mpsc::channel::<ab::ServerMessage>(256);
+        let _ = tx
+            .send(ab::ServerMessage {
+                msg: Some(ab::server_message::Msg::Welcome(ab::Welcome {
+                    space: self.0.state.name.clone(),
+                    target: target.name.clone(),
+                })),
+            })
+            .await;
+        let session = Session::new(target.name.clone(), tx);
+        self.0.register(session.clone());
+        tracing::info!(target = %target.name, fingerprint = %fp, "polling agent connected");
+        tokio::spawn(session.drive(req.into_inner(), self.0.state.chunks.clone()));
+        let out = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok);
+        Ok(tonic::Response::new(Box::pin(out)))
+    }
+}

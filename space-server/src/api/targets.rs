@@ -1,0 +1,178 @@
+//! `space.v1.Targets`: deployment targets (agents known by their certificate fingerprint).
+
+use std::sync::Arc;
+
+use deploy::model::Target;
+use deploy::storage::records::TARGET_BY_FINGERPRINT;
+use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of};
+use deploy::wire::agent::target_to_wire;
+use proto::space::v1 as pb;
+use proto::space::v1::targets_server::Targets;
+
+use super::{Resp, check_name, ok, page, token};
+use crate::agents::Hub;
+use crate::error::{ApiError, ApiResult};
+
+pub struct TargetsApi {
+    pub hub: Arc<Hub>,
+    /// Where polling agents connect (https://host:port).
+    pub agent_address: String,
+}
+
+impl TargetsApi {
+    fn get(&self, name: &str) -> ApiResult<Target> {
+        self.hub
+            .state
+            .store
+            .get_record::<Target>(&key_of(&[name]))?
+            .ok_or_else(|| ApiError::not_found("target", name))
+    }
+
+    fn check(&self, t: &Target) -> ApiResult<()> {
+        check_name("target", &t.name)?;
+        if t.environments.is_empty() {
+            return Err(ApiError::Invalid(format!(
+                "target '{}' needs at least one environment (--env)",
+                t.name
+            )));
+        }
+        for e in &t.environments {
+            self.hub.state.environment(e)?;
+        }
+        Ok(())
+    }
+
+    fn wire(&self, t: Target) -> pb::Target {
+        let (connected, seen) = self.hub.status(&t.name);
+        target_to_wire(t, connected, seen)
+    }
+}
+
+#[tonic::async_trait]
+impl Targets for TargetsApi {
+    async fn create(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
+        let t = Target::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let state = &self.hub.state;
+        let _g = state.write_lock.lock().await;
+        self.check(&t)?;
+        if let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)? {
+            return Err(ApiError::Precondition(format!(
+                "certificate {} is already registered as target '{}'",
+                t.fingerprint, other.name
+            ))
+            .into());
+        }
+        let mut b = Batch::new();
+        b.insert_record(&t).map_err(ApiError::from)?;
+        b.insert(
+            TARGET_BY_FINGERPRINT,
+            &t.fingerprint,
+            t.name.clone().into_bytes(),
+        );
+        state.store.commit(b).map_err(|e| match e {
+            StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
+            e => e.into(),
+        })?;
+        self.hub.allowed.insert(t.fingerprint.clone());
+        tracing::info!(target = %t.name, fingerprint = %t.fingerprint, environments = ?t.environments, roles = ?t.roles, "target registered");
+        ok(self.wire(t))
+    }
+
+    async fn get(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Target> {
+        ok(self.wire(TargetsApi::get(self, &req.into_inner().name)?))
+    }
+
+    async fn list(
+        &self,
+        req: tonic::Request<pb::ListTargetsRequest>,
+    ) -> Resp<pb::ListTargetsResponse> {
+        let pb::ListTargetsRequest {
+            environment,
+            page: p,
+        } = req.into_inner();
+        let (size, after) = page(p)?;
+        let (ts, next) = self
+            .hub
+            .state
+            .store
+            .list_records::<Target>("", after.as_deref(), size)
+            .map_err(ApiError::from)?;
+        ok(pb::ListTargetsResponse {
+            targets: ts
+                .into_iter()
+                .filter(|t| {
+                    environment.is_empty()
+                        || t.environments
+                            .iter()
+                            .any(|e| e.eq_ignore_ascii_case(&environment))
+                })
+                .map(|t| self.wire(t))
+                .collect(),
+            next_page_token: token(next),
+        })
+    }
+
+    async fn update(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
+        let t = Target::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let state = &self.hub.state;
+        let _g = state.write_lock.lock().await;
+        let old = TargetsApi::get(self, &t.name)?;
+        let t = Target {
+            name: old.name.clone(),
+            created_at: old.created_at,
+            ..t
+        };
+        self.check(&t)?;
+        let mut b = Batch::new();
+        b.put_record(&t).map_err(ApiError::from)?;
+        if t.fingerprint != old.fingerprint {
+            if let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)? {
+                return Err(ApiError::Precondition(format!(
+                    "certificate {} is already registered as target '{}'",
+                    t.fingerprint, other.name
+                ))
+                .into());
+            }
+            b.delete(TARGET_BY_FINGERPRINT, &old.fingerprint);
+            b.insert(
+                TARGET_BY_FINGERPRINT,
+                &t.fingerprint,
+                t.name.clone().into_bytes(),
+            );
+        }
+        state.store.commit(b).map_err(ApiError::from)?;
+        if t.fingerprint != old.fingerprint {
+            self.hub.allowed.remove(&old.fingerprint);
+            self.hub.allowed.insert(t.fingerprint.clone());
+            self.hub.forget(&t.name);
+        }
+        ok(self.wire(t))
+    }
+
+    async fn delete(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        let name = req.into_inner().name;
+        let state = &self.hub.state;
+        let _g = state.write_lock.lock().await;
+        let t = TargetsApi::get(self, &name)?;
+        let mut b = Batch::new();
+        b.delete(Target::TABLE, &key_of(&[&t.name]));
+        b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
+        state.store.commit(b).map_err(ApiError::from)?;
+        self.hub.allowed.remove(&t.fingerprint);
+        self.hub.forget(&t.name);
+        tracing::info!(target = %t.name, "target deleted");
+        ok(pb::Empty {})
+    }
+
+    async fn agent_endpoint(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::AgentEndpointInfo> {
+        ok(pb::AgentEndpointInfo {
+            address: self.agent_address.clone(),
+            fingerprint: self
+                .hub
+                .state
+                .identity
+                .fingerprint()
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        })
+    }
+}

@@ -1,0 +1,168 @@
+//! The deployment engine: creates deployments after checking lifecycle progression, keeps the
+//! live ones (cancel flag, event broadcast, log sequence), stores records and log lines.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use deploy::model::{Deployment, LogEntry, Release, RunState};
+use deploy::storage::records::{deployment_key, log_prefix};
+use deploy::storage::{Batch, StoreExt};
+use tokio::sync::{broadcast, watch};
+
+use crate::agents::Hub;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+/// What watchers of a deployment hear.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Log(LogEntry),
+    State(Box<Deployment>),
+}
+
+pub(super) struct Live {
+    pub cancel: watch::Sender<bool>,
+    pub events: broadcast::Sender<Event>,
+    pub seq: AtomicU64,
+    /// Sensitive values to mask in every line of this deployment.
+    pub secrets: Mutex<Vec<String>>,
+}
+
+pub struct Engine {
+    pub state: Arc<SpaceState>,
+    pub hub: Arc<Hub>,
+    pub default_parallel: usize,
+    pub(super) live: Mutex<HashMap<u64, Arc<Live>>>,
+}
+
+impl Engine {
+    pub fn new(
+        state: Arc<SpaceState>,
+        hub: Arc<Hub>,
+        default_parallel: usize,
+    ) -> ApiResult<Arc<Self>> {
+        // Deployments that were running when the server stopped cannot be resumed.
+        for mut d in state.store.all_records::<Deployment>("")? {
+            if !d.state.is_final() {
+                d.state = RunState::Failed;
+                d.error = Some("the Space server stopped while this deployment was running".into());
+                d.finished_at = Some(deploy::model::now());
+                let mut b = Batch::new();
+                b.put_record(&d)?;
+                state.store.commit(b)?;
+                tracing::warn!(deployment = %d.id, "marked failed: interrupted by a server stop");
+            }
+        }
+        Ok(Arc::new(Self {
+            state,
+            hub,
+            default_parallel: default_parallel.max(1),
+            live: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn get(&self, id: &str) -> ApiResult<Deployment> {
+        let n = Deployment::number_of(id).ok_or_else(|| {
+            ApiError::Invalid(format!("'{id}' is not a deployment id (Deployments-N)"))
+        })?;
+        self.state
+            .store
+            .get_record::<Deployment>(&deployment_key(n))?
+            .ok_or_else(|| ApiError::not_found("deployment", id))
+    }
+
+    pub(super) fn live(&self, n: u64) -> Option<Arc<Live>> {
+        self.live.lock().ok().and_then(|l| l.get(&n).cloned())
+    }
+
+    pub(super) fn save(&self, d: &Deployment) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(d)?;
+        self.state.store.commit(b)?;
+        if let Some(l) = self.live(d.number) {
+            let _ = l.events.send(Event::State(Box::new(d.clone())));
+        }
+        Ok(())
+    }
+
+    /// Appends one (masked) log line and tells watchers.
+    pub(super) fn log(&self, n: u64, step: &str, target: &str, stream: &str, text: &str) {
+        let Some(live) = self.live(n) else { return };
+        let text = match live.secrets.lock() {
+            Ok(s) => deploy::variables::mask(text, &s),
+            Err(_) => deploy::secrets::MASK.to_string(),
+        };
+        let e = LogEntry {
+            deployment: n,
+            seq: live.seq.fetch_add(1, Ordering::SeqCst) + 1,
+            at: deploy::model::now(),
+            step: step.to_string(),
+            target: target.to_string(),
+            stream: stream.to_string(),
+            text,
+        };
+        let mut b = Batch::new();
+        if b.put_record(&e).is_ok()
+            && let Err(err) = self.state.store.commit(b)
+        {
+            tracing::error!(deployment = n, error = %err, "cannot store a log line");
+        }
+        let _ = live.events.send(Event::Log(e));
+    }
+
+    /// Stored log lines of a deployment after `after_seq`.
+    pub fn logs_after(&self, n: u64, after_seq: u64) -> ApiResult<Vec<LogEntry>> {
+        let start = (after_seq > 0).then(|| format!("{}{:012}", log_prefix(n), after_seq));
+        let mut out = Vec::new();
+        let mut after = start;
+        loop {
+            let (page, next) = self.state.store.list_records::<LogEntry>(
+                &log_prefix(n),
+                after.as_deref(),
+                1000,
+            )?;
+            out.extend(page);
+            match next {
+                Some(k) => after = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Environments where `release` has a successful deployment, and where it has any.
+    pub fn history(&self, release: &Release) -> ApiResult<(Vec<String>, Vec<String>)> {
+        let mut ok = Vec::new();
+        let mut any = Vec::new();
+        for d in self.state.store.all_records::<Deployment>("")? {
+            if d.project.eq_ignore_ascii_case(&release.project) && d.version == release.version {
+                if d.state == RunState::Success {
+                    ok.push(d.environment.clone());
+                }
+                any.push(d.environment);
+            }
+        }
+        Ok((ok, any))
+    }
+
+    /// Asks a running deployment to stop.
+    pub fn cancel(&self, id: &str) -> ApiResult<Deployment> {
+        let d = self.get(id)?;
+        if d.state.is_final() {
+            return Err(ApiError::Precondition(format!(
+                "deployment {} already ended ({})",
+                d.id,
+                d.state.as_str()
+            )));
+        }
+        if let Some(l) = self.live(d.number) {
+            let _ = l.cancel.send(true);
+        }
+        tracing::info!(deployment = %d.id, "cancel requested");
+        Ok(d)
+    }
+
+    pub(super) fn subscribe(&self, n: u64) -> Option<broadcast::Receiver<Event>> {
+        self.live(n).map(|l| l.events.subscribe())
+    }
+}

@@ -1,0 +1,10 @@
+//! Deployments: checking a release may go to an environment (lifecycle progression), running
+//! its steps on the environment's targets, recording results and logs, following them live,
+//! cancelling, and starting automatic phases.
+
+mod api;
+mod engine;
+mod run;
+
+pub use api::DeploymentsApi;
+pub use engine::{Engine, Event};

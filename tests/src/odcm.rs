@@ -1,0 +1,138 @@
+//! Harness for the real `odcm` binary: start it on 127.0.0.1:0 with a temporary data directory,
+//! read its address, certificate fingerprint and admin key, and drive it with `deploy odcm ...`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::{Cli, bin};
+
+/// A running odcm process.
+pub struct Odcm {
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub address: String,
+    pub fingerprint: String,
+    pub api_key: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+fn word_after<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.find(prefix)
+        .map(|i| &line[i..])
+        .and_then(|s| s.split_whitespace().next())
+        .map(|s| s.trim_end_matches(')'))
+}
+
+impl Odcm {
+    /// Starts `odcm --name NAME` in a fresh temporary directory.
+    pub fn start(name: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("e2e-odcm-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let data_dir = dir.join("data");
+        let log = dir.join("odcm.log");
+        let logf = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(bin("odcm"))
+            .args(["--name", name, "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .env_remove("ODCM_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(logf))
+            .spawn()
+            .expect("start odcm");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut address, mut fingerprint, mut api_key) =
+            (String::new(), String::new(), String::new());
+        let end = Instant::now() + Duration::from_secs(30);
+        while address.is_empty() {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "odcm did not start; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+            if let Some(k) = word_after(&line, "dk_") {
+                api_key = k.to_string();
+            }
+            if line.contains("listening on") {
+                address = word_after(&line, "https://")
+                    .unwrap_or_default()
+                    .to_string();
+                fingerprint = word_after(&line, "sha256:").unwrap_or_default().to_string();
+            }
+        }
+        assert!(!api_key.is_empty(), "first start prints the admin API key");
+        Odcm {
+            dir,
+            data_dir,
+            address,
+            fingerprint,
+            api_key,
+            log,
+            child: Some(child),
+        }
+    }
+
+    /// The `deploy` CLI configured (by environment) for this ODCM.
+    pub fn cli(&self) -> Cli {
+        Cli {
+            config: self.dir.join("deploy-config.toml"),
+            env: vec![
+                ("ODCM_SERVER".into(), self.address.clone()),
+                ("ODCM_API_KEY".into(), self.api_key.clone()),
+                ("ODCM_FINGERPRINT".into(), self.fingerprint.clone()),
+            ],
+            cwd: self.dir.clone(),
+        }
+    }
+
+    /// Stops with SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let end = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(st)) = c.try_wait() {
+                    assert!(st.success(), "odcm exited with {st} after SIGTERM");
+                    return;
+                }
+                assert!(Instant::now() < end, "odcm did not stop after SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Odcm {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
