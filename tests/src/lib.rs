@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: start the real `space-server` on 127.0.0.1 with an ephemeral
 //! port and a temporary data directory, and drive it with the real `deploy` binary.
 
+pub mod agent;
 pub mod odcm;
 
 use std::io::{BufRead, BufReader};
