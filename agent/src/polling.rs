@@ -18,7 +18,18 @@ const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
 /// Explains a failed connection in terms an operator can act on.
 pub fn explain(err: &str, fingerprint: &str) -> String {
-    if err.contains("closed") || err.contains("reset") || err.contains("certificate") {
+    let e = err.to_ascii_lowercase();
+    if [
+        "closed",
+        "reset",
+        "certificate",
+        "cancel",
+        "handshake",
+        "alert",
+    ]
+    .iter()
+    .any(|w| e.contains(w))
+    {
         format!(
             "the Space refused the connection or closed it: {err}. Is this agent registered as a deployment target? Its certificate is {fingerprint} (deploy target add NAME --fingerprint {fingerprint} ...)"
         )
@@ -54,7 +65,7 @@ pub async fn run(
             let resp = client
                 .session(tokio_stream::wrappers::ReceiverStream::new(rx))
                 .await
-                .map_err(|s| format!("{}: {}", s.code(), s.message()))?;
+                .map_err(|s| s.message().to_string())?;
             tracing::info!(server = %server, "session open");
             Ok::<_, String>(session::run(state.clone(), resp.into_inner(), tx))
         };

@@ -226,7 +226,7 @@ pub async fn connect(
         .await
         .map_err(|e| TlsError::Connect {
             address: address.to_string(),
-            reason: crate::tls::error_chain(&e),
+            reason: crate::tls::root_cause(&e),
         })
 }
 

@@ -249,7 +249,8 @@ pub fn parse_address(address: &str) -> Result<(String, u16), TlsError> {
 }
 
 /// Opens a gRPC channel to `address` (https://host:port) over TLS, trusting only the server
-/// certificate whose fingerprint is `fingerprint`.
+/// certificate whose fingerprint is `fingerprint`. `timeout` bounds connecting; each call sets
+/// its own deadline (a channel-wide one would cut long transfers short).
 pub async fn connect_pinned(
     address: &str,
     fingerprint: &str,
@@ -281,7 +282,6 @@ pub async fn connect_pinned(
     let endpoint = tonic::transport::Endpoint::from_shared(uri)
         .map_err(|_| TlsError::BadAddress(address.to_string()))?
         .connect_timeout(timeout)
-        .timeout(timeout)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     endpoint
@@ -289,8 +289,17 @@ pub async fn connect_pinned(
         .await
         .map_err(|e| TlsError::Connect {
             address: address.to_string(),
-            reason: error_chain(&e),
+            reason: root_cause(&e),
         })
+}
+
+/// The innermost cause of an error: usually the one that says what actually went wrong.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
 }
 
 /// Joins an error and its sources into one line.

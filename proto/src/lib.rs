@@ -22,5 +22,12 @@ pub mod agent {
     }
 }
 
+#[allow(clippy::all, clippy::pedantic)] // generated code
+pub mod peer {
+    pub mod v1 {
+        tonic::include_proto!("peer.v1");
+    }
+}
+
 /// The encoded file descriptor set of every .proto file, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

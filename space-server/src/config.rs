@@ -28,6 +28,16 @@ pub struct Config {
     pub log_format: LogFormat,
     /// OTLP gRPC endpoint for traces (e.g. http://127.0.0.1:4317); empty: off.
     pub otlp_endpoint: String,
+    /// Peer service listen address (mutual TLS with other Spaces' ODCM-issued certificates).
+    pub peer_listen: String,
+    /// The peer address other Spaces are told (https://HOST:PORT); empty: from `peer_listen`.
+    pub peer_endpoint: String,
+    /// The ODCM this Space enrols with (https://HOST:PORT); empty: not connected to an ODCM.
+    pub odcm_url: String,
+    /// The ODCM's server certificate fingerprint (sha256:...), pinned for enrolment.
+    pub odcm_fingerprint: String,
+    /// One-time enrolment token from `deploy odcm space create` (secret; needed once).
+    pub enrolment_token: String,
 }
 
 impl Default for Config {
@@ -43,6 +53,11 @@ impl Default for Config {
             tls_names: Vec::new(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
+            peer_listen: "127.0.0.1:8445".into(),
+            peer_endpoint: String::new(),
+            odcm_url: String::new(),
+            odcm_fingerprint: String::new(),
+            enrolment_token: String::new(),
         }
     }
 }
@@ -77,6 +92,26 @@ pub struct Overrides {
     /// OTLP gRPC endpoint for traces.
     #[arg(long, env = "SPACE_OTLP_ENDPOINT", global = true)]
     pub otlp_endpoint: Option<String>,
+    /// Peer service listen address (HOST:PORT; port 0 picks a free one).
+    #[arg(long, env = "SPACE_PEER_LISTEN", global = true)]
+    pub peer_listen: Option<String>,
+    /// Peer address announced to the ODCM (https://HOST:PORT).
+    #[arg(long, env = "SPACE_PEER_ENDPOINT", global = true)]
+    pub peer_endpoint: Option<String>,
+    /// ODCM address (https://HOST:PORT).
+    #[arg(long, env = "SPACE_ODCM_URL", global = true)]
+    pub odcm_url: Option<String>,
+    /// ODCM server certificate fingerprint (sha256:...).
+    #[arg(long, env = "SPACE_ODCM_FINGERPRINT", global = true)]
+    pub odcm_fingerprint: Option<String>,
+    /// One-time enrolment token (used at the first start only).
+    #[arg(
+        long,
+        env = "SPACE_ENROLMENT_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub enrolment_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +156,17 @@ impl Config {
         if let Some(v) = &o.otlp_endpoint {
             c.otlp_endpoint = v.clone();
         }
+        for (v, f) in [
+            (&o.peer_listen, &mut c.peer_listen),
+            (&o.peer_endpoint, &mut c.peer_endpoint),
+            (&o.odcm_url, &mut c.odcm_url),
+            (&o.odcm_fingerprint, &mut c.odcm_fingerprint),
+            (&o.enrolment_token, &mut c.enrolment_token),
+        ] {
+            if let Some(v) = v {
+                f.clone_from(v);
+            }
+        }
         if let Some(v) = &o.log_format {
             c.log_format = match v.to_ascii_lowercase().as_str() {
                 "text" => LogFormat::Text,
@@ -155,6 +201,7 @@ impl Config {
         crate::server::Options {
             agent_wait: std::time::Duration::from_secs(self.agent_wait_secs),
             max_parallel: self.max_parallel.max(1),
+            peering: None,
         }
     }
 
@@ -170,6 +217,9 @@ impl Config {
     pub fn printable(&self) -> String {
         let mut c = self.clone();
         c.otlp_endpoint = mask_userinfo(&c.otlp_endpoint);
+        if !c.enrolment_token.is_empty() {
+            c.enrolment_token = "********".into();
+        }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
@@ -212,10 +262,12 @@ mod tests {
     fn printable_masks_credentials() {
         let c = Config {
             otlp_endpoint: "http://user:secret@collector:4317".into(),
+            enrolment_token: "et_topsecret".into(),
             ..Default::default()
         };
         let p = c.printable();
         assert!(!p.contains("secret"));
+        assert!(p.contains("enrolment_token = \"********\""), "{p}");
         assert!(p.contains("collector:4317"));
     }
 }

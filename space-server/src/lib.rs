@@ -7,5 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod deployments;
 pub mod error;
+pub mod peering;
 pub mod server;
 pub mod state;

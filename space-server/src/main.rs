@@ -27,8 +27,12 @@ struct Cli {
 enum Command {
     /// Serve the Space (the default).
     Run,
-    /// Create the data directory, keys and admin API key, print them, and exit.
+    /// Create the data directory, keys and admin API key (and enrol with the ODCM when a token
+    /// is given), print them, and exit.
     Init,
+    /// Replace this Space's ODCM-issued certificate and key (the ODCM accepts the old one for
+    /// its rotation overlap). A running server presents the new one after its next start.
+    RotateCert,
 }
 
 fn announce_new_key(key: &Option<String>) {
@@ -47,6 +51,15 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let _telemetry = deploy::telemetry::init(&config.telemetry())?;
+        if matches!(cli.command, Some(Command::RotateCert)) {
+            let r = space_server::peering::files::rotate(&config.data_dir).await?;
+            println!("New certificate: {} (valid until {})", r.fingerprint, r.not_after);
+            println!(
+                "The old certificate {} is accepted until {}; restart the server to present the new one",
+                r.previous_fingerprint, r.previous_accepted_until
+            );
+            return Ok(());
+        }
         let opened = SpaceState::open(&config.data_dir, &config.name, &config.tls_names)
             .with_context(|| {
                 format!(
@@ -58,11 +71,20 @@ fn main() -> anyhow::Result<()> {
         match cli.command.unwrap_or(Command::Run) {
             Command::Init => {
                 announce_new_key(&opened.new_admin_key);
+                let endpoint = if config.peer_endpoint.is_empty() && !config.peer_listen.ends_with(":0") {
+                    format!("https://{}", config.peer_listen)
+                } else {
+                    config.peer_endpoint.clone()
+                };
+                if let Some(p) = space_server::peering::open_or_enrol(&config.data_dir, &enrol_options(&config, &endpoint)).await? {
+                    println!("ODCM '{}' identity: {}", p.enrolled.odcm, p.cert.fingerprint);
+                }
                 println!("Certificate fingerprint: {fingerprint}");
                 println!("Data directory: {}", config.data_dir.display());
                 Ok(())
             }
             Command::Run => run(config, opened.state, opened.new_admin_key, fingerprint).await,
+            Command::RotateCert => Ok(()),
         }
     })
 }
@@ -83,6 +105,7 @@ async fn run(
     let agent_addr = agent_listener.local_addr()?;
     let metrics = deploy::telemetry::Metrics::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let peering = start_peering(&config, &stop_rx).await?;
     let mut metrics_task = None;
     if !config.metrics_listen.is_empty() {
         let ml = tokio::net::TcpListener::bind(&config.metrics_listen)
@@ -112,7 +135,8 @@ async fn run(
         let _ = stop_tx.send(true);
     });
     let mut rx = stop_rx.clone();
-    let options = config.options();
+    let mut options = config.options();
+    options.peering = peering;
     space_server::server::serve(
         state,
         listener,
@@ -128,6 +152,61 @@ async fn run(
         t.await??;
     }
     Ok(())
+}
+
+fn enrol_options<'a>(c: &'a Config, endpoint: &'a str) -> space_server::peering::EnrolOptions<'a> {
+    space_server::peering::EnrolOptions {
+        name: &c.name,
+        odcm_url: &c.odcm_url,
+        odcm_fingerprint: &c.odcm_fingerprint,
+        token: &c.enrolment_token,
+        endpoint,
+    }
+}
+
+/// Enrols (first start with a token) or loads the ODCM identity, then serves the peer
+/// listener and keeps the trust set current. `None` when this Space has no ODCM.
+async fn start_peering(
+    config: &Config,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<Arc<space_server::peering::Peering>>> {
+    use space_server::peering;
+    if !peering::wanted(&config.data_dir, &config.enrolment_token) {
+        return Ok(None);
+    }
+    let listener = tokio::net::TcpListener::bind(&config.peer_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (peer endpoint)", config.peer_listen))?;
+    let addr = listener.local_addr()?;
+    let endpoint = if config.peer_endpoint.is_empty() {
+        format!("https://{addr}")
+    } else {
+        config.peer_endpoint.clone()
+    };
+    let Some(p) = peering::open_or_enrol(&config.data_dir, &enrol_options(config, &endpoint))
+        .await
+        .context("cannot set up this Space's ODCM identity")?
+    else {
+        return Ok(None);
+    };
+    let p = Arc::new(p);
+    println!(
+        "Peers connect to https://{addr} (Space '{}' of ODCM '{}', certificate {})",
+        p.me, p.enrolled.odcm, p.cert.fingerprint
+    );
+    peering::watch::spawn(p.clone(), stop.clone());
+    let mut rx = stop.clone();
+    let served = p.clone();
+    tokio::spawn(async move {
+        let r = peering::service::serve(served, listener, async move {
+            let _ = rx.wait_for(|v| *v).await;
+        })
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "peer endpoint failed");
+        }
+    });
+    Ok(Some(p))
 }
 
 async fn shutdown_signal() {

@@ -42,6 +42,8 @@ pub struct Options {
     pub agent_wait: std::time::Duration,
     /// Targets per step at once, unless a deployment asks otherwise.
     pub max_parallel: usize,
+    /// This Space's ODCM identity and trust set, when it is enrolled.
+    pub peering: Option<Arc<crate::peering::Peering>>,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
         Self {
             agent_wait: std::time::Duration::from_secs(60),
             max_parallel: 10,
+            peering: None,
         }
     }
 }
@@ -180,6 +183,10 @@ pub async fn serve(
         .add_service(svc!(
             pb::deployments_server::DeploymentsServer,
             DeploymentsApi(engine.clone())
+        ))
+        .add_service(svc!(
+            pb::peers_server::PeersServer,
+            crate::peering::api::PeersApi(options.peering.clone())
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -27,7 +27,11 @@ pub fn init(space: &Space, name: &str) -> (PathBuf, String) {
         .args(["--data-dir", dir.to_str().unwrap_or_default(), "init"])
         .output()
         .expect("agent init");
-    assert!(out.status.success(), "agent init failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "agent init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let fp = text
         .split_whitespace()
@@ -38,7 +42,11 @@ pub fn init(space: &Space, name: &str) -> (PathBuf, String) {
 }
 
 fn spawn(args: &[String], log: &PathBuf) -> (Child, mpsc::Receiver<String>) {
-    let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("agent log");
+    let logf = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("agent log");
     let mut child = Command::new(bin("agent"))
         .args(args)
         .stdin(Stdio::null())
@@ -65,7 +73,10 @@ fn wait_line(rx: &mpsc::Receiver<String>, what: &str, log: &PathBuf) -> String {
         match rx.recv_timeout(left) {
             Ok(l) if l.contains(what) => return l,
             Ok(_) => {}
-            Err(_) => panic!("agent did not print '{what}'; log: {}", std::fs::read_to_string(log).unwrap_or_default()),
+            Err(_) => panic!(
+                "agent did not print '{what}'; log: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ),
         }
     }
 }
@@ -75,8 +86,15 @@ impl Agent {
     pub fn polling(space: &Space, name: &str) -> Self {
         let (dir, fp) = init(space, name);
         let args: Vec<String> = [
-            "--data-dir", dir.to_str().unwrap_or_default(), "--mode", "polling",
-            "--server", &space.agent_address, "--server-fingerprint", &space.fingerprint, "run",
+            "--data-dir",
+            dir.to_str().unwrap_or_default(),
+            "--mode",
+            "polling",
+            "--server",
+            &space.agent_address,
+            "--server-fingerprint",
+            &space.fingerprint,
+            "run",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -84,15 +102,30 @@ impl Agent {
         let log = space.dir.join(format!("agent-{name}.log"));
         let (child, rx) = spawn(&args, &log);
         wait_line(&rx, "Agent polling", &log);
-        Agent { name: name.into(), data_dir: dir, fingerprint: fp, log, address: None, args, child: Some(child) }
+        Agent {
+            name: name.into(),
+            data_dir: dir,
+            fingerprint: fp,
+            log,
+            address: None,
+            args,
+            child: Some(child),
+        }
     }
 
     /// Starts a listening agent on an ephemeral port trusting the Space certificate `trust`.
     pub fn listening(space: &Space, name: &str, trust: &str) -> Self {
         let (dir, fp) = init(space, name);
         let args: Vec<String> = [
-            "--data-dir", dir.to_str().unwrap_or_default(), "--mode", "listening",
-            "--listen", "127.0.0.1:0", "--server-fingerprint", trust, "run",
+            "--data-dir",
+            dir.to_str().unwrap_or_default(),
+            "--mode",
+            "listening",
+            "--listen",
+            "127.0.0.1:0",
+            "--server-fingerprint",
+            trust,
+            "run",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -100,13 +133,30 @@ impl Agent {
         let log = space.dir.join(format!("agent-{name}.log"));
         let (child, rx) = spawn(&args, &log);
         let line = wait_line(&rx, "Agent listening on", &log);
-        let address = line.split_whitespace().find(|w| w.starts_with("https://")).map(str::to_string);
-        Agent { name: name.into(), data_dir: dir, fingerprint: fp, log, address, args, child: Some(child) }
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .map(str::to_string);
+        Agent {
+            name: name.into(),
+            data_dir: dir,
+            fingerprint: fp,
+            log,
+            address,
+            args,
+            child: Some(child),
+        }
     }
 
     /// Registers this agent as a target of `space` with `deploy target add`.
     pub fn register(&self, space: &Space, envs: &[&str], roles: &[&str]) {
-        let mut args = vec!["target", "add", &self.name, "--fingerprint", &self.fingerprint];
+        let mut args = vec![
+            "target",
+            "add",
+            &self.name,
+            "--fingerprint",
+            &self.fingerprint,
+        ];
         for e in envs {
             args.extend(["--env", e]);
         }

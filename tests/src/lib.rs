@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod odcm;
+pub mod peers;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -50,12 +51,17 @@ pub struct Space {
     pub metrics: Option<String>,
     pub api_key: String,
     pub log: PathBuf,
+    /// Peer service address (https://...), when the Space is enrolled with an ODCM.
+    pub peer_address: String,
+    /// Extra command-line arguments given at every start.
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
 pub struct Started {
     pub address: String,
     pub agent_address: String,
+    pub peer_address: String,
     pub fingerprint: String,
     pub metrics: Option<String>,
     pub new_key: Option<String>,
@@ -70,6 +76,16 @@ fn field<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Starts space-server on `data_dir`, waiting until it announces its address.
 pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> (Child, Started) {
+    start_server_with(data_dir, log, extra_env, &[])
+}
+
+/// Like [`start_server`] with extra arguments (`--name` among them replaces "DevTest").
+pub fn start_server_with(
+    data_dir: &Path,
+    log: &Path,
+    extra_env: &[(&str, &str)],
+    args: &[String],
+) -> (Child, Started) {
     let logf = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -78,9 +94,13 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
     let mut cmd = Command::new(bin("space-server"));
     cmd.arg("--data-dir")
         .arg(data_dir)
+        .args(if args.iter().any(|a| a == "--name") {
+            &[][..]
+        } else {
+            &["--name", "DevTest"][..]
+        })
+        .args(args)
         .args([
-            "--name",
-            "DevTest",
             "--listen",
             "127.0.0.1:0",
             "--agent-listen",
@@ -108,6 +128,7 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
     let mut started = Started {
         address: String::new(),
         agent_address: String::new(),
+        peer_address: String::new(),
         fingerprint: String::new(),
         metrics: None,
         new_key: None,
@@ -123,6 +144,9 @@ pub fn start_server(data_dir: &Path, log: &Path, extra_env: &[(&str, &str)]) -> 
         });
         if let Some(k) = field(&line, "dk_") {
             started.new_key = Some(k.to_string());
+        }
+        if line.starts_with("Peers connect to") {
+            started.peer_address = field(&line, "https://").unwrap_or_default().to_string();
         }
         if line.starts_with("Agents connect to") {
             started.agent_address = field(&line, "https://").unwrap_or_default().to_string();
@@ -145,6 +169,16 @@ impl Space {
     }
 
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// A new Space started with extra arguments (e.g. `--name`, `--enrolment-token`).
+    pub fn start_with_args(args: &[&str]) -> Self {
+        Self::start_with(&[], args)
+    }
+
+    pub fn start_with(env: &[(&str, &str)], args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let dir = tempfile::Builder::new()
             .prefix("e2e-space-")
             .tempdir()
@@ -152,7 +186,7 @@ impl Space {
             .keep();
         let data_dir = dir.join("data");
         let log = dir.join("server.log");
-        let (child, s) = start_server(&data_dir, &log, env);
+        let (child, s) = start_server_with(&data_dir, &log, env, &args);
         Space {
             dir,
             data_dir,
@@ -162,6 +196,8 @@ impl Space {
             metrics: s.metrics,
             api_key: s.new_key.expect("first start prints the admin API key"),
             log,
+            peer_address: s.peer_address,
+            args,
             child: Some(child),
         }
     }
@@ -201,8 +237,17 @@ impl Space {
         self.start_again();
     }
 
+    /// Starts again with the same arguments; the peer service keeps its port (other Spaces
+    /// know it from the ODCM).
     pub fn start_again(&mut self) {
-        let (child, s) = start_server(&self.data_dir, &self.log, &[]);
+        let mut args = self.args.clone();
+        if let Some(i) = args.iter().position(|a| a == "--peer-listen")
+            && let Some(v) = args.get_mut(i + 1)
+            && !self.peer_address.is_empty()
+        {
+            *v = self.peer_address.trim_start_matches("https://").to_string();
+        }
+        let (child, s) = start_server_with(&self.data_dir, &self.log, &[], &args);
         assert!(
             s.new_key.is_none(),
             "a restart must not create a new admin key"
@@ -213,6 +258,7 @@ impl Space {
         );
         self.address = s.address;
         self.agent_address = s.agent_address;
+        self.peer_address = s.peer_address;
         self.metrics = s.metrics;
         self.child = Some(child);
     }
@@ -319,9 +365,15 @@ impl Cli {
             "deploy {args:?} should have failed; stdout: {}",
             String::from_utf8_lossy(&o.stdout)
         );
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
         assert!(
-            err.starts_with("error: "),
-            "stderr should be one error line, got: {err}"
+            last.starts_with("error: ")
+                && err.lines().filter(|l| l.starts_with("error:")).count() == 1,
+            "stderr should end with one error line, got: {err}"
         );
         err
     }

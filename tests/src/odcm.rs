@@ -17,6 +17,9 @@ pub struct Odcm {
     pub fingerprint: String,
     pub api_key: String,
     pub log: PathBuf,
+    pub name: String,
+    /// Extra arguments given at every start.
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -30,17 +33,57 @@ fn word_after<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
 impl Odcm {
     /// Starts `odcm --name NAME` in a fresh temporary directory.
     pub fn start(name: &str) -> Self {
+        Self::start_with_args(name, &[])
+    }
+
+    /// Starts `odcm --name NAME ARGS...` (e.g. `--rotation-overlap-secs 3`).
+    pub fn start_with_args(name: &str, args: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("e2e-odcm-")
             .tempdir()
             .expect("tempdir")
             .keep();
-        let data_dir = dir.join("data");
-        let log = dir.join("odcm.log");
-        let logf = std::fs::File::create(&log).expect("log file");
+        let mut o = Odcm {
+            data_dir: dir.join("data"),
+            log: dir.join("odcm.log"),
+            dir,
+            address: String::new(),
+            fingerprint: String::new(),
+            api_key: String::new(),
+            name: name.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+        };
+        o.launch();
+        assert!(
+            !o.api_key.is_empty(),
+            "first start prints the admin API key"
+        );
+        o
+    }
+
+    /// Starts again on the same data directory (it gets a new port; the key stays).
+    pub fn start_again(&mut self) {
+        self.launch();
+    }
+
+    fn launch(&mut self) {
+        let (data_dir, log) = (&self.data_dir, &self.log);
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
         let mut child = Command::new(bin("odcm"))
-            .args(["--name", name, "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
+            .args([
+                "--name",
+                &self.name,
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(&self.args)
             .env_remove("ODCM_CONFIG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -64,7 +107,7 @@ impl Odcm {
             let line = rx.recv_timeout(left).unwrap_or_else(|_| {
                 panic!(
                     "odcm did not start; log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
+                    std::fs::read_to_string(log).unwrap_or_default()
                 )
             });
             if let Some(k) = word_after(&line, "dk_") {
@@ -77,16 +120,12 @@ impl Odcm {
                 fingerprint = word_after(&line, "sha256:").unwrap_or_default().to_string();
             }
         }
-        assert!(!api_key.is_empty(), "first start prints the admin API key");
-        Odcm {
-            dir,
-            data_dir,
-            address,
-            fingerprint,
-            api_key,
-            log,
-            child: Some(child),
+        if !api_key.is_empty() {
+            self.api_key = api_key;
         }
+        self.address = address;
+        self.fingerprint = fingerprint;
+        self.child = Some(child);
     }
 
     /// The `deploy` CLI configured (by environment) for this ODCM.
@@ -134,5 +173,32 @@ impl Drop for Odcm {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+impl Odcm {
+    /// Creates Space `name` in this ODCM and starts a space-server enrolled with its one-time
+    /// token (given by environment, as a secret should be); returns it and the token.
+    pub fn enrolled_space(&self, name: &str) -> (crate::Space, String) {
+        let token = self.cli().ok(&["odcm", "space", "create", name]);
+        let token = token.trim().to_string();
+        let s = crate::Space::start_with(
+            &[("SPACE_ENROLMENT_TOKEN", token.as_str())],
+            &[
+                "--name",
+                name,
+                "--peer-listen",
+                "127.0.0.1:0",
+                "--odcm-url",
+                &self.address,
+                "--odcm-fingerprint",
+                &self.fingerprint,
+            ],
+        );
+        assert!(
+            s.peer_address.starts_with("https://"),
+            "an enrolled Space announces its peer address"
+        );
+        (s, token)
     }
 }

@@ -140,8 +140,8 @@ fn utf8(bytes: &[u8], what: &str) -> Result<String, PackageError> {
     })
 }
 
-fn walk_tar(
-    file: BufReader<File>,
+fn walk_tar<R: Read>(
+    file: R,
     checker: &mut Checker,
     visit: &mut Visitor<'_>,
 ) -> Result<u64, PackageError> {
@@ -266,6 +266,23 @@ pub fn validate_archive(path: &Path, format: ArchiveFormat) -> Result<u64, Packa
     }
     tracing::debug!(path = %path.display(), %format, entries = walked.count, "archive validated");
     Ok(walked.count)
+}
+
+/// Validates a `.tar.gz` read from a stream (e.g. while an upload is still arriving), with
+/// the same checks as [`validate_archive`]. Zip archives need a file (their index is at the
+/// end), so they are refused here.
+pub fn validate_stream(reader: impl Read, format: ArchiveFormat) -> Result<u64, PackageError> {
+    if format != ArchiveFormat::TarGz {
+        return Err(PackageError::malformed(format!(
+            "{format} archives can only be validated from a file"
+        )));
+    }
+    let mut checker = Checker::default();
+    let count = walk_tar(reader, &mut checker, &mut |_| Ok(()))?;
+    if let Some(link) = checker.escaping_links().first() {
+        return Err(link.to_error());
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

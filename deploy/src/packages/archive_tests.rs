@@ -219,3 +219,27 @@ fn sanitize_splits_and_normalises() {
         Err(PackageError::Malformed { .. })
     ));
 }
+
+#[test]
+fn stream_validation_matches_file_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.tar.gz");
+    {
+        let f = std::fs::File::create(&good).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "a.txt", &b"abc"[..]).unwrap();
+        t.into_inner().unwrap().finish().unwrap();
+    }
+    let bytes = std::fs::read(&good).unwrap();
+    assert_eq!(
+        super::validate_stream(&bytes[..], ArchiveFormat::TarGz).unwrap(),
+        1
+    );
+    assert!(super::validate_stream(&bytes[..bytes.len() - 5], ArchiveFormat::TarGz).is_err());
+    assert!(super::validate_stream(&bytes[..], ArchiveFormat::Zip).is_err());
+}

@@ -21,7 +21,7 @@ mod safety;
 #[cfg(test)]
 mod testutil;
 
-pub use archive::validate_archive;
+pub use archive::{validate_archive, validate_stream};
 pub use chunks::{ChunkStore, MAX_CHUNK_LEN, StoreStats, ZSTD_LEVEL, chunk_hash};
 pub use error::PackageError;
 pub use extract::extract;

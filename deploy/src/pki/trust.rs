@@ -197,6 +197,8 @@ pub enum RefusalKind {
     Retired,
     FingerprintMismatch,
     WrongRole,
+    /// A valid certificate, but of another Space than the one expected.
+    WrongSpace,
     Missing,
 }
 

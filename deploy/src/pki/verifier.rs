@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use super::{PeerIdentity, PeerRole, Refusal, TrustStore};
+use super::{PeerIdentity, PeerRole, Refusal, RefusalKind, TrustStore};
 
 /// Verifies peers against a [`TrustStore`]. Use one instance as a `ClientCertVerifier` on a
 /// server and as a `ServerCertVerifier` on a client. Host names are not checked: peers are
@@ -19,6 +19,8 @@ pub struct TrustVerifier {
     store: TrustStore,
     expect: Option<PeerRole>,
     allow_anonymous: bool,
+    defer: bool,
+    expect_space: Option<String>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
@@ -29,6 +31,8 @@ impl TrustVerifier {
             store,
             expect: None,
             allow_anonymous: false,
+            defer: false,
+            expect_space: None,
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
     }
@@ -47,6 +51,24 @@ impl TrustVerifier {
         self
     }
 
+    /// Refuses a certificate that does not name Space `space` (as a client verifier: the server
+    /// reached at a peer's endpoint must be that peer).
+    pub fn expecting_space(mut self, space: &str) -> Self {
+        self.expect_space = Some(space.to_string());
+        self
+    }
+
+    /// As a server verifier: completes the handshake with any readable client certificate
+    /// (its key must still sign the handshake) or none, and leaves the trust decision to each
+    /// call, which must use [`super::peer_identity`]. The caller then gets the refusal's reason
+    /// (expired, unknown CA, fingerprint mismatch, retired) as a gRPC status instead of a bare
+    /// TLS alert.
+    pub fn defer_to_calls(mut self) -> Self {
+        self.allow_anonymous = true;
+        self.defer = true;
+        self
+    }
+
     pub fn store(&self) -> &TrustStore {
         &self.store
     }
@@ -56,6 +78,16 @@ impl TrustVerifier {
         let r = match self.expect {
             Some(role) => self.store.verify_role(der, role),
             None => self.store.verify(der),
+        };
+        let r = match (r, &self.expect_space) {
+            (Ok(id), Some(want)) if !id.space.eq_ignore_ascii_case(want) => Err(Refusal {
+                kind: RefusalKind::WrongSpace,
+                message: format!(
+                    "the peer presented the certificate of Space '{}' (ODCM '{}', {}) but Space '{want}' was expected at this address",
+                    id.space, id.odcm, id.fingerprint
+                ),
+            }),
+            (r, _) => r,
         };
         match &r {
             Ok(id) => {
@@ -86,6 +118,14 @@ impl ClientCertVerifier for TrustVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.defer {
+            super::CertInfo::from_der(end_entity).map_err(|e| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                    rustls::OtherError(Arc::new(e)),
+                ))
+            })?;
+            return Ok(ClientCertVerified::assertion());
+        }
         self.check(end_entity, "client")?;
         Ok(ClientCertVerified::assertion())
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use deploy::model::Release;
 use deploy::packages::{
-    PackageManifest, PackageReader, format_from_file_name, ingest, parse_file_name,
-    validate_archive, validate_id, validate_version,
+    ArchiveFormat, PackageManifest, PackageReader, format_from_file_name, ingest, parse_file_name,
+    validate_archive, validate_id, validate_stream, validate_version,
 };
 use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 use futures::Stream;
@@ -40,6 +40,41 @@ impl SpaceState {
             .all_records::<PackageManifest>(&prefix_of(&[id]))?;
         v.sort_by(|a, b| deploy::compare::compare_versions(&b.version, &a.version));
         Ok(v)
+    }
+}
+
+/// Reads the bytes of an upload as they arrive (for validation on a blocking thread).
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        Self {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            match self.rx.blocking_recv() {
+                Some(b) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -105,10 +140,34 @@ impl Packages for PackagesApi {
         let mut file =
             tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::fs::File::from_std(std_file));
         let mut received: u64 = 0;
+        // A .tar.gz is validated while it arrives; a zip (index at the end) once it is on disk.
+        let (vtx, validation) = if format == ArchiveFormat::TarGz {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+            let task = tokio::task::spawn_blocking(move || {
+                validate_stream(ChannelReader::new(rx), ArchiveFormat::TarGz)
+            });
+            (Some(tx), Some(task))
+        } else {
+            (None, None)
+        };
+        let mut validation = validation;
         while let Some(msg) = stream.message().await? {
             match msg.part {
                 Some(pb::upload_request::Part::Data(bytes)) => {
                     received += bytes.len() as u64;
+                    if let Some(tx) = &vtx
+                        && tx.send(bytes.clone()).await.is_err()
+                        && let Some(task) = validation.take()
+                    {
+                        // The validator stopped before the end: the archive is bad.
+                        task.await
+                            .map_err(|e| ApiError::Internal(e.to_string()))?
+                            .map_err(ApiError::from)?;
+                        return Err(ApiError::Invalid(
+                            "the archive ended before the upload did".into(),
+                        )
+                        .into());
+                    }
                     file.write_all(&bytes)
                         .await
                         .map_err(|e| ApiError::Internal(format!("cannot write upload: {e}")))?;
@@ -132,10 +191,18 @@ impl Packages for PackagesApi {
             ))
             .into());
         }
+        drop(vtx);
+        if let Some(task) = validation {
+            task.await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(ApiError::from)?;
+        }
         let chunks = self.0.chunks.clone();
         let path = tmp.path().to_path_buf();
         let ingested = tokio::task::spawn_blocking(move || -> ApiResult<_> {
-            validate_archive(&path, format)?;
+            if format != ArchiveFormat::TarGz {
+                validate_archive(&path, format)?;
+            }
             let f = std::fs::File::open(&path)
                 .map_err(|e| ApiError::Internal(format!("cannot read upload: {e}")))?;
             Ok(ingest(

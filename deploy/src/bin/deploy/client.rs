@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use proto::space::v1::{
     channels_client::ChannelsClient, deployments_client::DeploymentsClient,
     environments_client::EnvironmentsClient, lifecycles_client::LifecyclesClient,
-    packages_client::PackagesClient, process_client::ProcessClient,
+    packages_client::PackagesClient, peers_client::PeersClient, process_client::ProcessClient,
     projects_client::ProjectsClient, releases_client::ReleasesClient, system_client::SystemClient,
     targets_client::TargetsClient, variables_client::VariablesClient,
 };
@@ -46,6 +46,7 @@ pub struct Client {
     pub releases: ReleasesClient<Svc>,
     pub targets: TargetsClient<Svc>,
     pub deployments: DeploymentsClient<Svc>,
+    pub peers: PeersClient<Svc>,
 }
 
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
@@ -86,6 +87,7 @@ impl Client {
             releases: c!(ReleasesClient),
             targets: c!(TargetsClient),
             deployments: c!(DeploymentsClient),
+            peers: c!(PeersClient),
         })
     }
 

@@ -83,6 +83,9 @@ enum Command {
     Deployment(cmd::deployment::DeploymentCmd),
     /// Projects x environments: the latest release and its state in each.
     Dashboard,
+    /// This Space's links to other Spaces: ODCM identity, trust set, peer calls.
+    #[command(subcommand)]
+    Space(cmd::space::SpaceCmd),
     /// Administer an ODCM: Spaces, Remote Spaces, trusts, audit log.
     Odcm(cmd::odcm::OdcmCmd),
     /// Print shell completions.
@@ -146,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Target(c) => cmd::target::run(c, x).await,
         Command::Deployment(c) => cmd::deployment::run(c, x).await,
         Command::Dashboard => cmd::deployment::dashboard(x).await,
+        Command::Space(c) => cmd::space::run(c, x).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod odcm;
 pub mod package;
 pub mod project;
 pub mod release;
+pub mod space;
 pub mod target;
 pub mod variable;
 

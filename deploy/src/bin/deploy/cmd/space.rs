@@ -1,0 +1,113 @@
+//! `deploy space ...`: the current Space's links to other Spaces — its ODCM identity and trust
+//! set (`status`) and a call to a named peer over mutual TLS, made by the Space server (`ping`).
+
+use clap::{Subcommand, ValueEnum};
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::Env;
+use crate::output::{emit, emit_one, join, time};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Releases,
+    Receipts,
+}
+
+#[derive(Subcommand)]
+pub enum SpaceCmd {
+    /// This Space's ODCM identity, ODCM link, and the peers and trusts it enforces.
+    Status,
+    /// Have this Space call a peer Space (mutual TLS) and show who each side sees.
+    Ping {
+        /// The peer Space's name.
+        #[arg(long)]
+        peer: String,
+        /// Also check that the peer trusts this Space for this kind.
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
+    },
+}
+
+pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.peers.clone();
+    match cmd {
+        SpaceCmd::Status => {
+            let s = c.call(api.status(c.req(pb::Empty {}))).await?;
+            if !s.enrolled {
+                emit_one(
+                    x.output,
+                    json!({"enrolled": false}),
+                    vec![(
+                        "enrolled",
+                        "no (start the server with --enrolment-token)".into(),
+                    )],
+                );
+                return Ok(());
+            }
+            let peers: Vec<_> = s
+                .peers
+                .iter()
+                .map(|p| json!({"name": p.name, "odcm": p.odcm, "remote": p.remote, "endpoint": p.endpoint, "fingerprints": p.fingerprints}))
+                .collect();
+            emit_one(
+                x.output,
+                json!({"enrolled": true, "space": s.space, "odcm": s.odcm, "odcm_url": s.odcm_url,
+                    "fingerprint": s.fingerprint, "not_after": time(s.not_after), "peer_endpoint": s.peer_endpoint,
+                    "trust_set_version": s.trust_set_version, "odcm_connected": s.odcm_connected,
+                    "peers": peers, "trusts": s.trusts}),
+                vec![
+                    ("space", s.space.clone()),
+                    ("odcm", format!("{} ({})", s.odcm, s.odcm_url)),
+                    ("odcm connected", s.odcm_connected.to_string()),
+                    ("certificate", s.fingerprint.clone()),
+                    ("valid until", time(s.not_after)),
+                    ("peer endpoint", s.peer_endpoint.clone()),
+                    ("trust set version", s.trust_set_version.to_string()),
+                    (
+                        "peers",
+                        join(
+                            &s.peers
+                                .iter()
+                                .map(|p| format!("{} {}", p.name, p.endpoint))
+                                .collect::<Vec<_>>(),
+                        ),
+                    ),
+                    ("trusts", join(&s.trusts)),
+                ],
+            );
+        }
+        SpaceCmd::Ping { peer, kind } => {
+            let kind = match kind {
+                None => "",
+                Some(Kind::Releases) => "releases",
+                Some(Kind::Receipts) => "receipts",
+            };
+            let r = c
+                .call(api.ping(c.req(pb::PingPeerRequest {
+                    peer,
+                    kind: kind.into(),
+                })))
+                .await?;
+            emit(
+                x.output,
+                json!({"peer": r.peer, "endpoint": r.endpoint, "peer_odcm": r.peer_odcm,
+                    "seen_as": {"space": r.seen_as_space, "odcm": r.seen_as_odcm, "fingerprint": r.seen_as_fingerprint},
+                    "trusted_for": r.trusted_for, "millis": r.millis}),
+                &["PEER", "ENDPOINT", "SEES US AS", "TRUSTS US FOR", "TIME"],
+                vec![vec![
+                    format!("{} ({})", r.peer, r.peer_odcm),
+                    r.endpoint.clone(),
+                    format!(
+                        "{} ({}, {})",
+                        r.seen_as_space, r.seen_as_odcm, r.seen_as_fingerprint
+                    ),
+                    join(&r.trusted_for),
+                    format!("{} ms", r.millis),
+                ]],
+            );
+        }
+    }
+    Ok(())
+}

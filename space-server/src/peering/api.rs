@@ -1,0 +1,78 @@
+//! `space.v1.Peers` (API key, like the rest of the Space API): this Space's ODCM identity and
+//! trust set, and calls to a named peer over mutual TLS.
+
+use std::sync::Arc;
+
+use proto::odcm::v1 as odcm_pb;
+use proto::space::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use super::Peering;
+
+pub struct PeersApi(pub Option<Arc<Peering>>);
+
+impl PeersApi {
+    fn peering(&self) -> Result<&Arc<Peering>, Status> {
+        self.0.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "this Space is not enrolled with an ODCM: start it once with --odcm-url, --odcm-fingerprint and --enrolment-token (from `deploy odcm space create`)",
+            )
+        })
+    }
+}
+
+/// "Prod accepts releases from DevTest".
+pub fn trust_line(t: &odcm_pb::Trust) -> String {
+    let what = match odcm_pb::TrustKind::try_from(t.kind) {
+        Ok(odcm_pb::TrustKind::Receipts) => "receipts",
+        _ => "releases",
+    };
+    format!("{} accepts {what} from {}", t.truster, t.trusted)
+}
+
+#[tonic::async_trait]
+impl pb::peers_server::Peers for PeersApi {
+    async fn status(&self, _r: Request<pb::Empty>) -> Result<Response<pb::PeeringStatus>, Status> {
+        let Some(p) = &self.0 else {
+            return Ok(Response::new(pb::PeeringStatus::default()));
+        };
+        let set = p.trust_set();
+        Ok(Response::new(pb::PeeringStatus {
+            enrolled: true,
+            space: p.me.clone(),
+            odcm: p.enrolled.odcm.clone(),
+            odcm_url: p.enrolled.odcm_url.clone(),
+            fingerprint: p.cert.fingerprint.clone(),
+            not_after: p.cert.not_after,
+            peer_endpoint: p.enrolled.endpoint.clone(),
+            trust_set_version: set.version,
+            odcm_connected: p.odcm_connected(),
+            peers: set
+                .peers
+                .iter()
+                .map(|x| pb::KnownPeer {
+                    name: x.name.clone(),
+                    odcm: x.odcm.clone(),
+                    remote: x.remote,
+                    endpoint: x.endpoint.clone(),
+                    fingerprints: x.certs.iter().map(|c| c.fingerprint.clone()).collect(),
+                })
+                .collect(),
+            trusts: set.trusts.iter().map(trust_line).collect(),
+        }))
+    }
+
+    async fn ping(
+        &self,
+        r: Request<pb::PingPeerRequest>,
+    ) -> Result<Response<pb::PingPeerResponse>, Status> {
+        let p = self.peering()?;
+        let r = r.into_inner();
+        if r.peer.trim().is_empty() {
+            return Err(Status::invalid_argument("name the peer Space to call"));
+        }
+        super::client::ping(p, r.peer.trim(), &r.kind)
+            .await
+            .map(Response::new)
+    }
+}

@@ -1,0 +1,132 @@
+//! Calls this Space makes to a peer's `peer.v1` service: the peer's endpoint and certificates
+//! come from the trust set; the peer must present the certificate of the Space named (checked
+//! by the TLS verifier), and this Space presents its ODCM-issued certificate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deploy::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
+use proto::peer::v1 as pb;
+use proto::space::v1 as spb;
+use tonic::Status;
+
+use super::Peering;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A status's message a user can act on: a bare "connection closed" means the other side
+/// refused our client certificate at the handshake (STACK.md gotcha 2).
+pub fn explain(s: &Status) -> String {
+    let m = s.message();
+    let closed = matches!(s.code(), tonic::Code::Cancelled | tonic::Code::Unknown)
+        && (m.contains("connection closed") || m.contains("connection reset"));
+    if closed || m.contains("CertificateRequired") || m.contains("BadCertificate") {
+        format!(
+            "the peer refused the connection: it requires a client certificate that it trusts ({m})"
+        )
+    } else {
+        m.to_string()
+    }
+}
+
+pub fn parse_kind(s: &str) -> Result<Option<pb::TrustKind>, Status> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "releases" | "release" => Ok(Some(pb::TrustKind::Releases)),
+        "receipts" | "receipt" => Ok(Some(pb::TrustKind::Receipts)),
+        other => Err(Status::invalid_argument(format!(
+            "trust kind '{other}' is not known: use releases or receipts"
+        ))),
+    }
+}
+
+fn kind_name(k: i32) -> String {
+    match pb::TrustKind::try_from(k) {
+        Ok(pb::TrustKind::Releases) => "releases".into(),
+        Ok(pb::TrustKind::Receipts) => "receipts".into(),
+        _ => "unknown".into(),
+    }
+}
+
+fn with_deadline<T>(m: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(m);
+    r.set_timeout(CALL_TIMEOUT);
+    r
+}
+
+/// Calls Space `peer`: `CheckTrust(kind)` when a kind is given, then `Ping`.
+pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerResponse, Status> {
+    let kind = parse_kind(kind)?;
+    let set = p.trust_set();
+    let Some(target) = set.peers.iter().find(|x| x.name.eq_ignore_ascii_case(peer)) else {
+        return Err(Status::failed_precondition(format!(
+            "Space '{peer}' is not in the trust set of {}: no trust involves it (add one with `deploy odcm trust add` in ODCM '{}')",
+            p.me, p.enrolled.odcm
+        )));
+    };
+    if target.endpoint.is_empty() {
+        return Err(Status::failed_precondition(format!(
+            "ODCM '{}' knows no peer endpoint for Space '{}': set it at enrolment or with `deploy odcm remote-space add --endpoint`",
+            p.enrolled.odcm, target.name
+        )));
+    }
+    let start = Instant::now();
+    let fail = |what: &str, m: String| {
+        Status::failed_precondition(format!(
+            "calling Space '{}' at {}: {what}{m}",
+            target.name, target.endpoint
+        ))
+    };
+    let verifier = TrustVerifier::new(p.store.clone())
+        .expecting(PeerRole::Space)
+        .expecting_space(&target.name);
+    let cfg = client_config(Some(&p.identity), Arc::new(verifier))
+        .map_err(|e| Status::internal(e.to_string()))?;
+    let ch = connect_mtls(&target.endpoint, cfg, CONNECT_TIMEOUT)
+        .await
+        .map_err(|e| fail("", e.to_string()))?;
+    let mut api = pb::peer_client::PeerClient::new(ch);
+    let refused = |s: Status| {
+        let m = explain(&s);
+        match s.code() {
+            tonic::Code::PermissionDenied => Status::permission_denied(m),
+            tonic::Code::Unauthenticated => Status::failed_precondition(format!(
+                "Space '{}' refused the certificate of {}: {m}",
+                target.name, p.me
+            )),
+            _ => fail("", m),
+        }
+    };
+    if let Some(k) = kind {
+        api.check_trust(with_deadline(pb::CheckTrustRequest {
+            kind: k as i32,
+            subject: format!("ping from {}", p.me),
+        }))
+        .await
+        .map_err(refused)?;
+    }
+    let sent_at = deploy::model::now() * 1000;
+    let pong = api
+        .ping(with_deadline(pb::PingRequest { sent_at }))
+        .await
+        .map_err(refused)?
+        .into_inner();
+    let seen = pong.caller.unwrap_or_default();
+    tracing::info!(peer = %target.name, endpoint = %target.endpoint, "peer answered");
+    Ok(spb::PingPeerResponse {
+        peer: pong.space,
+        endpoint: target.endpoint.clone(),
+        peer_odcm: pong.odcm,
+        peer_fingerprint: target
+            .certs
+            .first()
+            .map(|c| c.fingerprint.clone())
+            .unwrap_or_default(),
+        seen_as_space: seen.space,
+        seen_as_odcm: seen.odcm,
+        seen_as_fingerprint: seen.fingerprint,
+        trusted_for: pong.trusted_for.into_iter().map(kind_name).collect(),
+        millis: start.elapsed().as_millis().min(u32::MAX as u128) as u32,
+    })
+}

@@ -1,0 +1,66 @@
+//! Helpers for Space-to-Space tests: `deploy space ping` through a Space's API, and raw peer
+//! clients presenting crafted certificates (none, another CA's, an expired one).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deploy::pki::{
+    PeerRole, TrustSnapshot, TrustStore, TrustVerifier, client_config, connect_mtls,
+};
+use deploy::tls::Identity;
+
+use crate::Space;
+
+/// `deploy space ping --peer PEER [--kind KIND]` run against `s`: stdout, or stderr on failure.
+pub fn ping(s: &Space, peer: &str, kind: Option<&str>) -> Result<String, String> {
+    let mut args = vec!["space", "ping", "--peer", peer];
+    if let Some(k) = kind {
+        args.extend(["--kind", k]);
+    }
+    let o = s.cli().run(&args);
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+/// An identity for Space `space` signed by `ca`, valid from `not_before` to `not_after`.
+pub fn crafted_identity(
+    ca: &deploy::pki::CertificateAuthority,
+    space: &str,
+    not_before: i64,
+    not_after: i64,
+) -> Identity {
+    let pending = deploy::pki::new_csr(space, "").expect("csr");
+    let signed = ca
+        .sign_csr(&pending.csr_pem, space, not_before, not_after)
+        .expect("sign");
+    pending.into_identity(signed.pem)
+}
+
+/// Calls `WhoAmI` on the peer service at `address` presenting `identity` (or none); the
+/// server's certificate is checked against `ca_pem`. Returns the status message on refusal.
+pub fn who_am_i(
+    address: &str,
+    ca_pem: &str,
+    identity: Option<&Identity>,
+) -> Result<String, String> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut snap = TrustSnapshot::default();
+        snap.add_ca_pem("peer", ca_pem).expect("ca");
+        let verifier = TrustVerifier::new(TrustStore::new(snap)).expecting(PeerRole::Space);
+        let cfg = client_config(identity, Arc::new(verifier)).expect("client config");
+        let ch = connect_mtls(address, cfg, Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut req = tonic::Request::new(proto::peer::v1::Empty {});
+        req.set_timeout(Duration::from_secs(5));
+        proto::peer::v1::peer_client::PeerClient::new(ch)
+            .who_am_i(req)
+            .await
+            .map(|r| r.into_inner().space)
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    })
+}
