@@ -23,6 +23,9 @@ pub struct Config {
     pub agent_wait_secs: u64,
     /// Targets per step at once, unless a deployment asks otherwise.
     pub max_parallel: usize,
+    /// Extractions of each package an agent keeps per environment (older ones are removed
+    /// using the deployment journal); 0 keeps all.
+    pub package_retention: usize,
     /// Extra DNS names / IPs for the server certificate.
     pub tls_names: Vec<String>,
     pub log_format: LogFormat,
@@ -50,6 +53,7 @@ impl Default for Config {
             metrics_listen: String::new(),
             agent_wait_secs: 60,
             max_parallel: 10,
+            package_retention: 0,
             tls_names: Vec::new(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
@@ -86,6 +90,9 @@ pub struct Overrides {
     /// Seconds a step waits for a polling agent that is not connected.
     #[arg(long, env = "SPACE_AGENT_WAIT_SECS", global = true)]
     pub agent_wait_secs: Option<u64>,
+    /// Extractions of each package agents keep (0: all).
+    #[arg(long, env = "SPACE_PACKAGE_RETENTION", global = true)]
+    pub package_retention: Option<usize>,
     /// Log format: text or json.
     #[arg(long, env = "SPACE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -153,6 +160,9 @@ impl Config {
         if let Some(v) = o.agent_wait_secs {
             c.agent_wait_secs = v;
         }
+        if let Some(v) = o.package_retention {
+            c.package_retention = v;
+        }
         if let Some(v) = &o.otlp_endpoint {
             c.otlp_endpoint = v.clone();
         }
@@ -201,6 +211,7 @@ impl Config {
         crate::server::Options {
             agent_wait: std::time::Duration::from_secs(self.agent_wait_secs),
             max_parallel: self.max_parallel.max(1),
+            retention: (self.package_retention > 0).then_some(self.package_retention),
             peering: None,
         }
     }

@@ -42,6 +42,8 @@ pub struct Options {
     pub agent_wait: std::time::Duration,
     /// Targets per step at once, unless a deployment asks otherwise.
     pub max_parallel: usize,
+    /// Extractions of each package kept on a target; `None`: all.
+    pub retention: Option<usize>,
     /// This Space's ODCM identity and trust set, when it is enrolled.
     pub peering: Option<Arc<crate::peering::Peering>>,
 }
@@ -51,6 +53,7 @@ impl Default for Options {
         Self {
             agent_wait: std::time::Duration::from_secs(60),
             max_parallel: 10,
+            retention: None,
             peering: None,
         }
     }
@@ -70,8 +73,13 @@ pub async fn serve(
     let auth = Authenticator::new(state.clone());
     let hub = Hub::new(state.clone(), options.agent_wait)
         .map_err(|e| ServeError::Transport(e.to_string()))?;
-    let engine = Engine::new(state.clone(), hub.clone(), options.max_parallel)
-        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let engine = Engine::new(
+        state.clone(),
+        hub.clone(),
+        options.max_parallel,
+        options.retention,
+    )
+    .map_err(|e| ServeError::Transport(e.to_string()))?;
     let agent_address = format!(
         "https://{}",
         agent_listener

@@ -304,7 +304,8 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
 
 #[test]
 fn a_new_package_version_transfers_only_changed_chunks() {
-    let s = Space::start();
+    // Agents keep one extraction per package: older ones are removed using the journal.
+    let s = Space::start_with_env(&[("SPACE_PACKAGE_RETENTION", "1")]);
     let c = s.cli();
     setup_envs(&c, &["Dev"]);
     c.ok(&["lifecycle", "create", "L", "--phase", "Dev:Dev"]);
@@ -382,6 +383,12 @@ fn a_new_package_version_transfers_only_changed_chunks() {
         std::fs::read(agent.applications().join("Dev/Big.App/1.0.1/app.bin")).unwrap(),
         next
     );
+    assert!(
+        !agent.applications().join("Dev/Big.App/1.0.0").exists(),
+        "retention removed the older extraction"
+    );
+    let journal = std::fs::read_to_string(agent.data_dir.join("work/journal.json")).unwrap();
+    assert!(journal.contains("\"removed\": true"), "{journal}");
 }
 
 #[test]

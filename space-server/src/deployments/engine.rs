@@ -33,6 +33,8 @@ pub struct Engine {
     pub state: Arc<SpaceState>,
     pub hub: Arc<Hub>,
     pub default_parallel: usize,
+    /// Extractions of each package kept on a target (older ones are removed); `None`: all.
+    pub retention: Option<usize>,
     pub(super) live: Mutex<HashMap<u64, Arc<Live>>>,
 }
 
@@ -41,6 +43,7 @@ impl Engine {
         state: Arc<SpaceState>,
         hub: Arc<Hub>,
         default_parallel: usize,
+        retention: Option<usize>,
     ) -> ApiResult<Arc<Self>> {
         // Deployments that were running when the server stopped cannot be resumed.
         for mut d in state.store.all_records::<Deployment>("")? {
@@ -58,6 +61,7 @@ impl Engine {
             state,
             hub,
             default_parallel: default_parallel.max(1),
+            retention,
             live: Mutex::new(HashMap::new()),
         }))
     }

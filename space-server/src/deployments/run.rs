@@ -457,7 +457,7 @@ impl Engine {
             step: step.clone(),
             variables,
             package,
-            retention: None,
+            retention: self.retention,
         };
         self.log(
             n,
