@@ -18,6 +18,8 @@ const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
 struct Endpoint {
     state: Arc<AgentState>,
+    /// Becomes true at shutdown: open sessions end so the server can drain.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 type Out = Pin<Box<dyn Stream<Item = Result<ab::AgentMessage, tonic::Status>> + Send>>;
@@ -40,7 +42,13 @@ impl AgentEndpoint for Endpoint {
                 tracing::warn!(error = %s.message(), "session ended with an error");
             }
         });
-        let out = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok);
+        let mut closing = self.closing.clone();
+        let out = futures::StreamExt::take_until(
+            tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok),
+            Box::pin(async move {
+                let _ = closing.wait_for(|v| *v).await;
+            }),
+        );
         Ok(tonic::Response::new(Box::pin(out)))
     }
 }
@@ -68,9 +76,14 @@ pub async fn serve(
         "the Space this agent trusts",
     )?;
     let incoming = tls_incoming(listener, Arc::new(cfg));
+    let (close_tx, closing) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = close_tx.send(true);
+    };
     tonic::transport::Server::builder()
         .add_service(
-            AgentEndpointServer::new(Endpoint { state })
+            AgentEndpointServer::new(Endpoint { state, closing })
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )

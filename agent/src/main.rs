@@ -136,6 +136,7 @@ async fn register(
         roles,
         connected: false,
         last_seen: None,
+        ..Default::default()
     });
     req.set_timeout(Duration::from_secs(30));
     client
@@ -215,13 +216,19 @@ async fn run(config: Config, state: Arc<AgentState>, fingerprint: String) -> any
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             let addr = listener.local_addr()?;
             println!("Agent listening on https://{addr} (certificate {fingerprint})");
-            agent::listening::serve(
+            let serve = agent::listening::serve(
                 state,
                 listener,
                 config.server_fingerprint.clone(),
                 stopped(),
-            )
-            .await?;
+            );
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => r?,
+                _ = async { stopped().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                    tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period; stopping");
+                }
+            }
         }
     }
     if config.server_fingerprint.is_empty() {
@@ -229,6 +236,9 @@ async fn run(config: Config, state: Arc<AgentState>, fingerprint: String) -> any
     }
     Ok(())
 }
+
+/// How long open connections may take to close after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

@@ -1,7 +1,9 @@
 //! Core library shared by every service: the domain model, variables, the package chunk store,
 //! storage, secrets, TLS identities, telemetry and the wire conversions.
 
+pub mod bundle;
 pub mod compare;
+pub mod drop;
 pub mod exec;
 pub mod lifecycle;
 pub mod model;
@@ -12,5 +14,6 @@ pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;
+pub mod transfer;
 pub mod variables;
 pub mod wire;

@@ -137,7 +137,8 @@ async fn run(
     let mut rx = stop_rx.clone();
     let mut options = config.options();
     options.peering = peering;
-    space_server::server::serve(
+    let store = state.store.clone();
+    let serve = space_server::server::serve(
         state,
         listener,
         agent_listener,
@@ -146,8 +147,21 @@ async fn run(
         async move {
             let _ = rx.wait_for(|v| *v).await;
         },
-    )
-    .await?;
+    );
+    tokio::pin!(serve);
+    let mut stopping = stop_rx.clone();
+    tokio::select! {
+        r = &mut serve => r?,
+        _ = async {
+            let _ = stopping.wait_for(|v| *v).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period; stopping");
+            if let Err(e) = store.flush() {
+                tracing::error!(error = %e, "flushing the database at shutdown failed");
+            }
+        }
+    }
     if let Some(t) = metrics_task {
         t.await??;
     }
@@ -208,6 +222,9 @@ async fn start_peering(
     });
     Ok(Some(p))
 }
+
+/// How long requests in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown_signal() {
     #[cfg(unix)]

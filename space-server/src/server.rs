@@ -113,8 +113,10 @@ pub async fn serve(
                 .await
         })
     };
+    let closing = hub.clone();
     let shutdown = async move {
         shutdown.await;
+        closing.close_all();
         let _ = stop_tx.send(true);
     };
     macro_rules! svc {

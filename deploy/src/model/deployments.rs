@@ -11,13 +11,25 @@ pub enum AgentMode {
     Polling,
     /// The agent serves; the Space connects to it at this address (https://host:port).
     Listening { address: String },
+    /// No agent: deploying writes an offline drop folder that an operator carries across and
+    /// runs (`deploy drop run`). The paths other than `drop_folder` are on the machine that
+    /// will run it.
+    OfflineDrop {
+        /// Where the Space writes drops (on the Space's machine).
+        drop_folder: String,
+        applications_dir: String,
+        working_dir: String,
+        /// The sensitive-variables password, sealed with the master key
+        /// ([`Target::drop_password_context`]); never returned or logged.
+        password: Option<Vec<u8>>,
+    },
 }
 
 /// A deployment target: an agent known by its certificate fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
-    /// `sha256:<hex>` of the agent's certificate.
+    /// `sha256:<hex>` of the agent's certificate; empty for an offline drop target.
     pub fingerprint: String,
     pub mode: AgentMode,
     pub environments: Vec<String>,
@@ -35,6 +47,15 @@ impl Target {
                 || roles
                     .iter()
                     .any(|r| self.roles.iter().any(|x| x.eq_ignore_ascii_case(r))))
+    }
+
+    pub fn is_offline_drop(&self) -> bool {
+        matches!(self.mode, AgentMode::OfflineDrop { .. })
+    }
+
+    /// The sealing context of an offline drop target's password.
+    pub fn drop_password_context(name: &str) -> String {
+        format!("drop-password:{}", name.to_lowercase())
     }
 }
 
@@ -103,6 +124,42 @@ pub struct Deployment {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub steps: Vec<StepRun>,
+    pub error: Option<String>,
+    /// Offline drops written by this deployment, with what operators reported.
+    #[serde(default)]
+    pub drops: Vec<DropWritten>,
+}
+
+/// One offline drop folder a deployment wrote for one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropWritten {
+    pub target: String,
+    /// The drop's folder on the Space's machine.
+    pub folder: String,
+    /// SHA-256 (hex) of the drop's `manifest.json`; a result must name it to be imported.
+    pub manifest_sha256: String,
+    /// The result an operator imported (`deploy receipt import`); not signed.
+    pub report: Option<OperatorReport>,
+}
+
+/// An operator-reported result of running an offline drop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorReport {
+    pub state: RunState,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub steps: Vec<ReportedStep>,
+    pub imported_at: Timestamp,
+    pub imported_by: String,
+    /// SHA-256 (hex) of the imported file: importing the same file again changes nothing.
+    pub receipt_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedStep {
+    pub name: String,
+    pub state: RunState,
+    pub exit_code: Option<i32>,
     pub error: Option<String>,
 }
 

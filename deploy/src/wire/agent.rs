@@ -134,7 +134,22 @@ impl TryFrom<pb::Target> for Target {
             roles,
             connected: _,
             last_seen: _,
+            drop,
+            // The API seals the password itself; it never reaches the domain type in clear.
+            drop_password: _,
+            clear_drop_password: _,
+            has_drop_password: _,
         } = m;
+        if let Some(d) = drop {
+            return super::drop::drop_target(
+                name,
+                fingerprint,
+                listening_address,
+                d,
+                environments,
+                roles,
+            );
+        }
         let fingerprint =
             crate::tls::normalize_fingerprint(&fingerprint).map_err(|e| WireError::Invalid {
                 field: "fingerprint",
@@ -174,17 +189,36 @@ pub fn target_to_wire(t: Target, connected: bool, last_seen: Option<i64>) -> pb:
         roles,
         created_at: _,
     } = t;
+    let (listening_address, drop, has_drop_password) = match mode {
+        AgentMode::Polling => (String::new(), None, false),
+        AgentMode::Listening { address } => (address, None, false),
+        AgentMode::OfflineDrop {
+            drop_folder,
+            applications_dir,
+            working_dir,
+            password,
+        } => (
+            String::new(),
+            Some(pb::DropSettings {
+                drop_folder,
+                applications_dir,
+                working_dir,
+            }),
+            password.is_some(),
+        ),
+    };
     pb::Target {
         name,
         fingerprint,
-        listening_address: match mode {
-            AgentMode::Polling => String::new(),
-            AgentMode::Listening { address } => address,
-        },
+        listening_address,
         environments,
         roles,
         connected,
         last_seen: last_seen.map(timestamp),
+        drop,
+        drop_password: String::new(),
+        clear_drop_password: false,
+        has_drop_password,
     }
 }
 
@@ -235,8 +269,13 @@ pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
         finished_at,
         steps,
         error,
+        drops,
     } = d;
     pb::Deployment {
+        drops: drops
+            .into_iter()
+            .map(super::drop::drop_written_to_wire)
+            .collect(),
         id,
         project,
         version,

@@ -10,6 +10,7 @@ use crate::model::{
 use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
 
 pub mod agent;
+pub mod drop;
 
 /// A wire message that does not describe a valid domain value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

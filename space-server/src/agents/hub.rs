@@ -29,6 +29,8 @@ pub struct Hub {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     last_seen: Mutex<HashMap<String, i64>>,
     connected: Notify,
+    /// Set when the server shuts down: open agent sessions end so connections can drain.
+    closing: tokio::sync::watch::Sender<bool>,
     /// Certificates allowed to complete a handshake on the agent listener.
     pub allowed: FingerprintSet,
     /// How long a step waits for a polling agent that is not connected.
@@ -39,13 +41,16 @@ impl Hub {
     pub fn new(state: Arc<SpaceState>, agent_wait: Duration) -> ApiResult<Arc<Self>> {
         let allowed = FingerprintSet::default();
         for t in state.store.all_records::<Target>("")? {
-            allowed.insert(t.fingerprint);
+            if !t.fingerprint.is_empty() {
+                allowed.insert(t.fingerprint);
+            }
         }
         Ok(Arc::new(Self {
             state,
             sessions: Mutex::new(HashMap::new()),
             last_seen: Mutex::new(HashMap::new()),
             connected: Notify::new(),
+            closing: tokio::sync::watch::channel(false).0,
             allowed,
             agent_wait,
         }))
@@ -75,6 +80,33 @@ impl Hub {
             .lock()
             .map(|s| s.values().filter(|x| x.is_open()).count())
             .unwrap_or(0)
+    }
+
+    /// Drops a closed session from the registry (unless a newer one replaced it), so nothing
+    /// keeps its connection open.
+    fn remove(&self, session: &Arc<Session>) {
+        if let Ok(mut s) = self.sessions.lock() {
+            let key = session.target.to_lowercase();
+            if s.get(&key).is_some_and(|x| Arc::ptr_eq(x, session)) {
+                s.remove(&key);
+            }
+        }
+    }
+
+    /// Ends every agent session (at shutdown); agents reconnect to the next server.
+    pub fn close_all(&self) {
+        let _ = self.closing.send(true);
+        if let Ok(mut s) = self.sessions.lock() {
+            s.clear();
+        }
+    }
+
+    /// A future that completes when the server starts shutting down.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
     }
 
     /// Closes the session of a target (e.g. when it is deleted).
@@ -140,7 +172,12 @@ impl Hub {
             .into_inner();
         let session = Session::new(t.name.clone(), tx);
         self.register(session.clone());
-        tokio::spawn(session.clone().drive(inbound, self.state.chunks.clone()));
+        let hub = self.clone();
+        let s2 = session.clone();
+        tokio::spawn(async move {
+            s2.clone().drive(inbound, hub.state.chunks.clone()).await;
+            hub.remove(&s2);
+        });
         Ok(session)
     }
 
@@ -150,6 +187,10 @@ impl Hub {
         }
         match &t.mode {
             AgentMode::Listening { address } => self.open_listening(t, address).await,
+            AgentMode::OfflineDrop { .. } => Err(format!(
+                "target '{}' is an offline drop target: it has no agent",
+                t.name
+            )),
             AgentMode::Polling => {
                 let deadline = tokio::time::Instant::now() + self.agent_wait;
                 loop {
@@ -229,8 +270,19 @@ impl AgentHub for AgentHubApi {
         let session = Session::new(target.name.clone(), tx);
         self.0.register(session.clone());
         tracing::info!(target = %target.name, fingerprint = %fp, "polling agent connected");
-        tokio::spawn(session.drive(req.into_inner(), self.0.state.chunks.clone()));
-        let out = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok);
+        let hub = self.0.clone();
+        let inbound = req.into_inner();
+        tokio::spawn(async move {
+            session
+                .clone()
+                .drive(inbound, hub.state.chunks.clone())
+                .await;
+            hub.remove(&session);
+        });
+        let out = futures::StreamExt::take_until(
+            tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok),
+            Box::pin(self.0.closed()),
+        );
         Ok(tonic::Response::new(Box::pin(out)))
     }
 }

@@ -1,8 +1,9 @@
-//! `space.v1.Targets`: deployment targets (agents known by their certificate fingerprint).
+//! `space.v1.Targets`: deployment targets (agents known by their certificate fingerprint, and
+//! offline drop targets, whose sensitive-variables password is sealed with the master key).
 
 use std::sync::Arc;
 
-use deploy::model::Target;
+use deploy::model::{AgentMode, Target};
 use deploy::storage::records::TARGET_BY_FINGERPRINT;
 use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of};
 use deploy::wire::agent::target_to_wire;
@@ -42,6 +43,43 @@ impl TargetsApi {
         Ok(())
     }
 
+    /// Seals a drop target's new password, keeps the old one (`None` given, not cleared), or
+    /// clears it. The password is never logged.
+    fn set_drop_password(
+        &self,
+        t: &mut Target,
+        old: Option<&Target>,
+        password: &str,
+        clear: bool,
+    ) -> ApiResult<()> {
+        let AgentMode::OfflineDrop { password: pw, .. } = &mut t.mode else {
+            if !password.is_empty() || clear {
+                return Err(ApiError::Invalid(format!(
+                    "target '{}' is not an offline drop target: it has no sensitive-variables password",
+                    t.name
+                )));
+            }
+            return Ok(());
+        };
+        *pw = if !password.is_empty() {
+            Some(
+                self.hub
+                    .state
+                    .master
+                    .seal(password, &Target::drop_password_context(&t.name))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            )
+        } else if clear {
+            None
+        } else {
+            match old.map(|o| &o.mode) {
+                Some(AgentMode::OfflineDrop { password, .. }) => password.clone(),
+                _ => None,
+            }
+        };
+        Ok(())
+    }
+
     fn wire(&self, t: Target) -> pb::Target {
         let (connected, seen) = self.hub.status(&t.name);
         target_to_wire(t, connected, seen)
@@ -51,10 +89,23 @@ impl TargetsApi {
 #[tonic::async_trait]
 impl Targets for TargetsApi {
     async fn create(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
-        let t = Target::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let m = req.into_inner();
+        let (password, clear) = (m.drop_password.clone(), m.clear_drop_password);
+        let mut t = Target::try_from(m).map_err(ApiError::from)?;
+        self.set_drop_password(&mut t, None, &password, clear)?;
         let state = &self.hub.state;
         let _g = state.write_lock.lock().await;
         self.check(&t)?;
+        if t.is_offline_drop() {
+            let mut b = Batch::new();
+            b.insert_record(&t).map_err(ApiError::from)?;
+            state.store.commit(b).map_err(|e| match e {
+                StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
+                e => e.into(),
+            })?;
+            tracing::info!(target = %t.name, environments = ?t.environments, roles = ?t.roles, "offline drop target registered");
+            return ok(self.wire(t));
+        }
         if let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)? {
             return Err(ApiError::Precondition(format!(
                 "certificate {} is already registered as target '{}'",
@@ -113,37 +164,48 @@ impl Targets for TargetsApi {
     }
 
     async fn update(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
-        let t = Target::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let m = req.into_inner();
+        let (password, clear) = (m.drop_password.clone(), m.clear_drop_password);
+        let t = Target::try_from(m).map_err(ApiError::from)?;
         let state = &self.hub.state;
         let _g = state.write_lock.lock().await;
         let old = TargetsApi::get(self, &t.name)?;
-        let t = Target {
+        let mut t = Target {
             name: old.name.clone(),
             created_at: old.created_at,
             ..t
         };
+        self.set_drop_password(&mut t, Some(&old), &password, clear)?;
         self.check(&t)?;
         let mut b = Batch::new();
         b.put_record(&t).map_err(ApiError::from)?;
         if t.fingerprint != old.fingerprint {
-            if let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)? {
+            if !t.fingerprint.is_empty()
+                && let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)?
+            {
                 return Err(ApiError::Precondition(format!(
                     "certificate {} is already registered as target '{}'",
                     t.fingerprint, other.name
                 ))
                 .into());
             }
-            b.delete(TARGET_BY_FINGERPRINT, &old.fingerprint);
-            b.insert(
-                TARGET_BY_FINGERPRINT,
-                &t.fingerprint,
-                t.name.clone().into_bytes(),
-            );
+            if !old.fingerprint.is_empty() {
+                b.delete(TARGET_BY_FINGERPRINT, &old.fingerprint);
+            }
+            if !t.fingerprint.is_empty() {
+                b.insert(
+                    TARGET_BY_FINGERPRINT,
+                    &t.fingerprint,
+                    t.name.clone().into_bytes(),
+                );
+            }
         }
         state.store.commit(b).map_err(ApiError::from)?;
         if t.fingerprint != old.fingerprint {
             self.hub.allowed.remove(&old.fingerprint);
-            self.hub.allowed.insert(t.fingerprint.clone());
+            if !t.fingerprint.is_empty() {
+                self.hub.allowed.insert(t.fingerprint.clone());
+            }
             self.hub.forget(&t.name);
         }
         ok(self.wire(t))
@@ -156,7 +218,9 @@ impl Targets for TargetsApi {
         let t = TargetsApi::get(self, &name)?;
         let mut b = Batch::new();
         b.delete(Target::TABLE, &key_of(&[&t.name]));
-        b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
+        if !t.fingerprint.is_empty() {
+            b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
+        }
         state.store.commit(b).map_err(ApiError::from)?;
         self.hub.allowed.remove(&t.fingerprint);
         self.hub.forget(&t.name);

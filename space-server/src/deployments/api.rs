@@ -188,6 +188,19 @@ impl Deployments for DeploymentsApi {
         ok(deployment_to_wire(self.0.cancel(&req.into_inner().id)?))
     }
 
+    async fn import_drop_result(
+        &self,
+        req: tonic::Request<pb::ImportDropResultRequest>,
+    ) -> Resp<pb::ImportDropResultResponse> {
+        let who = caller(&req).name;
+        let pb::ImportDropResultRequest { receipt } = req.into_inner();
+        let (d, changed) = self.0.import_drop_result(&receipt, &who).await?;
+        ok(pb::ImportDropResultResponse {
+            deployment: Some(deployment_to_wire(d)),
+            changed,
+        })
+    }
+
     async fn dashboard(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
         let store = &self.0.state.store;
         let mut envs = store
@@ -205,10 +218,14 @@ impl Deployments for DeploymentsApi {
         let cells = latest
             .into_values()
             .map(|d| pb::DashboardCell {
+                operator_reported: super::drop::reported_state(&d).is_some(),
+                state: super::drop::reported_state(&d)
+                    .unwrap_or(d.state)
+                    .as_str()
+                    .into(),
                 project: d.project,
                 environment: d.environment,
                 version: d.version,
-                state: d.state.as_str().into(),
                 deployment_id: d.id,
                 finished_at: d.finished_at.map(timestamp),
             })

@@ -27,7 +27,14 @@ pub(super) struct Live {
     pub seq: AtomicU64,
     /// Sensitive values to mask in every line of this deployment.
     pub secrets: Mutex<Vec<String>>,
+    /// State changes not yet stored: a running deployment is stored at most every
+    /// [`SAVE_EVERY`] (a deployment to 1,000 targets changes state thousands of times).
+    pub dirty: std::sync::atomic::AtomicBool,
+    pub last_save: Mutex<std::time::Instant>,
 }
+
+/// How often a running deployment's record is stored and broadcast at most.
+pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Engine {
     pub state: Arc<SpaceState>,

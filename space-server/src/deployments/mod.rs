@@ -3,8 +3,10 @@
 //! cancelling, and starting automatic phases.
 
 mod api;
+mod drop;
 mod engine;
 mod run;
 
 pub use api::DeploymentsApi;
+pub use drop::RUNNER_ENV;
 pub use engine::{Engine, Event};

@@ -14,7 +14,7 @@ use super::engine::{Engine, Live};
 use crate::agents::JobEvent;
 use crate::error::{ApiError, ApiResult};
 
-type Shared = Arc<Mutex<Deployment>>;
+pub(super) type Shared = Arc<Mutex<Deployment>>;
 
 impl Engine {
     /// The lifecycle a release progresses through (its channel's, else its project's).
@@ -68,6 +68,7 @@ impl Engine {
             finished_at: None,
             steps: Vec::new(),
             error: None,
+            drops: Vec::new(),
         };
         let (cancel, _) = watch::channel(false);
         let (events, _) = broadcast::channel(4096);
@@ -79,6 +80,8 @@ impl Engine {
                     events,
                     seq: AtomicU64::new(0),
                     secrets: Mutex::new(secrets),
+                    dirty: Default::default(),
+                    last_save: Mutex::new(std::time::Instant::now()),
                 }),
             );
         }
@@ -95,14 +98,43 @@ impl Engine {
         Ok(d)
     }
 
-    fn update(&self, d: &Shared, f: impl FnOnce(&mut Deployment)) {
-        let snapshot = match d.lock() {
+    /// Changes a deployment; stores it at once when it ends or [`super::engine::SAVE_EVERY`]
+    /// has passed, else marks it for the flusher started by `run`.
+    pub(super) fn update(&self, d: &Shared, f: impl FnOnce(&mut Deployment)) {
+        let (number, done) = match d.lock() {
             Ok(mut g) => {
                 f(&mut g);
-                g.clone()
+                (g.number, g.state.is_final())
             }
             Err(_) => return,
         };
+        if let Some(live) = self.live(number)
+            && !done
+        {
+            let due = live
+                .last_save
+                .lock()
+                .map(|t| t.elapsed() >= super::engine::SAVE_EVERY)
+                .unwrap_or(true);
+            if !due {
+                live.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+        }
+        self.flush(d);
+    }
+
+    /// Stores the deployment now.
+    pub(super) fn flush(&self, d: &Shared) {
+        let Ok(snapshot) = d.lock().map(|g| g.clone()) else {
+            return;
+        };
+        if let Some(live) = self.live(snapshot.number) {
+            live.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
+            if let Ok(mut t) = live.last_save.lock() {
+                *t = std::time::Instant::now();
+            }
+        }
         if let Err(e) = self.save(&snapshot) {
             tracing::error!(deployment = %snapshot.id, error = %e, "cannot store deployment state");
         }
@@ -115,6 +147,19 @@ impl Engine {
         };
         let Some(live) = self.live(n) else { return };
         let cancel = live.cancel.subscribe();
+        {
+            // Stores changes that `update` held back, until the deployment ends.
+            let (engine, d, live) = (self.clone(), d.clone(), live.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(super::engine::SAVE_EVERY);
+                while engine.live(n).is_some() {
+                    tick.tick().await;
+                    if live.dirty.load(std::sync::atomic::Ordering::SeqCst) {
+                        engine.flush(&d);
+                    }
+                }
+            });
+        }
         self.update(&d, |d| {
             d.state = RunState::Running;
             d.started_at = Some(deploy::model::now());
@@ -156,6 +201,12 @@ impl Engine {
                 })
                 .collect()
         });
+        // Offline drop targets run no step: their drops (every step matching them) are
+        // written now; see drop.rs.
+        let drops = match self.write_drops(&d, &release, &steps, &all_targets).await {
+            Ok(drops) => drops,
+            Err(msg) => return self.finish(&d, &release, Some(msg), false).await,
+        };
         // Output variables of earlier steps, visible to every later step: `Output.<Step>.<Name>`
         // (the value from the same target wins, else the last one reported), and
         // `Output.<Step>[<Target>].<Name>` for one target's value.
@@ -204,6 +255,10 @@ impl Engine {
             let sem = Arc::new(Semaphore::new(parallel));
             let mut set = tokio::task::JoinSet::new();
             for (j, t) in targets.into_iter().enumerate() {
+                if let Some(folder) = drops.get(&t.name) {
+                    self.drop_written(&d, i, j, &step.name, &t.name, folder);
+                    continue;
+                }
                 let prior = outputs.clone();
                 let (engine, d2, rel, st, sem, cancel) = (
                     self.clone(),
@@ -331,7 +386,7 @@ impl Engine {
         }
     }
 
-    fn variables_for(
+    pub(super) fn variables_for(
         &self,
         release: &Release,
         env: &str,

@@ -83,6 +83,12 @@ enum Command {
     Deployment(cmd::deployment::DeploymentCmd),
     /// Projects x environments: the latest release and its state in each.
     Dashboard,
+    /// Offline drops: run one on this machine, write its result (no server needed).
+    #[command(subcommand)]
+    Drop(cmd::drop::DropCmd),
+    /// Import results into the Space (offline drop results).
+    #[command(subcommand)]
+    Receipt(cmd::drop::ReceiptCmd),
     /// This Space's links to other Spaces: ODCM identity, trust set, peer calls.
     #[command(subcommand)]
     Space(cmd::space::SpaceCmd),
@@ -110,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Context(c) => return cmd::config::context(c, output),
         Command::Odcm(c) => return cmd::odcm::run(c, output, cli.timeout).await,
+        Command::Drop(c) => return cmd::drop::run(c).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "deploy", &mut std::io::stdout());
             return Ok(());
@@ -118,7 +125,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let x = connect(&cli).await?;
     match cli.command {
-        Command::Context(_) | Command::Completions { .. } | Command::Odcm(_) => Ok(()),
+        Command::Context(_) | Command::Completions { .. } | Command::Odcm(_) | Command::Drop(_) => {
+            Ok(())
+        }
         Command::Whoami => {
             let c = &x.client;
             let mut api = c.system.clone();
@@ -150,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployment(c) => cmd::deployment::run(c, x).await,
         Command::Dashboard => cmd::deployment::dashboard(x).await,
         Command::Space(c) => cmd::space::run(c, x).await,
+        Command::Receipt(c) => cmd::drop::receipt(c, x).await,
     }
 }
 

@@ -52,7 +52,46 @@ pub fn deployment_json(d: &pb::Deployment) -> serde_json::Value {
                 "error": t.error, "transferred_bytes": t.transferred_bytes, "installed_to": t.installed_to,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "drops": d.drops.iter().map(|x| json!({
+            "target": x.target, "folder": x.folder, "manifest_sha256": x.manifest_sha256,
+            "report": x.report.as_ref().map(|r| json!({
+                "operator_reported": true, "state": r.state,
+                "started_at": secs(&r.started_at).map(time), "finished_at": secs(&r.finished_at).map(time),
+                "imported_at": secs(&r.imported_at).map(time), "imported_by": r.imported_by,
+                "receipt_sha256": r.receipt_sha256,
+                "steps": r.steps.iter().map(|s| json!({
+                    "name": s.name, "state": s.state,
+                    "exit_code": s.has_exit_code.then_some(s.exit_code), "error": s.error,
+                })).collect::<Vec<_>>(),
+            })),
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// The offline drops of a deployment and what their operators reported, as text lines.
+fn print_drops(d: &pb::Deployment) {
+    for x in &d.drops {
+        println!("offline drop for {}: {}", x.target, x.folder);
+        match &x.report {
+            None => println!("  not run yet (or its result not imported: deploy receipt import)"),
+            Some(r) => {
+                println!(
+                    "  {} (operator-reported, imported by {} at {})",
+                    r.state,
+                    r.imported_by,
+                    secs(&r.imported_at).map(time).unwrap_or_default()
+                );
+                for s in &r.steps {
+                    let code = if s.has_exit_code {
+                        format!(" exit {}", s.exit_code)
+                    } else {
+                        String::new()
+                    };
+                    println!("    {:<10} {}{code}", s.state, s.name);
+                }
+            }
+        }
+    }
 }
 
 fn print_event(e: &pb::DeploymentEvent) {
@@ -276,6 +315,7 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
                         &["STEP", "TARGET", "STATE", "EXIT", "BYTES"],
                         rows,
                     );
+                    print_drops(&d);
                 }
             }
         }
@@ -309,7 +349,7 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                     "name": p,
                     "environments": r.environments.iter().map(|e| (e.clone(), cell(p, e).map(|c| json!({
                         "version": c.version, "state": c.state, "deployment": c.deployment_id,
-                        "finished_at": secs(&c.finished_at).map(time),
+                        "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
                     })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
                 })).collect::<Vec<_>>(),
             });
@@ -325,7 +365,14 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                     let mut row = vec![p.clone()];
                     row.extend(r.environments.iter().map(|e| {
                         cell(p, e)
-                            .map(|c| format!("{} {}", c.version, c.state))
+                            .map(|c| {
+                                let how = if c.operator_reported {
+                                    " (operator-reported)"
+                                } else {
+                                    ""
+                                };
+                                format!("{} {}{how}", c.version, c.state)
+                            })
                             .unwrap_or_else(|| "-".into())
                     }));
                     row

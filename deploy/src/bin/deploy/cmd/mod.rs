@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod deployment;
+pub mod drop;
 pub mod lifecycle;
 pub mod odcm;
 pub mod package;

@@ -1,4 +1,5 @@
-//! `deploy target ...`: deployment targets (agents), registered by certificate fingerprint.
+//! `deploy target ...`: deployment targets: agents, registered by certificate fingerprint, and
+//! offline drop targets (`add-drop`, `update-drop`).
 
 use clap::Subcommand;
 use proto::space::v1 as pb;
@@ -48,10 +49,16 @@ pub enum TargetCmd {
     },
     /// Where polling agents connect, and the Space certificate they must trust.
     Endpoint,
+    /// Register an offline drop target: deploying to it writes a folder to run elsewhere.
+    AddDrop(super::drop::DropTargetArgs),
+    /// Change an offline drop target (only what is given changes).
+    UpdateDrop(super::drop::DropTargetArgs),
 }
 
 fn mode(t: &pb::Target) -> String {
-    if t.listening_address.is_empty() {
+    if let Some(d) = &t.drop {
+        format!("offline-drop {}", d.drop_folder)
+    } else if t.listening_address.is_empty() {
         "polling".into()
     } else {
         format!("listening {}", t.listening_address)
@@ -60,9 +67,14 @@ fn mode(t: &pb::Target) -> String {
 
 fn target_json(t: &pb::Target) -> serde_json::Value {
     json!({
-        "name": t.name, "fingerprint": t.fingerprint, "mode": if t.listening_address.is_empty() { "polling" } else { "listening" },
+        "name": t.name, "fingerprint": t.fingerprint,
+        "mode": if t.drop.is_some() { "offline-drop" } else if t.listening_address.is_empty() { "polling" } else { "listening" },
         "listening_address": t.listening_address, "environments": t.environments, "roles": t.roles,
         "connected": t.connected, "last_seen": t.last_seen.as_ref().map(|x| time(x.seconds)),
+        "drop": t.drop.as_ref().map(|d| json!({
+            "drop_folder": d.drop_folder, "applications_dir": d.applications_dir,
+            "working_dir": d.working_dir, "has_password": t.has_drop_password,
+        })),
     })
 }
 
@@ -86,6 +98,7 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                     roles,
                     connected: false,
                     last_seen: None,
+                    ..Default::default()
                 })))
                 .await?;
             eprintln!("target '{}' registered ({})", t.name, mode(&t));
@@ -138,7 +151,30 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                     ("environments", join(&t.environments)),
                     ("roles", join(&t.roles)),
                     ("connected", t.connected.to_string()),
-                ],
+                ]
+                .into_iter()
+                .chain(
+                    t.drop
+                        .as_ref()
+                        .map(|d| {
+                            [
+                                ("applications dir", d.applications_dir.clone()),
+                                ("working dir", d.working_dir.clone()),
+                                (
+                                    "sensitive-variables password",
+                                    if t.has_drop_password {
+                                        "set"
+                                    } else {
+                                        "not set"
+                                    }
+                                    .into(),
+                                ),
+                            ]
+                        })
+                        .into_iter()
+                        .flatten(),
+                )
+                .collect(),
             );
         }
         TargetCmd::Update {
@@ -169,6 +205,8 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                 .await?;
             eprintln!("target '{name}' deleted");
         }
+        TargetCmd::AddDrop(a) => super::drop::add_drop(&x, a).await?,
+        TargetCmd::UpdateDrop(a) => super::drop::update_drop(&x, a).await?,
         TargetCmd::Endpoint => {
             let e = c.call(api.agent_endpoint(c.req(pb::Empty {}))).await?;
             emit_one(

@@ -1,0 +1,238 @@
+//! The DSSE envelope and in-toto Statement around [`BundleContents`]: building (seal, sign) and
+//! consistency checks shared with [`super::verify`].
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+
+use super::contents::{BundleContents, BundleDraft, BundlePackage, BundleValue, BundleVariable};
+use super::seal::{self, Recipient};
+use super::{BundleError, PAYLOAD_TYPE, SCHEMA_VERSION, STATEMENT_TYPE, SchemaVersion};
+use crate::pki::CertInfo;
+
+pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Envelope {
+    #[serde(rename = "payloadType")]
+    pub(super) payload_type: String,
+    pub(super) payload: String,
+    pub(super) signatures: Vec<Signature>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Signature {
+    pub(super) keyid: String,
+    pub(super) sig: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Subject {
+    pub(super) name: String,
+    pub(super) digest: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Statement<P> {
+    #[serde(rename = "_type")]
+    pub(super) type_: String,
+    pub(super) subject: Vec<Subject>,
+    #[serde(rename = "predicateType")]
+    pub(super) predicate_type: String,
+    pub(super) predicate: P,
+}
+
+/// The DSSE pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(body) SP body`.
+pub(super) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A Space's signing key and certificate (`identity/space.crt` + `space.key`). `Debug` shows
+/// only the Space and fingerprint.
+pub struct SigningIdentity {
+    cert: CertInfo,
+    key: EcdsaKeyPair,
+}
+
+impl std::fmt::Debug for SigningIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningIdentity")
+            .field("space", &self.cert.common_name)
+            .field("keyid", &self.cert.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningIdentity {
+    /// From a PEM certificate (its CN is the Space name) and its PKCS#8 PEM private key.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, BundleError> {
+        let cert = CertInfo::from_pem(cert_pem).map_err(|e| BundleError::Key(e.to_string()))?;
+        let der = rcgen::KeyPair::from_pem(key_pem)
+            .map_err(|_| BundleError::Key("the signing key is not a PEM private key".into()))?
+            .serialize_der();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &SystemRandom::new())
+                .map_err(|_| BundleError::Key("the signing key is not an ECDSA P-256 key".into()))?;
+        if key.public_key().as_ref() != seal::cert_public_key(&cert.der)?.as_slice() {
+            return Err(BundleError::Key(format!(
+                "the signing key does not belong to certificate {}",
+                cert.fingerprint
+            )));
+        }
+        Ok(Self { cert, key })
+    }
+
+    /// The Space this identity signs for (the certificate's CN).
+    pub fn space(&self) -> &str {
+        &self.cert.common_name
+    }
+
+    /// The DSSE `keyid`: the certificate's `sha256:<hex>` fingerprint.
+    pub fn keyid(&self) -> &str {
+        &self.cert.fingerprint
+    }
+}
+
+fn random_id() -> Result<String, BundleError> {
+    let mut id = [0u8; 16];
+    crate::secrets::random_bytes(&mut id).map_err(|e| BundleError::Build(e.to_string()))?;
+    Ok(hex::encode(id))
+}
+
+/// Seals the draft's sensitive values for `target_cert_der` (the target Space's certificate),
+/// signs with `signer` and returns the bundle file's bytes (DSSE JSON).
+pub fn build(
+    draft: BundleDraft,
+    target_cert_der: &[u8],
+    signer: &SigningIdentity,
+) -> Result<Vec<u8>, BundleError> {
+    build_with_schema(draft, target_cert_der, signer, SCHEMA_VERSION)
+}
+
+pub(super) fn build_with_schema(
+    draft: BundleDraft,
+    target_cert_der: &[u8],
+    signer: &SigningIdentity,
+    schema: SchemaVersion,
+) -> Result<Vec<u8>, BundleError> {
+    if !draft.source_space.eq_ignore_ascii_case(signer.space()) {
+        return Err(BundleError::Build(format!(
+            "the source space is '{}' but the signing certificate is for '{}'",
+            draft.source_space,
+            signer.space()
+        )));
+    }
+    let target =
+        CertInfo::from_der(target_cert_der).map_err(|e| BundleError::Key(e.to_string()))?;
+    if !draft.target_space.eq_ignore_ascii_case(&target.common_name) {
+        return Err(BundleError::Build(format!(
+            "the target space is '{}' but the certificate given is for '{}'",
+            draft.target_space, target.common_name
+        )));
+    }
+    let recipient = Recipient::from_cert_der(target_cert_der)?;
+    let bundle_id = random_id()?;
+    let mut variables = Vec::with_capacity(draft.variables.len());
+    for v in draft.variables {
+        let value = if v.sensitive {
+            let (enc, ciphertext) =
+                seal::seal(&recipient, &draft.target_space, &bundle_id, &v.id, &v.value)?;
+            BundleValue::Sealed { enc, ciphertext }
+        } else {
+            BundleValue::Plain(v.value)
+        };
+        variables.push(BundleVariable {
+            id: v.id,
+            name: v.name,
+            value,
+            scope: v.scope,
+            description: v.description,
+        });
+    }
+    let contents = BundleContents {
+        bundle_id,
+        source_space: draft.source_space,
+        target_space: draft.target_space,
+        recipient_key: recipient.key_id.clone(),
+        project: draft.project,
+        release: draft.release,
+        process: draft.process,
+        variables,
+        templates: draft.templates,
+        pinned_packages: draft.pinned_packages,
+        packages: draft
+            .packages
+            .iter()
+            .map(BundlePackage::from_manifest)
+            .collect(),
+        deployments: draft.deployments,
+        created_at: crate::model::now(),
+        traceparent: draft.traceparent,
+    };
+    check_consistent(&contents)?;
+    let statement = Statement {
+        type_: STATEMENT_TYPE.to_string(),
+        subject: contents
+            .packages
+            .iter()
+            .map(|p| Subject {
+                name: p.subject_name(),
+                digest: BTreeMap::from([("sha256".to_string(), p.sha256.clone())]),
+            })
+            .collect(),
+        predicate_type: schema.predicate_type(),
+        predicate: contents,
+    };
+    let payload = serde_json::to_vec(&statement).map_err(|e| BundleError::Build(e.to_string()))?;
+    let sig = signer
+        .key
+        .sign(&SystemRandom::new(), &pae(PAYLOAD_TYPE, &payload))
+        .map_err(|_| BundleError::Build("cannot sign the bundle".into()))?;
+    let envelope = Envelope {
+        payload_type: PAYLOAD_TYPE.to_string(),
+        payload: B64.encode(&payload),
+        signatures: vec![Signature {
+            keyid: signer.keyid().to_string(),
+            sig: B64.encode(sig.as_ref()),
+        }],
+    };
+    serde_json::to_vec(&envelope).map_err(|e| BundleError::Build(e.to_string()))
+}
+
+/// Package manifests decode, pins name a carried package, ids are unique.
+pub(super) fn check_consistent(c: &BundleContents) -> Result<(), BundleError> {
+    let bad = |m: String| Err(BundleError::Inconsistent(m));
+    let mut manifests = Vec::with_capacity(c.packages.len());
+    for p in &c.packages {
+        manifests.push(p.to_manifest().map_err(BundleError::Inconsistent)?);
+    }
+    for pin in &c.pinned_packages {
+        let found = manifests.iter().any(|m| {
+            m.id == pin.id && m.version == pin.version && m.sha256.eq_ignore_ascii_case(&pin.sha256)
+        });
+        if !found {
+            return bad(format!(
+                "step '{}' pins package {}@{} whose manifest is not in the bundle",
+                pin.step, pin.id, pin.version
+            ));
+        }
+    }
+    let mut ids: Vec<&str> = c.variables.iter().map(|v| v.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return bad(format!("variable id '{}' appears twice", w[0]));
+    }
+    Ok(())
+}
