@@ -107,6 +107,7 @@ PY
   printf '| %s | %s MiB | %s MiB | %s KiB | %s | %s |\n' "$N" "$((BASE / 1024))" "$((RSS / 1024))" "$PER" "$CONNECT" "$DEPLOY" >>"$RESULTS"
   kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  cp "$D/deploy.log" "$OUT/deploy-$N.log" 2>/dev/null || true
   rm -rf "$D"
 done
 cat "$RESULTS"

@@ -70,7 +70,8 @@ impl AgentState {
         mkdir(applications_dir)?;
         Ok(Self {
             identity,
-            chunks: ChunkStore::open(data_dir.join("chunks"))?,
+            // A cache: chunks are verified on every read, so it skips per-chunk fsync.
+            chunks: ChunkStore::open(data_dir.join("chunks"))?.with_durability(false),
             packages_dir,
             work_dir,
             applications_dir: applications_dir.to_path_buf(),

@@ -492,3 +492,75 @@ fn failures_cancellation_and_reconnects() {
             .contains("hello from worker")
     );
 }
+
+#[test]
+fn automatic_phases_deploy_by_themselves() {
+    let s = Space::start();
+    let c = s.cli();
+    setup_envs(&c, &["Dev", "Test", "Prod"]);
+    // Dev is automatic: creating a release deploys it there; Test follows Dev by itself;
+    // Prod waits for a person.
+    c.ok(&[
+        "lifecycle",
+        "create",
+        "Auto",
+        "--phase",
+        "Dev:Dev:auto",
+        "--phase",
+        "Test:Test:auto",
+        "--phase",
+        "Prod:Prod",
+    ]);
+    let agent = Agent::polling(&s, "box");
+    agent.register(&s, &["Dev", "Test", "Prod"], &[]);
+    wait_for("the agent to connect", Duration::from_secs(20), || {
+        c.json(&["target", "show", "box"])["connected"] == true
+    });
+    c.ok(&["project", "create", "Auto", "--lifecycle", "Auto"]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Auto",
+        "--name",
+        "Say",
+        "--script",
+        "echo in #{Environment.Name}",
+    ]);
+    c.ok(&["release", "create", "--project", "Auto", "--version", "1"]);
+    let mut list = serde_json::Value::Null;
+    wait_for(
+        "Dev and Test to be deployed automatically",
+        Duration::from_secs(60),
+        || {
+            list = c.json(&["deployment", "list", "--project", "Auto"]);
+            let done = |env: &str| {
+                list.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["environment"] == env && d["state"] == "success")
+            };
+            done("Dev") && done("Test")
+        },
+    );
+    let ds = list.as_array().unwrap();
+    assert!(
+        ds.iter()
+            .all(|d| d["created_by"] == "lifecycle (automatic phase)"),
+        "{list}"
+    );
+    assert!(
+        ds.iter().all(|d| d["environment"] != "Prod"),
+        "Prod is not automatic: {list}"
+    );
+    c.ok(&[
+        "release",
+        "deploy",
+        "--project",
+        "Auto",
+        "--version",
+        "1",
+        "--env",
+        "Prod",
+    ]);
+}
