@@ -2,6 +2,7 @@
 //! port and a temporary data directory, and drive it with the real `deploy` binary.
 
 pub mod agent;
+pub mod netns;
 pub mod odcm;
 pub mod peers;
 

@@ -46,7 +46,8 @@ fn launch(drop: &Path, stdin: Option<&str>, args: &[&str], env: &[(&str, &str)])
     let name = drop.file_name().unwrap().to_string_lossy().into_owned();
     let mut cmd = Command::new(drop.join(format!("{name}.sh")));
     cmd.args(args)
-        .env_remove("DEPLOY_DROP_PASSWORD")
+        // Set but empty counts as unset (a bug once): the password then comes from stdin.
+        .env("DEPLOY_DROP_PASSWORD", "")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -189,7 +189,8 @@ fn ask_password(file: Option<&Path>) -> Result<SecretString, DropError> {
     let fail = |e: std::io::Error| DropError::Invalid(format!("cannot read the password: {e}"));
     let pw = if let Some(f) = file {
         first_line(&std::fs::read_to_string(f).map_err(fail)?)
-    } else if let Ok(v) = std::env::var(PASSWORD_ENV) {
+    } else if let Some(v) = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty()) {
+        // An empty variable counts as unset, so stdin or the terminal still work.
         v
     } else if std::io::stdin().is_terminal() {
         rpassword::prompt_password("Sensitive-variables password: ").map_err(fail)?
