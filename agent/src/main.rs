@@ -186,7 +186,7 @@ async fn run(config: Config, state: Arc<AgentState>, fingerprint: String) -> any
     })?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        deploy::shutdown::requested().await;
         tracing::info!("shutdown requested");
         let _ = stop_tx.send(true);
     });
@@ -239,18 +239,3 @@ async fn run(config: Config, state: Arc<AgentState>, fingerprint: String) -> any
 
 /// How long open connections may take to close after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}

@@ -11,6 +11,7 @@ pub mod packages;
 pub mod pinning;
 pub mod pki;
 pub mod secrets;
+pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;

@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
                 );
                 tracing::info!(odcm = %config.name, address = %addr, data_dir = %config.data_dir.display(), "odcm started");
                 odcm::serve(opened.state, listener, async {
-                    shutdown_signal().await;
+                    deploy::shutdown::requested().await;
                     tracing::info!("shutdown requested: finishing requests in flight");
                 })
                 .await?;
@@ -82,26 +82,4 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

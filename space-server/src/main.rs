@@ -130,7 +130,7 @@ async fn run(
     );
     tracing::info!(space = %config.name, address = %addr, data_dir = %config.data_dir.display(), "space server started");
     tokio::spawn(async move {
-        shutdown_signal().await;
+        deploy::shutdown::requested().await;
         tracing::info!("shutdown requested: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
@@ -225,25 +225,3 @@ async fn start_peering(
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
