@@ -6,6 +6,7 @@ mod api;
 mod drop;
 mod engine;
 mod run;
+mod target;
 
 pub use api::DeploymentsApi;
 pub use drop::RUNNER_ENV;
