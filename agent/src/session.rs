@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deploy::exec::{Cancel, ExecConfig, LogSink, LogStream, PackageInput, StepJob, run_step};
-use deploy::packages::{ChunkHash, PackageManifest, PackageReader};
+use deploy::packages::{ChunkHash, PackageManifest};
 use deploy::variables::{Candidate, DeployContext, resolve};
 use deploy::wire::agent::WorkItem;
 use futures::{Stream, StreamExt};
@@ -157,7 +157,8 @@ fn failed(job_id: &str, error: String, received: u64) -> ab::StepResult {
     }
 }
 
-/// Gets the chunks the cache lacks from the Space, then assembles and verifies the archive.
+/// Gets the chunks no cached archive holds from the Space (into one spill file), then
+/// assembles the archive from them and the cache and verifies it.
 async fn fetch_package(
     state: &Arc<AgentState>,
     out: &mpsc::Sender<ab::AgentMessage>,
@@ -166,7 +167,12 @@ async fn fetch_package(
     rx: &mut mpsc::UnboundedReceiver<Chunk>,
     received: &mut u64,
 ) -> Result<PathBuf, String> {
-    let missing = state.chunks.missing(&m.chunks);
+    let path = state.cache.archive_path(m);
+    if path.exists() {
+        return Ok(path);
+    }
+    let missing = state.cache.missing(m);
+    let mut spill = state.cache.spill()?;
     if !missing.is_empty() {
         let mut want: HashSet<ChunkHash> = missing.iter().map(|c| c.hash).collect();
         let hashes = missing.iter().map(|c| c.hash.to_vec()).collect();
@@ -187,45 +193,16 @@ async fn fetch_package(
                 continue;
             }
             *received += zstd.len() as u64;
-            let store = state.chunks.clone();
-            tokio::task::spawn_blocking(move || store.put_compressed(&hash, &zstd))
-                .await
-                .map_err(|e| e.to_string())?
+            spill
+                .add(&hash, &zstd)
                 .map_err(|e| format!("package {} {}: {e}", m.id, m.version))?;
         }
     }
-    let name = format!(
-        "{}.{}_{}.{}",
-        m.id,
-        m.version,
-        &m.sha256[..12.min(m.sha256.len())],
-        m.format.extension()
-    );
-    let path = state.packages_dir.join(name);
-    if path.exists() {
-        return Ok(path);
-    }
-    let (store, manifest, dir, dest) = (
-        state.chunks.clone(),
-        m.clone(),
-        state.packages_dir.clone(),
-        path.clone(),
-    );
-    tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| e.to_string())?;
-        let mut reader = PackageReader::new(store, &manifest);
-        std::io::copy(&mut reader, tmp.as_file_mut()).map_err(|e| {
-            format!(
-                "package {} {} failed verification: {e}",
-                manifest.id, manifest.version
-            )
-        })?;
-        tmp.persist(&dest).map_err(|e| e.error.to_string())?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    Ok(path)
+    spill.finish()?;
+    let (state, manifest) = (state.clone(), m.clone());
+    tokio::task::spawn_blocking(move || state.cache.assemble(&manifest, &spill))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 struct ChannelSink {

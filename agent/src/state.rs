@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use deploy::packages::ChunkStore;
 use deploy::tls::Identity;
 
 pub struct AgentState {
     pub identity: Identity,
-    pub chunks: ChunkStore,
+    /// Assembled packages and the chunk index over them.
+    pub cache: crate::cache::PackageCache,
     pub packages_dir: PathBuf,
     pub work_dir: PathBuf,
     pub applications_dir: PathBuf,
@@ -70,8 +70,7 @@ impl AgentState {
         mkdir(applications_dir)?;
         Ok(Self {
             identity,
-            // A cache: chunks are verified on every read, so it skips per-chunk fsync.
-            chunks: ChunkStore::open(data_dir.join("chunks"))?.with_durability(false),
+            cache: crate::cache::PackageCache::open(&packages_dir),
             packages_dir,
             work_dir,
             applications_dir: applications_dir.to_path_buf(),
