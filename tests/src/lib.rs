@@ -404,6 +404,20 @@ pub fn write_tar_gz(path: &Path, entries: &[(&str, &[u8], u32)]) {
     t.into_inner().expect("tar").finish().expect("gzip");
 }
 
+/// Writes a .tar.gz holding one file, with gzip "stored" blocks (no compression), so that a
+/// change in `data` stays local in the archive (as it would in an archive of binaries).
+pub fn write_stored_tar_gz(path: &Path, entry: &str, data: &[u8]) {
+    let f = std::fs::File::create(path).expect("create archive");
+    let gz = flate2::write::GzEncoder::new(f, flate2::Compression::none());
+    let mut t = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    t.append_data(&mut h, entry, data).expect("append");
+    t.into_inner().expect("tar").finish().expect("gzip");
+}
+
 /// Deterministic pseudo-random bytes (xorshift), poorly compressible.
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

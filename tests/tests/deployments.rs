@@ -330,15 +330,7 @@ fn a_new_package_version_transfers_only_changed_chunks() {
     }
     for (v, data) in [("1.0.0", &base), ("1.0.1", &next)] {
         let p = s.dir.join(format!("Big.App.{v}.tar.gz"));
-        let f = std::fs::File::create(&p).unwrap();
-        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::none());
-        let mut t = tar::Builder::new(gz);
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        t.append_data(&mut h, "app.bin", &data[..]).unwrap();
-        t.into_inner().unwrap().finish().unwrap();
+        e2e::write_stored_tar_gz(&p, "app.bin", data);
         c.ok(&["package", "upload", p.to_str().unwrap()]);
         c.ok(&[
             "release",

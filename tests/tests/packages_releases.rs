@@ -28,18 +28,9 @@ fn upload_download_and_dedup_of_a_50_mib_archive() {
     }
     let v1 = s.dir.join("Big.App.1.0.0.tar");
     let v2 = s.dir.join("Big.App.1.0.1.tar");
-    // Plain tar (gzip would smear a change over the rest of the stream) renamed .tar.gz is not
-    // valid, so wrap with gzip level 0 (stored blocks): the change stays local.
+    // gzip would smear a change over the rest of the stream: stored blocks keep it local.
     for (path, data) in [(&v1, &base), (&v2, &next)] {
-        let f = std::fs::File::create(path.with_extension("tar.gz")).unwrap();
-        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::none());
-        let mut t = tar::Builder::new(gz);
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        t.append_data(&mut h, "app.bin", &data[..]).unwrap();
-        t.into_inner().unwrap().finish().unwrap();
+        e2e::write_stored_tar_gz(&path.with_extension("tar.gz"), "app.bin", data);
     }
     let v1 = v1.with_extension("tar.gz");
     let v2 = v2.with_extension("tar.gz");
@@ -143,18 +134,7 @@ fn a_server_killed_mid_upload_never_shows_the_partial_package() {
     let mut s = Space::start();
     let c = s.cli();
     let big = s.dir.join("Huge.1.0.0.tar.gz");
-    {
-        let f = std::fs::File::create(&big).unwrap();
-        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::none());
-        let mut t = tar::Builder::new(gz);
-        let data = noise(3, 300 * 1024 * 1024);
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        t.append_data(&mut h, "blob", &data[..]).unwrap();
-        t.into_inner().unwrap().finish().unwrap();
-    }
+    e2e::write_stored_tar_gz(&big, "blob", &noise(3, 300 * 1024 * 1024));
     let mut upload = std::process::Command::new(e2e::bin("deploy"))
         .args(["package", "upload", big.to_str().unwrap()])
         .env("DEPLOY_CONFIG", &c.config)
