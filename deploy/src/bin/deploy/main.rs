@@ -62,7 +62,7 @@ enum Command {
     Channel(cmd::project::ChannelCmd),
     /// Steps of a project's deployment process.
     #[command(subcommand)]
-    Step(cmd::project::StepCmd),
+    Step(cmd::step::StepCmd),
     /// Project variables.
     #[command(subcommand, alias = "var")]
     Variable(cmd::variable::VariableCmd),
@@ -150,7 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,
         Command::Project(c) => cmd::project::project(c, x).await,
         Command::Channel(c) => cmd::project::channel(c, x).await,
-        Command::Step(c) => cmd::project::step(c, x).await,
+        Command::Step(c) => cmd::step::step(c, x).await,
         Command::Variable(c) => cmd::variable::variable(c, x).await,
         Command::Template(c) => cmd::variable::template(c, x).await,
         Command::Package(c) => cmd::package::run(c, x).await,

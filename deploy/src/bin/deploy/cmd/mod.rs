@@ -9,6 +9,7 @@ pub mod package;
 pub mod project;
 pub mod release;
 pub mod space;
+pub mod step;
 pub mod target;
 pub mod variable;
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use proto::space::v1 as pb;
 use serde_json::json;
 
-use super::project::{STEP_HEADERS, step_json, step_rows};
+use super::step::{STEP_HEADERS, step_json, step_rows};
 use super::variable::{template_json, variable_json, variable_rows};
 use super::{Env, all_pages, page};
 use crate::output::{Format, emit, time};
