@@ -72,7 +72,7 @@ impl PackageCache {
             "{}.{}_{}.{}",
             m.id,
             m.version,
-            &m.sha256[..12.min(m.sha256.len())],
+            m.sha256.to_ascii_lowercase(),
             m.format.extension()
         ))
     }

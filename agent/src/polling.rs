@@ -65,7 +65,7 @@ pub async fn run(
             let resp = client
                 .session(tokio_stream::wrappers::ReceiverStream::new(rx))
                 .await
-                .map_err(|s| s.message().to_string())?;
+                .map_err(|s| deploy::tls::error_chain(&s))?;
             tracing::info!(server = %server, "session open");
             Ok::<_, String>(session::run(state.clone(), resp.into_inner(), tx))
         };

@@ -168,7 +168,9 @@ async fn fetch_package(
     received: &mut u64,
 ) -> Result<PathBuf, String> {
     let path = state.cache.archive_path(m);
-    if path.exists() {
+    // Named by the full SHA-256 and only ever written after verification; the size check
+    // catches a truncated file.
+    if std::fs::metadata(&path).is_ok_and(|md| md.len() == m.size) {
         return Ok(path);
     }
     let missing = state.cache.missing(m);

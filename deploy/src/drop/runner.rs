@@ -24,6 +24,10 @@ pub(crate) const RESULT_KIND: &str = "offline-drop-run";
 pub struct RunOptions {
     pub applications_dir: Option<PathBuf>,
     pub working_dir: Option<PathBuf>,
+    /// The manifest SHA-256 the Space recorded for this drop (its deployment log shows it).
+    /// Everything inside the folder can be rewritten by whoever carries it, so this is the
+    /// check that does not trust the folder; without it the runner prints the hash to compare.
+    pub expect_manifest: Option<String>,
 }
 
 /// `result.json`: what the runner recorded in the drop folder.
@@ -103,6 +107,35 @@ fn open_sensitive(
     Ok(payload.steps)
 }
 
+/// Copies `src` to `dst`, hashing what it copies; an error names what differs.
+fn copy_verified(src: &Path, dst: &Path, sha256: &str) -> Result<(), String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut from = std::fs::File::open(src).map_err(|e| format!("'{}': {e}", src.display()))?;
+    let mut to = std::fs::File::create(dst).map_err(|e| format!("'{}': {e}", dst.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = from
+            .read(&mut buf)
+            .map_err(|e| format!("'{}': {e}", src.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])
+            .map_err(|e| format!("'{}': {e}", dst.display()))?;
+    }
+    let got = hex::encode(hasher.finalize());
+    if !got.eq_ignore_ascii_case(sha256.trim_start_matches("sha256:")) {
+        return Err(format!(
+            "package '{}' changed after the drop was verified (SHA-256 {got})",
+            src.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Verifies and runs the drop in `dir`. Refusals (changed files, wrong password, unreadable
 /// drop) are errors and run nothing; a failing step is an `Ok` result with state `failed`
 /// (later steps `skipped`). `result.json` is written in `dir` either way once steps ran.
@@ -114,11 +147,39 @@ pub fn run_drop(
     cancel: &Cancel,
 ) -> Result<RunResult, DropError> {
     let (manifest, manifest_sha256) = verify(dir)?;
+    match &opts.expect_manifest {
+        Some(expected) => {
+            let want = expected
+                .trim()
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
+            let got = manifest_sha256
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
+            if want != got {
+                return Err(DropError::Tampered {
+                    dir: dir.display().to_string(),
+                    problems: format!(
+                        "its manifest is sha256:{got}, not the sha256:{want} the Space recorded"
+                    ),
+                });
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Drop manifest sha256:{}: compare it with the one in the Space's deployment log, or pass --expect-manifest",
+                manifest_sha256.trim_start_matches("sha256:")
+            );
+        }
+    }
     let def: DropDefinition = read(dir, DEFINITION_FILE)?;
     let sensitive = match &def.sensitive_file {
         Some(rel) => open_sensitive(dir, &def, &manifest, rel, password)?,
         None => BTreeMap::new(),
     };
+    let private = tempfile::tempdir()
+        .map_err(|e| DropError::io("cannot create", Path::new("a temporary directory"), e))?;
     let mut steps = Vec::new();
     for s in &def.steps {
         let vars: StepVariablesFile = read(dir, &s.variables_file)?;
@@ -150,11 +211,22 @@ pub fn run_drop(
                         ),
                     });
                 }
+                // Run from a private copy checked while copying: the drop folder may still be
+                // writable by others after it was verified.
+                let copy = private
+                    .path()
+                    .join(format!("{}.{}", steps.len(), p.format.extension()));
+                copy_verified(&dir.join(&p.file), &copy, &p.sha256).map_err(|problems| {
+                    DropError::Tampered {
+                        dir: dir.display().to_string(),
+                        problems,
+                    }
+                })?;
                 Some(PackageInput {
                     id: p.id.clone(),
                     version: p.version.clone(),
                     format: p.format,
-                    archive: dir.join(&p.file),
+                    archive: copy,
                 })
             }
         };

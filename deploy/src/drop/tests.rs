@@ -152,12 +152,22 @@ impl Fx {
     }
 
     fn run(&self, dir: &Path, pw: &str) -> (Result<RunResult, DropError>, String) {
+        self.run_expecting(dir, pw, None)
+    }
+
+    fn run_expecting(
+        &self,
+        dir: &Path,
+        pw: &str,
+        expect_manifest: Option<String>,
+    ) -> (Result<RunResult, DropError>, String) {
         let mut out = Vec::new();
         let r = run_drop(
             dir,
             &RunOptions {
                 applications_dir: Some(self.dir.path().join("apps")),
                 working_dir: Some(self.dir.path().join("work")),
+                expect_manifest,
             },
             &mut || Ok(SecretString::from(pw.to_string())),
             &mut out,
@@ -381,4 +391,35 @@ fn a_failing_step_skips_the_rest_and_a_rewritten_manifest_is_refused() {
     let (r, _) = fx.run(&w.folder, "pw");
     let e = r.unwrap_err().to_string();
     assert!(e.contains("manifest was rewritten"), "{e}");
+}
+
+#[test]
+fn the_manifest_hash_the_space_recorded_catches_a_drop_rewritten_without_its_secrets() {
+    let fx = Fx::new();
+    let w = fx.write(&fx.plan(true), Some("pw"));
+    // An attacker drops the sensitive file from drop.json (so no password is asked and the
+    // password-bound file list is never checked), changes a script and rewrites the manifest.
+    let def_path = w.folder.join(DEFINITION_FILE);
+    let mut def: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&def_path).unwrap()).unwrap();
+    def["sensitive_file"] = serde_json::Value::Null;
+    std::fs::write(&def_path, serde_json::to_vec(&def).unwrap()).unwrap();
+    std::fs::write(w.folder.join("scripts/Smoke_Test.sh"), "echo pwned").unwrap();
+    let m = build_manifest(&w.folder).unwrap();
+    std::fs::write(
+        w.folder.join(MANIFEST_FILE),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    let (r, _) = fx.run_expecting(
+        &w.folder,
+        "pw",
+        Some(format!("sha256:{}", w.manifest_sha256)),
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("not the sha256:"), "{e}");
+    assert!(!fx.dir.path().join("apps").exists(), "nothing was deployed");
+    // Without the expected hash, the runner prints the hash it found so the operator can compare.
+    let (_, out) = fx.run(&w.folder, "pw");
+    assert!(out.contains("Drop manifest sha256:"), "{out}");
 }

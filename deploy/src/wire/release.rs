@@ -255,9 +255,18 @@ impl TryFrom<pb::PackageManifest> for PackageManifest {
                 Ok(ChunkRef { hash, length })
             })
             .collect::<Result<Vec<_>, WireError>>()?;
+        let (id, version) = (required("id", id)?, required("version", version)?);
+        crate::packages::validate_id(&id).map_err(|e| WireError::Invalid {
+            field: "id",
+            reason: e.to_string(),
+        })?;
+        crate::packages::validate_version(&version).map_err(|e| WireError::Invalid {
+            field: "version",
+            reason: e.to_string(),
+        })?;
         Ok(PackageManifest {
-            id: required("id", id)?,
-            version: required("version", version)?,
+            id,
+            version,
             size,
             sha256,
             format,

@@ -155,6 +155,13 @@ impl Packages for PackagesApi {
             match msg.part {
                 Some(pb::upload_request::Part::Data(bytes)) => {
                     received += bytes.len() as u64;
+                    if header.size > 0 && received > header.size {
+                        return Err(ApiError::Invalid(format!(
+                            "upload of {id} {version} sent more than the {} bytes it declared; nothing was stored",
+                            header.size
+                        ))
+                        .into());
+                    }
                     if let Some(tx) = &vtx
                         && tx.send(bytes.clone()).await.is_err()
                         && let Some(task) = validation.take()

@@ -188,7 +188,10 @@ impl Engine {
                 "",
                 &t.name,
                 "info",
-                &format!("Offline drop written: {folder}"),
+                &format!(
+                    "Offline drop written: {folder} (manifest sha256:{m}); run it there with: deploy drop run DIR --expect-manifest sha256:{m}",
+                    m = w.manifest_sha256.trim_start_matches("sha256:")
+                ),
             );
             tracing::info!(deployment = %id, target = %t.name, folder = %folder, manifest_sha256 = %w.manifest_sha256, "offline drop written");
             self.update(d, |d| {

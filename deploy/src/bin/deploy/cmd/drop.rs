@@ -168,6 +168,10 @@ pub enum DropCmd {
         working_dir: Option<PathBuf>,
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Refuse to run unless the drop's manifest has this SHA-256 (the Space's deployment
+        /// log prints it when it writes the drop).
+        #[arg(long)]
+        expect_manifest: Option<String>,
     },
     /// Write the result of a drop that was run, to import in the Space (deploy receipt import).
     Receipt {
@@ -214,11 +218,13 @@ pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
             applications_dir,
             working_dir,
             password_file,
+            expect_manifest,
         } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             let opts = RunOptions {
                 applications_dir,
                 working_dir,
+                expect_manifest,
             };
             let cancel = deploy::exec::Cancel::new();
             let c2 = cancel.clone();
