@@ -26,6 +26,8 @@ pub struct Session {
     pub target: String,
     pub out: mpsc::Sender<ab::ServerMessage>,
     jobs: Mutex<HashMap<String, mpsc::UnboundedSender<JobEvent>>>,
+    /// The chunks each running job may ask for: those of its package, nothing else.
+    allowed: Mutex<HashMap<String, std::collections::HashSet<ChunkHash>>>,
     closed: AtomicBool,
 }
 
@@ -35,6 +37,7 @@ impl Session {
             target,
             out,
             jobs: Mutex::new(HashMap::new()),
+            allowed: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         })
     }
@@ -49,6 +52,15 @@ impl Session {
         work: ab::StepWork,
     ) -> Result<mpsc::UnboundedReceiver<JobEvent>, String> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let hashes = work
+            .package
+            .iter()
+            .flat_map(|m| m.chunks.iter())
+            .filter_map(|c| ChunkHash::try_from(c.hash.as_slice()).ok())
+            .collect();
+        if let Ok(mut allowed) = self.allowed.lock() {
+            allowed.insert(work.job_id.clone(), hashes);
+        }
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.insert(work.job_id.clone(), tx);
         }
@@ -102,12 +114,32 @@ impl Session {
                         });
                     }
                 }
-                Some(Msg::Need(n)) => {
+                Some(Msg::Need(mut n)) => {
+                    // Only chunks of the package of one of this session's running jobs.
+                    let permitted = self
+                        .allowed
+                        .lock()
+                        .ok()
+                        .and_then(|a| a.get(&n.job_id).cloned());
+                    let Some(permitted) = permitted else {
+                        tracing::warn!(target = %self.target, job = %n.job_id, "agent asked for chunks of a job it is not running");
+                        continue;
+                    };
+                    let asked = n.hashes.len();
+                    n.hashes.retain(|h| {
+                        ChunkHash::try_from(h.as_slice()).is_ok_and(|h| permitted.contains(&h))
+                    });
+                    if n.hashes.len() != asked {
+                        tracing::warn!(target = %self.target, job = %n.job_id, refused = asked - n.hashes.len(), "agent asked for chunks outside its package");
+                    }
                     let (out, chunks, target) =
                         (self.out.clone(), chunks.clone(), self.target.clone());
                     tokio::spawn(send_chunks(out, chunks, n, target));
                 }
                 Some(Msg::Result(r)) => {
+                    if let Ok(mut a) = self.allowed.lock() {
+                        a.remove(&r.job_id);
+                    }
                     let tx = self.jobs.lock().ok().and_then(|mut j| j.remove(&r.job_id));
                     if let Some(tx) = tx {
                         let _ = tx.send(JobEvent::Done(r));
@@ -162,4 +194,64 @@ async fn send_chunks(
         }
     }
     tracing::debug!(target = %target, job = %need.job_id, bytes, "package chunks sent");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::space::v1 as pb;
+
+    fn chunk(store: &ChunkStore, data: &[u8]) -> ChunkHash {
+        let h = deploy::packages::chunk_hash(data);
+        store.put(&h, data).unwrap();
+        h
+    }
+
+    #[tokio::test]
+    async fn an_agent_gets_only_the_chunks_of_its_own_jobs_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(dir.path()).unwrap();
+        let mine = chunk(&store, b"chunk of the job's package");
+        let other = chunk(&store, b"chunk of some other package");
+        let (out_tx, mut out_rx) = mpsc::channel(16);
+        let session = Session::new("web-01".into(), out_tx);
+        let work = ab::StepWork {
+            job_id: "D-1/1/web-01".into(),
+            package: Some(pb::PackageManifest {
+                chunks: vec![pb::ChunkRef {
+                    hash: mine.to_vec(),
+                    length: 26,
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _events = session.start(work).await.unwrap();
+        let need = |job: &str, hashes: Vec<Vec<u8>>| {
+            Ok(ab::AgentMessage {
+                msg: Some(ab::agent_message::Msg::Need(ab::NeedChunks {
+                    job_id: job.into(),
+                    hashes,
+                })),
+            })
+        };
+        let inbound = futures::stream::iter(vec![
+            need("D-9/1/web-01", vec![other.to_vec()]),
+            need("D-1/1/web-01", vec![other.to_vec(), mine.to_vec()]),
+        ]);
+        session.clone().drive(inbound, store.clone()).await;
+        let mut sent = Vec::new();
+        while let Ok(Some(m)) =
+            tokio::time::timeout(std::time::Duration::from_secs(2), out_rx.recv()).await
+        {
+            if let Some(ab::server_message::Msg::Chunk(c)) = m.msg {
+                sent.push(c.hash);
+            }
+        }
+        assert_eq!(
+            sent,
+            vec![mine.to_vec()],
+            "only the job's own chunk is sent"
+        );
+    }
 }
