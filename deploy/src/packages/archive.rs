@@ -159,7 +159,7 @@ fn walk_tar<R: Read>(
         }
         let name = utf8(&entry.path_bytes(), "entry name")?;
         let link = || -> Result<String, PackageError> {
-            let bytes = header.link_name_bytes().ok_or_else(|| {
+            let bytes = entry.link_name_bytes().ok_or_else(|| {
                 PackageError::malformed(format!("link entry '{name}' has no target"))
             })?;
             utf8(&bytes, "link target")

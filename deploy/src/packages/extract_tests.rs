@@ -224,3 +224,35 @@ fn refuses_devices() {
     ));
     assert!(fs::symlink_metadata(dest.join("pipe")).is_err());
 }
+
+#[test]
+fn keeps_long_link_targets_whole() {
+    // A symlink whose target is longer than the 100 bytes of a tar header (GNU long link).
+    let dir = tempfile::tempdir().unwrap();
+    let long_dir = "d".repeat(60) + "/" + &"e".repeat(60);
+    let target = format!("{long_dir}/file.txt");
+    let archive = dir.path().join("long.tar.gz");
+    {
+        let f = std::fs::File::create(&archive).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        t.append_data(&mut h, &target, &b"hi"[..]).unwrap();
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        l.set_mode(0o777);
+        t.append_link(&mut l, "link.txt", &target).unwrap();
+        t.into_inner().unwrap().finish().unwrap();
+    }
+    crate::packages::validate_archive(&archive, ArchiveFormat::TarGz).unwrap();
+    let dest = dir.path().join("out");
+    extract(&archive, ArchiveFormat::TarGz, &dest).unwrap();
+    assert_eq!(
+        std::fs::read_link(dest.join("link.txt")).unwrap(),
+        PathBuf::from(&target)
+    );
+    assert_eq!(std::fs::read(dest.join("link.txt")).unwrap(), b"hi");
+}
