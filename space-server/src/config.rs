@@ -26,6 +26,8 @@ pub struct Config {
     /// Extractions of each package an agent keeps per environment (older ones are removed
     /// using the deployment journal); 0 keeps all.
     pub package_retention: usize,
+    /// The largest package upload accepted, in bytes (default 16 GiB).
+    pub max_package_bytes: u64,
     /// Extra DNS names / IPs for the server certificate.
     pub tls_names: Vec<String>,
     pub log_format: LogFormat,
@@ -54,6 +56,7 @@ impl Default for Config {
             agent_wait_secs: 60,
             max_parallel: 10,
             package_retention: 0,
+            max_package_bytes: 16 << 30,
             tls_names: Vec::new(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
@@ -93,6 +96,9 @@ pub struct Overrides {
     /// Extractions of each package agents keep (0: all).
     #[arg(long, env = "SPACE_PACKAGE_RETENTION", global = true)]
     pub package_retention: Option<usize>,
+    /// The largest package upload accepted, in bytes.
+    #[arg(long, env = "SPACE_MAX_PACKAGE_BYTES", global = true)]
+    pub max_package_bytes: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "SPACE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -163,6 +169,9 @@ impl Config {
         if let Some(v) = o.package_retention {
             c.package_retention = v;
         }
+        if let Some(v) = o.max_package_bytes {
+            c.max_package_bytes = v;
+        }
         if let Some(v) = &o.otlp_endpoint {
             c.otlp_endpoint = v.clone();
         }
@@ -212,6 +221,7 @@ impl Config {
             agent_wait: std::time::Duration::from_secs(self.agent_wait_secs),
             max_parallel: self.max_parallel.max(1),
             retention: (self.package_retention > 0).then_some(self.package_retention),
+            max_package_bytes: self.max_package_bytes,
             peering: None,
         }
     }

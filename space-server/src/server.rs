@@ -44,6 +44,8 @@ pub struct Options {
     pub max_parallel: usize,
     /// Extractions of each package kept on a target; `None`: all.
     pub retention: Option<usize>,
+    /// The largest package upload accepted, in bytes.
+    pub max_package_bytes: u64,
     /// This Space's ODCM identity and trust set, when it is enrolled.
     pub peering: Option<Arc<crate::peering::Peering>>,
 }
@@ -54,6 +56,7 @@ impl Default for Options {
             agent_wait: std::time::Duration::from_secs(60),
             max_parallel: 10,
             retention: None,
+            max_package_bytes: 16 << 30,
             peering: None,
         }
     }
@@ -177,7 +180,7 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::packages_server::PackagesServer,
-            PackagesApi(state.clone())
+            PackagesApi(state.clone(), options.max_package_bytes)
         ))
         .add_service(svc!(
             pb::releases_server::ReleasesServer,

@@ -400,3 +400,18 @@ fn releases_pin_packages_freeze_snapshots_and_compare() {
     let err = c.fails(&["package", "delete", "Acme.Web", "1.0.0"]);
     assert!(err.contains("pinned by release"), "{err}");
 }
+
+#[test]
+fn uploads_larger_than_the_space_accepts_are_refused() {
+    let s = Space::start_with_env(&[("SPACE_MAX_PACKAGE_BYTES", "100000")]);
+    let c = s.cli();
+    let big = s.dir.join("Big.1.0.0.tar.gz");
+    e2e::write_stored_tar_gz(&big, "blob", &noise(5, 300_000));
+    let err = c.fails(&["package", "upload", big.to_str().unwrap()]);
+    assert!(err.contains("larger than this Space accepts"), "{err}");
+    assert_eq!(c.json(&["package", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(c.json(&["package", "stats"])["chunks"], 0);
+    let small = s.dir.join("Small.1.0.0.tar.gz");
+    e2e::write_stored_tar_gz(&small, "blob", &noise(6, 50_000));
+    c.ok(&["package", "upload", small.to_str().unwrap()]);
+}

@@ -24,7 +24,8 @@ use crate::state::SpaceState;
 /// Size of the data messages of a download.
 const DOWNLOAD_PIECE: usize = 1024 * 1024;
 
-pub struct PackagesApi(pub Arc<SpaceState>);
+/// The package feed; the second field is the largest upload accepted, in bytes.
+pub struct PackagesApi(pub Arc<SpaceState>, pub u64);
 
 impl SpaceState {
     pub fn package(&self, id: &str, version: &str) -> ApiResult<PackageManifest> {
@@ -132,6 +133,13 @@ impl Packages for PackagesApi {
             ))
             .into());
         }
+        if header.size > self.1 {
+            return Err(ApiError::Invalid(format!(
+                "package {id} {version} is {} bytes, larger than this Space accepts ({} bytes, max_package_bytes)",
+                header.size, self.1
+            ))
+            .into());
+        }
         let tmp = tempfile::NamedTempFile::new_in(self.0.tmp_dir())
             .map_err(|e| ApiError::Internal(format!("cannot create upload file: {e}")))?;
         let std_file = tmp
@@ -155,6 +163,13 @@ impl Packages for PackagesApi {
             match msg.part {
                 Some(pb::upload_request::Part::Data(bytes)) => {
                     received += bytes.len() as u64;
+                    if received > self.1 {
+                        return Err(ApiError::Invalid(format!(
+                            "upload of {id} {version} is larger than this Space accepts ({} bytes, max_package_bytes); nothing was stored",
+                            self.1
+                        ))
+                        .into());
+                    }
                     if header.size > 0 && received > header.size {
                         return Err(ApiError::Invalid(format!(
                             "upload of {id} {version} sent more than the {} bytes it declared; nothing was stored",
