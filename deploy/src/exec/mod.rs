@@ -68,12 +68,16 @@ mod service;
 mod structured;
 
 #[cfg(test)]
+#[path = "tests/package.rs"]
 mod package_tests;
 #[cfg(test)]
+#[path = "tests/script.rs"]
 mod script_tests;
 #[cfg(test)]
+#[path = "tests/service.rs"]
 mod service_tests;
 #[cfg(test)]
+#[path = "tests/util.rs"]
 mod testutil;
 
 use std::path::{Path, PathBuf};

@@ -286,5 +286,5 @@ pub fn validate_stream(reader: impl Read, format: ArchiveFormat) -> Result<u64, 
 }
 
 #[cfg(test)]
-#[path = "archive_tests.rs"]
+#[path = "tests/archive.rs"]
 mod tests;

@@ -311,5 +311,5 @@ fn sync_dir(_dir: &Path) -> Result<(), PackageError> {
 }
 
 #[cfg(test)]
-#[path = "chunks_tests.rs"]
+#[path = "tests/chunks.rs"]
 mod tests;

@@ -213,5 +213,5 @@ fn make_symlink(name: &str, _target: &str, _path: &Path) -> Result<(), PackageEr
 }
 
 #[cfg(all(test, unix))]
-#[path = "extract_tests.rs"]
+#[path = "tests/extract.rs"]
 mod tests;

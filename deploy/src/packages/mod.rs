@@ -19,6 +19,7 @@ mod names;
 mod reader;
 mod safety;
 #[cfg(test)]
+#[path = "tests/util.rs"]
 mod testutil;
 
 pub use archive::{validate_archive, validate_stream};

@@ -5,6 +5,7 @@ mod memory;
 pub mod records;
 mod sled_store;
 #[cfg(test)]
+#[path = "tests/suite.rs"]
 mod suite;
 
 pub use memory::MemoryStore;
@@ -96,7 +97,7 @@ impl Batch {
         });
         self
     }
-    pub fn expect(&mut self, table: &str, key: &str, value: Option<Vec<u8>>) -> &mut Self {
+    pub fn require(&mut self, table: &str, key: &str, value: Option<Vec<u8>>) -> &mut Self {
         self.ops.push(Op::Expect {
             table: table.into(),
             key: key.into(),

@@ -28,10 +28,13 @@ mod resolve;
 mod substitute;
 
 #[cfg(test)]
+#[path = "tests/proptests.rs"]
 mod proptests;
 #[cfg(test)]
+#[path = "tests/resolve.rs"]
 mod resolve_tests;
 #[cfg(test)]
+#[path = "tests/substitute.rs"]
 mod substitute_tests;
 
 pub use mask::{MASK, mask};

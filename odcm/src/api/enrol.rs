@@ -97,7 +97,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         }
         token.used_at = Some(now);
         let mut b = Batch::new();
-        b.expect(<TokenRecord as deploy::storage::Record>::TABLE, &hash, raw);
+        b.require(<TokenRecord as deploy::storage::Record>::TABLE, &hash, raw);
         b.put(
             <TokenRecord as deploy::storage::Record>::TABLE,
             &hash,

@@ -55,18 +55,18 @@ fn expect_precondition(s: &dyn Store) {
     b.put("t", "k", b"one".to_vec());
     s.commit(b).unwrap();
     let mut b = Batch::new();
-    b.expect("t", "k", Some(b"two".to_vec()))
+    b.require("t", "k", Some(b"two".to_vec()))
         .put("t", "k", b"three".to_vec())
         .put("t", "other", b"x".to_vec());
     assert!(matches!(s.commit(b), Err(StorageError::Changed { .. })));
     assert_eq!(s.get("t", "k").unwrap().as_deref(), Some(&b"one"[..]));
     assert_eq!(s.get("t", "other").unwrap(), None);
     let mut b = Batch::new();
-    b.expect("t", "k", Some(b"one".to_vec()))
+    b.require("t", "k", Some(b"one".to_vec()))
         .put("t", "k", b"three".to_vec());
     s.commit(b).unwrap();
     let mut b = Batch::new();
-    b.expect("t", "absent", None)
+    b.require("t", "absent", None)
         .put("t", "absent", b"y".to_vec());
     s.commit(b).unwrap();
     assert_eq!(s.get("t", "absent").unwrap().as_deref(), Some(&b"y"[..]));

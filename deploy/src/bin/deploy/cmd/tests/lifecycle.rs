@@ -1,0 +1,16 @@
+//! Unit tests of `lifecycle.rs`.
+
+use super::*;
+
+#[test]
+fn phases_parse() {
+    let p = parse_phase("Test:Test,QA:min=1:auto").unwrap();
+    assert_eq!(p.name, "Test");
+    assert_eq!(p.environments, vec!["Test", "QA"]);
+    assert_eq!(p.minimum_environments, 1);
+    assert!(p.automatic && !p.optional);
+    assert!(parse_phase("Prod:Production:optional").unwrap().optional);
+    assert!(parse_phase("Dev").is_err());
+    assert!(parse_phase(":Dev").is_err());
+    assert!(parse_phase("Dev:Dev:sometimes").is_err());
+}
