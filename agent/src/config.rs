@@ -74,13 +74,7 @@ pub struct Overrides {
     pub otlp_endpoint: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use deploy::config::ConfigError;
 
 pub const FILE_NAME: &str = "agent.toml";
 
@@ -118,15 +112,7 @@ impl Config {
             c.otlp_endpoint = v.clone();
         }
         if let Some(v) = &o.log_format {
-            c.log_format = match v.as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "log format '{other}' is not known: use text or json"
-                    )));
-                }
-            };
+            c.log_format = deploy::config::parse_log_format(v)?;
         }
         if c.applications_dir.as_os_str().is_empty() {
             c.applications_dir = c.data_dir.join("applications");
@@ -135,12 +121,7 @@ impl Config {
     }
 
     fn from_file(p: &Path) -> Result<Self, ConfigError> {
-        let err = |reason: String| ConfigError::Read {
-            path: p.display().to_string(),
-            reason,
-        };
-        let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
-        toml::from_str(&text).map_err(|e| err(e.to_string()))
+        deploy::config::read_toml(p)
     }
 
     /// Checks what running needs, with messages that say what to do.

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod compare;
+pub mod config;
 pub mod drop;
 pub mod exec;
 pub mod lifecycle;

@@ -73,19 +73,7 @@ pub struct Overrides {
     pub otlp_endpoint: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("configuration file {path} is invalid: {reason}")]
-    Parse { path: String, reason: String },
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use deploy::config::ConfigError;
 
 impl Config {
     /// Defaults, then the file, then the overrides.
@@ -106,15 +94,7 @@ impl Config {
             otlp_endpoint
         );
         if let Some(v) = &o.log_format {
-            c.log_format = match v.to_ascii_lowercase().as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "log format '{other}' is not known: use text or json"
-                    )));
-                }
-            };
+            c.log_format = deploy::config::parse_log_format(v)?;
         }
         if c.name.trim().is_empty() {
             return Err(ConfigError::Invalid(
@@ -130,14 +110,7 @@ impl Config {
     }
 
     fn from_file(p: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-            path: p.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: p.display().to_string(),
-            reason: e.to_string(),
-        })
+        deploy::config::read_toml(p)
     }
 
     pub fn telemetry(&self) -> TelemetryConfig {
