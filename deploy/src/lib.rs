@@ -11,6 +11,7 @@ pub mod model;
 pub mod packages;
 pub mod pinning;
 pub mod pki;
+pub mod receipt;
 pub mod secrets;
 pub mod shutdown;
 pub mod storage;

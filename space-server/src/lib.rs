@@ -8,5 +8,6 @@ pub mod config;
 pub mod deployments;
 pub mod error;
 pub mod peering;
+pub mod promotion;
 pub mod server;
 pub mod state;

@@ -73,6 +73,9 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    if let Some(p) = &options.peering {
+        let _ = state.peering.set(p.clone());
+    }
     let auth = Authenticator::new(state.clone());
     let hub = Hub::new(state.clone(), options.agent_wait)
         .map_err(|e| ServeError::Transport(e.to_string()))?;
@@ -196,6 +199,10 @@ pub async fn serve(
         .add_service(svc!(
             pb::deployments_server::DeploymentsServer,
             DeploymentsApi(engine.clone())
+        ))
+        .add_service(svc!(
+            pb::promotion_server::PromotionServer,
+            crate::promotion::PromotionApi(engine.clone())
         ))
         .add_service(svc!(
             pb::peers_server::PeersServer,

@@ -23,6 +23,8 @@ pub struct SpaceState {
     pub identity: Identity,
     /// Serialises read-modify-write of configuration records.
     pub write_lock: tokio::sync::Mutex<()>,
+    /// This Space's ODCM identity and trust set, once it is enrolled (set by `serve`).
+    pub peering: std::sync::OnceLock<Arc<crate::peering::Peering>>,
 }
 
 /// What opening a data directory produced.
@@ -107,6 +109,7 @@ impl SpaceState {
                 chunks,
                 identity,
                 write_lock: tokio::sync::Mutex::new(()),
+                peering: std::sync::OnceLock::new(),
             }),
             new_admin_key,
         })
@@ -137,6 +140,53 @@ impl SpaceState {
         self.store
             .get_record::<Project>(&key_of(&[name]))?
             .ok_or_else(|| ApiError::not_found("project", name))
+    }
+
+    /// The project, if what built its releases may be changed here: refused for a Remote
+    /// Project, whose `what` comes from the Release Bundles of the Space that owns it.
+    pub fn editable_project(&self, name: &str, what: &str) -> ApiResult<Project> {
+        let p = self.project(name)?;
+        if let Some(o) = &p.remote {
+            return Err(ApiError::Precondition(format!(
+                "project '{}' is a Remote Project imported from space '{}': its {what} cannot be changed here; change it in '{}' and promote a new release (here you can set values for its variable templates and change its lifecycle)",
+                p.name, o.space, o.space
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Whether `name` is another Space this one knows: the owner of a remote environment, or
+    /// a peer in its trust set.
+    pub fn is_known_space(&self, name: &str) -> ApiResult<bool> {
+        if name.eq_ignore_ascii_case(&self.name) {
+            return Ok(false);
+        }
+        let by_env = self.store.all_records::<Environment>("")?.iter().any(|e| {
+            e.remote_space
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(name))
+        });
+        let by_peer = self.peering.get().is_some_and(|p| {
+            p.trust_set()
+                .peers
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(name))
+        });
+        Ok(by_env || by_peer)
+    }
+
+    /// The remote environments this Space holds for `space`.
+    pub fn remote_environments(&self, space: &str) -> ApiResult<Vec<Environment>> {
+        Ok(self
+            .store
+            .all_records::<Environment>("")?
+            .into_iter()
+            .filter(|e| {
+                e.remote_space
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(space))
+            })
+            .collect())
     }
 
     /// The associated data binding a sealed variable value to its project and id.

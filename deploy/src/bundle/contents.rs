@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PinnedPackage, Process, RunState, Scope, Timestamp, VariableTemplate};
+use crate::model::{PinnedPackage, Process, Scope, Timestamp, VariableTemplate};
 use crate::packages::{ArchiveFormat, ChunkRef, PackageManifest};
 
 /// The project a release belongs to.
@@ -24,15 +24,7 @@ pub struct ReleaseInfo {
     pub channel: String,
 }
 
-/// One deployment of this release already done in an earlier Space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeploymentSummary {
-    pub space: String,
-    pub environment: String,
-    pub state: RunState,
-    pub finished_at: Option<Timestamp>,
-}
+pub use crate::model::DeploymentSummary;
 
 /// A frozen variable as the source Space knows it: sensitive values in the clear, only in
 /// memory, until [`super::build`] seals them. `Debug` never shows a sensitive value.

@@ -13,22 +13,22 @@ use super::seal::{self, Recipient};
 use super::{BundleError, PAYLOAD_TYPE, SCHEMA_VERSION, STATEMENT_TYPE, SchemaVersion};
 use crate::pki::CertInfo;
 
-pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "payloadType")]
-    pub(super) payload_type: String,
-    pub(super) payload: String,
-    pub(super) signatures: Vec<Signature>,
+    pub(crate) payload_type: String,
+    pub(crate) payload: String,
+    pub(crate) signatures: Vec<Signature>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Signature {
-    pub(super) keyid: String,
-    pub(super) sig: String,
+pub(crate) struct Signature {
+    pub(crate) keyid: String,
+    pub(crate) sig: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub(super) struct Statement<P> {
 }
 
 /// The DSSE pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(body) SP body`.
-pub(super) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {payload_type} {} ",
         payload_type.len(),
@@ -196,19 +196,38 @@ pub(super) fn build_with_schema(
         predicate: contents,
     };
     let payload = serde_json::to_vec(&statement).map_err(|e| BundleError::Build(e.to_string()))?;
-    let sig = signer
-        .key
-        .sign(&SystemRandom::new(), &pae(PAYLOAD_TYPE, &payload))
-        .map_err(|_| BundleError::Build("cannot sign the bundle".into()))?;
-    let envelope = Envelope {
-        payload_type: PAYLOAD_TYPE.to_string(),
-        payload: B64.encode(&payload),
-        signatures: vec![Signature {
-            keyid: signer.keyid().to_string(),
-            sig: B64.encode(sig.as_ref()),
-        }],
+    signer.sign_dsse(PAYLOAD_TYPE, &payload)
+}
+
+impl SigningIdentity {
+    /// A DSSE envelope (JSON) of `payload`, signed by this identity.
+    pub fn sign_dsse(&self, payload_type: &str, payload: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let sig = self
+            .key
+            .sign(&SystemRandom::new(), &pae(payload_type, payload))
+            .map_err(|_| BundleError::Build("cannot sign".into()))?;
+        let envelope = Envelope {
+            payload_type: payload_type.to_string(),
+            payload: B64.encode(payload),
+            signatures: vec![Signature {
+                keyid: self.keyid().to_string(),
+                sig: B64.encode(sig.as_ref()),
+            }],
+        };
+        serde_json::to_vec(&envelope).map_err(|e| BundleError::Build(e.to_string()))
+    }
+}
+
+/// Whether `sig` (base64 DSSE signature) over `payload` verifies with `cert`'s key.
+pub fn dsse_signature_ok(cert: &CertInfo, payload_type: &str, payload: &[u8], sig: &str) -> bool {
+    use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+    let Ok(key) = seal::cert_public_key(&cert.der) else {
+        return false;
     };
-    serde_json::to_vec(&envelope).map_err(|e| BundleError::Build(e.to_string()))
+    let sig = B64.decode(sig).unwrap_or_default();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &key)
+        .verify(&pae(payload_type, payload), &sig)
+        .is_ok()
 }
 
 /// Package manifests decode, pins name a carried package, ids are unique.
@@ -235,4 +254,30 @@ pub(super) fn check_consistent(c: &BundleContents) -> Result<(), BundleError> {
         return bad(format!("variable id '{}' appears twice", w[0]));
     }
     Ok(())
+}
+
+/// A DSSE envelope taken apart (not verified).
+pub struct DsseParts {
+    pub payload_type: String,
+    pub payload: Vec<u8>,
+    /// `(keyid, base64 signature)`.
+    pub signatures: Vec<(String, String)>,
+}
+
+/// Parses a DSSE envelope, or says why the bytes are not one.
+pub fn envelope_parts(bytes: &[u8]) -> Result<DsseParts, String> {
+    let envelope: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a DSSE envelope ({e})"))?;
+    let payload = B64
+        .decode(&envelope.payload)
+        .map_err(|_| "the payload is not base64".to_string())?;
+    Ok(DsseParts {
+        payload_type: envelope.payload_type,
+        payload,
+        signatures: envelope
+            .signatures
+            .into_iter()
+            .map(|s| (s.keyid, s.sig))
+            .collect(),
+    })
 }

@@ -32,8 +32,8 @@ pub use contents::{
     BundleContents, BundleDraft, BundlePackage, BundleValue, BundleVariable, DecryptedVariable,
     DeploymentSummary, DraftVariable, ProjectInfo, ReleaseInfo,
 };
-pub use envelope::{SigningIdentity, build};
-pub use verify::{VerifiedBundle, verify};
+pub use envelope::{DsseParts, SigningIdentity, build, dsse_signature_ok, envelope_parts};
+pub use verify::{VerifiedBundle, verify, verify_signed_by};
 
 /// The bundle schema this build writes and the newest it reads (`major.minor`).
 pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 0 };

@@ -2,11 +2,10 @@
 //! decrypting its sensitive values in the target Space.
 
 use base64::Engine;
-use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
 
 use super::contents::{BundleContents, BundleValue};
-use super::envelope::{B64, Envelope, Statement, check_consistent, pae};
+use super::envelope::{B64, Envelope, Statement, check_consistent, dsse_signature_ok};
 use super::seal::{self, Opener};
 use super::{
     BundleError, DecryptedVariable, PAYLOAD_TYPE, SCHEMA_VERSION, STATEMENT_TYPE, SchemaVersion,
@@ -30,6 +29,22 @@ pub struct VerifiedBundle {
 pub fn verify(
     bytes: &[u8],
     this_space: &str,
+    trusted: impl Fn(&str) -> Option<CertInfo>,
+) -> Result<VerifiedBundle, BundleError> {
+    verify_inner(bytes, Some(this_space), trusted)
+}
+
+/// Checks that a bundle file was signed by `signer` (the source Space re-reading its own
+/// bundle, e.g. to export its packages); the target Space is not checked.
+pub fn verify_signed_by(bytes: &[u8], signer: &CertInfo) -> Result<VerifiedBundle, BundleError> {
+    verify_inner(bytes, None, |keyid| {
+        (keyid == signer.fingerprint).then(|| signer.clone())
+    })
+}
+
+fn verify_inner(
+    bytes: &[u8],
+    this_space: Option<&str>,
     trusted: impl Fn(&str) -> Option<CertInfo>,
 ) -> Result<VerifiedBundle, BundleError> {
     let malformed = |what: &str| BundleError::Malformed(what.to_string());
@@ -78,18 +93,12 @@ pub fn verify(
         .filter(|c| !c.is_control())
         .take(100)
         .collect::<String>();
-    let message = pae(&envelope.payload_type, &payload);
     let mut signer = None;
     for s in &envelope.signatures {
         let Some(cert) = trusted(&s.keyid) else {
             continue;
         };
-        let sig = B64.decode(&s.sig).unwrap_or_default();
-        let key = seal::cert_public_key(&cert.der)?;
-        if UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &key)
-            .verify(&message, &sig)
-            .is_err()
-        {
+        if !dsse_signature_ok(&cert, &envelope.payload_type, &payload, &s.sig) {
             return Err(BundleError::BadSignature {
                 space: cert.common_name,
                 keyid: s.keyid.clone(),
@@ -139,7 +148,9 @@ pub fn verify(
             "the statement's subjects do not match its package manifests".into(),
         ));
     }
-    if !contents.target_space.eq_ignore_ascii_case(this_space) {
+    if let Some(this_space) = this_space
+        && !contents.target_space.eq_ignore_ascii_case(this_space)
+    {
         return Err(BundleError::WrongTarget {
             bundle: contents.target_space,
             this: this_space.to_string(),

@@ -20,9 +20,27 @@ pub struct Space {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Environment {
+    /// For a remote environment, "<Space>: <name>" (e.g. "Prod: Production").
     pub name: String,
     pub description: String,
     pub sort_order: u32,
+    /// Set for a Remote Environment: a placeholder for an environment another Space owns.
+    /// Its results come from that Space's Deployment Receipts; nothing deploys to it here.
+    #[serde(default)]
+    pub remote_space: Option<String>,
+}
+
+impl Environment {
+    /// The name of a remote environment: "Prod: Production".
+    pub fn remote_name(space: &str, name: &str) -> String {
+        format!("{space}: {name}")
+    }
+
+    /// For "Prod: Production", `Some(("Prod", "Production"))`.
+    pub fn split_remote(name: &str) -> Option<(&str, &str)> {
+        let (space, env) = name.split_once(": ")?;
+        (!space.is_empty() && !env.is_empty()).then_some((space, env))
+    }
 }
 
 /// What a phase requires before the release may progress to the next phase.
@@ -64,9 +82,22 @@ pub struct Channel {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
+    /// For a Remote Project, "<source Space>: <project>" (e.g. "DevTest: Web").
     pub name: String,
     pub description: String,
     pub lifecycle: String,
+    /// Set for a Remote Project: imported from Release Bundles of another Space. What built its
+    /// releases (process, variables, templates, channels) is read-only here.
+    #[serde(default)]
+    pub remote: Option<RemoteOrigin>,
+}
+
+/// Where a Remote Project comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteOrigin {
+    pub space: String,
+    /// The project's name in that Space.
+    pub project: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +323,41 @@ pub struct Release {
     pub templates: Vec<VariableTemplate>,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// Set for a release imported from a Release Bundle.
+    #[serde(default)]
+    pub origin: Option<ReleaseOrigin>,
+}
+
+/// One deployment of a release already done in an earlier Space (carried by bundles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSummary {
+    pub space: String,
+    pub environment: String,
+    pub state: RunState,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// Where an imported release came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseOrigin {
+    pub source_space: String,
+    /// The project's name in the source Space.
+    pub source_project: String,
+    pub bundle_id: String,
+    /// `sha256:<hex>` of the signed bundle payload; receipts name it.
+    pub bundle_digest: String,
+    /// Certificate fingerprint that signed the bundle.
+    pub signer: String,
+    pub imported_at: Timestamp,
+    pub imported_by: String,
+    /// Deployments done in earlier Spaces, as the bundle reported them.
+    pub deployments: Vec<DeploymentSummary>,
+    /// W3C `traceparent` of the promotion.
+    pub traceparent: String,
 }
 
 mod deployments;
+mod promotion;
 pub use deployments::*;
+pub use promotion::*;

@@ -142,3 +142,35 @@ impl Record for crate::model::LogEntry {
 pub fn log_prefix(number: u64) -> String {
     format!("{}\u{1f}", deployment_key(number))
 }
+
+impl Record for crate::model::Promotion {
+    const TABLE: &'static str = "promotion";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.bundle_id.clone()
+    }
+}
+
+impl Record for crate::model::ReceivedBundle {
+    const TABLE: &'static str = "bundle";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Record for crate::model::ReceiptSent {
+    const TABLE: &'static str = "receipt_sent";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        deployment_key(self.deployment)
+    }
+}
+
+impl Record for crate::model::RemoteResult {
+    const TABLE: &'static str = "remote_result";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.from_space, &self.receipt_id])
+    }
+}

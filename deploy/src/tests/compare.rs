@@ -15,6 +15,7 @@ fn release(steps: Vec<Step>, vars: Vec<Variable>) -> Release {
         variables: vars,
         templates: vec![],
         created_at: 0,
+        origin: None,
         created_by: "t".into(),
     }
 }

@@ -58,11 +58,14 @@ impl TryFrom<pb::Environment> for Environment {
             name,
             description,
             sort_order,
+            remote_space,
         } = m;
         Ok(Environment {
             name: required("name", name)?,
             description,
             sort_order,
+            remote_space: (!remote_space.trim().is_empty())
+                .then(|| remote_space.trim().to_string()),
         })
     }
 }
@@ -73,11 +76,13 @@ impl From<Environment> for pb::Environment {
             name,
             description,
             sort_order,
+            remote_space,
         } = e;
         pb::Environment {
             name,
             description,
             sort_order,
+            remote_space: remote_space.unwrap_or_default(),
         }
     }
 }
@@ -184,15 +189,19 @@ impl From<Lifecycle> for pb::Lifecycle {
 impl TryFrom<pb::Project> for Project {
     type Error = WireError;
     fn try_from(m: pb::Project) -> Result<Self, WireError> {
+        // The origin of a Remote Project is output only: imports set it, never a request.
         let pb::Project {
             name,
             description,
             lifecycle,
+            remote_space: _,
+            remote_project: _,
         } = m;
         Ok(Project {
             name: required("name", name)?,
             description,
             lifecycle: required("lifecycle", lifecycle)?,
+            remote: None,
         })
     }
 }
@@ -203,11 +212,16 @@ impl From<Project> for pb::Project {
             name,
             description,
             lifecycle,
+            remote,
         } = p;
+        let (remote_space, remote_project) =
+            remote.map(|r| (r.space, r.project)).unwrap_or_default();
         pb::Project {
             name,
             description,
             lifecycle,
+            remote_space,
+            remote_project,
         }
     }
 }

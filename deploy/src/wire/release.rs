@@ -306,8 +306,10 @@ pub fn release_to_wire(r: crate::model::Release) -> pb::Release {
         templates,
         created_at,
         created_by,
+        origin,
     } = r;
     pb::Release {
+        origin: origin.map(origin_to_wire),
         process: process
             .steps
             .into_iter()
@@ -329,5 +331,46 @@ pub fn release_to_wire(r: crate::model::Release) -> pb::Release {
         notes,
         created_at: Some(timestamp(created_at)),
         created_by,
+    }
+}
+
+fn origin_to_wire(o: crate::model::ReleaseOrigin) -> pb::ReleaseOrigin {
+    let crate::model::ReleaseOrigin {
+        source_space,
+        source_project,
+        bundle_id,
+        bundle_digest,
+        signer,
+        imported_at,
+        imported_by,
+        deployments,
+        traceparent,
+    } = o;
+    pb::ReleaseOrigin {
+        source_space,
+        source_project,
+        bundle_id,
+        bundle_digest,
+        signer,
+        imported_at: Some(timestamp(imported_at)),
+        imported_by,
+        deployments: deployments.into_iter().map(earlier_to_wire).collect(),
+        traceparent,
+    }
+}
+
+/// A deployment done in an earlier Space, as bundles report it.
+pub fn earlier_to_wire(d: crate::model::DeploymentSummary) -> pb::EarlierDeployment {
+    let crate::model::DeploymentSummary {
+        space,
+        environment,
+        state,
+        finished_at,
+    } = d;
+    pb::EarlierDeployment {
+        space,
+        environment,
+        state: state.as_str().to_string(),
+        finished_at: finished_at.map(timestamp),
     }
 }

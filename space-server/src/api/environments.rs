@@ -14,8 +14,30 @@ use crate::state::SpaceState;
 pub struct EnvironmentsApi(pub Arc<SpaceState>);
 
 impl EnvironmentsApi {
-    async fn create(&self, env: Environment) -> ApiResult<Environment> {
+    async fn create(&self, mut env: Environment) -> ApiResult<Environment> {
         check_name("environment", &env.name)?;
+        if let Some(space) = &env.remote_space {
+            check_name("space", space)?;
+            if space.contains(':') {
+                return Err(ApiError::Invalid(format!(
+                    "space name '{space}' must not contain ':'"
+                )));
+            }
+            if space.eq_ignore_ascii_case(&self.0.name) {
+                return Err(ApiError::Invalid(format!(
+                    "'{space}' is this Space: create a local environment instead (deploy env create)"
+                )));
+            }
+            let prefix = format!("{space}: ");
+            if !env.name.starts_with(&prefix) {
+                env.name = Environment::remote_name(space, env.name.trim());
+            }
+        } else if Environment::split_remote(&env.name).is_some() {
+            return Err(ApiError::Invalid(format!(
+                "'{}' looks like a remote environment (\"<Space>: <name>\"): add it with deploy env add-remote --space <Space> --name <name>",
+                env.name
+            )));
+        }
         let _g = self.0.write_lock.lock().await;
         let mut b = Batch::new();
         b.insert_record(&env)?;
@@ -34,6 +56,7 @@ impl EnvironmentsApi {
         let old = self.0.environment(&env.name)?;
         let env = Environment {
             name: old.name,
+            remote_space: old.remote_space,
             ..env
         };
         let mut b = Batch::new();

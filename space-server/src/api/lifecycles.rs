@@ -40,12 +40,12 @@ impl LifecyclesApi {
                 )));
             }
             for e in &p.environments {
-                self.0.environment(e).map_err(|_| {
-                    ApiError::Invalid(format!(
-                        "phase '{}' of lifecycle '{}' names environment '{e}', which does not exist (create it with: deploy env create '{e}')",
+                if self.0.environment(e).is_err() && !self.0.is_known_space(e)? {
+                    return Err(ApiError::Invalid(format!(
+                        "phase '{}' of lifecycle '{}' names '{e}', which is neither an environment nor a known Space (create it with: deploy env create '{e}', or add a remote environment of that Space with: deploy env add-remote --space '{e}' --name <env>)",
                         p.name, l.name
-                    ))
-                })?;
+                    )));
+                }
                 if !seen.insert(e.to_lowercase()) {
                     return Err(ApiError::Invalid(format!(
                         "environment '{e}' appears in more than one phase of lifecycle '{}'",

@@ -87,6 +87,7 @@ impl Process for ProcessApi {
             step,
         } = StepInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let _g = self.0.write_lock.lock().await;
+        self.0.editable_project(&project, "deployment process")?;
         let mut rec = self.0.process(&project)?;
         self.validate(&rec.project, &step)?;
         if Self::find(&rec, &step.name).is_ok() {
@@ -116,6 +117,7 @@ impl Process for ProcessApi {
             step,
         } = StepInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let _g = self.0.write_lock.lock().await;
+        self.0.editable_project(&project, "deployment process")?;
         let mut rec = self.0.process(&project)?;
         let i = Self::find(&rec, &step.name)?;
         self.validate(&rec.project, &step)?;
@@ -136,6 +138,7 @@ impl Process for ProcessApi {
     async fn delete_step(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
         let pb::ProjectScoped { project, name } = req.into_inner();
         let _g = self.0.write_lock.lock().await;
+        self.0.editable_project(&project, "deployment process")?;
         let mut rec = self.0.process(&project)?;
         let i = Self::find(&rec, &name)?;
         rec.process.steps.remove(i);

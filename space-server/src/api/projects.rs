@@ -98,6 +98,7 @@ impl Projects for ProjectsApi {
         let p = Project {
             name: old.name,
             lifecycle: lifecycle.name,
+            remote: old.remote,
             ..p
         };
         let mut b = Batch::new();
@@ -136,7 +137,7 @@ pub struct ChannelsApi(pub Arc<SpaceState>);
 impl ChannelsApi {
     fn check(&self, c: &Channel) -> ApiResult<Channel> {
         check_name("channel", &c.name)?;
-        let p = self.0.project(&c.project)?;
+        let p = self.0.editable_project(&c.project, "channels")?;
         let lifecycle = match &c.lifecycle {
             Some(l) => Some(self.0.lifecycle(l)?.name),
             None => None,

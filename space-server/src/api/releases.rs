@@ -41,7 +41,7 @@ impl ReleasesApi {
             notes,
             packages,
         } = req;
-        let project = self.0.project(&project)?;
+        let project = self.0.editable_project(&project, "releases")?;
         let version = version.trim().to_string();
         validate_version(&version).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let channel = if channel.trim().is_empty() {
@@ -108,6 +108,7 @@ impl ReleasesApi {
             templates: vars.templates,
             created_at: crate::state::now(),
             created_by: who,
+            origin: None,
         })
     }
 }

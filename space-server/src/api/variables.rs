@@ -131,6 +131,24 @@ impl Variables for VariablesApi {
         let _g = self.0.write_lock.lock().await;
         let mut rec = self.0.variable_set(&input.project)?;
         let project = rec.project.clone();
+        if let Some(o) = self.0.project(&project)?.remote
+            && !rec
+                .templates
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(&input.name))
+        {
+            return Err(ApiError::Precondition(format!(
+                "'{}' is not a variable template of Remote Project '{project}': the variables of its releases come from space '{}' and are read-only here; only template values can be set ({})",
+                input.name,
+                o.space,
+                rec.templates
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
         self.check_scope(&project, &input)?;
         let id = match &input.id {
             Some(id) => {
@@ -222,6 +240,7 @@ impl Variables for VariablesApi {
         let project = m.project.clone();
         let t = VariableTemplate::try_from(m).map_err(ApiError::from)?;
         let _g = self.0.write_lock.lock().await;
+        self.0.editable_project(&project, "variable templates")?;
         let mut rec = self.0.variable_set(&project)?;
         match rec
             .templates
@@ -250,6 +269,7 @@ impl Variables for VariablesApi {
     async fn delete_template(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
         let pb::ProjectScoped { project, name } = req.into_inner();
         let _g = self.0.write_lock.lock().await;
+        self.0.editable_project(&project, "variable templates")?;
         let mut rec = self.0.variable_set(&project)?;
         let before = rec.templates.len();
         rec.templates

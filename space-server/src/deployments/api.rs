@@ -228,6 +228,7 @@ impl Deployments for DeploymentsApi {
                 version: d.version,
                 deployment_id: d.id,
                 finished_at: d.finished_at.map(timestamp),
+                receipt_received_at: None,
             })
             .collect();
         ok(pb::DashboardResponse {

@@ -153,6 +153,11 @@ impl Engine {
                 any.push(d.environment);
             }
         }
+        ok.extend(crate::promotion::receipts::remote_successes(
+            &self.state,
+            &release.project,
+            &release.version,
+        )?);
         Ok((ok, any))
     }
 

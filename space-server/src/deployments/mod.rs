@@ -9,5 +9,5 @@ mod run;
 mod target;
 
 pub use api::DeploymentsApi;
-pub use drop::RUNNER_ENV;
+pub use drop::{RUNNER_ENV, reported_state};
 pub use engine::{Engine, Event};

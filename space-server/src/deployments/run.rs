@@ -36,6 +36,12 @@ impl Engine {
     ) -> ApiResult<Deployment> {
         let release = self.state.release(project, version)?;
         let env = self.state.environment(environment)?;
+        if let Some(space) = &env.remote_space {
+            return Err(ApiError::Precondition(format!(
+                "'{}' is a remote environment owned by space '{space}': promote the release there instead (deploy release promote --project '{}' --version {} --to-space '{space}' --out FILE)",
+                env.name, release.project, release.version
+            )));
+        }
         let lifecycle = self.lifecycle_of(&release)?;
         let (ok, _) = self.history(&release)?;
         deploy::lifecycle::check_can_deploy(&lifecycle, &env.name, &ok).map_err(|e| {
@@ -44,8 +50,22 @@ impl Engine {
                 release.version, release.project, env.name
             ))
         })?;
+        let vars = crate::promotion::missing::deployment_variables(&self.state, &release)?;
+        let missing = crate::promotion::missing::missing_for(&release, &vars, &env.name);
+        if !missing.is_empty() {
+            return Err(ApiError::Precondition(format!(
+                "release {} of '{}' cannot be deployed to {}: mandatory variable value(s) not set for environment '{}': {} (set them with: deploy variable set NAME VALUE --project '{}' --env '{}')",
+                release.version,
+                release.project,
+                env.name,
+                env.name,
+                missing.join(", "),
+                release.project,
+                env.name
+            )));
+        }
         let mut secrets = Vec::new();
-        for v in release.variables.iter().filter(|v| v.is_sensitive()) {
+        for v in vars.iter().filter(|v| v.is_sensitive()) {
             if let Ok(s) = self.state.reveal(&release.project, v)
                 && !s.is_empty()
             {

@@ -127,6 +127,21 @@ pub enum EnvCmd {
         #[arg(long, default_value_t = 0)]
         sort_order: u32,
     },
+    /// Add a Remote Environment: a placeholder for an environment another Space owns, named
+    /// "<Space>: <name>". Steps and variable values can be scoped to it, lifecycles can hold
+    /// it, and its results come back in Deployment Receipts.
+    AddRemote {
+        /// The Space that owns the environment (a Remote Space in this Space's ODCM).
+        #[arg(long)]
+        space: String,
+        /// The environment's name in that Space.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value_t = 0)]
+        sort_order: u32,
+    },
     /// List environments.
     List,
     /// Show one environment.
@@ -144,7 +159,7 @@ pub enum EnvCmd {
 }
 
 fn env_json(e: &pb::Environment) -> serde_json::Value {
-    json!({"name": e.name, "description": e.description, "sort_order": e.sort_order})
+    json!({"name": e.name, "description": e.description, "sort_order": e.sort_order, "remote_space": e.remote_space})
 }
 
 pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
@@ -159,10 +174,30 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
                 name,
                 description,
                 sort_order,
+                remote_space: String::new(),
             };
             let mut api = c.environments.clone();
             let e = c.call(api.create(c.req(m))).await?;
             eprintln!("environment '{}' created", e.name);
+        }
+        EnvCmd::AddRemote {
+            space,
+            name,
+            description,
+            sort_order,
+        } => {
+            let m = pb::Environment {
+                name,
+                description,
+                sort_order,
+                remote_space: space,
+            };
+            let mut api = c.environments.clone();
+            let e = c.call(api.create(c.req(m))).await?;
+            eprintln!(
+                "remote environment '{}' created (owned by space '{}')",
+                e.name, e.remote_space
+            );
         }
         EnvCmd::List => {
             let envs = all_pages(|t| {
@@ -180,6 +215,11 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
                     vec![
                         e.name.clone(),
                         e.sort_order.to_string(),
+                        if e.remote_space.is_empty() {
+                            "-".into()
+                        } else {
+                            e.remote_space.clone()
+                        },
                         e.description.clone(),
                     ]
                 })
@@ -187,7 +227,7 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
             emit(
                 x.output,
                 json!(envs.iter().map(env_json).collect::<Vec<_>>()),
-                &["NAME", "ORDER", "DESCRIPTION"],
+                &["NAME", "ORDER", "REMOTE SPACE", "DESCRIPTION"],
                 rows,
             );
         }

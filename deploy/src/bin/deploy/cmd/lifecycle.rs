@@ -34,13 +34,20 @@ pub enum LifecycleCmd {
     Delete { name: String },
 }
 
-/// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto]`.
+/// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto]`. An ENV may be a remote
+/// environment ("Prod: Production": a colon followed by a space stays in the name) or a whole
+/// Space ("Prod").
 pub fn parse_phase(spec: &str) -> anyhow::Result<pb::Phase> {
-    let mut parts = spec.split(':');
+    let mut parts = spec.split(':').peekable();
     let name = parts.next().unwrap_or("").trim().to_string();
-    let envs = parts
+    let mut envs = parts
         .next()
-        .ok_or_else(|| anyhow!("phase '{spec}' lists no environments: use NAME:ENV[,ENV...]"))?;
+        .ok_or_else(|| anyhow!("phase '{spec}' lists no environments: use NAME:ENV[,ENV...]"))?
+        .to_string();
+    while let Some(more) = parts.next_if(|p| p.starts_with(' ')) {
+        envs.push(':');
+        envs.push_str(more);
+    }
     let environments: Vec<String> = envs
         .split(',')
         .map(|e| e.trim().to_string())

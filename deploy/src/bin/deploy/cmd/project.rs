@@ -49,6 +49,7 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
                     name,
                     description,
                     lifecycle,
+                    ..Default::default()
                 })))
                 .await?;
             eprintln!("project '{}' created (lifecycle {})", p.name, p.lifecycle);

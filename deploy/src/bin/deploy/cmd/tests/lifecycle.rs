@@ -13,4 +13,7 @@ fn phases_parse() {
     assert!(parse_phase("Dev").is_err());
     assert!(parse_phase(":Dev").is_err());
     assert!(parse_phase("Dev:Dev:sometimes").is_err());
+    let p = parse_phase("Prod:Prod: Production,QA: Staging:auto").unwrap();
+    assert_eq!(p.environments, vec!["Prod: Production", "QA: Staging"]);
+    assert!(p.automatic);
 }

@@ -1,0 +1,93 @@
+//! What Spaces record about promotions: bundles sent and received, receipts sent and received.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RunState, Timestamp};
+
+/// A Release Bundle this Space wrote for another Space (the source side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub bundle_id: String,
+    /// `sha256:<hex>` of the signed payload; receipts name it.
+    pub digest: String,
+    pub project: String,
+    pub version: String,
+    pub target_space: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+/// Where a received bundle stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BundleState {
+    Pending,
+    Imported {
+        at: Timestamp,
+        by: String,
+        /// The Remote Project it went to.
+        project: String,
+    },
+}
+
+impl BundleState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BundleState::Pending => "pending",
+            BundleState::Imported { .. } => "imported",
+        }
+    }
+}
+
+/// A Release Bundle received by this Space (the target side). The file itself is kept in
+/// `<data>/bundles/<id>.json`, verified again on every use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedBundle {
+    pub id: String,
+    pub digest: String,
+    pub source_space: String,
+    pub project: String,
+    pub version: String,
+    pub created_at: Timestamp,
+    pub added_at: Timestamp,
+    pub added_by: String,
+    pub bytes: u64,
+    pub state: BundleState,
+}
+
+/// Marks a deployment whose receipt was exported (target side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptSent {
+    pub deployment: u64,
+    pub to_space: String,
+    pub at: Timestamp,
+}
+
+/// A step's result as a receipt reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteStep {
+    pub name: String,
+    pub state: RunState,
+    pub targets: u32,
+    pub failed_targets: u32,
+}
+
+/// A deployment result received in a Deployment Receipt (source side), applied exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteResult {
+    pub from_space: String,
+    /// The receipt's id in the issuing Space.
+    pub receipt_id: String,
+    pub bundle_digest: String,
+    pub project: String,
+    pub version: String,
+    /// The remote environment here: "Prod: Production".
+    pub environment: String,
+    pub state: RunState,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub steps: Vec<RemoteStep>,
+    pub targets: u32,
+    pub received_at: Timestamp,
+    /// `sha256:<hex>` of the receipts file payload it came in.
+    pub file_digest: String,
+}

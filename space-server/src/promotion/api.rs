@@ -1,0 +1,414 @@
+//! `space.v1.Promotion`: the gRPC edge of promotion by file. Files travel as streams of pieces;
+//! everything else is in the sibling modules.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use deploy::bundle::VerifiedBundle;
+use deploy::model::{ReceivedBundle, Variable, VariableValue};
+use deploy::wire::{step_to_wire, template_to_wire, timestamp, variable_to_wire};
+use proto::space::v1 as pb;
+use proto::space::v1::promotion_server::Promotion;
+use tokio::io::AsyncWriteExt;
+use tokio_stream::{Stream, StreamExt};
+
+use super::{bundles, missing, packages, promote, receipts};
+use crate::api::{Resp, ok};
+use crate::auth::caller;
+use crate::deployments::Engine;
+use crate::error::ApiError;
+
+pub struct PromotionApi(pub Arc<Engine>);
+
+type Out<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+const PIECE: usize = 1 << 20;
+
+/// Streams `first` (if any), then `bytes` in pieces.
+fn send_bytes<T: Send + 'static>(
+    first: Option<T>,
+    bytes: Vec<u8>,
+    wrap: fn(Vec<u8>) -> T,
+) -> Out<T> {
+    let mut items: Vec<Result<T, tonic::Status>> = first.into_iter().map(Ok).collect();
+    items.extend(bytes.chunks(PIECE).map(|c| Ok(wrap(c.to_vec()))));
+    Box::pin(tokio_stream::iter(items))
+}
+
+fn summary(b: &ReceivedBundle, v: Option<&VerifiedBundle>, missing: u32) -> pb::BundleSummary {
+    let (variables, sensitive, packages, schema) = v
+        .map(|v| {
+            let vars = &v.contents.variables;
+            (
+                vars.len() as u32,
+                vars.iter().filter(|x| x.is_sensitive()).count() as u32,
+                v.contents.packages.len() as u32,
+                v.schema.to_string(),
+            )
+        })
+        .unwrap_or_default();
+    pb::BundleSummary {
+        id: b.id.clone(),
+        digest: b.digest.clone(),
+        source_space: b.source_space.clone(),
+        target_space: v
+            .map(|v| v.contents.target_space.clone())
+            .unwrap_or_default(),
+        project: b.project.clone(),
+        version: b.version.clone(),
+        state: b.state.as_str().into(),
+        created_at: Some(timestamp(b.created_at)),
+        added_at: Some(timestamp(b.added_at)),
+        variables,
+        sensitive,
+        packages,
+        packages_missing: missing,
+        schema,
+        bytes: b.bytes,
+    }
+}
+
+fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> {
+    m.into_iter()
+        .map(|(environment, variables)| pb::MissingInEnvironment {
+            environment,
+            variables,
+        })
+        .collect()
+}
+
+impl PromotionApi {
+    fn bundle_summary(&self, b: &ReceivedBundle) -> pb::BundleSummary {
+        let state = &self.0.state;
+        match bundles::load(state, b) {
+            Ok(v) => {
+                let missing = bundles::missing_chunks(state, &v)
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .count() as u32;
+                summary(b, Some(&v), missing)
+            }
+            Err(e) => {
+                tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
+                summary(b, None, 0)
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Promotion for PromotionApi {
+    type PromoteStream = Out<pb::PromoteResponse>;
+    type InventoryStream = Out<pb::FileData>;
+    type ExportPackagesStream = Out<pb::ExportPackagesResponse>;
+    type ExportReceiptsStream = Out<pb::ExportReceiptsResponse>;
+
+    async fn promote(&self, req: tonic::Request<pb::PromoteRequest>) -> Resp<Self::PromoteStream> {
+        let who = caller(&req).name;
+        let pb::PromoteRequest {
+            project,
+            version,
+            to_space,
+        } = req.into_inner();
+        let e = self.0.clone();
+        let p = tokio::task::spawn_blocking(move || {
+            promote::promote(&e, &project, &version, &to_space, &who)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let c = &p.bundle.contents;
+        let first = pb::PromoteResponse {
+            part: Some(pb::promote_response::Part::Summary(pb::BundleSummary {
+                id: c.bundle_id.clone(),
+                digest: p.bundle.digest.clone(),
+                source_space: c.source_space.clone(),
+                target_space: c.target_space.clone(),
+                project: c.project.name.clone(),
+                version: c.release.version.clone(),
+                state: "written".into(),
+                created_at: Some(timestamp(c.created_at)),
+                added_at: None,
+                variables: c.variables.len() as u32,
+                sensitive: c.variables.iter().filter(|v| v.is_sensitive()).count() as u32,
+                packages: c.packages.len() as u32,
+                packages_missing: 0,
+                schema: p.bundle.schema.to_string(),
+                bytes: p.bytes.len() as u64,
+            })),
+        };
+        ok(send_bytes(Some(first), p.bytes, |d| pb::PromoteResponse {
+            part: Some(pb::promote_response::Part::Data(d)),
+        }))
+    }
+
+    async fn add_bundle(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::FileData>>,
+    ) -> Resp<pb::BundleSummary> {
+        let who = caller(&req).name;
+        let bytes = super::collect(req.into_inner(), "bundle file").await?;
+        let state = self.0.state.clone();
+        let rec = tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        ok(self.bundle_summary(&rec))
+    }
+
+    async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
+        use deploy::storage::StoreExt;
+        let mut all = self
+            .0
+            .state
+            .store
+            .all_records::<ReceivedBundle>("")
+            .map_err(ApiError::from)?;
+        all.sort_by_key(|b| b.added_at);
+        ok(pb::ListBundlesResponse {
+            bundles: all.iter().map(|b| self.bundle_summary(b)).collect(),
+        })
+    }
+
+    async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
+        let state = &self.0.state;
+        let rec = bundles::find(state, &req.into_inner().id)?;
+        let v = bundles::load(state, &rec)?;
+        let missing = bundles::missing_chunks(state, &v);
+        let c = v.contents.clone();
+        let project = c.project.name.clone();
+        let packages = missing
+            .iter()
+            .map(|(m, n)| pb::BundlePackageInfo {
+                id: m.id.clone(),
+                version: m.version.clone(),
+                size: m.size,
+                sha256: m.sha256.clone(),
+                chunks: m.chunks.len() as u32,
+                chunks_missing: *n as u32,
+            })
+            .collect();
+        let n_missing = missing.iter().filter(|(_, n)| *n > 0).count() as u32;
+        ok(pb::BundleDetail {
+            summary: Some(summary(&rec, Some(&v), n_missing)),
+            description: c.project.description,
+            notes: c.release.notes,
+            channel: c.release.channel,
+            process: c
+                .process
+                .steps
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| step_to_wire(&project, i as u32 + 1, s))
+                .collect(),
+            variables: c
+                .variables
+                .into_iter()
+                .map(|bv| {
+                    let value = match bv.value {
+                        deploy::bundle::BundleValue::Plain(s) => VariableValue::Plain(s),
+                        deploy::bundle::BundleValue::Sealed { .. } => {
+                            VariableValue::Sensitive(Vec::new())
+                        }
+                    };
+                    variable_to_wire(
+                        &project,
+                        Variable {
+                            id: bv.id,
+                            name: bv.name,
+                            value,
+                            scope: bv.scope,
+                            description: bv.description,
+                        },
+                    )
+                })
+                .collect(),
+            templates: c
+                .templates
+                .into_iter()
+                .map(|t| template_to_wire(&project, t))
+                .collect(),
+            packages,
+            deployments: c
+                .deployments
+                .into_iter()
+                .map(deploy::wire::earlier_to_wire)
+                .collect(),
+            signer: v.signer_keyid,
+        })
+    }
+
+    async fn import_bundle(
+        &self,
+        req: tonic::Request<pb::ImportBundleRequest>,
+    ) -> Resp<pb::ImportBundleResponse> {
+        let who = caller(&req).name;
+        let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
+        let state = &self.0.state;
+        let done = bundles::import(state, &id, &lifecycle, &who).await?;
+        let l = state.lifecycle(&done.lifecycle)?;
+        let missing = missing::missing(state, &done.release, &l)?;
+        ok(pb::ImportBundleResponse {
+            project: done.release.project,
+            version: done.release.version,
+            lifecycle: done.lifecycle,
+            project_created: done.project_created,
+            missing: missing_wire(missing),
+        })
+    }
+
+    async fn inventory(&self, _req: tonic::Request<pb::Empty>) -> Resp<Self::InventoryStream> {
+        let bytes = packages::inventory(&self.0.state).await?;
+        ok(send_bytes(None, bytes, |data| pb::FileData { data }))
+    }
+
+    async fn export_packages(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::ExportPackagesRequest>>,
+    ) -> Resp<Self::ExportPackagesStream> {
+        use pb::export_packages_request::Part;
+        let mut input = req.into_inner();
+        let (mut bundle, mut inventory) = (Vec::new(), None::<Vec<u8>>);
+        while let Some(m) = input.next().await {
+            let m = m.map_err(|s| {
+                ApiError::Invalid(format!("receiving the request: {}", s.message()))
+            })?;
+            match m.part {
+                Some(Part::Bundle(b)) => bundle.extend_from_slice(&b),
+                Some(Part::Inventory(i)) => {
+                    inventory.get_or_insert_with(Vec::new).extend_from_slice(&i)
+                }
+                None => {}
+            }
+            if bundle.len() + inventory.as_ref().map_or(0, Vec::len) > 2 * super::MAX_FILE {
+                return Err(
+                    ApiError::Invalid("the bundle and inventory are too large".into()).into(),
+                );
+            }
+        }
+        let (tmp, stats, package_bytes) =
+            packages::export(&self.0.state, bundle, inventory).await?;
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<pb::ExportPackagesResponse, tonic::Status>>(4);
+        tokio::spawn(async move {
+            use pb::export_packages_response::Part as P;
+            use tokio::io::AsyncReadExt;
+            let tmp = tmp;
+            let mut f = match tokio::fs::File::open(&tmp.0).await {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = tx.send(Err(tonic::Status::internal(e.to_string()))).await;
+                    return;
+                }
+            };
+            let mut buf = vec![0u8; PIECE];
+            loop {
+                match f.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let m = pb::ExportPackagesResponse {
+                            part: Some(P::Data(buf[..n].to_vec())),
+                        };
+                        if tx.send(Ok(m)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(tonic::Status::internal(e.to_string()))).await;
+                        return;
+                    }
+                }
+            }
+            let _ = tx
+                .send(Ok(pb::ExportPackagesResponse {
+                    part: Some(P::Summary(pb::ExportSummary {
+                        chunks: stats.chunks,
+                        deltas: stats.deltas,
+                        skipped: stats.skipped,
+                        bytes: stats.bytes,
+                        package_bytes,
+                    })),
+                }))
+                .await;
+        });
+        ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    async fn import_packages(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::FileData>>,
+    ) -> Resp<pb::ImportPackagesResponse> {
+        let state = &self.0.state;
+        let tmp = packages::upload_target(state)?;
+        let mut f = tokio::fs::File::create(&tmp.0)
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", tmp.0.display())))?;
+        let mut input = req.into_inner();
+        let mut got = 0u64;
+        while let Some(m) = input.next().await {
+            let m = m.map_err(|s| {
+                ApiError::Invalid(format!("receiving the archive: {}", s.message()))
+            })?;
+            got += m.data.len() as u64;
+            f.write_all(&m.data).await.map_err(|e| {
+                ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display()))
+            })?;
+        }
+        f.flush()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        drop(f);
+        if got == 0 {
+            return Err(ApiError::Invalid("the transfer archive is empty".into()).into());
+        }
+        let s = packages::import(state, &tmp.0).await?;
+        ok(pb::ImportPackagesResponse {
+            chunks: s.chunks,
+            new_chunks: s.new_chunks,
+        })
+    }
+
+    async fn missing_variables(
+        &self,
+        req: tonic::Request<pb::ReleaseRef>,
+    ) -> Resp<pb::MissingVariablesResponse> {
+        let pb::ReleaseRef { project, version } = req.into_inner();
+        let r = self.0.state.release(&project, &version)?;
+        let l = self.0.lifecycle_of(&r)?;
+        let m = missing::missing(&self.0.state, &r, &l)?;
+        ok(pb::MissingVariablesResponse {
+            missing: missing_wire(m),
+        })
+    }
+
+    async fn export_receipts(
+        &self,
+        req: tonic::Request<pb::ExportReceiptsRequest>,
+    ) -> Resp<Self::ExportReceiptsStream> {
+        let who = caller(&req).name;
+        let pb::ExportReceiptsRequest { space, all } = req.into_inner();
+        let (n, bytes) = receipts::export(&self.0.state, &space, all, &who).await?;
+        use pb::export_receipts_response::Part;
+        let first = pb::ExportReceiptsResponse {
+            part: Some(Part::Count(n as u32)),
+        };
+        ok(send_bytes(Some(first), bytes, |d| {
+            pb::ExportReceiptsResponse {
+                part: Some(Part::Data(d)),
+            }
+        }))
+    }
+
+    async fn import_receipts(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::FileData>>,
+    ) -> Resp<pb::ImportReceiptsResponse> {
+        let who = caller(&req).name;
+        let bytes = super::collect(req.into_inner(), "receipts file").await?;
+        let a = receipts::import(&self.0.state, &bytes, &who).await?;
+        ok(pb::ImportReceiptsResponse {
+            from_space: a.from_space,
+            applied: a.applied as u32,
+            already_applied: a.already as u32,
+            environments: a.environments,
+        })
+    }
+}

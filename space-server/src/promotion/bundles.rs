@@ -1,0 +1,396 @@
+//! The target side of a promotion: bundles are added (verified, kept pending), inspected, and
+//! imported, which verifies them again, checks every package against its SHA-256, and creates
+//! or updates the Remote Project and its release in one atomic batch.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use deploy::bundle::{BundleValue, VerifiedBundle};
+use deploy::model::{
+    BundleState, Lifecycle, Project, ReceivedBundle, Release, ReleaseOrigin, RemoteOrigin, Scope,
+    Variable, VariableValue,
+};
+use deploy::packages::{PackageManifest, PackageReader};
+use deploy::storage::records::{ProcessRecord, VariableSetRecord};
+use deploy::storage::{Batch, StoreExt, key_of};
+use proto::odcm::v1 as odcm_pb;
+
+use super::{audit, bundle_error, peering, trusted_for};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{SpaceState, now};
+
+fn dir(state: &SpaceState) -> PathBuf {
+    state.data_dir.join("bundles")
+}
+
+fn file_of(state: &SpaceState, id: &str) -> PathBuf {
+    dir(state).join(format!("{id}.json"))
+}
+
+/// Verifies a bundle file for this Space: signature by a Space trusted for releases, schema,
+/// target, and that this Space's key opens every sensitive value.
+fn check(state: &SpaceState, bytes: &[u8]) -> ApiResult<VerifiedBundle> {
+    let p = peering(state)?;
+    let refuse = |e: deploy::bundle::BundleError| {
+        let msg = e.to_string();
+        tracing::warn!(error = %msg, "release bundle refused");
+        audit(
+            state,
+            odcm_pb::EventKind::BundleRefused,
+            "",
+            "release bundle",
+            &msg,
+        );
+        bundle_error(e)
+    };
+    let v = deploy::bundle::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Releases))
+        .map_err(refuse)?;
+    v.decrypt_sensitive(&p.identity.key_pem).map_err(refuse)?;
+    Ok(v)
+}
+
+/// Finds a received bundle by id or an unambiguous prefix (at least 6 characters).
+pub fn find(state: &SpaceState, id: &str) -> ApiResult<ReceivedBundle> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.len() < 6 {
+        return Err(ApiError::Invalid(
+            "give at least 6 characters of the bundle id (deploy bundle list)".into(),
+        ));
+    }
+    let all: Vec<ReceivedBundle> = state
+        .store
+        .all_records::<ReceivedBundle>("")?
+        .into_iter()
+        .filter(|b| b.id.starts_with(&id))
+        .collect();
+    match all.len() {
+        1 => Ok(all
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::not_found("bundle", &id))?),
+        0 => Err(ApiError::not_found("bundle", id)),
+        n => Err(ApiError::Invalid(format!(
+            "'{id}' matches {n} bundles: give more of the id"
+        ))),
+    }
+}
+
+/// Reads and verifies a received bundle's file again.
+pub fn load(state: &SpaceState, b: &ReceivedBundle) -> ApiResult<VerifiedBundle> {
+    let path = file_of(state, &b.id);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        ApiError::Internal(format!("cannot read bundle file {}: {e}", path.display()))
+    })?;
+    let v = check(state, &bytes)?;
+    if v.digest != b.digest {
+        return Err(ApiError::Internal(format!(
+            "bundle file {} no longer matches the bundle that was added",
+            path.display()
+        )));
+    }
+    Ok(v)
+}
+
+/// Verifies a bundle file and keeps it pending. Adding the same bundle again changes nothing.
+pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBundle> {
+    let v = check(state, bytes)?;
+    let c = &v.contents;
+    if let Some(old) = state.store.get_record::<ReceivedBundle>(&c.bundle_id)? {
+        return Ok(old);
+    }
+    let path = file_of(state, &c.bundle_id);
+    deploy::secrets::write_private_file(&path, bytes).map_err(|e| {
+        ApiError::Internal(format!("cannot write bundle file {}: {e}", path.display()))
+    })?;
+    let rec = ReceivedBundle {
+        id: c.bundle_id.clone(),
+        digest: v.digest.clone(),
+        source_space: c.source_space.clone(),
+        project: c.project.name.clone(),
+        version: c.release.version.clone(),
+        created_at: c.created_at,
+        added_at: now(),
+        added_by: who.to_string(),
+        bytes: bytes.len() as u64,
+        state: BundleState::Pending,
+    };
+    let mut b = Batch::new();
+    b.put_record(&rec)?;
+    state.store.commit(b)?;
+    tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
+    Ok(rec)
+}
+
+/// How many of each package's chunks this Space lacks.
+pub fn missing_chunks(state: &SpaceState, v: &VerifiedBundle) -> Vec<(PackageManifest, usize)> {
+    v.manifests()
+        .into_iter()
+        .map(|m| {
+            let n = state.chunks.missing(&m.chunks).len();
+            (m, n)
+        })
+        .collect()
+}
+
+/// Rewrites environment names the source scoped to "<this Space>: X" to "X".
+fn localise(envs: &mut [String], me: &str) {
+    for e in envs.iter_mut() {
+        if let Some((space, name)) = deploy::model::Environment::split_remote(e)
+            && space.eq_ignore_ascii_case(me)
+        {
+            *e = name.to_string();
+        }
+    }
+}
+
+fn localise_scope(s: &mut Scope, me: &str) {
+    localise(&mut s.environments, me);
+}
+
+/// Checks a package is whole here: present chunks that reassemble to its SHA-256.
+fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
+    let missing = state.chunks.missing(&m.chunks).len();
+    if missing > 0 {
+        return Err(ApiError::Precondition(format!(
+            "package {} {} is missing {missing} of its {} chunks: import its transfer archive first (deploy package import ARCHIVE)",
+            m.id,
+            m.version,
+            m.chunks.len()
+        )));
+    }
+    let mut r = PackageReader::new(state.chunks.clone(), m);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ApiError::Precondition(format!(
+                    "package {} {} does not match its SHA-256 in the bundle: {}",
+                    m.id,
+                    m.version,
+                    deploy::packages::PackageError::from_io(e)
+                )));
+            }
+        }
+    }
+}
+
+/// What an import did.
+pub struct Imported {
+    pub release: Release,
+    pub lifecycle: String,
+    pub project_created: bool,
+}
+
+/// Imports a pending bundle as a release of the Remote Project "<source>: <project>".
+pub async fn import(
+    state: &Arc<SpaceState>,
+    id: &str,
+    lifecycle: &str,
+    who: &str,
+) -> ApiResult<Imported> {
+    let _g = state.write_lock.lock().await;
+    let rec = find(state, id)?;
+    if let BundleState::Imported { project, .. } = &rec.state {
+        return Err(ApiError::exists(
+            "imported bundle",
+            format!("{} (release {} of '{project}')", rec.id, rec.version),
+        ));
+    }
+    let v = load(state, &rec)?;
+    let p = peering(state)?;
+    let secrets = v
+        .decrypt_sensitive(&p.identity.key_pem)
+        .map_err(bundle_error)?;
+    let c = &v.contents;
+    let project_name = format!("{}: {}", c.source_space, c.project.name);
+    let existing = state
+        .store
+        .get_record::<Project>(&key_of(&[&project_name]))?;
+    if let Some(e) = &existing
+        && !e.remote.as_ref().is_some_and(|o| {
+            o.space.eq_ignore_ascii_case(&c.source_space)
+                && o.project.eq_ignore_ascii_case(&c.project.name)
+        })
+    {
+        return Err(ApiError::Precondition(format!(
+            "project '{project_name}' exists and is not the Remote Project of '{}' from space '{}': rename it first",
+            c.project.name, c.source_space
+        )));
+    }
+    let lifecycle = choose_lifecycle(state, lifecycle, existing.as_ref())?;
+    if state
+        .store
+        .get_record::<Release>(&key_of(&[&project_name, &c.release.version]))?
+        .is_some()
+    {
+        return Err(ApiError::exists(
+            "release",
+            format!("{} of '{project_name}'", c.release.version),
+        ));
+    }
+    // Packages: each one whole here, and not conflicting with the feed.
+    let manifests = v.manifests();
+    let mut new_manifests = Vec::new();
+    for m in &manifests {
+        match state.package(&m.id, &m.version) {
+            Ok(have) if have.sha256 == m.sha256 => {}
+            Ok(have) => {
+                return Err(ApiError::Precondition(format!(
+                    "package {} {} in this Space's feed has SHA-256 {}, the bundle's has {}: the same version with other content cannot be imported",
+                    m.id, m.version, have.sha256, m.sha256
+                )));
+            }
+            Err(_) => new_manifests.push(m.clone()),
+        }
+    }
+    {
+        let state = state.clone();
+        let manifests = manifests.clone();
+        tokio::task::spawn_blocking(move || {
+            manifests.iter().try_for_each(|m| verify_package(&state, m))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
+    let me = state.name.clone();
+    let mut process = c.process.clone();
+    for s in &mut process.steps {
+        localise(&mut s.environments, &me);
+    }
+    let mut variables = Vec::with_capacity(c.variables.len());
+    for bv in &c.variables {
+        let value = match &bv.value {
+            BundleValue::Plain(s) => VariableValue::Plain(s.clone()),
+            BundleValue::Sealed { .. } => {
+                let clear = secrets.iter().find(|s| s.id == bv.id).ok_or_else(|| {
+                    ApiError::Internal(format!("value of {} not decrypted", bv.id))
+                })?;
+                VariableValue::Sensitive(state.master.seal(
+                    &clear.value,
+                    &SpaceState::seal_context(&project_name, &bv.id),
+                )?)
+            }
+        };
+        let mut scope = bv.scope.clone();
+        localise_scope(&mut scope, &me);
+        variables.push(Variable {
+            id: bv.id.clone(),
+            name: bv.name.clone(),
+            value,
+            scope,
+            description: bv.description.clone(),
+        });
+    }
+    let release = Release {
+        project: project_name.clone(),
+        version: c.release.version.clone(),
+        channel: c.release.channel.clone(),
+        notes: c.release.notes.clone(),
+        packages: c.pinned_packages.clone(),
+        process: process.clone(),
+        variables,
+        templates: c.templates.clone(),
+        created_at: c.created_at,
+        created_by: format!("{} (space {})", who, c.source_space),
+        origin: Some(ReleaseOrigin {
+            source_space: c.source_space.clone(),
+            source_project: c.project.name.clone(),
+            bundle_id: c.bundle_id.clone(),
+            bundle_digest: v.digest.clone(),
+            signer: v.signer_keyid.clone(),
+            imported_at: now(),
+            imported_by: who.to_string(),
+            deployments: c.deployments.clone(),
+            traceparent: c.traceparent.clone(),
+        }),
+    };
+    let project = Project {
+        name: project_name.clone(),
+        description: c.project.description.clone(),
+        lifecycle: lifecycle.clone(),
+        remote: Some(RemoteOrigin {
+            space: c.source_space.clone(),
+            project: c.project.name.clone(),
+        }),
+    };
+    let mut vars = state
+        .store
+        .get_record::<VariableSetRecord>(&key_of(&[&project_name]))?
+        .unwrap_or_else(|| VariableSetRecord {
+            project: project_name.clone(),
+            ..Default::default()
+        });
+    for t in &c.templates {
+        vars.templates
+            .retain(|x| !x.name.eq_ignore_ascii_case(&t.name));
+        vars.templates.push(t.clone());
+    }
+    let mut b = Batch::new();
+    b.put_record(&project)?;
+    b.put_record(&ProcessRecord {
+        project: project_name.clone(),
+        process,
+    })?;
+    b.put_record(&vars)?;
+    b.insert_record(&release)?;
+    for m in &new_manifests {
+        b.insert_record(m)?;
+    }
+    b.put_record(&ReceivedBundle {
+        state: BundleState::Imported {
+            at: now(),
+            by: who.to_string(),
+            project: project_name.clone(),
+        },
+        ..rec.clone()
+    })?;
+    state.store.commit(b)?;
+    tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
+    audit(
+        state,
+        odcm_pb::EventKind::BundleAccepted,
+        &c.source_space,
+        &format!("{} {}", c.project.name, c.release.version),
+        &format!(
+            "bundle {} ({}) imported into '{project_name}'",
+            rec.id, v.digest
+        ),
+    );
+    Ok(Imported {
+        release,
+        lifecycle,
+        project_created: existing.is_none(),
+    })
+}
+
+/// The lifecycle for an import: the one asked for, else the Remote Project's, else the only one.
+fn choose_lifecycle(
+    state: &SpaceState,
+    asked: &str,
+    existing: Option<&Project>,
+) -> ApiResult<String> {
+    if !asked.trim().is_empty() {
+        return Ok(state.lifecycle(asked.trim())?.name);
+    }
+    if let Some(p) = existing {
+        return Ok(p.lifecycle.clone());
+    }
+    let all = state.store.all_records::<Lifecycle>("")?;
+    match all.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(ApiError::Precondition(
+            "this Space has no lifecycle: create one first (deploy lifecycle create)".into(),
+        )),
+        many => Err(ApiError::Invalid(format!(
+            "this Space has {} lifecycles: choose one with --lifecycle ({})",
+            many.len(),
+            many.iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}

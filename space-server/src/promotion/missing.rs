@@ -1,0 +1,91 @@
+//! Filling the blanks: which mandatory variable-template values a release still lacks per
+//! environment, and the variables a deployment uses (for a Remote Project, the release's
+//! frozen variables plus the values this Space set for its templates).
+
+use deploy::model::{Lifecycle, Release, Variable, VariableValue};
+use deploy::storage::StoreExt;
+use deploy::storage::key_of;
+use deploy::storage::records::VariableSetRecord;
+
+use crate::error::ApiResult;
+use crate::state::SpaceState;
+
+/// The variables a deployment of `r` resolves from. For a release of a Remote Project, the
+/// project's own values for the release's templates come after the frozen ones: they are what
+/// this Space customises (and may be set after the import).
+pub fn deployment_variables(state: &SpaceState, r: &Release) -> ApiResult<Vec<Variable>> {
+    let mut out = r.variables.clone();
+    let project = state.project(&r.project)?;
+    if project.remote.is_some()
+        && let Some(set) = state
+            .store
+            .get_record::<VariableSetRecord>(&key_of(&[&r.project]))?
+    {
+        out.extend(set.variables.into_iter().filter(|v| {
+            r.templates
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(&v.name))
+        }));
+    }
+    Ok(out)
+}
+
+fn applies_to(v: &Variable, env: &str) -> bool {
+    v.scope.environments.is_empty()
+        || v.scope
+            .environments
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(env))
+}
+
+fn has_value(v: &Variable) -> bool {
+    match &v.value {
+        VariableValue::Plain(s) => !s.trim().is_empty(),
+        VariableValue::Sensitive(_) => true,
+    }
+}
+
+/// The mandatory template values (without a default) not set for `env`.
+pub fn missing_for(r: &Release, vars: &[Variable], env: &str) -> Vec<String> {
+    r.templates
+        .iter()
+        .filter(|t| t.mandatory)
+        .filter(|t| {
+            t.default_value
+                .as_deref()
+                .is_none_or(|d| d.trim().is_empty())
+        })
+        .filter(|t| {
+            !vars
+                .iter()
+                .any(|v| v.name.eq_ignore_ascii_case(&t.name) && applies_to(v, env) && has_value(v))
+        })
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// Per local environment of the release's lifecycle (in phase order), the mandatory template
+/// values not set; environments with nothing missing are left out.
+pub fn missing(
+    state: &SpaceState,
+    r: &Release,
+    l: &Lifecycle,
+) -> ApiResult<Vec<(String, Vec<String>)>> {
+    let vars = deployment_variables(state, r)?;
+    let mut out = Vec::new();
+    for p in &l.phases {
+        for e in &p.environments {
+            let Ok(env) = state.environment(e) else {
+                continue; // a whole Space
+            };
+            if env.remote_space.is_some() {
+                continue;
+            }
+            let names = missing_for(r, &vars, &env.name);
+            if !names.is_empty() {
+                out.push((env.name, names));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,315 @@
+//! Deployment Receipts both ways: the target Space signs the results of deployments of releases
+//! it imported and exports them; the source Space verifies them against a Space it trusts for
+//! receipts, checks they answer a bundle it sent, and applies each exactly once.
+
+use std::collections::BTreeSet;
+
+use deploy::model::{
+    Deployment, Environment, Promotion, ReceiptSent, Release, RemoteResult, RemoteStep, RunState,
+};
+use deploy::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
+use deploy::storage::{Batch, StoreExt, key_of};
+use proto::odcm::v1 as odcm_pb;
+
+use super::{audit, peering, signer, trusted_for};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{SpaceState, now};
+
+fn receipt_error(e: ReceiptError) -> ApiError {
+    match e {
+        ReceiptError::Untrusted { .. }
+        | ReceiptError::WrongAddressee { .. }
+        | ReceiptError::SchemaTooNew { .. } => ApiError::Precondition(e.to_string()),
+        ReceiptError::Sign(m) => ApiError::Internal(m),
+        e => ApiError::Invalid(e.to_string()),
+    }
+}
+
+fn receipt_of(d: &Deployment, r: &Release) -> Option<Receipt> {
+    let o = r.origin.as_ref()?;
+    let state = crate::deployments::reported_state(d).unwrap_or(d.state);
+    let mut targets = BTreeSet::new();
+    let steps = d
+        .steps
+        .iter()
+        .map(|s| {
+            targets.extend(s.targets.iter().map(|t| t.target.to_lowercase()));
+            ReceiptStep {
+                name: s.name.clone(),
+                state: s.state,
+                targets: s.targets.len() as u32,
+                failed_targets: s
+                    .targets
+                    .iter()
+                    .filter(|t| t.state == RunState::Failed)
+                    .count() as u32,
+            }
+        })
+        .collect();
+    Some(Receipt {
+        id: d.id.clone(),
+        bundle_id: o.bundle_id.clone(),
+        bundle_digest: o.bundle_digest.clone(),
+        project: o.source_project.clone(),
+        version: r.version.clone(),
+        environment: d.environment.clone(),
+        state,
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+        steps,
+        targets: targets.len() as u32,
+        traceparent: o.traceparent.clone(),
+    })
+}
+
+/// Signs the receipts of finished deployments of releases imported from `space` (only those
+/// not exported before, unless `all`). Returns how many and the file's bytes.
+pub async fn export(
+    state: &SpaceState,
+    space: &str,
+    all: bool,
+    who: &str,
+) -> ApiResult<(usize, Vec<u8>)> {
+    let p = peering(state)?;
+    let _g = state.write_lock.lock().await;
+    let mut by_space: Vec<(String, Receipt, u64)> = Vec::new();
+    for d in state.store.all_records::<Deployment>("")? {
+        if !d.state.is_final() {
+            continue;
+        }
+        let Ok(r) = state.release(&d.project, &d.version) else {
+            continue;
+        };
+        let Some(receipt) = receipt_of(&d, &r) else {
+            continue;
+        };
+        let from = r.origin.map(|o| o.source_space).unwrap_or_default();
+        by_space.push((from, receipt, d.number));
+    }
+    let spaces: BTreeSet<String> = by_space.iter().map(|(s, ..)| s.clone()).collect();
+    let space = if space.trim().is_empty() {
+        match spaces.len() {
+            1 => spaces.into_iter().next().unwrap_or_default(),
+            0 => {
+                return Err(ApiError::Precondition(
+                    "no deployment of an imported release has finished yet: nothing to export"
+                        .into(),
+                ));
+            }
+            _ => {
+                return Err(ApiError::Invalid(format!(
+                    "releases were imported from several Spaces: choose one with --space ({})",
+                    spaces.into_iter().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+    } else {
+        space.trim().to_string()
+    };
+    let mut receipts = Vec::new();
+    let mut numbers = Vec::new();
+    let mut skipped = 0;
+    for (s, receipt, number) in by_space {
+        if !s.eq_ignore_ascii_case(&space) {
+            continue;
+        }
+        let sent = state
+            .store
+            .get_record::<ReceiptSent>(&deploy::storage::records::deployment_key(number))?;
+        if sent.is_some() && !all {
+            skipped += 1;
+            continue;
+        }
+        receipts.push(receipt);
+        numbers.push(number);
+    }
+    if receipts.is_empty() {
+        return Err(ApiError::Precondition(format!(
+            "no new receipts for space '{space}' ({skipped} exported before; add --all to export them again)"
+        )));
+    }
+    let file = ReceiptFile {
+        kind: KIND.to_string(),
+        schema: SCHEMA.to_string(),
+        from_space: p.me.clone(),
+        to_space: space.clone(),
+        created_at: now(),
+        receipts,
+    };
+    let bytes = file.sign(&signer(p)?).map_err(receipt_error)?;
+    let mut b = Batch::new();
+    for n in &numbers {
+        b.put_record(&ReceiptSent {
+            deployment: *n,
+            to_space: space.clone(),
+            at: now(),
+        })?;
+    }
+    state.store.commit(b)?;
+    let count = file.receipts.len();
+    tracing::info!(to_space = %space, receipts = count, by = %who, "deployment receipts exported");
+    let subjects: Vec<String> = file
+        .receipts
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r.project,
+                r.version,
+                r.environment,
+                r.state.as_str()
+            )
+        })
+        .collect();
+    audit(
+        state,
+        odcm_pb::EventKind::ReceiptSent,
+        &space,
+        &subjects.join("; "),
+        &format!("{count} receipt(s)"),
+    );
+    Ok((count, bytes))
+}
+
+/// What importing a receipts file did.
+pub struct Applied {
+    pub from_space: String,
+    pub applied: usize,
+    pub already: usize,
+    pub environments: Vec<String>,
+}
+
+/// Verifies a receipts file and applies each receipt not applied before, all in one batch.
+pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Applied> {
+    let p = peering(state)?;
+    let refuse = |e: ApiError| {
+        let msg = e.to_string();
+        tracing::warn!(error = %msg, "deployment receipts refused");
+        audit(
+            state,
+            odcm_pb::EventKind::ReceiptRefused,
+            "",
+            "deployment receipts",
+            &msg,
+        );
+        e
+    };
+    let v = deploy::receipt::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Receipts))
+        .map_err(receipt_error)
+        .map_err(refuse)?;
+    let from = v.file.from_space.clone();
+    let _g = state.write_lock.lock().await;
+    let mut b = Batch::new();
+    let mut applied = 0;
+    let mut already = 0;
+    let mut envs = BTreeSet::new();
+    for r in &v.file.receipts {
+        let promo = state
+            .store
+            .get_record::<Promotion>(&r.bundle_id)?
+            .filter(|x| x.digest == r.bundle_digest && x.target_space.eq_ignore_ascii_case(&from))
+            .ok_or_else(|| {
+                refuse(ApiError::Precondition(format!(
+                    "receipt {} from '{from}' answers bundle {} which this Space never sent to '{from}': nothing was applied",
+                    r.id, r.bundle_id
+                )))
+            })?;
+        if !promo.project.eq_ignore_ascii_case(&r.project) || promo.version != r.version {
+            return Err(refuse(ApiError::Invalid(format!(
+                "receipt {} names {} {} but bundle {} carried {} {}: nothing was applied",
+                r.id, r.project, r.version, r.bundle_id, promo.project, promo.version
+            ))));
+        }
+        if state
+            .store
+            .get_record::<RemoteResult>(&key_of(&[&from, &r.id]))?
+            .is_some()
+        {
+            already += 1;
+            continue;
+        }
+        let environment = Environment::remote_name(&from, &r.environment);
+        envs.insert(environment.clone());
+        b.insert_record(&RemoteResult {
+            from_space: from.clone(),
+            receipt_id: r.id.clone(),
+            bundle_digest: r.bundle_digest.clone(),
+            project: promo.project.clone(),
+            version: r.version.clone(),
+            environment,
+            state: r.state,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            steps: r
+                .steps
+                .iter()
+                .map(|s| RemoteStep {
+                    name: s.name.clone(),
+                    state: s.state,
+                    targets: s.targets,
+                    failed_targets: s.failed_targets,
+                })
+                .collect(),
+            targets: r.targets,
+            received_at: now(),
+            file_digest: v.digest.clone(),
+        })?;
+        applied += 1;
+    }
+    if applied == 0 {
+        return Err(ApiError::exists(
+            "receipts",
+            format!(
+                "every receipt in this file from '{from}' ({already}) was applied before: nothing changed"
+            ),
+        ));
+    }
+    state.store.commit(b)?;
+    tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
+    audit(
+        state,
+        odcm_pb::EventKind::ReceiptAccepted,
+        &from,
+        &envs.iter().cloned().collect::<Vec<_>>().join(", "),
+        &format!(
+            "{applied} receipt(s) applied, {already} already applied ({})",
+            v.digest
+        ),
+    );
+    Ok(Applied {
+        from_space: from,
+        applied,
+        already,
+        environments: envs.into_iter().collect(),
+    })
+}
+
+/// The results received for one release.
+pub fn results_for(
+    state: &SpaceState,
+    project: &str,
+    version: &str,
+) -> ApiResult<Vec<RemoteResult>> {
+    Ok(state
+        .store
+        .all_records::<RemoteResult>("")?
+        .into_iter()
+        .filter(|r| r.project.eq_ignore_ascii_case(project) && r.version == version)
+        .collect())
+}
+
+/// What succeeded remotely, as lifecycle entries: "Prod: Production" and the Space "Prod".
+pub fn remote_successes(
+    state: &SpaceState,
+    project: &str,
+    version: &str,
+) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    for r in results_for(state, project, version)? {
+        if r.state == RunState::Success {
+            out.push(r.environment);
+            out.push(r.from_space);
+        }
+    }
+    Ok(out)
+}
