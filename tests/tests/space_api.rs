@@ -83,7 +83,7 @@ fn environments_lifecycles_projects_channels_steps() {
         "Prod:Production",
     ]);
     assert!(
-        err.contains("environment 'Production', which does not exist"),
+        err.contains("names 'Production', which is neither an environment nor a known Space"),
         "{err}"
     );
     assert_eq!(

@@ -215,7 +215,7 @@ impl Deployments for DeploymentsApi {
         {
             latest.insert((d.project.to_lowercase(), d.environment.to_lowercase()), d);
         }
-        let cells = latest
+        let mut cells: Vec<pb::DashboardCell> = latest
             .into_values()
             .map(|d| pb::DashboardCell {
                 operator_reported: super::drop::reported_state(&d).is_some(),
@@ -231,8 +231,41 @@ impl Deployments for DeploymentsApi {
                 receipt_received_at: None,
             })
             .collect();
+        // Remote environments: the latest result each received in a Deployment Receipt.
+        let mut remote: BTreeMap<(String, String), deploy::model::RemoteResult> = BTreeMap::new();
+        for r in store
+            .all_records::<deploy::model::RemoteResult>("")
+            .map_err(ApiError::from)?
+        {
+            let k = (r.project.to_lowercase(), r.environment.to_lowercase());
+            let newer = remote.get(&k).is_none_or(|old| {
+                (r.finished_at, r.received_at) >= (old.finished_at, old.received_at)
+            });
+            if newer {
+                remote.insert(k, r);
+            }
+        }
+        let mut env_names: Vec<String> = envs.into_iter().map(|e| e.name).collect();
+        for r in remote.into_values() {
+            if !env_names
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&r.environment))
+            {
+                env_names.push(r.environment.clone());
+            }
+            cells.push(pb::DashboardCell {
+                project: r.project,
+                environment: r.environment,
+                version: r.version,
+                state: r.state.as_str().into(),
+                deployment_id: format!("{} {}", r.from_space, r.receipt_id),
+                finished_at: r.finished_at.map(timestamp),
+                operator_reported: false,
+                receipt_received_at: Some(timestamp(r.received_at)),
+            });
+        }
         ok(pb::DashboardResponse {
-            environments: envs.into_iter().map(|e| e.name).collect(),
+            environments: env_names,
             projects: projects.into_iter().map(|p| p.name).collect(),
             cells,
         })

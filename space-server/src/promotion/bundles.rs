@@ -38,9 +38,9 @@ fn check(state: &SpaceState, bytes: &[u8]) -> ApiResult<VerifiedBundle> {
         audit(
             state,
             odcm_pb::EventKind::BundleRefused,
-            "",
+            &super::claimed_sender(bytes, "/predicate/source_space"),
             "release bundle",
-            &msg,
+            &format!("{msg} (sender as the file claims it)"),
         );
         bundle_error(e)
     };

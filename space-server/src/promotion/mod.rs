@@ -123,6 +123,27 @@ pub fn audit(
     }
 }
 
+/// Who a refused file says it comes from (unverified; for the audit log only), by a JSON
+/// pointer into its DSSE payload; "unknown" when it cannot be read.
+pub fn claimed_sender(bytes: &[u8], pointer: &str) -> String {
+    deploy::bundle::envelope_parts(bytes)
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.payload).ok())
+        .and_then(|v| {
+            v.pointer(pointer)
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        })
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Maps a bundle refusal to the API: trust problems are preconditions, the rest bad input.
 pub fn bundle_error(e: BundleError) -> ApiError {
     match e {

@@ -188,9 +188,9 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         audit(
             state,
             odcm_pb::EventKind::ReceiptRefused,
-            "",
+            &super::claimed_sender(bytes, "/from_space"),
             "deployment receipts",
-            &msg,
+            &format!("{msg} (sender as the file claims it)"),
         );
         e
     };

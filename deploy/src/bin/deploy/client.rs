@@ -9,8 +9,9 @@ use proto::space::v1::{
     channels_client::ChannelsClient, deployments_client::DeploymentsClient,
     environments_client::EnvironmentsClient, lifecycles_client::LifecyclesClient,
     packages_client::PackagesClient, peers_client::PeersClient, process_client::ProcessClient,
-    projects_client::ProjectsClient, releases_client::ReleasesClient, system_client::SystemClient,
-    targets_client::TargetsClient, variables_client::VariablesClient,
+    projects_client::ProjectsClient, promotion_client::PromotionClient,
+    releases_client::ReleasesClient, system_client::SystemClient, targets_client::TargetsClient,
+    variables_client::VariablesClient,
 };
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -47,6 +48,7 @@ pub struct Client {
     pub targets: TargetsClient<Svc>,
     pub deployments: DeploymentsClient<Svc>,
     pub peers: PeersClient<Svc>,
+    pub promotion: PromotionClient<Svc>,
 }
 
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
@@ -88,6 +90,7 @@ impl Client {
             targets: c!(TargetsClient),
             deployments: c!(DeploymentsClient),
             peers: c!(PeersClient),
+            promotion: c!(PromotionClient),
         })
     }
 

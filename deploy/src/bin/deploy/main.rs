@@ -86,9 +86,12 @@ enum Command {
     /// Offline drops: run one on this machine, write its result (no server needed).
     #[command(subcommand)]
     Drop(cmd::drop::DropCmd),
-    /// Import results into the Space (offline drop results).
+    /// Results that cross: signed Deployment Receipts out and in, offline drop results in.
     #[command(subcommand)]
     Receipt(cmd::drop::ReceiptCmd),
+    /// Release Bundles received from another Space: add, inspect, import.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCmd),
     /// This Space's links to other Spaces: ODCM identity, trust set, peer calls.
     #[command(subcommand)]
     Space(cmd::space::SpaceCmd),
@@ -160,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dashboard => cmd::deployment::dashboard(x).await,
         Command::Space(c) => cmd::space::run(c, x).await,
         Command::Receipt(c) => cmd::drop::receipt(c, x).await,
+        Command::Bundle(c) => cmd::bundle::run(c, x).await,
     }
 }
 

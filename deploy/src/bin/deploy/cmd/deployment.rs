@@ -350,6 +350,7 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                     "environments": r.environments.iter().map(|e| (e.clone(), cell(p, e).map(|c| json!({
                         "version": c.version, "state": c.state, "deployment": c.deployment_id,
                         "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
+                        "receipt_received_at": secs(&c.receipt_received_at).map(time),
                     })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
                 })).collect::<Vec<_>>(),
             });
@@ -367,9 +368,11 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                         cell(p, e)
                             .map(|c| {
                                 let how = if c.operator_reported {
-                                    " (operator-reported)"
+                                    " (operator-reported)".to_string()
+                                } else if let Some(at) = secs(&c.receipt_received_at) {
+                                    format!(" (receipt {})", time(at))
                                 } else {
-                                    ""
+                                    String::new()
                                 };
                                 format!("{} {}{how}", c.version, c.state)
                             })

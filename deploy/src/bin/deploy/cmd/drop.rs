@@ -185,8 +185,21 @@ pub enum DropCmd {
 
 #[derive(Subcommand)]
 pub enum ReceiptCmd {
-    /// Record a result file on its deployment (offline drop results are operator-reported).
+    /// Import a file of signed Deployment Receipts (from a Space this one trusts for receipts;
+    /// each applied exactly once), or an offline drop's result (operator-reported).
     Import { file: PathBuf },
+    /// Write the signed receipts of finished deployments of releases imported from a Space
+    /// (those not exported before, unless --all), to carry back to it.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// The Space the releases came from (needed when there are several).
+        #[arg(long)]
+        space: Option<String>,
+        /// Also receipts exported before.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn ask_password(file: Option<&Path>) -> Result<SecretString, DropError> {
@@ -296,16 +309,22 @@ pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
 
 pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
     match cmd {
+        ReceiptCmd::Export { out, space, all } => {
+            super::promotion::export_receipts(&x, space, all, &out).await
+        }
         ReceiptCmd::Import { file } => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("cannot read '{}'", file.display()))?;
+            if deploy::receipt::is_receipts_file(&bytes) {
+                return super::promotion::import_receipts(&x, bytes).await;
+            }
             let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
                 .unwrap_or_default();
             if kind != RECEIPT_KIND {
                 bail!(
-                    "'{}' is not a receipt this deploy knows (kind '{kind}'; known: {RECEIPT_KIND})",
+                    "'{}' is not a receipt this deploy knows (kind '{kind}'; known: signed deployment receipts, {RECEIPT_KIND})",
                     file.display()
                 );
             }

@@ -1,5 +1,6 @@
 //! Subcommands, one module per noun: `deploy <noun> <verb>`.
 
+pub mod bundle;
 pub mod config;
 pub mod deployment;
 pub mod drop;
@@ -7,6 +8,7 @@ pub mod lifecycle;
 pub mod odcm;
 pub mod package;
 pub mod project;
+pub mod promotion;
 pub mod release;
 pub mod space;
 pub mod step;

@@ -50,9 +50,29 @@ pub enum PackageCmd {
     Delete { id: String, version: String },
     /// Chunk store statistics.
     Stats,
+    /// Write which chunks this Space holds (in the target Space), for `package export
+    /// --inventory` in the source Space: the archive then holds only what is missing here.
+    Inventory {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a transfer archive with the chunks a bundle's packages need (in the source Space;
+    /// with the target's inventory, only the chunks it lacks, changed ones as deltas).
+    Export {
+        /// The bundle written by `deploy release promote`.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The target Space's inventory (`deploy package inventory` there).
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import a transfer archive (in the target Space); every chunk is verified first.
+    Import { archive: PathBuf },
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     pb.set_style(
         ProgressStyle::with_template(
@@ -74,7 +94,7 @@ fn manifest_json(m: &pb::PackageManifest) -> serde_json::Value {
 }
 
 /// Transfers get a deadline that grows with their size (at least 10 minutes).
-fn transfer_deadline(base: Duration, bytes: u64) -> Duration {
+pub fn transfer_deadline(base: Duration, bytes: u64) -> Duration {
     base.max(Duration::from_secs(600) + Duration::from_secs(bytes / (1024 * 1024)))
 }
 
@@ -329,6 +349,13 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
                 ],
             );
         }
+        PackageCmd::Inventory { out } => super::promotion::inventory(&x, &out).await?,
+        PackageCmd::Export {
+            bundle,
+            inventory,
+            out,
+        } => super::promotion::export(&x, &bundle, inventory.as_deref(), &out).await?,
+        PackageCmd::Import { archive } => super::promotion::import(&x, &archive).await?,
     }
     Ok(())
 }

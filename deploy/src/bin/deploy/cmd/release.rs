@@ -69,6 +69,25 @@ pub enum ReleaseCmd {
         #[arg(long)]
         no_follow: bool,
     },
+    /// Promote a release to another Space by file: write its signed Release Bundle (sensitive
+    /// values encrypted for that Space; no package bytes: see deploy package export).
+    Promote {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        to_space: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// List, per environment, the mandatory variable-template values the release still lacks.
+    MissingVariables {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+    },
 }
 
 fn release_json(r: &pb::Release) -> serde_json::Value {
@@ -265,6 +284,15 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        ReleaseCmd::Promote {
+            project,
+            version,
+            to_space,
+            out,
+        } => super::promotion::promote(&x, project, version, to_space, &out).await?,
+        ReleaseCmd::MissingVariables { project, version } => {
+            super::promotion::missing_variables(&x, project, version).await?
         }
         ReleaseCmd::Deploy {
             project,
