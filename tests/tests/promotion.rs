@@ -53,6 +53,22 @@ fn audit_kinds(o: &Odcm) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Version 1.0.1: about 1% of the bytes changed, in 20 places spread over the file.
 fn changed(base: &[u8]) -> Vec<u8> {
     let mut next = base.to_vec();
@@ -575,6 +591,24 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
         "the filled template value applies to later releases: {log}"
     );
 
+    // ---- The secret is in no log line and in no file of either Space, except where the
+    // script that was meant to see it wrote it.
+    std::fs::remove_file(prod.dir.join("seen-secret")).unwrap();
+    for space in [&dev, &prod] {
+        assert!(
+            !space.log_text().contains(SECRET),
+            "a log line holds the secret"
+        );
+        for file in files_under(&space.dir) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "{} holds the secret in the clear",
+                file.display()
+            );
+        }
+    }
+
     // ---- The audit logs saw what crossed (reported in the background), and verify.
     for (o, kinds) in [
         (&a, ["bundle_sent", "receipt_refused", "receipt_accepted"]),
@@ -587,4 +621,236 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     }
     assert!(odcm(&a, &["audit", "verify"]).contains("audit log verified"));
     assert!(odcm(&b, &["audit", "verify"]).contains("audit log verified"));
+}
+
+/// Re-signs a bundle file's payload, changed by `edit`, with the source Space's own key (as a
+/// newer source could), so only the change itself can be the reason for a refusal.
+fn resign(bundle: &[u8], space: &Space, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let parts = deploy::bundle::envelope_parts(bundle).expect("envelope");
+    let mut statement: serde_json::Value = serde_json::from_slice(&parts.payload).unwrap();
+    edit(&mut statement);
+    let id = space.data_dir.join("identity");
+    let signer = deploy::bundle::SigningIdentity::from_pem(
+        &std::fs::read_to_string(id.join("space.crt")).unwrap(),
+        &std::fs::read_to_string(id.join("space.key")).unwrap(),
+    )
+    .unwrap();
+    signer
+        .sign_dsse(
+            &parts.payload_type,
+            &serde_json::to_vec(&statement).unwrap(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn bundles_for_another_space_or_a_newer_schema_are_refused_and_change_nothing() {
+    let a = Odcm::start("NetA");
+    let b = Odcm::start("NetB");
+    let (dev, _) = a.enrolled_space("DevTest");
+    let (prod, _) = b.enrolled_space("Prod");
+    let (qa, _) = b.enrolled_space("QA");
+    let work = a.dir.join("carried");
+    std::fs::create_dir_all(&work).unwrap();
+    let f = |n: &str| work.join(n);
+    odcm(
+        &a,
+        &[
+            "space",
+            "export-cert",
+            "DevTest",
+            "--out",
+            s(&f("devtest.pem")),
+        ],
+    );
+    odcm(
+        &b,
+        &[
+            "remote-space",
+            "add",
+            "DevTest",
+            "--cert",
+            s(&f("devtest.pem")),
+        ],
+    );
+    for name in ["Prod", "QA"] {
+        let pem = f(&format!("{name}.pem"));
+        odcm(&b, &["space", "export-cert", name, "--out", s(&pem)]);
+        odcm(&a, &["remote-space", "add", name, "--cert", s(&pem)]);
+        odcm(
+            &a,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", name, "--kind", "receipts",
+            ],
+        );
+        odcm(
+            &b,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", name, "--kind", "releases",
+            ],
+        );
+    }
+    wait_peer(&dev, "QA", 2);
+    wait_peer(&prod, "DevTest", 1);
+    wait_peer(&qa, "DevTest", 1);
+
+    // A lifecycle through a whole Space (QA) and then a remote environment of another.
+    let d = dev.cli();
+    d.ok(&[
+        "env",
+        "add-remote",
+        "--space",
+        "Prod",
+        "--name",
+        "Production",
+    ]);
+    let err = d.fails(&["lifecycle", "create", "L", "--phase", "Staging:Nowhere"]);
+    assert!(
+        err.contains("neither an environment nor a known Space"),
+        "{err}"
+    );
+    d.ok(&[
+        "lifecycle",
+        "create",
+        "L",
+        "--phase",
+        "Staging:QA",
+        "--phase",
+        "Production:Prod: Production",
+    ]);
+    d.ok(&["project", "create", "Api", "--lifecycle", "L"]);
+    d.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Api",
+        "--name",
+        "Hello",
+        "--script",
+        "echo hello",
+    ]);
+    d.ok(&[
+        "variable",
+        "set",
+        "--project",
+        "Api",
+        "Token",
+        "t0ken-for-qa",
+        "--sensitive",
+    ]);
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Api",
+        "--version",
+        "2.0.0",
+    ]);
+    let err = d.fails(&[
+        "release",
+        "promote",
+        "--project",
+        "Api",
+        "--version",
+        "2.0.0",
+        "--to-space",
+        "Prod",
+        "--out",
+        s(&f("x")),
+    ]);
+    assert!(
+        err.contains("phase 'Staging'"),
+        "Prod comes after QA: {err}"
+    );
+    let err = d.fails(&[
+        "release",
+        "promote",
+        "--project",
+        "Api",
+        "--version",
+        "2.0.0",
+        "--to-space",
+        "Elsewhere",
+        "--out",
+        s(&f("x")),
+    ]);
+    assert!(err.contains("not in the trust set"), "{err}");
+    let qa_bundle = f("api-qa.bundle.json");
+    d.ok(&[
+        "release",
+        "promote",
+        "--project",
+        "Api",
+        "--version",
+        "2.0.0",
+        "--to-space",
+        "QA",
+        "--out",
+        s(&qa_bundle),
+    ]);
+    let bytes = std::fs::read(&qa_bundle).unwrap();
+
+    // Encrypted for QA: Prod cannot use it, and keeps nothing.
+    let p = prod.cli();
+    let err = p.fails(&["bundle", "add", s(&qa_bundle)]);
+    assert!(
+        err.contains("encrypted for space 'QA', not 'Prod'"),
+        "{err}"
+    );
+    // The same bundle re-addressed to Prod (and validly re-signed): its values are still sealed
+    // for QA's key.
+    let readdressed = resign(&bytes, &dev, |st| {
+        st["predicate"]["target_space"] = "Prod".into()
+    });
+    std::fs::write(f("readdressed.json"), &readdressed).unwrap();
+    let err = p.fails(&["bundle", "add", s(&f("readdressed.json"))]);
+    assert!(err.contains("not for this key"), "{err}");
+    // A newer schema major, signed properly: refused naming both versions.
+    let newer = resign(&bytes, &dev, |st| {
+        st["predicateType"] = "urn:deploy:release-bundle:v2.0".into();
+        st["predicate"]["target_space"] = "Prod".into();
+    });
+    std::fs::write(f("newer.json"), &newer).unwrap();
+    let err = p.fails(&["bundle", "add", s(&f("newer.json"))]);
+    assert!(
+        err.contains("schema 2.0 is newer") && err.contains("(1.0)"),
+        "{err}"
+    );
+    assert_eq!(p.json(&["bundle", "list"]), serde_json::json!([]));
+    assert_eq!(p.json(&["project", "list"]), serde_json::json!([]));
+
+    // QA takes it: a whole-Space phase of the source lifecycle, and exactly one lifecycle here.
+    let q = qa.cli();
+    q.ok(&["env", "create", "Staging"]);
+    q.ok(&["lifecycle", "create", "Only", "--phase", "Staging:Staging"]);
+    q.ok(&["bundle", "add", s(&qa_bundle)]);
+    let id = q.json(&["bundle", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = q.fails(&["bundle", "import", &id[..4]]);
+    assert!(err.contains("at least 6 characters"), "{err}");
+    q.ok(&["bundle", "import", &id[..8]]);
+    let err = q.fails(&["bundle", "import", &id]);
+    assert!(err.contains("already exists"), "{err}");
+    let r = q.json(&[
+        "release",
+        "show",
+        "--project",
+        "DevTest: Api",
+        "--version",
+        "2.0.0",
+    ]);
+    assert_eq!(r["origin"]["source_space"], "DevTest", "{r}");
+    let projects = q.json(&["project", "list"]);
+    assert_eq!(projects[0]["remote_space"], "DevTest", "{projects}");
+    let err = q.fails(&[
+        "release",
+        "create",
+        "--project",
+        "DevTest: Api",
+        "--version",
+        "2.0.1",
+    ]);
+    assert!(err.contains("Remote Project"), "{err}");
 }

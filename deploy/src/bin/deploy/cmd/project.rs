@@ -37,7 +37,7 @@ pub enum ProjectCmd {
 pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.projects.clone();
-    let pj = |p: &pb::Project| json!({"name": p.name, "lifecycle": p.lifecycle, "description": p.description});
+    let pj = |p: &pb::Project| json!({"name": p.name, "lifecycle": p.lifecycle, "description": p.description, "remote_space": p.remote_space, "remote_project": p.remote_project});
     match cmd {
         ProjectCmd::Create {
             name,
@@ -66,12 +66,23 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
             .await?;
             let rows = ps
                 .iter()
-                .map(|p| vec![p.name.clone(), p.lifecycle.clone(), p.description.clone()])
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.lifecycle.clone(),
+                        if p.remote_space.is_empty() {
+                            "-".into()
+                        } else {
+                            format!("remote, from {}", p.remote_space)
+                        },
+                        p.description.clone(),
+                    ]
+                })
                 .collect();
             emit(
                 x.output,
                 json!(ps.iter().map(pj).collect::<Vec<_>>()),
-                &["NAME", "LIFECYCLE", "DESCRIPTION"],
+                &["NAME", "LIFECYCLE", "ORIGIN", "DESCRIPTION"],
                 rows,
             );
         }

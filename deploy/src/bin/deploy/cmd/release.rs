@@ -98,6 +98,15 @@ fn release_json(r: &pb::Release) -> serde_json::Value {
         "process": r.process.iter().map(step_json).collect::<Vec<_>>(),
         "variables": r.variables.iter().map(variable_json).collect::<Vec<_>>(),
         "templates": r.templates.iter().map(template_json).collect::<Vec<_>>(),
+        "origin": r.origin.as_ref().map(|o| json!({
+            "source_space": o.source_space, "source_project": o.source_project,
+            "bundle_id": o.bundle_id, "bundle_digest": o.bundle_digest, "signer": o.signer,
+            "imported_at": o.imported_at.as_ref().map(|t| time(t.seconds)), "imported_by": o.imported_by,
+            "earlier_deployments": o.deployments.iter().map(|d| json!({
+                "space": d.space, "environment": d.environment, "state": d.state,
+            })).collect::<Vec<_>>(),
+            "traceparent": o.traceparent,
+        })),
     })
 }
 
@@ -199,6 +208,15 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     }
                     if !r.notes.is_empty() {
                         println!("Notes: {}", r.notes);
+                    }
+                    if let Some(o) = &r.origin {
+                        println!(
+                            "Imported from space {} (project {}) by {}, bundle {} signed by {}",
+                            o.source_space, o.source_project, o.imported_by, o.bundle_id, o.signer
+                        );
+                        for d in &o.deployments {
+                            println!("  earlier: {}: {} {}", d.space, d.environment, d.state);
+                        }
                     }
                     println!("\nPackages:");
                     let rows = r
