@@ -178,28 +178,31 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
             s(&prod.dir.join("seen-secret"))
         ),
     ]);
-    d.ok(&[
+    // Two values in one import; an import naming an unknown environment changes nothing.
+    std::fs::write(
+        f("bad-vars.json"),
+        r#"[{"name": "Url", "value": "x"}, {"name": "Url", "value": "y", "environments": ["Nope"]}]"#,
+    )
+    .unwrap();
+    let err = d.fails(&[
         "variable",
-        "set",
+        "import",
+        s(&f("bad-vars.json")),
         "--project",
         "Web",
-        "Url",
-        "http://dev.local",
-        "--env",
-        "Dev",
-        "--env",
-        "Test",
     ]);
-    d.ok(&[
-        "variable",
-        "set",
-        "--project",
-        "Web",
-        "Url",
-        "https://www.example.com",
-        "--env",
-        "Prod: Production",
-    ]);
+    assert!(err.contains("'Nope', which does not exist"), "{err}");
+    assert_eq!(
+        d.json(&["variable", "list", "--project", "Web"]),
+        serde_json::json!([])
+    );
+    std::fs::write(
+        f("vars.json"),
+        r#"[{"name": "Url", "value": "http://dev.local", "environments": ["Dev", "Test"]},
+            {"name": "Url", "value": "https://www.example.com", "environments": ["Prod: Production"]}]"#,
+    )
+    .unwrap();
+    d.ok(&["variable", "import", s(&f("vars.json")), "--project", "Web"]);
     d.ok(&[
         "variable",
         "set",

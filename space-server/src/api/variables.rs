@@ -116,20 +116,8 @@ impl VariablesApi {
         Ok(())
     }
 
-    fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
-        let mut b = Batch::new();
-        b.put_record(rec)?;
-        self.0.store.commit(b)?;
-        Ok(())
-    }
-}
-
-#[tonic::async_trait]
-impl Variables for VariablesApi {
-    async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::Variable> {
-        let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
-        let _g = self.0.write_lock.lock().await;
-        let mut rec = self.0.variable_set(&input.project)?;
+    /// Adds or replaces one value in `rec` (in memory; the caller checks cycles and saves).
+    fn apply(&self, rec: &mut VariableSetRecord, input: VariableInput) -> ApiResult<Variable> {
         let project = rec.project.clone();
         if let Some(o) = self.0.project(&project)?.remote
             && !rec
@@ -146,14 +134,13 @@ impl Variables for VariablesApi {
                     .map(|t| t.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
-            .into());
+            )));
         }
         self.check_scope(&project, &input)?;
         let id = match &input.id {
             Some(id) => {
                 if !rec.variables.iter().any(|v| &v.id == id) {
-                    return Err(ApiError::not_found("variable", format!("{project}/{id}")).into());
+                    return Err(ApiError::not_found("variable", format!("{project}/{id}")));
                 }
                 id.clone()
             }
@@ -184,10 +171,56 @@ impl Variables for VariablesApi {
             Some(slot) => *slot = var.clone(),
             None => rec.variables.push(var.clone()),
         }
+        Ok(var)
+    }
+
+    fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(rec)?;
+        self.0.store.commit(b)?;
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl Variables for VariablesApi {
+    async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::Variable> {
+        let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&input.project)?;
+        let project = rec.project.clone();
+        let var = self.apply(&mut rec, input)?;
         self.0.check_cycles(&project, &rec.variables)?;
         self.save(&rec)?;
         tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
         ok(variable_to_wire(&project, var))
+    }
+
+    async fn set_many(&self, req: tonic::Request<pb::VariableBatch>) -> Resp<pb::VariableList> {
+        let pb::VariableBatch { project, variables } = req.into_inner();
+        let _g = self.0.write_lock.lock().await;
+        let mut rec = self.0.variable_set(&project)?;
+        let project = rec.project.clone();
+        let mut out = Vec::with_capacity(variables.len());
+        for m in variables {
+            let input = VariableInput::try_from(pb::Variable {
+                project: project.clone(),
+                ..m
+            })
+            .map_err(ApiError::from)?;
+            out.push(self.apply(&mut rec, input)?);
+        }
+        self.0.check_cycles(&project, &rec.variables)?;
+        self.save(&rec)?;
+        let sensitive = out.iter().filter(|v| v.is_sensitive()).count();
+        tracing::info!(project = %project, count = out.len(), sensitive, "variables set");
+        ok(pb::VariableList {
+            variables: out
+                .into_iter()
+                .map(|v| variable_to_wire(&project, v))
+                .collect(),
+            next_page_token: String::new(),
+        })
     }
 
     async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::VariableList> {

@@ -61,6 +61,14 @@ pub enum VariableCmd {
         #[command(flatten)]
         scope: ScopeArgs,
     },
+    /// Set many values at once from a JSON file, all or nothing: an array of objects with
+    /// `name`, `value`, and optionally `sensitive`, `description`, `environments`, `roles`,
+    /// `targets`, `steps`, `channels`, `tenants` (lists).
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        project: String,
+    },
     /// List a project's variables (sensitive values shown as ********).
     List {
         #[arg(long)]
@@ -166,6 +174,24 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
             if x.output == crate::output::Format::Json {
                 println!("{}", variable_json(&v));
             }
+        }
+        VariableCmd::Import { file, project } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read '{}': {e}", file.display()))?;
+            let items: Vec<ImportedVariable> = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("'{}' is not a JSON array of variables: {e}", file.display())
+            })?;
+            let n = items.len();
+            let variables = items.into_iter().map(Into::into).collect();
+            let mut api = c.variables.clone();
+            let r = c
+                .call(api.set_many(c.req(pb::VariableBatch {
+                    project: project.clone(),
+                    variables,
+                })))
+                .await?;
+            let sensitive = r.variables.iter().filter(|v| v.sensitive).count();
+            eprintln!("{n} variable value(s) set on project '{project}' ({sensitive} sensitive)");
         }
         VariableCmd::List { project } => {
             let vs = all_pages(|t| {
@@ -300,4 +326,49 @@ pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One entry of a `deploy variable import` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportedVariable {
+    name: String,
+    value: String,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    environments: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    steps: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    tenants: Vec<String>,
+}
+
+impl From<ImportedVariable> for pb::Variable {
+    fn from(v: ImportedVariable) -> Self {
+        pb::Variable {
+            project: String::new(),
+            id: String::new(),
+            name: v.name,
+            value: v.value,
+            sensitive: v.sensitive,
+            scope: Some(pb::Scope {
+                environments: v.environments,
+                roles: v.roles,
+                targets: v.targets,
+                steps: v.steps,
+                channels: v.channels,
+                tenants: v.tenants,
+            }),
+            description: v.description,
+        }
+    }
 }
