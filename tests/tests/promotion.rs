@@ -492,6 +492,19 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     assert_eq!(r["applied"], 1, "{r}");
     let err = d.fails(&["receipt", "import", s(&receipts)]);
     assert!(err.contains("applied before"), "{err}");
+    // Nothing new to export, but a range exports again; applying it again changes nothing.
+    let err = p.fails(&["receipt", "export", "--out", s(&f("none.json"))]);
+    assert!(err.contains("no receipts to export"), "{err}");
+    p.ok(&[
+        "receipt",
+        "export",
+        "--out",
+        s(&f("again.json")),
+        "--range",
+        "1..",
+    ]);
+    let err = d.fails(&["receipt", "import", s(&f("again.json"))]);
+    assert!(err.contains("applied before"), "{err}");
     let dash = d.json(&["dashboard"]);
     let cell = dash["projects"][0]["environments"]["Prod: Production"].clone();
     assert_eq!(cell["version"], "1.0.0");

@@ -80,7 +80,7 @@ fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> 
 impl PromotionApi {
     fn bundle_summary(&self, b: &ReceivedBundle) -> pb::BundleSummary {
         let state = &self.0.state;
-        match bundles::load(state, b) {
+        match bundles::load(state, b, false) {
             Ok(v) => {
                 let missing = bundles::missing_chunks(state, &v)
                     .iter()
@@ -171,7 +171,7 @@ impl Promotion for PromotionApi {
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
         let state = &self.0.state;
         let rec = bundles::find(state, &req.into_inner().id)?;
-        let v = bundles::load(state, &rec)?;
+        let v = bundles::load(state, &rec, false)?;
         let missing = bundles::missing_chunks(state, &v);
         let c = v.contents.clone();
         let project = c.project.name.clone();
@@ -384,8 +384,18 @@ impl Promotion for PromotionApi {
         req: tonic::Request<pb::ExportReceiptsRequest>,
     ) -> Resp<Self::ExportReceiptsStream> {
         let who = caller(&req).name;
-        let pb::ExportReceiptsRequest { space, all } = req.into_inner();
-        let (n, bytes) = receipts::export(&self.0.state, &space, all, &who).await?;
+        let pb::ExportReceiptsRequest {
+            space,
+            all,
+            from_deployment,
+            to_deployment,
+        } = req.into_inner();
+        let select = receipts::Selection {
+            all,
+            range: (from_deployment > 0 || to_deployment > 0)
+                .then_some((from_deployment, to_deployment)),
+        };
+        let (n, bytes) = receipts::export(&self.0.state, &space, select, &who).await?;
         use pb::export_receipts_response::Part;
         let first = pb::ExportReceiptsResponse {
             part: Some(Part::Count(n as u32)),

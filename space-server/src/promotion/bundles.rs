@@ -29,11 +29,15 @@ fn file_of(state: &SpaceState, id: &str) -> PathBuf {
 }
 
 /// Verifies a bundle file for this Space: signature by a Space trusted for releases, schema,
-/// target, and that this Space's key opens every sensitive value.
-fn check(state: &SpaceState, bytes: &[u8]) -> ApiResult<VerifiedBundle> {
+/// target, and that this Space's key opens every sensitive value. A refusal is reported to the
+/// audit log when `report` (a bundle arriving or being imported, not one being listed).
+fn check(state: &SpaceState, bytes: &[u8], report: bool) -> ApiResult<VerifiedBundle> {
     let p = peering(state)?;
     let refuse = |e: deploy::bundle::BundleError| {
         let msg = e.to_string();
+        if !report {
+            return bundle_error(e);
+        }
         tracing::warn!(error = %msg, "release bundle refused");
         audit(
             state,
@@ -76,13 +80,13 @@ pub fn find(state: &SpaceState, id: &str) -> ApiResult<ReceivedBundle> {
     }
 }
 
-/// Reads and verifies a received bundle's file again.
-pub fn load(state: &SpaceState, b: &ReceivedBundle) -> ApiResult<VerifiedBundle> {
+/// Reads and verifies a received bundle's file again (`report`: audit a refusal).
+pub fn load(state: &SpaceState, b: &ReceivedBundle, report: bool) -> ApiResult<VerifiedBundle> {
     let path = file_of(state, &b.id);
     let bytes = std::fs::read(&path).map_err(|e| {
         ApiError::Internal(format!("cannot read bundle file {}: {e}", path.display()))
     })?;
-    let v = check(state, &bytes)?;
+    let v = check(state, &bytes, report)?;
     if v.digest != b.digest {
         return Err(ApiError::Internal(format!(
             "bundle file {} no longer matches the bundle that was added",
@@ -94,7 +98,7 @@ pub fn load(state: &SpaceState, b: &ReceivedBundle) -> ApiResult<VerifiedBundle>
 
 /// Verifies a bundle file and keeps it pending. Adding the same bundle again changes nothing.
 pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBundle> {
-    let v = check(state, bytes)?;
+    let v = check(state, bytes, true)?;
     let c = &v.contents;
     if let Some(old) = state.store.get_record::<ReceivedBundle>(&c.bundle_id)? {
         return Ok(old);
@@ -199,7 +203,7 @@ pub async fn import(
             format!("{} (release {} of '{project}')", rec.id, rec.version),
         ));
     }
-    let v = load(state, &rec)?;
+    let v = load(state, &rec, true)?;
     let p = peering(state)?;
     let secrets = v
         .decrypt_sensitive(&p.identity.key_pem)

@@ -62,12 +62,30 @@ fn receipt_of(d: &Deployment, r: &Release) -> Option<Receipt> {
     })
 }
 
-/// Signs the receipts of finished deployments of releases imported from `space` (only those
-/// not exported before, unless `all`). Returns how many and the file's bytes.
+/// Which receipts to export.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection {
+    /// Also those exported before.
+    pub all: bool,
+    /// Only deployments numbered in this range (inclusive; `0` = open), exported before or not.
+    pub range: Option<(u64, u64)>,
+}
+
+impl Selection {
+    fn wants(&self, number: u64, sent_before: bool) -> bool {
+        match self.range {
+            Some((from, to)) => number >= from && (to == 0 || number <= to),
+            None => self.all || !sent_before,
+        }
+    }
+}
+
+/// Signs the receipts of finished deployments of releases imported from `space` (by default
+/// those not exported before). Returns how many and the file's bytes.
 pub async fn export(
     state: &SpaceState,
     space: &str,
-    all: bool,
+    select: Selection,
     who: &str,
 ) -> ApiResult<(usize, Vec<u8>)> {
     let p = peering(state)?;
@@ -116,7 +134,7 @@ pub async fn export(
         let sent = state
             .store
             .get_record::<ReceiptSent>(&deploy::storage::records::deployment_key(number))?;
-        if sent.is_some() && !all {
+        if !select.wants(number, sent.is_some()) {
             skipped += 1;
             continue;
         }
@@ -125,7 +143,7 @@ pub async fn export(
     }
     if receipts.is_empty() {
         return Err(ApiError::Precondition(format!(
-            "no new receipts for space '{space}' ({skipped} exported before; add --all to export them again)"
+            "no receipts to export for space '{space}' ({skipped} left out: exported before or outside the range; --all exports everything again)"
         )));
     }
     let file = ReceiptFile {

@@ -199,7 +199,37 @@ pub enum ReceiptCmd {
         /// Also receipts exported before.
         #[arg(long)]
         all: bool,
+        /// Only these deployments, exported before or not: `N..M`, `N..` or `N` (numbers or
+        /// Deployments-N ids).
+        #[arg(long)]
+        range: Option<String>,
     },
+}
+
+/// Parses `N..M`, `N..`, `..M` or `N` into an inclusive range (0 = open).
+pub fn parse_range(s: &str) -> anyhow::Result<(u64, u64)> {
+    let num = |t: &str| -> anyhow::Result<u64> {
+        let t = t.trim();
+        if t.is_empty() {
+            return Ok(0);
+        }
+        deploy::model::Deployment::number_of(t)
+            .ok_or_else(|| anyhow::anyhow!("'{t}' in --range is not a deployment number"))
+    };
+    let (a, b) = match s.split_once("..") {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(s)?;
+            (n, n)
+        }
+    };
+    if a == 0 && b == 0 {
+        bail!("--range '{s}' selects nothing: use N..M, N.. or N");
+    }
+    if b != 0 && a > b {
+        bail!("--range '{s}' is empty: the first number is larger than the last");
+    }
+    Ok((a, b))
 }
 
 fn ask_password(file: Option<&Path>) -> Result<SecretString, DropError> {
@@ -309,8 +339,14 @@ pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
 
 pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
     match cmd {
-        ReceiptCmd::Export { out, space, all } => {
-            super::promotion::export_receipts(&x, space, all, &out).await
+        ReceiptCmd::Export {
+            out,
+            space,
+            all,
+            range,
+        } => {
+            let range = range.as_deref().map(parse_range).transpose()?;
+            super::promotion::export_receipts(&x, space, all, range, &out).await
         }
         ReceiptCmd::Import { file } => {
             let bytes = std::fs::read(&file)
@@ -349,3 +385,7 @@ pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests/drop.rs"]
+mod tests;

@@ -342,15 +342,19 @@ pub async fn export_receipts(
     x: &Env,
     space: Option<String>,
     all: bool,
+    range: Option<(u64, u64)>,
     out: &Path,
 ) -> anyhow::Result<()> {
     use pb::export_receipts_response::Part;
+    let (from_deployment, to_deployment) = range.unwrap_or_default();
     let c = &x.client;
     let mut api = c.promotion.clone();
     let mut s = c
         .call(api.export_receipts(c.req(pb::ExportReceiptsRequest {
             space: space.unwrap_or_default(),
             all,
+            from_deployment,
+            to_deployment,
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;
