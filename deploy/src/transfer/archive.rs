@@ -64,39 +64,6 @@ impl<W: Write> HashingWriter<W> {
     }
 }
 
-/// For each changed chunk of `m`, the chunk of a base version covering the same start offset.
-fn base_index<'a>(
-    m: &PackageManifest,
-    bases: &'a [PackageManifest],
-    inv: &Inventory,
-) -> Vec<(ChunkHash, &'a ChunkRef)> {
-    let Some(base) = bases
-        .iter()
-        .filter(|b| b.id == m.id && b.version != m.version)
-        .max_by_key(|b| b.chunks.iter().filter(|c| inv.contains(&c.hash)).count())
-    else {
-        return Vec::new();
-    };
-    let mut starts = Vec::with_capacity(base.chunks.len());
-    let mut off = 0u64;
-    for c in &base.chunks {
-        starts.push(off);
-        off += u64::from(c.length);
-    }
-    let mut out = Vec::new();
-    let mut pos = 0u64;
-    for c in &m.chunks {
-        if !inv.contains(&c.hash) {
-            let i = starts.partition_point(|s| *s <= pos).saturating_sub(1);
-            if let Some(b) = base.chunks.get(i).filter(|b| inv.contains(&b.hash)) {
-                out.push((c.hash, b));
-            }
-        }
-        pos += u64::from(c.length);
-    }
-    out
-}
-
 /// Writes a transfer archive with the chunks `manifests` need, minus those in the inventory.
 /// `progress(done, total)` is called after each chunk.
 pub fn export(
@@ -122,7 +89,7 @@ pub fn export(
             }
         }
         if let Some(inv) = opts.inventory {
-            bases.extend(base_index(m, opts.bases, inv));
+            bases.extend(super::bases::candidates(m, opts.bases, inv));
         }
     }
     let mut w = HashingWriter {
@@ -143,10 +110,12 @@ pub fn export(
             e => TransferError::Store(e),
         };
         let stored = store.get_compressed(&c.hash).map_err(missing)?;
-        let delta = match bases.get(&c.hash) {
-            Some(b) => delta_for(store, &c, b, stored.len()),
-            None => None,
-        };
+        let delta = bases
+            .get(&c.hash)
+            .into_iter()
+            .flatten()
+            .filter_map(|b| delta_for(store, &c, b, stored.len()))
+            .min_by_key(|(_, bytes)| bytes.len());
         match delta {
             Some((base, bytes)) => {
                 w.put(&[TAG_DELTA])?;

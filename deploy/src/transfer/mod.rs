@@ -16,6 +16,7 @@
 //! and is idempotent. A refused archive can only have left verified chunks behind.
 
 mod archive;
+mod bases;
 mod inventory;
 #[cfg(test)]
 mod tests;

@@ -387,6 +387,15 @@ impl Engine {
             return;
         };
         for env in deploy::lifecycle::automatic_due(&lifecycle, &ok, &any) {
+            // Remote environments and whole Spaces are reached by promotion, never here.
+            if !self
+                .state
+                .environment(&env)
+                .is_ok_and(|e| e.remote_space.is_none())
+            {
+                tracing::info!(environment = %env, "automatic phase names another Space: promote the release there (deploy release promote)");
+                continue;
+            }
             match self.create(
                 &release.project,
                 &release.version,

@@ -277,3 +277,55 @@ fn delta_without_its_base_is_refused_clearly() {
     let err = import_vec(&empty, &bytes).unwrap_err();
     assert!(matches!(err, TransferError::MissingBase { .. }), "{err}");
 }
+
+/// `n` insertions of `len` pseudo-random bytes spread over `data` (content after each shifts).
+fn insert(data: &[u8], n: usize, len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + n * len);
+    let step = data.len() / n;
+    for (k, part) in data.chunks(step).enumerate() {
+        out.extend_from_slice(part);
+        if k < n {
+            out.extend_from_slice(&pseudo_random(len, seed + k as u64));
+        }
+    }
+    out
+}
+
+/// Insertions shift everything after them by more than a chunk: the base chunk to delta
+/// against is found from the unchanged chunks around the edit, not from the byte offset.
+#[test]
+fn deltas_follow_content_that_moved() {
+    let (_a, src) = store();
+    let v1 = pseudo_random(4 << 20, 12);
+    let m1 = add(&src, "1.0.0", &v1);
+    let inv = Inventory::new("Prod", m1.chunks.iter().map(|c| c.hash));
+    let v2 = insert(&v1, 20, 4096, 13);
+    let m2 = add(&src, "1.0.1", &v2);
+    let no_bases = ExportOptions {
+        inventory: Some(&inv),
+        bases: &[],
+    };
+    let (plain, _) = export_to_vec(&src, std::slice::from_ref(&m2), no_bases);
+    let bases = [m1];
+    let opts = ExportOptions {
+        inventory: Some(&inv),
+        bases: &bases,
+    };
+    let (delta, stats) = export_to_vec(&src, std::slice::from_ref(&m2), opts);
+    assert!(stats.deltas * 4 >= stats.chunks * 3, "{stats:?}");
+    assert!(
+        delta.len() * 2 < plain.len(),
+        "{} vs {} bytes",
+        delta.len(),
+        plain.len()
+    );
+    let (_b, dst) = store();
+    let (full, _) = export_to_vec(
+        &src,
+        std::slice::from_ref(&bases[0]),
+        ExportOptions::default(),
+    );
+    import_vec(&dst, &full).unwrap();
+    import_vec(&dst, &delta).unwrap();
+    assert!(read_back(&dst, &m2) == v2);
+}
