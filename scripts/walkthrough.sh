@@ -197,9 +197,9 @@ dt space status
 pr space status
 
 step "DevTest: Dev, Test, the remote environment 'Prod: Production', a lifecycle through them"
-dt env create Dev --description "for developers"
-dt env create Test
-dt env add-remote --space Prod --name Production
+dt env create Dev --description "for developers" --sort-order 1
+dt env create Test --sort-order 2
+dt env add-remote --space Prod --name Production --sort-order 3
 dt lifecycle create Main --phase Dev:Dev --phase Test:Test:auto --phase 'Production:Prod: Production'
 dt lifecycle show Main
 
