@@ -233,9 +233,24 @@ pub fn dsse_signature_ok(cert: &CertInfo, payload_type: &str, payload: &[u8], si
 /// Package manifests decode, pins name a carried package, ids are unique.
 pub(super) fn check_consistent(c: &BundleContents) -> Result<(), BundleError> {
     let bad = |m: String| Err(BundleError::Inconsistent(m));
+    // The id names files in the receiving Space: exactly 32 lowercase hex characters.
+    if c.bundle_id.len() != 32
+        || !c
+            .bundle_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return bad("the bundle id is not 32 lowercase hex characters".into());
+    }
     let mut manifests = Vec::with_capacity(c.packages.len());
     for p in &c.packages {
-        manifests.push(p.to_manifest().map_err(BundleError::Inconsistent)?);
+        let m = p.to_manifest().map_err(BundleError::Inconsistent)?;
+        crate::packages::validate_id(&m.id)
+            .and_then(|()| crate::packages::validate_version(&m.version))
+            .map_err(|e| {
+                BundleError::Inconsistent(format!("package {}@{}: {e}", m.id, m.version))
+            })?;
+        manifests.push(m);
     }
     for pin in &c.pinned_packages {
         let found = manifests.iter().any(|m| {

@@ -221,6 +221,20 @@ pub fn verify(
             signer: cert.common_name,
         });
     }
+    for r in &file.receipts {
+        for (what, v) in [
+            ("id", &r.id),
+            ("project", &r.project),
+            ("version", &r.version),
+            ("environment", &r.environment),
+        ] {
+            if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+                return Err(ReceiptError::Malformed(format!(
+                    "a receipt's {what} is empty, too long or holds control characters"
+                )));
+            }
+        }
+    }
     if !file.to_space.eq_ignore_ascii_case(this_space) {
         return Err(ReceiptError::WrongAddressee {
             to: file.to_space,

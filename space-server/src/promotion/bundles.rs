@@ -210,6 +210,9 @@ pub async fn import(
         .map_err(bundle_error)?;
     let c = &v.contents;
     let project_name = format!("{}: {}", c.source_space, c.project.name);
+    crate::api::check_name("project", &project_name)?;
+    deploy::packages::validate_version(&c.release.version)
+        .map_err(|e| ApiError::Invalid(format!("the bundle's release version: {e}")))?;
     let existing = state
         .store
         .get_record::<Project>(&key_of(&[&project_name]))?;

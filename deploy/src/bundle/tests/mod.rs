@@ -339,3 +339,31 @@ proptest! {
         })?;
     }
 }
+
+/// Re-signs `bytes` after `edit` changed its statement: only the change can be refused.
+fn resigned(f: &Fixture, bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let parts = envelope_parts(bytes).unwrap();
+    let mut st: serde_json::Value = serde_json::from_slice(&parts.payload).unwrap();
+    edit(&mut st);
+    signer(&f.dev)
+        .sign_dsse(PAYLOAD_TYPE, &serde_json::to_vec(&st).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn names_that_become_paths_are_refused_even_when_signed() {
+    let f = fixture();
+    let b = bundle(&f);
+    assert!(verify(&resigned(&f, &b, |_| {}), "Prod", trusting(&f.dev)).is_ok());
+    let traversal = resigned(&f, &b, |st| {
+        st["predicate"]["bundle_id"] = "../../../tmp/x".into()
+    });
+    let err = verify(&traversal, "Prod", trusting(&f.dev)).unwrap_err();
+    assert!(err.to_string().contains("bundle id"), "{err}");
+    let bad_pkg = resigned(&f, &b, |st| {
+        st["predicate"]["packages"][0]["id"] = "../evil".into();
+        st["subject"][0]["name"] = "../evil@1.0.0".into();
+    });
+    let err = verify(&bad_pkg, "Prod", trusting(&f.dev)).unwrap_err();
+    assert!(err.to_string().contains("../evil"), "{err}");
+}

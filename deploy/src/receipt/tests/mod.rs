@@ -125,6 +125,16 @@ fn refusals_name_what_failed() {
     )
     .unwrap_err();
     assert!(matches!(e, ReceiptError::SchemaTooNew { .. }), "{e}");
+    // Names that would become keys must be plain text.
+    let mut odd = file();
+    odd.receipts[0].id = "Deployments-7\u{1f}x".into();
+    let e = verify(
+        &odd.sign(&f.prod.signer).unwrap(),
+        "DevTest",
+        trusting(&f.prod.cert),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("control characters"), "{e}");
     // Not an envelope at all.
     assert!(matches!(
         verify(b"hello", "DevTest", trusting(&f.prod.cert)).unwrap_err(),
