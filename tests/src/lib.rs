@@ -5,6 +5,7 @@ pub mod agent;
 pub mod netns;
 pub mod odcm;
 pub mod peers;
+pub mod promotion;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -313,7 +314,25 @@ impl Cli {
         c
     }
 
+    /// Starts `deploy ARGS...` without waiting (stdin closed, output piped).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, false).spawn().expect("start deploy")
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command(args, stdin.is_some())
+            .spawn()
+            .expect("start deploy");
+        if let Some(s) = stdin {
+            use std::io::Write;
+            let mut i = child.stdin.take().expect("stdin");
+            i.write_all(s.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("deploy output")
+    }
+
+    fn command(&self, args: &[&str], stdin: bool) -> Command {
         let mut cmd = Command::new(bin("deploy"));
         cmd.args(args)
             .current_dir(&self.cwd)
@@ -322,23 +341,13 @@ impl Cli {
             .env_remove("DEPLOY_API_KEY")
             .env_remove("DEPLOY_FINGERPRINT")
             .env_remove("DEPLOY_CONTEXT")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start deploy");
-        if let Some(s) = stdin {
-            use std::io::Write;
-            let mut i = child.stdin.take().expect("stdin");
-            i.write_all(s.as_bytes()).expect("write stdin");
-        }
-        child.wait_with_output().expect("deploy output")
+        cmd
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

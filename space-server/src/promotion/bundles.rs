@@ -122,6 +122,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
     let mut b = Batch::new();
     b.put_record(&rec)?;
     state.store.commit(b)?;
+    state.store.flush()?; // acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
     Ok(rec)
 }
@@ -253,6 +254,7 @@ pub async fn import(
             Err(_) => new_manifests.push(m.clone()),
         }
     }
+    tracing::info!(bundle = %rec.id, packages = manifests.len(), "importing release bundle: checking its packages");
     {
         let state = state.clone();
         let manifests = manifests.clone();
@@ -355,6 +357,7 @@ pub async fn import(
         ..rec.clone()
     })?;
     state.store.commit(b)?;
+    state.store.flush()?; // acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
     audit(
         state,

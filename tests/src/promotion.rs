@@ -1,0 +1,140 @@
+//! Helpers for the promotion tests: ODCM admin calls, trust-set waits, audit kinds, files of a
+//! Space, and re-signing a bundle with a Space's own key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::odcm::Odcm;
+use crate::{Space, wait_for};
+
+/// `deploy odcm ARGS...` against `o`, which must succeed.
+pub fn odcm(o: &Odcm, args: &[&str]) -> String {
+    let mut a = vec!["odcm"];
+    a.extend(args);
+    o.cli().ok(&a)
+}
+
+/// A path as `&str` for command lines.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Waits until `space`'s trust set names `peer`.
+pub fn wait_peer(space: &Space, peer: &str, trusts: usize) {
+    wait_for(
+        &format!("{peer} in the trust set"),
+        Duration::from_secs(15),
+        || {
+            let st = space.cli().json(&["space", "status"]);
+            st["peers"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p["name"] == peer))
+                && st["trusts"].as_array().is_some_and(|t| t.len() >= trusts)
+        },
+    );
+}
+
+/// The kinds of `o`'s audit entries, lowercased.
+pub fn audit_kinds(o: &Odcm) -> Vec<String> {
+    o.cli()
+        .json(&["odcm", "audit", "list"])
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Re-signs a bundle file's payload, changed by `edit`, with the source Space's own key (as a
+/// newer source could), so only the change itself can be the reason for a refusal.
+pub fn resign(bundle: &[u8], space: &Space, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let parts = deploy::bundle::envelope_parts(bundle).expect("envelope");
+    let mut statement: serde_json::Value = serde_json::from_slice(&parts.payload).unwrap();
+    edit(&mut statement);
+    let id = space.data_dir.join("identity");
+    let signer = deploy::bundle::SigningIdentity::from_pem(
+        &std::fs::read_to_string(id.join("space.crt")).unwrap(),
+        &std::fs::read_to_string(id.join("space.key")).unwrap(),
+    )
+    .unwrap();
+    signer
+        .sign_dsse(
+            &parts.payload_type,
+            &serde_json::to_vec(&statement).unwrap(),
+        )
+        .unwrap()
+}
+
+/// Two networks with one Space each, certificates exchanged by file (no endpoints), and the
+/// trusts a promotion needs: Prod accepts releases from DevTest, DevTest receipts from Prod.
+pub struct Pair {
+    pub a: Odcm,
+    pub b: Odcm,
+    pub dev: Space,
+    pub prod: Space,
+    /// Where carried files go.
+    pub work: PathBuf,
+}
+
+impl Pair {
+    pub fn start() -> Self {
+        let a = Odcm::start("NetA");
+        let b = Odcm::start("NetB");
+        let (dev, _) = a.enrolled_space("DevTest");
+        let (prod, _) = b.enrolled_space("Prod");
+        let work = a.dir.join("carried");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        let dev_pem = work.join("devtest.pem");
+        let prod_pem = work.join("prod.pem");
+        odcm(
+            &a,
+            &["space", "export-cert", "DevTest", "--out", s(&dev_pem)],
+        );
+        odcm(&b, &["space", "export-cert", "Prod", "--out", s(&prod_pem)]);
+        odcm(&a, &["remote-space", "add", "Prod", "--cert", s(&prod_pem)]);
+        odcm(
+            &b,
+            &["remote-space", "add", "DevTest", "--cert", s(&dev_pem)],
+        );
+        odcm(
+            &a,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", "receipts",
+            ],
+        );
+        odcm(
+            &b,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", "releases",
+            ],
+        );
+        wait_peer(&dev, "Prod", 1);
+        wait_peer(&prod, "DevTest", 1);
+        Pair {
+            a,
+            b,
+            dev,
+            prod,
+            work,
+        }
+    }
+}
