@@ -121,7 +121,7 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
         "step", "add", "--project", "Web", "--name", "Verify", "--env", "Prod: Production",
         "--script",
         &format!(
-            "printf %s \"#{{DbPassword}}\" > '{}'; echo \"password is #{{DbPassword}} in #{{Region}} via #{{Url}}\"",
+            "printf %s \"#{{DbPassword}}\" > '{}'; echo \"password is #{{DbPassword}} in #{{Region}} via #{{Url}} logging #{{LogLevel}}\"",
             s(&prod.dir.join("seen-secret"))
         ),
     ]);
@@ -168,6 +168,17 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
         "Web",
         "Region",
         "--mandatory",
+    ]);
+    // A template with a default: nobody sets it, the default applies.
+    d.ok(&[
+        "template",
+        "set",
+        "--project",
+        "Web",
+        "LogLevel",
+        "--mandatory",
+        "--default",
+        "info",
     ]);
     d.ok(&[
         "variable",
@@ -414,7 +425,7 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
         "Production",
     ]);
     assert!(
-        log.contains("password is ******** in eu-prod via https://www.example.com"),
+        log.contains("password is ******** in eu-prod via https://www.example.com logging info"),
         "{log}"
     );
     assert!(!log.contains(SECRET));
@@ -425,6 +436,12 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
 
     // ---- Receipts back: refused until DevTest trusts Prod for receipts, then applied once.
     let receipts = f("receipts.json");
+    // A file that cannot be written does not mark the receipts exported.
+    let nowhere = work.join("no-such-dir").join("r.json");
+    assert!(
+        !p.fails(&["receipt", "export", "--out", s(&nowhere)])
+            .is_empty()
+    );
     p.ok(&["receipt", "export", "--out", s(&receipts)]);
     let err = d.fails(&["receipt", "import", s(&receipts)]);
     assert!(err.contains("does not trust for receipts"), "{err}");

@@ -93,14 +93,27 @@ fn bundles_for_another_space_or_a_newer_schema_are_refused_and_change_nothing() 
         "echo hello",
     ]);
     d.ok(&[
+        "template",
+        "set",
+        "--project",
+        "Api",
+        "Token",
+        "--kind",
+        "sensitive",
+    ]);
+    d.ok(&[
         "variable",
         "set",
         "--project",
         "Api",
         "Token",
         "t0ken-for-qa",
-        "--sensitive",
     ]);
+    let listed = d.json(&["variable", "list", "--project", "Api"]);
+    assert_eq!(
+        listed[0]["sensitive"], true,
+        "a sensitive template's value is sealed: {listed}"
+    );
     d.ok(&[
         "release",
         "create",

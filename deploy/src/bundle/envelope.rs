@@ -242,9 +242,15 @@ pub(super) fn check_consistent(c: &BundleContents) -> Result<(), BundleError> {
     {
         return bad("the bundle id is not 32 lowercase hex characters".into());
     }
-    let mut manifests = Vec::with_capacity(c.packages.len());
+    let mut manifests: Vec<crate::packages::PackageManifest> = Vec::with_capacity(c.packages.len());
     for p in &c.packages {
         let m = p.to_manifest().map_err(BundleError::Inconsistent)?;
+        if manifests
+            .iter()
+            .any(|x| x.id.eq_ignore_ascii_case(&m.id) && x.version.eq_ignore_ascii_case(&m.version))
+        {
+            return bad(format!("package {}@{} appears twice", m.id, m.version));
+        }
         crate::packages::validate_id(&m.id)
             .and_then(|()| crate::packages::validate_version(&m.version))
             .map_err(|e| {
@@ -262,6 +268,16 @@ pub(super) fn check_consistent(c: &BundleContents) -> Result<(), BundleError> {
                 pin.step, pin.id, pin.version
             ));
         }
+    }
+    if let Some(t) = c
+        .templates
+        .iter()
+        .find(|t| t.kind == crate::model::TemplateKind::Sensitive && t.default_value.is_some())
+    {
+        return bad(format!(
+            "sensitive variable template '{}' carries a default in the clear",
+            t.name
+        ));
     }
     let mut ids: Vec<&str> = c.variables.iter().map(|v| v.id.as_str()).collect();
     ids.sort_unstable();

@@ -128,6 +128,10 @@ pub struct Deployment {
     /// Offline drops written by this deployment, with what operators reported.
     #[serde(default)]
     pub drops: Vec<DropWritten>,
+    /// `created_at` of the release deployed: a release deleted and created again under the same
+    /// version does not inherit the old one's deployments.
+    #[serde(default)]
+    pub release_created_at: Option<super::Timestamp>,
 }
 
 /// One offline drop folder a deployment wrote for one target.

@@ -41,6 +41,17 @@ impl Environment {
         let (space, env) = name.split_once(": ")?;
         (!space.is_empty() && !env.is_empty()).then_some((space, env))
     }
+
+    /// An environment name from a release of Space `source`, as Space `me` sees it:
+    /// "<me>: X" is its own "X"; the source's own "X" becomes "<source>: X" (so it never
+    /// matches an environment of `me` that happens to share the name); other Spaces' stay.
+    pub fn as_seen_from(name: &str, me: &str, source: &str) -> String {
+        match Self::split_remote(name) {
+            Some((space, env)) if space.eq_ignore_ascii_case(me) => env.to_string(),
+            Some(_) => name.to_string(),
+            None => Self::remote_name(source, name),
+        }
+    }
 }
 
 /// What a phase requires before the release may progress to the next phase.
@@ -356,6 +367,10 @@ pub struct ReleaseOrigin {
     /// W3C `traceparent` of the promotion.
     pub traceparent: String,
 }
+
+#[cfg(test)]
+#[path = "../tests/model.rs"]
+mod tests;
 
 mod deployments;
 mod promotion;

@@ -171,6 +171,6 @@ impl Record for crate::model::RemoteResult {
     const TABLE: &'static str = "remote_result";
     const VERSION: u32 = 1;
     fn key(&self) -> String {
-        key_of(&[&self.from_space, &self.receipt_id])
+        key_of(&[&self.from_space, &self.bundle_digest, &self.receipt_id])
     }
 }

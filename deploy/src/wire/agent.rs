@@ -270,6 +270,7 @@ pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
         steps,
         error,
         drops,
+        release_created_at: _,
     } = d;
     pb::Deployment {
         drops: drops

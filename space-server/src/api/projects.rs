@@ -126,6 +126,22 @@ impl Projects for ProjectsApi {
                 b.delete(table, &k);
             }
         }
+        // The bundles imported into a Remote Project become pending again: they can be
+        // imported anew.
+        if p.remote.is_some() {
+            for mut rb in self
+                .0
+                .store
+                .all_records::<deploy::model::ReceivedBundle>("")
+                .map_err(ApiError::from)?
+            {
+                if matches!(&rb.state, deploy::model::BundleState::Imported { project, .. } if project.eq_ignore_ascii_case(&p.name))
+                {
+                    rb.state = deploy::model::BundleState::Pending;
+                    b.put_record(&rb).map_err(ApiError::from)?;
+                }
+            }
+        }
         self.0.store.commit(b).map_err(ApiError::from)?;
         tracing::info!(project = %p.name, "project deleted with its channels, process, variables and releases");
         ok(pb::Empty {})

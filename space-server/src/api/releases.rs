@@ -189,6 +189,13 @@ impl Releases for ReleasesApi {
         let pb::ReleaseRef { project, version } = req.into_inner();
         let _g = self.0.write_lock.lock().await;
         let r = self.0.release(&project, &version)?;
+        if let Some(o) = &r.origin {
+            return Err(ApiError::Precondition(format!(
+                "release {} of '{}' was imported from space '{}' (bundle {}): releases of a Remote Project are not deleted one by one; delete the project to import its bundles anew",
+                r.version, r.project, o.source_space, o.bundle_id
+            ))
+            .into());
+        }
         let mut b = Batch::new();
         b.delete(Release::TABLE, &key_of(&[&r.project, &r.version]));
         self.0.store.commit(b).map_err(ApiError::from)?;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use deploy::model::{Variable, VariableTemplate, VariableValue};
+use deploy::model::{TemplateKind, Variable, VariableTemplate, VariableValue};
 use deploy::storage::records::VariableSetRecord;
 use deploy::storage::{Batch, StoreExt, key_of};
 use deploy::wire::{VariableInput, template_to_wire, variable_to_wire};
@@ -137,6 +137,15 @@ impl VariablesApi {
             )));
         }
         self.check_scope(&project, &input)?;
+        // A value for a sensitive template is sensitive, however it was sent.
+        let mut input = input;
+        if rec
+            .templates
+            .iter()
+            .any(|t| t.kind == TemplateKind::Sensitive && t.name.eq_ignore_ascii_case(&input.name))
+        {
+            input.sensitive = true;
+        }
         let id = match &input.id {
             Some(id) => {
                 if !rec.variables.iter().any(|v| &v.id == id) {
@@ -272,6 +281,13 @@ impl Variables for VariablesApi {
         let m = req.into_inner();
         let project = m.project.clone();
         let t = VariableTemplate::try_from(m).map_err(ApiError::from)?;
+        if t.kind == TemplateKind::Sensitive && t.default_value.is_some() {
+            return Err(ApiError::Invalid(format!(
+                "variable template '{}' is sensitive: it cannot have a default (it would be stored and shown in the clear); set its values with deploy variable set --sensitive",
+                t.name
+            ))
+            .into());
+        }
         let _g = self.0.write_lock.lock().await;
         self.0.editable_project(&project, "variable templates")?;
         let mut rec = self.0.variable_set(&project)?;

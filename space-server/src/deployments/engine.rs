@@ -146,7 +146,13 @@ impl Engine {
         let mut ok = Vec::new();
         let mut any = Vec::new();
         for d in self.state.store.all_records::<Deployment>("")? {
-            if d.project.eq_ignore_ascii_case(&release.project) && d.version == release.version {
+            let same_release = d
+                .release_created_at
+                .is_none_or(|at| at == release.created_at);
+            if d.project.eq_ignore_ascii_case(&release.project)
+                && d.version == release.version
+                && same_release
+            {
                 if d.state == RunState::Success {
                     ok.push(d.environment.clone());
                 }
@@ -155,8 +161,7 @@ impl Engine {
         }
         ok.extend(crate::promotion::receipts::remote_successes(
             &self.state,
-            &release.project,
-            &release.version,
+            release,
         )?);
         Ok((ok, any))
     }

@@ -87,6 +87,7 @@ impl Engine {
             steps: Vec::new(),
             error: None,
             drops: Vec::new(),
+            release_created_at: Some(release.created_at),
         };
         let (cancel, _) = watch::channel(false);
         let (events, _) = broadcast::channel(4096);
@@ -109,6 +110,12 @@ impl Engine {
             self.default_parallel
         } else {
             max_parallel
+        };
+        // One snapshot of the variables for the whole deployment: every step and target (and
+        // the masking of its log) sees the values checked above, whatever changes meanwhile.
+        let release = Release {
+            variables: vars,
+            ..release
         };
         let engine = self.clone();
         let shared = Arc::new(Mutex::new(d.clone()));

@@ -23,9 +23,9 @@ impl Engine {
         step: &Step,
         prior: Vec<Candidate>,
     ) -> ApiResult<Vec<WireVariable>> {
-        let vars = crate::promotion::missing::deployment_variables(&self.state, release)?;
-        let mut cands = Vec::with_capacity(vars.len() + prior.len() + 8);
-        for v in &vars {
+        // `release.variables` is the deployment's snapshot (see `create`).
+        let mut cands = Vec::with_capacity(release.variables.len() + prior.len() + 8);
+        for v in &release.variables {
             cands.push(Candidate {
                 name: v.name.clone(),
                 value: self.state.reveal(&release.project, v)?,

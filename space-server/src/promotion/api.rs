@@ -77,21 +77,19 @@ fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> 
         .collect()
 }
 
-impl PromotionApi {
-    fn bundle_summary(&self, b: &ReceivedBundle) -> pb::BundleSummary {
-        let state = &self.0.state;
-        match bundles::load(state, b, false) {
-            Ok(v) => {
-                let missing = bundles::missing_chunks(state, &v)
-                    .iter()
-                    .filter(|(_, n)| *n > 0)
-                    .count() as u32;
-                summary(b, Some(&v), missing)
-            }
-            Err(e) => {
-                tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
-                summary(b, None, 0)
-            }
+/// A received bundle's summary (verified again; values not opened). Blocking.
+fn bundle_summary(state: &crate::state::SpaceState, b: &ReceivedBundle) -> pb::BundleSummary {
+    match bundles::load(state, b, false) {
+        Ok(v) => {
+            let missing = bundles::missing_chunks(state, &v)
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .count() as u32;
+            summary(b, Some(&v), missing)
+        }
+        Err(e) => {
+            tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
+            summary(b, None, 0)
         }
     }
 }
@@ -151,21 +149,20 @@ impl Promotion for PromotionApi {
         let rec = tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
-        ok(self.bundle_summary(&rec))
+        ok(bundle_summary(&self.0.state, &rec))
     }
 
     async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
         use deploy::storage::StoreExt;
-        let mut all = self
-            .0
-            .state
-            .store
-            .all_records::<ReceivedBundle>("")
-            .map_err(ApiError::from)?;
-        all.sort_by_key(|b| b.added_at);
-        ok(pb::ListBundlesResponse {
-            bundles: all.iter().map(|b| self.bundle_summary(b)).collect(),
+        let state = self.0.state.clone();
+        let bundles = tokio::task::spawn_blocking(move || {
+            let mut all = state.store.all_records::<ReceivedBundle>("")?;
+            all.sort_by_key(|b| b.added_at);
+            Ok::<_, ApiError>(all.iter().map(|b| bundle_summary(&state, b)).collect())
         })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        ok(pb::ListBundlesResponse { bundles })
     }
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
@@ -244,8 +241,15 @@ impl Promotion for PromotionApi {
         let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
         let state = &self.0.state;
         let done = bundles::import(state, &id, &lifecycle, &who).await?;
-        let l = state.lifecycle(&done.lifecycle)?;
-        let missing = missing::missing(state, &done.release, &l)?;
+        // Imported and committed: what follows only informs, it must not turn into an error.
+        let missing = state
+            .lifecycle(&done.lifecycle)
+            .and_then(|l| missing::missing(state, &done.release, &l))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot list the missing template values after an import");
+                Vec::new()
+            });
+        self.0.start_automatic(&done.release, "bundle import");
         ok(pb::ImportBundleResponse {
             project: done.release.project,
             version: done.release.version,

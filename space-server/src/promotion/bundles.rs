@@ -2,7 +2,6 @@
 //! imported, which verifies them again, checks every package against its SHA-256, and creates
 //! or updates the Remote Project and its release in one atomic batch.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +10,9 @@ use deploy::model::{
     BundleState, Lifecycle, Project, ReceivedBundle, Release, ReleaseOrigin, RemoteOrigin, Scope,
     Variable, VariableValue,
 };
-use deploy::packages::{PackageManifest, PackageReader};
+use deploy::packages::{
+    ArchiveFormat, PackageError, PackageManifest, PackageReader, validate_archive, validate_stream,
+};
 use deploy::storage::records::{ProcessRecord, VariableSetRecord};
 use deploy::storage::{Batch, StoreExt, key_of};
 use proto::odcm::v1 as odcm_pb;
@@ -22,6 +23,13 @@ use crate::state::{SpaceState, now};
 
 fn dir(state: &SpaceState) -> PathBuf {
     state.data_dir.join("bundles")
+}
+
+/// Makes a new directory entry durable.
+fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 fn file_of(state: &SpaceState, id: &str) -> PathBuf {
@@ -50,7 +58,10 @@ fn check(state: &SpaceState, bytes: &[u8], report: bool) -> ApiResult<VerifiedBu
     };
     let v = deploy::bundle::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Releases))
         .map_err(refuse)?;
-    v.decrypt_sensitive(&p.identity.key_pem).map_err(refuse)?;
+    if report {
+        // Arriving or importing: this Space's key must open every value.
+        v.decrypt_sensitive(&p.identity.key_pem).map_err(refuse)?;
+    }
     Ok(v)
 }
 
@@ -97,16 +108,32 @@ pub fn load(state: &SpaceState, b: &ReceivedBundle, report: bool) -> ApiResult<V
 }
 
 /// Verifies a bundle file and keeps it pending. Adding the same bundle again changes nothing.
+/// Runs on a blocking thread (it takes the write lock with `blocking_lock`).
 pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBundle> {
     let v = check(state, bytes, true)?;
     let c = &v.contents;
+    let _g = state.write_lock.blocking_lock();
+    let path = file_of(state, &c.bundle_id);
+    let write = || {
+        deploy::secrets::write_private_file(&path, bytes)
+            .and_then(|()| sync_dir(&dir(state)))
+            .map_err(|e| {
+                ApiError::Internal(format!("cannot write bundle file {}: {e}", path.display()))
+            })
+    };
     if let Some(old) = state.store.get_record::<ReceivedBundle>(&c.bundle_id)? {
+        if old.digest != v.digest {
+            return Err(ApiError::Precondition(format!(
+                "another bundle with id {} was added before (digest {}, this one {}): ids must be unique; ask '{}' to promote again",
+                old.id, old.digest, v.digest, c.source_space
+            )));
+        }
+        if !path.exists() {
+            write()?;
+        }
         return Ok(old);
     }
-    let path = file_of(state, &c.bundle_id);
-    deploy::secrets::write_private_file(&path, bytes).map_err(|e| {
-        ApiError::Internal(format!("cannot write bundle file {}: {e}", path.display()))
-    })?;
+    write()?;
     let rec = ReceivedBundle {
         id: c.bundle_id.clone(),
         digest: v.digest.clone(),
@@ -120,7 +147,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
         state: BundleState::Pending,
     };
     let mut b = Batch::new();
-    b.put_record(&rec)?;
+    b.insert_record(&rec)?;
     state.store.commit(b)?;
     state.store.flush()?; // acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
@@ -138,22 +165,20 @@ pub fn missing_chunks(state: &SpaceState, v: &VerifiedBundle) -> Vec<(PackageMan
         .collect()
 }
 
-/// Rewrites environment names the source scoped to "<this Space>: X" to "X".
-fn localise(envs: &mut [String], me: &str) {
+/// Rewrites the environments a source scoped things to as this Space sees them
+/// ([`deploy::model::Environment::as_seen_from`]).
+fn localise(envs: &mut [String], me: &str, source: &str) {
     for e in envs.iter_mut() {
-        if let Some((space, name)) = deploy::model::Environment::split_remote(e)
-            && space.eq_ignore_ascii_case(me)
-        {
-            *e = name.to_string();
-        }
+        *e = deploy::model::Environment::as_seen_from(e, me, source);
     }
 }
 
-fn localise_scope(s: &mut Scope, me: &str) {
-    localise(&mut s.environments, me);
+fn localise_scope(s: &mut Scope, me: &str, source: &str) {
+    localise(&mut s.environments, me, source);
 }
 
-/// Checks a package is whole here: present chunks that reassemble to its SHA-256.
+/// Checks a package is whole here, as a feed upload would be: every chunk present, the bytes
+/// reassembling to its SHA-256, and a safe archive (no `..`, absolute paths, escaping links).
 fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
     let missing = state.chunks.missing(&m.chunks).len();
     if missing > 0 {
@@ -164,22 +189,26 @@ fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
             m.chunks.len()
         )));
     }
+    let bad = |e: PackageError| {
+        ApiError::Precondition(format!(
+            "package {} {} cannot be imported: {e}",
+            m.id, m.version
+        ))
+    };
     let mut r = PackageReader::new(state.chunks.clone(), m);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(ApiError::Precondition(format!(
-                    "package {} {} does not match its SHA-256 in the bundle: {}",
-                    m.id,
-                    m.version,
-                    deploy::packages::PackageError::from_io(e)
-                )));
-            }
-        }
+    if m.format == ArchiveFormat::TarGz {
+        validate_stream(&mut r, m.format).map_err(bad)?;
+        // The rest (if any), so the whole-file SHA-256 is checked at the end.
+        std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| bad(PackageError::from_io(e)))?;
+        return Ok(());
     }
+    let tmp = super::packages::upload_target(state)?;
+    let mut f = std::fs::File::create(&tmp.0)
+        .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display())))?;
+    std::io::copy(&mut r, &mut f).map_err(|e| bad(PackageError::from_io(e)))?;
+    drop(f);
+    validate_archive(&tmp.0, m.format).map_err(bad)?;
+    Ok(())
 }
 
 /// What an import did.
@@ -196,20 +225,37 @@ pub async fn import(
     lifecycle: &str,
     who: &str,
 ) -> ApiResult<Imported> {
-    let _g = state.write_lock.lock().await;
-    let rec = find(state, id)?;
-    if let BundleState::Imported { project, .. } = &rec.state {
-        return Err(ApiError::exists(
+    let already = |rec: &ReceivedBundle| match &rec.state {
+        BundleState::Imported { project, .. } => Err(ApiError::exists(
             "imported bundle",
             format!("{} (release {} of '{project}')", rec.id, rec.version),
-        ));
-    }
+        )),
+        BundleState::Pending => Ok(()),
+    };
+    let rec = find(state, id)?;
+    already(&rec)?;
     let v = load(state, &rec, true)?;
     let p = peering(state)?;
     let secrets = v
         .decrypt_sensitive(&p.identity.key_pem)
         .map_err(bundle_error)?;
     let c = &v.contents;
+    // The packages are read outside the write lock (they may be large); the bundle's state is
+    // checked again under it.
+    let manifests = v.manifests();
+    tracing::info!(bundle = %rec.id, packages = manifests.len(), "importing release bundle: checking its packages");
+    {
+        let state = state.clone();
+        let manifests = manifests.clone();
+        tokio::task::spawn_blocking(move || {
+            manifests.iter().try_for_each(|m| verify_package(&state, m))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
+    let _g = state.write_lock.lock().await;
+    let rec = find(state, &rec.id)?;
+    already(&rec)?;
     let project_name = format!("{}: {}", c.source_space, c.project.name);
     crate::api::check_name("project", &project_name)?;
     deploy::packages::validate_version(&c.release.version)
@@ -224,7 +270,7 @@ pub async fn import(
         })
     {
         return Err(ApiError::Precondition(format!(
-            "project '{project_name}' exists and is not the Remote Project of '{}' from space '{}': rename it first",
+            "project '{project_name}' exists and is not the Remote Project of '{}' from space '{}': delete it (or move its releases elsewhere) before importing",
             c.project.name, c.source_space
         )));
     }
@@ -239,8 +285,7 @@ pub async fn import(
             format!("{} of '{project_name}'", c.release.version),
         ));
     }
-    // Packages: each one whole here, and not conflicting with the feed.
-    let manifests = v.manifests();
+    // Packages: not conflicting with the feed.
     let mut new_manifests = Vec::new();
     for m in &manifests {
         match state.package(&m.id, &m.version) {
@@ -254,20 +299,10 @@ pub async fn import(
             Err(_) => new_manifests.push(m.clone()),
         }
     }
-    tracing::info!(bundle = %rec.id, packages = manifests.len(), "importing release bundle: checking its packages");
-    {
-        let state = state.clone();
-        let manifests = manifests.clone();
-        tokio::task::spawn_blocking(move || {
-            manifests.iter().try_for_each(|m| verify_package(&state, m))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    }
     let me = state.name.clone();
     let mut process = c.process.clone();
     for s in &mut process.steps {
-        localise(&mut s.environments, &me);
+        localise(&mut s.environments, &me, &c.source_space);
     }
     let mut variables = Vec::with_capacity(c.variables.len());
     for bv in &c.variables {
@@ -284,7 +319,7 @@ pub async fn import(
             }
         };
         let mut scope = bv.scope.clone();
-        localise_scope(&mut scope, &me);
+        localise_scope(&mut scope, &me, &c.source_space);
         variables.push(Variable {
             id: bv.id.clone(),
             name: bv.name.clone(),
@@ -332,17 +367,39 @@ pub async fn import(
             project: project_name.clone(),
             ..Default::default()
         });
-    for t in &c.templates {
-        vars.templates
-            .retain(|x| !x.name.eq_ignore_ascii_case(&t.name));
-        vars.templates.push(t.clone());
-    }
+    // The Remote Project shows the process and templates of its newest release: importing an
+    // older one after it adds the release without turning the project back.
+    let newest = state
+        .store
+        .all_records::<Release>(&deploy::storage::prefix_of(&[&project_name]))?
+        .iter()
+        .all(|r| {
+            deploy::compare::compare_versions(&r.version, &c.release.version)
+                != std::cmp::Ordering::Greater
+        });
     let mut b = Batch::new();
+    if newest {
+        for t in &c.templates {
+            vars.templates
+                .retain(|x| !x.name.eq_ignore_ascii_case(&t.name));
+            vars.templates.push(t.clone());
+        }
+        b.put_record(&ProcessRecord {
+            project: project_name.clone(),
+            process,
+        })?;
+    } else {
+        for t in &c.templates {
+            if !vars
+                .templates
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&t.name))
+            {
+                vars.templates.push(t.clone());
+            }
+        }
+    }
     b.put_record(&project)?;
-    b.put_record(&ProcessRecord {
-        project: project_name.clone(),
-        process,
-    })?;
     b.put_record(&vars)?;
     b.insert_record(&release)?;
     for m in &new_manifests {

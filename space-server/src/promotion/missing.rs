@@ -2,7 +2,7 @@
 //! environment, and the variables a deployment uses (for a Remote Project, the release's
 //! frozen variables plus the values this Space set for its templates).
 
-use deploy::model::{Lifecycle, Release, Variable, VariableValue};
+use deploy::model::{Lifecycle, Release, TemplateKind, Variable, VariableValue};
 use deploy::storage::StoreExt;
 use deploy::storage::key_of;
 use deploy::storage::records::VariableSetRecord;
@@ -14,7 +14,23 @@ use crate::state::SpaceState;
 /// project's own values for the release's templates come after the frozen ones: they are what
 /// this Space customises (and may be set after the import).
 pub fn deployment_variables(state: &SpaceState, r: &Release) -> ApiResult<Vec<Variable>> {
-    let mut out = r.variables.clone();
+    // Template defaults first: any value set for the template wins over them.
+    let mut out: Vec<Variable> = r
+        .templates
+        .iter()
+        .filter(|t| t.kind != TemplateKind::Sensitive)
+        .filter_map(|t| {
+            let d = t.default_value.as_deref()?.trim();
+            (!d.is_empty()).then(|| Variable {
+                id: format!("default:{}", t.name),
+                name: t.name.clone(),
+                value: VariableValue::Plain(d.to_string()),
+                scope: Default::default(),
+                description: format!("default of variable template '{}'", t.name),
+            })
+        })
+        .collect();
+    out.extend(r.variables.iter().cloned());
     let project = state.project(&r.project)?;
     if project.remote.is_some()
         && let Some(set) = state

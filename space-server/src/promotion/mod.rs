@@ -70,8 +70,10 @@ pub fn trusted_for(
                 return None;
             }
             let info = CertInfo::from_pem(&c.cert_pem).ok()?;
-            (info.fingerprint == keyid && info.common_name.eq_ignore_ascii_case(&peer.name))
-                .then_some(info)
+            (info.fingerprint == keyid
+                && info.common_name.eq_ignore_ascii_case(&peer.name)
+                && info.validity_problem(now).is_none())
+            .then_some(info)
         })
     }
 }
@@ -93,6 +95,11 @@ pub fn peer_cert(p: &Peering, space: &str) -> ApiResult<CertInfo> {
     peer.certs
         .iter()
         .filter(|c| c.accept_until == 0 || now <= c.accept_until)
+        .filter(|c| {
+            !set.retired
+                .iter()
+                .any(|r| r.fingerprint == c.fingerprint && now >= r.refuse_after)
+        })
         .filter_map(|c| CertInfo::from_pem(&c.cert_pem).ok())
         .filter(|c| c.validity_problem(now).is_none())
         .max_by_key(|c| c.not_after)

@@ -83,6 +83,7 @@ fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<Deployment
     {
         if d.project.eq_ignore_ascii_case(&r.project)
             && d.version == r.version
+            && d.release_created_at.is_none_or(|at| at == r.created_at)
             && d.state.is_final()
         {
             latest.insert(
@@ -102,7 +103,7 @@ fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<Deployment
         .map(|o| o.deployments.clone())
         .unwrap_or_default();
     out.extend(latest.into_values());
-    for rr in super::receipts::results_for(&engine.state, &r.project, &r.version)? {
+    for rr in super::receipts::results_for(&engine.state, r)? {
         let environment = deploy::model::Environment::split_remote(&rr.environment)
             .map(|(_, e)| e.to_string())
             .unwrap_or(rr.environment.clone());

@@ -217,6 +217,20 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         .map_err(receipt_error)
         .map_err(refuse)?;
     let from = v.file.from_space.clone();
+    if v.file.receipts.is_empty() {
+        return Err(refuse(ApiError::Invalid(format!(
+            "the receipts file from '{from}' holds no receipt"
+        ))));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for r in &v.file.receipts {
+        if !ids.insert((r.bundle_digest.as_str(), r.id.to_lowercase())) {
+            return Err(refuse(ApiError::Invalid(format!(
+                "receipt {} appears twice in the file from '{from}': nothing was applied",
+                r.id
+            ))));
+        }
+    }
     let _g = state.write_lock.lock().await;
     let mut b = Batch::new();
     let mut applied = 0;
@@ -241,7 +255,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         }
         if state
             .store
-            .get_record::<RemoteResult>(&key_of(&[&from, &r.id]))?
+            .get_record::<RemoteResult>(&key_of(&[&from, &r.bundle_digest, &r.id]))?
             .is_some()
         {
             already += 1;
@@ -304,28 +318,31 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
     })
 }
 
-/// The results received for one release.
-pub fn results_for(
-    state: &SpaceState,
-    project: &str,
-    version: &str,
-) -> ApiResult<Vec<RemoteResult>> {
+/// The results received for bundles of this release (promoted since it was created: a release
+/// deleted and created again does not inherit the old one's results).
+pub fn results_for(state: &SpaceState, release: &Release) -> ApiResult<Vec<RemoteResult>> {
+    let promoted: Vec<Promotion> = state
+        .store
+        .all_records::<Promotion>("")?
+        .into_iter()
+        .filter(|p| {
+            p.project.eq_ignore_ascii_case(&release.project)
+                && p.version == release.version
+                && p.created_at >= release.created_at
+        })
+        .collect();
     Ok(state
         .store
         .all_records::<RemoteResult>("")?
         .into_iter()
-        .filter(|r| r.project.eq_ignore_ascii_case(project) && r.version == version)
+        .filter(|r| promoted.iter().any(|p| p.digest == r.bundle_digest))
         .collect())
 }
 
 /// What succeeded remotely, as lifecycle entries: "Prod: Production" and the Space "Prod".
-pub fn remote_successes(
-    state: &SpaceState,
-    project: &str,
-    version: &str,
-) -> ApiResult<Vec<String>> {
+pub fn remote_successes(state: &SpaceState, release: &Release) -> ApiResult<Vec<String>> {
     let mut out = Vec::new();
-    for r in results_for(state, project, version)? {
+    for r in results_for(state, release)? {
         if r.state == RunState::Success {
             out.push(r.environment);
             out.push(r.from_space);

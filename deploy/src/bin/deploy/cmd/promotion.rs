@@ -93,6 +93,8 @@ pub async fn promote(
 ) -> anyhow::Result<()> {
     use pb::promote_response::Part;
     let c = &x.client;
+    // Opened before the call: the Space records the promotion when it answers.
+    let mut file = AtomicFile::create(out)?;
     let mut api = c.promotion.clone();
     let mut s = c
         .call(api.promote(c.req(pb::PromoteRequest {
@@ -102,7 +104,6 @@ pub async fn promote(
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;
-    let mut file = AtomicFile::create(out)?;
     let mut summary = None;
     while let Some(m) = next(x, &mut s, deadline).await? {
         match m.part {
@@ -193,17 +194,15 @@ pub async fn inventory(x: &Env, out: &Path) -> anyhow::Result<()> {
     let mut api = c.promotion.clone();
     let mut s = c.call(api.inventory(c.req(pb::Empty {}))).await?;
     let deadline = tokio::time::Instant::now() + transfer_deadline(c.deadline, 0);
-    let mut file = AtomicFile::create(out)?;
+    let mut bytes = Vec::new();
     while let Some(m) = next(x, &mut s, deadline).await? {
-        file.write(&m.data).await?;
+        bytes.extend_from_slice(&m.data);
     }
+    let inv = deploy::transfer::Inventory::read_from(bytes.as_slice())
+        .context("the inventory the Space sent does not read; nothing was written")?;
+    let mut file = AtomicFile::create(out)?;
+    file.write(&bytes).await?;
     let n = file.finish().await?;
-    let inv = deploy::transfer::Inventory::read_from(read(out)?.as_slice()).with_context(|| {
-        format!(
-            "the inventory written to {} does not read back",
-            out.display()
-        )
-    })?;
     eprintln!(
         "inventory of space '{}' written to {} ({} chunks, {n} bytes): carry it to the source Space for deploy package export --inventory",
         inv.space,
@@ -293,8 +292,11 @@ pub async fn import(x: &Env, archive: &Path) -> anyhow::Result<()> {
     let size = f.metadata().await?.len();
     let progress = bar(size, &format!("importing {}", archive.display()));
     let p2 = progress.clone();
+    let read_error = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let e2 = read_error.clone();
     let body = futures::stream::unfold(Some(f), move |state| {
         let p2 = p2.clone();
+        let e2 = e2.clone();
         async move {
             let mut f = state?;
             let mut buf = vec![0u8; PIECE];
@@ -304,7 +306,9 @@ pub async fn import(x: &Env, archive: &Path) -> anyhow::Result<()> {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) => {
-                        eprintln!("error: reading the archive failed: {e}");
+                        if let Ok(mut slot) = e2.lock() {
+                            *slot = Some(e.to_string());
+                        }
                         return None;
                     }
                 }
@@ -323,6 +327,12 @@ pub async fn import(x: &Env, archive: &Path) -> anyhow::Result<()> {
     let mut api = c.promotion.clone();
     let r = c.call_within(deadline, api.import_packages(req)).await;
     progress.finish_and_clear();
+    if let Some(e) = read_error.lock().ok().and_then(|g| g.clone()) {
+        bail!(
+            "reading {} failed: {e}; the Space stored only verified chunks, import the archive again",
+            archive.display()
+        );
+    }
     let r = r?;
     emit_one(
         x.output,
@@ -348,6 +358,8 @@ pub async fn export_receipts(
     use pb::export_receipts_response::Part;
     let (from_deployment, to_deployment) = range.unwrap_or_default();
     let c = &x.client;
+    // Opened before the call: the Space marks the receipts exported when it answers.
+    let mut file = AtomicFile::create(out)?;
     let mut api = c.promotion.clone();
     let mut s = c
         .call(api.export_receipts(c.req(pb::ExportReceiptsRequest {
@@ -358,7 +370,6 @@ pub async fn export_receipts(
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;
-    let mut file = AtomicFile::create(out)?;
     let mut count = 0;
     while let Some(m) = next(x, &mut s, deadline).await? {
         match m.part {
