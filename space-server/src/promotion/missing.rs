@@ -46,12 +46,17 @@ pub fn deployment_variables(state: &SpaceState, r: &Release) -> ApiResult<Vec<Va
     Ok(out)
 }
 
+/// Whether `v` gives every target of `env` a value: scoped to that environment (or none) and
+/// to nothing narrower (a value for one role leaves the other targets without one).
 fn applies_to(v: &Variable, env: &str) -> bool {
-    v.scope.environments.is_empty()
-        || v.scope
-            .environments
-            .iter()
-            .any(|e| e.eq_ignore_ascii_case(env))
+    let s = &v.scope;
+    let narrower = !(s.roles.is_empty()
+        && s.targets.is_empty()
+        && s.steps.is_empty()
+        && s.channels.is_empty()
+        && s.tenants.is_empty());
+    !narrower
+        && (s.environments.is_empty() || s.environments.iter().any(|e| e.eq_ignore_ascii_case(env)))
 }
 
 fn has_value(v: &Variable) -> bool {
@@ -105,3 +110,7 @@ pub fn missing(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "tests/missing.rs"]
+mod tests;
