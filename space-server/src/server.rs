@@ -202,7 +202,10 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::promotion_server::PromotionServer,
-            crate::promotion::PromotionApi(engine.clone())
+            crate::promotion::PromotionApi(
+                engine.clone(),
+                options.max_package_bytes.saturating_mul(4)
+            )
         ))
         .add_service(svc!(
             pb::peers_server::PeersServer,

@@ -10,7 +10,7 @@ use e2e::promotion::{odcm, resign, s, wait_peer};
 fn bundles_for_another_space_or_a_newer_schema_are_refused_and_change_nothing() {
     let a = Odcm::start("NetA");
     let b = Odcm::start("NetB");
-    let (dev, _) = a.enrolled_space("DevTest");
+    let (mut dev, _) = a.enrolled_space("DevTest");
     let (prod, _) = b.enrolled_space("Prod");
     let (qa, _) = b.enrolled_space("QA");
     let work = a.dir.join("carried");
@@ -229,4 +229,38 @@ fn bundles_for_another_space_or_a_newer_schema_are_refused_and_change_nothing() 
         "2.0.1",
     ]);
     assert!(err.contains("Remote Project"), "{err}");
+
+    // The source rotates its certificate: the bundles it signed before are still its own for
+    // `package export` (it recorded them); a bundle it never wrote is not.
+    let out = std::process::Command::new(e2e::bin("space-server"))
+        .arg("rotate-cert")
+        .arg("--data-dir")
+        .arg(&dev.data_dir)
+        .env_remove("SPACE_CONFIG")
+        .output()
+        .expect("rotate-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dev.restart();
+    let d = dev.cli();
+    d.ok(&[
+        "package",
+        "export",
+        "--bundle",
+        s(&qa_bundle),
+        "--out",
+        s(&f("after-rotation.xfer")),
+    ]);
+    let err = d.fails(&[
+        "package",
+        "export",
+        "--bundle",
+        s(&f("readdressed.json")),
+        "--out",
+        s(&f("x.xfer")),
+    ]);
+    assert!(err.contains("not written by Space 'DevTest'"), "{err}");
 }

@@ -18,7 +18,8 @@ use crate::auth::caller;
 use crate::deployments::Engine;
 use crate::error::ApiError;
 
-pub struct PromotionApi(pub Arc<Engine>);
+/// The engine, and the largest transfer archive accepted (bytes; 4x the package limit).
+pub struct PromotionApi(pub Arc<Engine>, pub u64);
 
 type Out<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
 
@@ -352,6 +353,13 @@ impl Promotion for PromotionApi {
                 ApiError::Invalid(format!("receiving the archive: {}", s.message()))
             })?;
             got += m.data.len() as u64;
+            if got > self.1 {
+                return Err(ApiError::Invalid(format!(
+                    "the transfer archive is larger than this Space accepts ({} bytes: 4 x SPACE_MAX_PACKAGE_BYTES); split the promotion or raise the limit",
+                    self.1
+                ))
+                .into());
+            }
             f.write_all(&m.data).await.map_err(|e| {
                 ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display()))
             })?;

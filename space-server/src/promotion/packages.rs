@@ -6,7 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use deploy::bundle::VerifiedBundle;
+use deploy::model::Promotion;
 use deploy::packages::PackageManifest;
+use deploy::storage::StoreExt;
 use deploy::transfer::{ExportOptions, ExportStats, ImportStats, Inventory, TransferError};
 
 use super::{bundle_error, peering};
@@ -68,13 +71,19 @@ pub async fn export(
     inventory: Option<Vec<u8>>,
 ) -> ApiResult<(TempFile, ExportStats, u64)> {
     let p = peering(state)?;
-    let v = deploy::bundle::verify_signed_by(&bundle, &p.cert).map_err(|e| match e {
-        deploy::bundle::BundleError::Untrusted { .. } => ApiError::Precondition(format!(
-            "this bundle was not written by Space '{}': export packages from the Space that promoted the release",
-            p.me
-        )),
-        e => bundle_error(e),
-    })?;
+    let v = match deploy::bundle::verify_signed_by(&bundle, &p.cert) {
+        Ok(v) => v,
+        // Signed before this Space's certificate was rotated: ours if we recorded sending it.
+        Err(deploy::bundle::BundleError::Untrusted { .. }) => {
+            promoted_here(state, &bundle)?.ok_or_else(|| {
+                ApiError::Precondition(format!(
+                    "this bundle was not written by Space '{}': export packages from the Space that promoted the release",
+                    p.me
+                ))
+            })?
+        }
+        Err(e) => return Err(bundle_error(e)),
+    };
     let inventory = match inventory {
         None => None,
         Some(bytes) => {
@@ -125,6 +134,41 @@ pub async fn export(
         bytes = stats.bytes, package_bytes, "transfer archive written"
     );
     Ok((tmp, stats, package_bytes))
+}
+
+/// A bundle this Space signed with an earlier certificate: accepted when its payload digest is
+/// that of a promotion this Space recorded (so its contents are what this Space wrote).
+fn promoted_here(state: &SpaceState, bundle: &[u8]) -> ApiResult<Option<VerifiedBundle>> {
+    use sha2::{Digest, Sha256};
+    let Ok(parts) = deploy::bundle::envelope_parts(bundle) else {
+        return Ok(None);
+    };
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&parts.payload)));
+    let recorded = state
+        .store
+        .all_records::<Promotion>("")?
+        .into_iter()
+        .any(|p| p.digest == digest);
+    if !recorded {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct Statement {
+        predicate: deploy::bundle::BundleContents,
+    }
+    let st: Statement = serde_json::from_slice(&parts.payload).map_err(|e| {
+        ApiError::Internal(format!("a bundle this Space recorded does not read: {e}"))
+    })?;
+    Ok(Some(VerifiedBundle {
+        contents: st.predicate,
+        digest,
+        signer_keyid: parts
+            .signatures
+            .first()
+            .map(|(k, _)| k.clone())
+            .unwrap_or_default(),
+        schema: deploy::bundle::SCHEMA_VERSION,
+    }))
 }
 
 /// A place to receive an uploaded archive.
