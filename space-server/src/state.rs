@@ -142,6 +142,13 @@ impl SpaceState {
             .ok_or_else(|| ApiError::not_found("project", name))
     }
 
+    /// Commits a batch and makes it durable before returning: what the API acknowledges
+    /// survives a crash (the database otherwise flushes on a timer).
+    pub fn commit(&self, b: Batch) -> Result<(), deploy::storage::StorageError> {
+        self.store.commit(b)?;
+        self.store.flush()
+    }
+
     /// The project, if what built its releases may be changed here: refused for a Remote
     /// Project, whose `what` comes from the Release Bundles of the Space that owns it.
     pub fn editable_project(&self, name: &str, what: &str) -> ApiResult<Project> {

@@ -124,6 +124,23 @@ fn snapshot(s: &Space) -> Vec<serde_json::Value> {
     ]
 }
 
+/// What the API acknowledged survives a SIGKILL right after it (the database would otherwise
+/// flush on a timer: the last ~200 ms of writes were lost before).
+#[test]
+fn every_acknowledged_write_survives_a_crash_right_after_it() {
+    let mut s = Space::start();
+    populate(&s);
+    let before = snapshot(&s);
+    // The last write, then SIGKILL at once (no call in between to give the timer a chance).
+    s.cli().ok(&["env", "create", "LastOne"]);
+    s.crash();
+    s.start_again();
+    let after = snapshot(&s);
+    let envs = after[0].as_array().unwrap();
+    assert!(envs.iter().any(|e| e["name"] == "LastOne"), "{after:?}");
+    assert_eq!(before[1..], after[1..]);
+}
+
 #[test]
 fn every_resource_survives_a_restart() {
     let mut s = Space::start();

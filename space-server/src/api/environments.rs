@@ -41,7 +41,7 @@ impl EnvironmentsApi {
         let _g = self.0.write_lock.lock().await;
         let mut b = Batch::new();
         b.insert_record(&env)?;
-        self.0.store.commit(b).map_err(|e| match e {
+        self.0.commit(b).map_err(|e| match e {
             deploy::storage::StorageError::Conflict { .. } => {
                 ApiError::exists("environment", &env.name)
             }
@@ -61,7 +61,7 @@ impl EnvironmentsApi {
         };
         let mut b = Batch::new();
         b.put_record(&env)?;
-        self.0.store.commit(b)?;
+        self.0.commit(b)?;
         Ok(env)
     }
 
@@ -91,7 +91,7 @@ impl EnvironmentsApi {
         }
         let mut b = Batch::new();
         b.delete("environment", &key_of(&[&env.name]));
-        self.0.store.commit(b)?;
+        self.0.commit(b)?;
         tracing::info!(environment = %env.name, "environment deleted");
         Ok(())
     }

@@ -66,7 +66,7 @@ impl Lifecycles for LifecyclesApi {
         self.validate(&l)?;
         let mut b = Batch::new();
         b.insert_record(&l).map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(|e| match e {
+        self.0.commit(b).map_err(|e| match e {
             deploy::storage::StorageError::Conflict { .. } => {
                 ApiError::exists("lifecycle", &l.name)
             }
@@ -104,7 +104,7 @@ impl Lifecycles for LifecyclesApi {
         self.validate(&l)?;
         let mut b = Batch::new();
         b.put_record(&l).map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(l.into())
     }
 
@@ -131,7 +131,7 @@ impl Lifecycles for LifecyclesApi {
         }
         let mut b = Batch::new();
         b.delete("lifecycle", &key_of(&[&l.name]));
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(pb::Empty {})
     }
 }

@@ -250,7 +250,7 @@ impl Packages for PackagesApi {
         } else {
             b.insert_record(&manifest).map_err(ApiError::from)?;
         }
-        self.0.store.commit(b).map_err(|e| match e {
+        self.0.commit(b).map_err(|e| match e {
             StorageError::Conflict { .. } => ApiError::Precondition(format!(
                 "package {id} version {version} is already in the feed; upload with --replace to overwrite it"
             )),
@@ -370,7 +370,7 @@ impl Packages for PackagesApi {
         }
         let mut b = Batch::new();
         b.delete(PackageManifest::TABLE, &key_of(&[&m.id, &m.version]));
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(pb::Empty {})
     }
 

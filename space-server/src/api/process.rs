@@ -64,7 +64,7 @@ impl ProcessApi {
     fn save(&self, rec: &ProcessRecord) -> ApiResult<()> {
         let mut b = Batch::new();
         b.put_record(rec)?;
-        self.0.store.commit(b)?;
+        self.0.commit(b)?;
         Ok(())
     }
 }

@@ -65,7 +65,7 @@ impl Projects for ProjectsApi {
             ..Default::default()
         })
         .map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(|e| match e {
+        self.0.commit(b).map_err(|e| match e {
             StorageError::Conflict { .. } => ApiError::exists("project", &p.name),
             e => e.into(),
         })?;
@@ -103,7 +103,7 @@ impl Projects for ProjectsApi {
         };
         let mut b = Batch::new();
         b.put_record(&p).map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(p.into())
     }
 
@@ -142,7 +142,7 @@ impl Projects for ProjectsApi {
                 }
             }
         }
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         tracing::info!(project = %p.name, "project deleted with its channels, process, variables and releases");
         ok(pb::Empty {})
     }
@@ -193,7 +193,7 @@ impl Channels for ChannelsApi {
         let mut b = Batch::new();
         self.demote_others(&c, &mut b)?;
         b.insert_record(&c).map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(|e| match e {
+        self.0.commit(b).map_err(|e| match e {
             StorageError::Conflict { .. } => {
                 ApiError::exists("channel", format!("{}/{}", c.project, c.name))
             }
@@ -240,7 +240,7 @@ impl Channels for ChannelsApi {
         let mut b = Batch::new();
         self.demote_others(&c, &mut b)?;
         b.put_record(&c).map_err(ApiError::from)?;
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(c.into())
     }
 
@@ -257,7 +257,7 @@ impl Channels for ChannelsApi {
         }
         let mut b = Batch::new();
         b.delete(Channel::TABLE, &key_of(&[&c.project, &c.name]));
-        self.0.store.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).map_err(ApiError::from)?;
         ok(pb::Empty {})
     }
 }

@@ -186,7 +186,7 @@ impl VariablesApi {
     fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
         let mut b = Batch::new();
         b.put_record(rec)?;
-        self.0.store.commit(b)?;
+        self.0.commit(b)?;
         Ok(())
     }
 }

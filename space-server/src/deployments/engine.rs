@@ -90,7 +90,12 @@ impl Engine {
     pub(super) fn save(&self, d: &Deployment) -> ApiResult<()> {
         let mut b = Batch::new();
         b.put_record(d)?;
-        self.state.store.commit(b)?;
+        if d.state.is_final() || d.started_at.is_none() {
+            // Created and finished are what a user acts on: durable before anyone is told.
+            self.state.commit(b)?;
+        } else {
+            self.state.store.commit(b)?;
+        }
         if let Some(l) = self.live(d.number) {
             let _ = l.events.send(Event::State(Box::new(d.clone())));
         }

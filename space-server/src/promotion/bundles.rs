@@ -148,8 +148,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
     };
     let mut b = Batch::new();
     b.insert_record(&rec)?;
-    state.store.commit(b)?;
-    state.store.flush()?; // acknowledged promotion steps survive a crash
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
     Ok(rec)
 }
@@ -413,8 +412,7 @@ pub async fn import(
         },
         ..rec.clone()
     })?;
-    state.store.commit(b)?;
-    state.store.flush()?; // acknowledged promotion steps survive a crash
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
     audit(
         state,

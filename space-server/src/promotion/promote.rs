@@ -204,8 +204,7 @@ pub fn promote(
     };
     let mut b = Batch::new();
     b.put_record(&record)?;
-    state.store.commit(b)?;
-    state.store.flush()?; // acknowledged promotion steps survive a crash
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     let sensitive = bundle
         .contents
         .variables

@@ -163,8 +163,7 @@ pub async fn export(
             at: now(),
         })?;
     }
-    state.store.commit(b)?;
-    state.store.flush()?; // acknowledged promotion steps survive a crash
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     let count = file.receipts.len();
     tracing::info!(to_space = %space, receipts = count, by = %who, "deployment receipts exported");
     let subjects: Vec<String> = file
@@ -297,8 +296,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
             ),
         ));
     }
-    state.store.commit(b)?;
-    state.store.flush()?; // acknowledged promotion steps survive a crash
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
     audit(
         state,
