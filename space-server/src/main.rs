@@ -105,7 +105,7 @@ async fn run(
     let agent_addr = agent_listener.local_addr()?;
     let metrics = deploy::telemetry::Metrics::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let peering = start_peering(&config, &stop_rx).await?;
+    let peering = start_peering(&config, &state, &stop_rx).await?;
     let mut metrics_task = None;
     if !config.metrics_listen.is_empty() {
         let ml = tokio::net::TcpListener::bind(&config.metrics_listen)
@@ -182,6 +182,7 @@ fn enrol_options<'a>(c: &'a Config, endpoint: &'a str) -> space_server::peering:
 /// listener and keeps the trust set current. `None` when this Space has no ODCM.
 async fn start_peering(
     config: &Config,
+    state: &Arc<SpaceState>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Option<Arc<space_server::peering::Peering>>> {
     use space_server::peering;
@@ -204,6 +205,7 @@ async fn start_peering(
         return Ok(None);
     };
     let p = Arc::new(p);
+    let _ = state.peering.set(p.clone());
     println!(
         "Peers connect to https://{addr} (Space '{}' of ODCM '{}', certificate {})",
         p.me, p.enrolled.odcm, p.cert.fingerprint
@@ -211,8 +213,9 @@ async fn start_peering(
     peering::watch::spawn(p.clone(), stop.clone());
     let mut rx = stop.clone();
     let served = p.clone();
+    let state = state.clone();
     tokio::spawn(async move {
-        let r = peering::service::serve(served, listener, async move {
+        let r = peering::service::serve(served, state, listener, async move {
             let _ = rx.wait_for(|v| *v).await;
         })
         .await;

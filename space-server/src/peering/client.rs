@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deploy::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
+use proto::odcm::v1 as odcm_pb;
 use proto::peer::v1 as pb;
 use proto::space::v1 as spb;
 use tonic::Status;
@@ -14,6 +15,8 @@ use super::Peering;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of a call that moves a file or a batch of chunks.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A status's message a user can act on: a bare "connection closed" means the other side
 /// refused our client certificate at the handshake (STACK.md gotcha 2).
@@ -55,9 +58,12 @@ fn with_deadline<T>(m: T) -> tonic::Request<T> {
     r
 }
 
-/// Calls Space `peer`: `CheckTrust(kind)` when a kind is given, then `Ping`.
-pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerResponse, Status> {
-    let kind = parse_kind(kind)?;
+/// A mutual-TLS channel to Space `peer` at the endpoint its trust set gives, checked to present
+/// that Space's certificate; also the peer entry (name as the trust set spells it, endpoint).
+pub async fn channel(
+    p: &Peering,
+    peer: &str,
+) -> Result<(tonic::transport::Channel, odcm_pb::Peer), Status> {
     let set = p.trust_set();
     let Some(target) = set.peers.iter().find(|x| x.name.eq_ignore_ascii_case(peer)) else {
         return Err(Status::failed_precondition(format!(
@@ -67,17 +73,10 @@ pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerRe
     };
     if target.endpoint.is_empty() {
         return Err(Status::failed_precondition(format!(
-            "ODCM '{}' knows no peer endpoint for Space '{}': set it at enrolment or with `deploy odcm remote-space add --endpoint`",
+            "ODCM '{}' knows no peer endpoint for Space '{}': set it at enrolment or with `deploy odcm remote-space add --endpoint` (or promote by file)",
             p.enrolled.odcm, target.name
         )));
     }
-    let start = Instant::now();
-    let fail = |what: &str, m: String| {
-        Status::failed_precondition(format!(
-            "calling Space '{}' at {}: {what}{m}",
-            target.name, target.endpoint
-        ))
-    };
     let verifier = TrustVerifier::new(p.store.clone())
         .expecting(PeerRole::Space)
         .expecting_space(&target.name);
@@ -85,19 +84,42 @@ pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerRe
         .map_err(|e| Status::internal(e.to_string()))?;
     let ch = connect_mtls(&target.endpoint, cfg, CONNECT_TIMEOUT)
         .await
-        .map_err(|e| fail("", e.to_string()))?;
+        .map_err(|e| {
+            Status::unavailable(format!(
+                "calling Space '{}' at {}: {e}",
+                target.name, target.endpoint
+            ))
+        })?;
+    Ok((ch, target.clone()))
+}
+
+/// A status from a peer call, as this Space's caller should see it.
+pub fn peer_refusal(p: &Peering, target: &odcm_pb::Peer, s: Status) -> Status {
+    let m = explain(&s);
+    match s.code() {
+        tonic::Code::PermissionDenied => Status::permission_denied(m),
+        tonic::Code::Unauthenticated => Status::failed_precondition(format!(
+            "Space '{}' refused the certificate of {}: {m}",
+            target.name, p.me
+        )),
+        tonic::Code::Unavailable => Status::unavailable(format!(
+            "calling Space '{}' at {}: {m}",
+            target.name, target.endpoint
+        )),
+        _ => Status::failed_precondition(format!(
+            "calling Space '{}' at {}: {m}",
+            target.name, target.endpoint
+        )),
+    }
+}
+
+/// Calls Space `peer`: `CheckTrust(kind)` when a kind is given, then `Ping`.
+pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerResponse, Status> {
+    let kind = parse_kind(kind)?;
+    let start = Instant::now();
+    let (ch, target) = channel(p, peer).await?;
     let mut api = pb::peer_client::PeerClient::new(ch);
-    let refused = |s: Status| {
-        let m = explain(&s);
-        match s.code() {
-            tonic::Code::PermissionDenied => Status::permission_denied(m),
-            tonic::Code::Unauthenticated => Status::failed_precondition(format!(
-                "Space '{}' refused the certificate of {}: {m}",
-                target.name, p.me
-            )),
-            _ => fail("", m),
-        }
-    };
+    let refused = |s: Status| peer_refusal(p, &target, s);
     if let Some(k) = kind {
         api.check_trust(with_deadline(pb::CheckTrustRequest {
             kind: k as i32,
@@ -129,4 +151,67 @@ pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerRe
         trusted_for: pong.trusted_for.into_iter().map(kind_name).collect(),
         millis: start.elapsed().as_millis().min(u32::MAX as u128) as u32,
     })
+}
+
+/// The pieces of a file as peer `Data` messages.
+fn pieces(bytes: &[u8]) -> Vec<pb::Data> {
+    bytes
+        .chunks(1 << 20)
+        .map(|d| pb::Data { data: d.to_vec() })
+        .collect()
+}
+
+/// Offers a bundle file to Space `peer` (`peer.v1.Promotions.OfferBundle`).
+pub async fn offer_bundle(
+    p: &Peering,
+    peer: &str,
+    bytes: &[u8],
+) -> Result<pb::OfferBundleResponse, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    let mut req = tonic::Request::new(tokio_stream::iter(pieces(bytes)));
+    req.set_timeout(TRANSFER_TIMEOUT);
+    pb::promotions_client::PromotionsClient::new(ch)
+        .max_encoding_message_size(8 << 20)
+        .offer_bundle(req)
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
+}
+
+/// Delivers a signed receipts file to Space `peer`.
+pub async fn deliver_receipts(
+    p: &Peering,
+    peer: &str,
+    bytes: &[u8],
+) -> Result<pb::DeliverReceiptsResponse, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    let mut req = tonic::Request::new(tokio_stream::iter(pieces(bytes)));
+    req.set_timeout(TRANSFER_TIMEOUT);
+    pb::promotions_client::PromotionsClient::new(ch)
+        .max_encoding_message_size(8 << 20)
+        .deliver_receipts(req)
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
+}
+
+/// Asks Space `peer` for chunks of a bundle it promoted to this Space.
+pub async fn fetch_chunks(
+    p: &Peering,
+    peer: &str,
+    bundle_id: &str,
+    hashes: Vec<Vec<u8>>,
+) -> Result<tonic::Streaming<pb::ChunkData>, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    let mut req = tonic::Request::new(pb::FetchChunksRequest {
+        bundle_id: bundle_id.to_string(),
+        hashes,
+    });
+    req.set_timeout(TRANSFER_TIMEOUT);
+    pb::promotions_client::PromotionsClient::new(ch)
+        .max_decoding_message_size(8 << 20)
+        .fetch_chunks(req)
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
 }

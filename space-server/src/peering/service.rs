@@ -159,9 +159,11 @@ impl pb::peer_server::Peer for PeerApi {
     }
 }
 
-/// Serves the peer service on `listener` until `shutdown` resolves.
+/// Serves the peer services (`Peer`, and `Promotions` over `state`) on `listener` until
+/// `shutdown` resolves.
 pub async fn serve(
     p: Arc<Peering>,
+    state: Arc<crate::state::SpaceState>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), super::PeeringError> {
@@ -175,7 +177,15 @@ pub async fn serve(
         .await;
     tonic::transport::Server::builder()
         .add_service(health_svc)
-        .add_service(pb::peer_server::PeerServer::new(PeerApi(p)))
+        .add_service(pb::peer_server::PeerServer::new(PeerApi(p.clone())))
+        .add_service(
+            pb::promotions_server::PromotionsServer::new(super::promotions::PromotionsPeerApi {
+                peering: p,
+                state,
+            })
+            .max_decoding_message_size(8 << 20)
+            .max_encoding_message_size(8 << 20),
+        )
         .serve_with_incoming_shutdown(tls_incoming(listener, cfg), shutdown)
         .await
         .map_err(|e| {

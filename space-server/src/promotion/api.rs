@@ -108,6 +108,7 @@ impl Promotion for PromotionApi {
             project,
             version,
             to_space,
+            push,
         } = req.into_inner();
         let e = self.0.clone();
         let p = tokio::task::spawn_blocking(move || {
@@ -116,6 +117,18 @@ impl Promotion for PromotionApi {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
         let c = &p.bundle.contents;
+        let mut state = "written";
+        if push {
+            let peering = super::peering(&self.0.state)?;
+            let r =
+                crate::peering::client::offer_bundle(peering, &c.target_space, &p.bytes).await?;
+            tracing::info!(bundle = %r.bundle_id, to_space = %c.target_space, chunks_missing = r.chunks_missing, "release bundle pushed");
+            state = if r.chunks_missing == 0 {
+                "offered"
+            } else {
+                "offered, fetching packages"
+            };
+        }
         let first = pb::PromoteResponse {
             part: Some(pb::promote_response::Part::Summary(pb::BundleSummary {
                 id: c.bundle_id.clone(),
@@ -124,7 +137,7 @@ impl Promotion for PromotionApi {
                 target_space: c.target_space.clone(),
                 project: c.project.name.clone(),
                 version: c.release.version.clone(),
-                state: "written".into(),
+                state: state.into(),
                 created_at: Some(timestamp(c.created_at)),
                 added_at: None,
                 variables: c.variables.len() as u32,
@@ -135,6 +148,13 @@ impl Promotion for PromotionApi {
                 bytes: p.bytes.len() as u64,
             })),
         };
+        if push {
+            return ok(send_bytes(Some(first), Vec::new(), |d| {
+                pb::PromoteResponse {
+                    part: Some(pb::promote_response::Part::Data(d)),
+                }
+            }));
+        }
         ok(send_bytes(Some(first), p.bytes, |d| pb::PromoteResponse {
             part: Some(pb::promote_response::Part::Data(d)),
         }))
@@ -401,14 +421,34 @@ impl Promotion for PromotionApi {
             all,
             from_deployment,
             to_deployment,
+            push,
         } = req.into_inner();
         let select = receipts::Selection {
             all,
             range: (from_deployment > 0 || to_deployment > 0)
                 .then_some((from_deployment, to_deployment)),
         };
-        let (n, bytes) = receipts::export(&self.0.state, &space, select, &who).await?;
         use pb::export_receipts_response::Part;
+        if push {
+            // Delivered first, counted as sent only once the source Space accepted them.
+            let state = &self.0.state;
+            let prepared = receipts::prepare(state, &space, select).await?;
+            let peering = super::peering(state)?;
+            let r =
+                crate::peering::client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
+                    .await?;
+            receipts::mark_sent(state, &prepared, &who).await?;
+            tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
+            let first = pb::ExportReceiptsResponse {
+                part: Some(Part::Count(prepared.count as u32)),
+            };
+            return ok(send_bytes(Some(first), Vec::new(), |d| {
+                pb::ExportReceiptsResponse {
+                    part: Some(Part::Data(d)),
+                }
+            }));
+        }
+        let (n, bytes) = receipts::export(&self.0.state, &space, select, &who).await?;
         let first = pb::ExportReceiptsResponse {
             part: Some(Part::Count(n as u32)),
         };
@@ -419,6 +459,18 @@ impl Promotion for PromotionApi {
         }))
     }
 
+    async fn fetch_bundle_packages(
+        &self,
+        req: tonic::Request<pb::BundleRef>,
+    ) -> Resp<pb::FetchBundlePackagesResponse> {
+        let f = super::fetch::fetch(&self.0.state, &req.into_inner().id).await?;
+        ok(pb::FetchBundlePackagesResponse {
+            chunks_fetched: f.chunks,
+            bytes_fetched: f.bytes,
+            chunks_missing: f.missing as u32,
+        })
+    }
+
     async fn import_receipts(
         &self,
         req: tonic::Request<tonic::Streaming<pb::FileData>>,
@@ -426,6 +478,16 @@ impl Promotion for PromotionApi {
         let who = caller(&req).name;
         let bytes = super::collect(req.into_inner(), "receipts file").await?;
         let a = receipts::import(&self.0.state, &bytes, &who).await?;
+        if a.applied == 0 {
+            return Err(ApiError::exists(
+                "receipts",
+                format!(
+                    "every receipt in this file from '{}' ({}) was applied before: nothing changed",
+                    a.from_space, a.already
+                ),
+            )
+            .into());
+        }
         ok(pb::ImportReceiptsResponse {
             from_space: a.from_space,
             applied: a.applied as u32,

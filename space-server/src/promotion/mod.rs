@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod bundles;
+pub mod fetch;
 pub mod missing;
 pub mod packages;
 pub mod promote;

@@ -88,6 +88,22 @@ pub async fn export(
     select: Selection,
     who: &str,
 ) -> ApiResult<(usize, Vec<u8>)> {
+    let prepared = prepare(state, space, select).await?;
+    mark_sent(state, &prepared, who).await?;
+    Ok((prepared.count, prepared.bytes))
+}
+
+/// A signed receipts file, not yet counted as exported.
+pub struct Prepared {
+    pub space: String,
+    pub count: usize,
+    pub bytes: Vec<u8>,
+    numbers: Vec<u64>,
+    subjects: String,
+}
+
+/// Builds and signs the receipts `select` chooses for `space`, without marking them exported.
+pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiResult<Prepared> {
     let p = peering(state)?;
     let _g = state.write_lock.lock().await;
     let mut by_space: Vec<(String, Receipt, u64)> = Vec::new();
@@ -155,17 +171,6 @@ pub async fn export(
         receipts,
     };
     let bytes = file.sign(&signer(p)?).map_err(receipt_error)?;
-    let mut b = Batch::new();
-    for n in &numbers {
-        b.put_record(&ReceiptSent {
-            deployment: *n,
-            to_space: space.clone(),
-            at: now(),
-        })?;
-    }
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
-    let count = file.receipts.len();
-    tracing::info!(to_space = %space, receipts = count, by = %who, "deployment receipts exported");
     let subjects: Vec<String> = file
         .receipts
         .iter()
@@ -179,14 +184,36 @@ pub async fn export(
             )
         })
         .collect();
+    Ok(Prepared {
+        space,
+        count: file.receipts.len(),
+        bytes,
+        numbers,
+        subjects: subjects.join("; "),
+    })
+}
+
+/// Records that the receipts of `prepared` left (written to a file or delivered).
+pub async fn mark_sent(state: &SpaceState, prepared: &Prepared, who: &str) -> ApiResult<()> {
+    let _g = state.write_lock.lock().await;
+    let mut b = Batch::new();
+    for n in &prepared.numbers {
+        b.put_record(&ReceiptSent {
+            deployment: *n,
+            to_space: prepared.space.clone(),
+            at: now(),
+        })?;
+    }
+    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    tracing::info!(to_space = %prepared.space, receipts = prepared.count, by = %who, "deployment receipts sent");
     audit(
         state,
         odcm_pb::EventKind::ReceiptSent,
-        &space,
-        &subjects.join("; "),
-        &format!("{count} receipt(s)"),
+        &prepared.space,
+        &prepared.subjects,
+        &format!("{} receipt(s)", prepared.count),
     );
-    Ok((count, bytes))
+    Ok(())
 }
 
 /// What importing a receipts file did.
@@ -289,12 +316,13 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         applied += 1;
     }
     if applied == 0 {
-        return Err(ApiError::exists(
-            "receipts",
-            format!(
-                "every receipt in this file from '{from}' ({already}) was applied before: nothing changed"
-            ),
-        ));
+        tracing::info!(from_space = %from, already, "deployment receipts: every one was applied before");
+        return Ok(Applied {
+            from_space: from,
+            applied,
+            already,
+            environments: Vec::new(),
+        });
     }
     state.commit(b)?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");

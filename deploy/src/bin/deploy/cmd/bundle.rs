@@ -21,6 +21,9 @@ pub enum BundleCmd {
     /// Show a bundle: packages (present or missing), variables (sensitive masked), templates,
     /// process, earlier deployments.
     Show { id: String },
+    /// Connected: fetch the chunks a pending bundle's packages lack from the Space that sent it
+    /// (each verified; resumes where an earlier fetch stopped).
+    Fetch { id: String },
     /// Import a pending bundle: verify it and every package, then create or update the Remote
     /// Project "<Space>: <project>" and its release, all or nothing.
     Import {
@@ -208,6 +211,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
                 }
             }
         }
+        BundleCmd::Fetch { id } => return super::promotion::fetch(&x, id).await,
         BundleCmd::Import { id, lifecycle } => {
             let r = c
                 .call(api.import_bundle(c.req(pb::ImportBundleRequest {

@@ -204,6 +204,16 @@ pub enum ReceiptCmd {
         #[arg(long)]
         range: Option<String>,
     },
+    /// Connected: sign the receipts (as export) and deliver them to the source Space over the
+    /// peer link; they count as sent once it accepted them.
+    Send {
+        #[arg(long)]
+        space: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        range: Option<String>,
+    },
 }
 
 /// Parses `N..M`, `N..`, `..M` or `N` into an inclusive range (0 = open).
@@ -347,6 +357,10 @@ pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
         } => {
             let range = range.as_deref().map(parse_range).transpose()?;
             super::promotion::export_receipts(&x, space, all, range, &out).await
+        }
+        ReceiptCmd::Send { space, all, range } => {
+            let range = range.as_deref().map(parse_range).transpose()?;
+            super::promotion::send_receipts(&x, space, all, range).await
         }
         ReceiptCmd::Import { file } => {
             let bytes = std::fs::read(&file)

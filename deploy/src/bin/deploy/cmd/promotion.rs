@@ -101,6 +101,7 @@ pub async fn promote(
             project,
             version,
             to_space,
+            push: false,
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;
@@ -147,6 +148,105 @@ pub async fn promote(
         out.display(),
         out.display(),
         b.target_space
+    );
+    Ok(())
+}
+
+/// Connected: the Space offers the bundle to the target over the peer link.
+pub async fn push(
+    x: &Env,
+    project: String,
+    version: String,
+    to_space: String,
+) -> anyhow::Result<()> {
+    use pb::promote_response::Part;
+    let c = &x.client;
+    let mut api = c.promotion.clone();
+    let mut s = c
+        .call(api.promote(c.req(pb::PromoteRequest {
+            project,
+            version,
+            to_space,
+            push: true,
+        })))
+        .await?;
+    let deadline = tokio::time::Instant::now() + c.deadline;
+    let mut summary = None;
+    while let Some(m) = next(x, &mut s, deadline).await? {
+        if let Some(Part::Summary(b)) = m.part {
+            summary = Some(b);
+        }
+    }
+    let b = summary.ok_or_else(|| anyhow!("the server sent no bundle summary"))?;
+    emit_one(
+        x.output,
+        json!({"bundle": b.id, "digest": b.digest, "project": b.project, "version": b.version,
+               "to_space": b.target_space, "state": b.state, "variables": b.variables,
+               "sensitive": b.sensitive, "packages": b.packages}),
+        vec![
+            ("bundle", b.id.clone()),
+            ("release", format!("{} {}", b.project, b.version)),
+            ("to space", b.target_space.clone()),
+            ("state", b.state.clone()),
+        ],
+    );
+    eprintln!(
+        "bundle offered to '{}' over the peer link; import it there with deploy bundle import {}",
+        b.target_space,
+        &b.id[..b.id.len().min(12)]
+    );
+    Ok(())
+}
+
+/// Connected: the Space signs the receipts and delivers them to the source Space.
+pub async fn send_receipts(
+    x: &Env,
+    space: Option<String>,
+    all: bool,
+    range: Option<(u64, u64)>,
+) -> anyhow::Result<()> {
+    use pb::export_receipts_response::Part;
+    let (from_deployment, to_deployment) = range.unwrap_or_default();
+    let c = &x.client;
+    let mut api = c.promotion.clone();
+    let mut s = c
+        .call(api.export_receipts(c.req(pb::ExportReceiptsRequest {
+            space: space.unwrap_or_default(),
+            all,
+            from_deployment,
+            to_deployment,
+            push: true,
+        })))
+        .await?;
+    let deadline = tokio::time::Instant::now() + c.deadline;
+    let mut count = 0;
+    while let Some(m) = next(x, &mut s, deadline).await? {
+        if let Some(Part::Count(n)) = m.part {
+            count = n;
+        }
+    }
+    eprintln!("{count} signed receipt(s) delivered over the peer link");
+    Ok(())
+}
+
+/// Connected: fetch the chunks a pending bundle lacks from the Space that sent it.
+pub async fn fetch(x: &Env, id: String) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.promotion.clone();
+    let deadline = transfer_deadline(c.deadline, 16 << 30);
+    let mut req = c.req(pb::BundleRef { id });
+    req.set_timeout(deadline);
+    let r = c
+        .call_within(deadline, api.fetch_bundle_packages(req))
+        .await?;
+    emit_one(
+        x.output,
+        json!({"chunks_fetched": r.chunks_fetched, "bytes_fetched": r.bytes_fetched, "chunks_missing": r.chunks_missing}),
+        vec![
+            ("chunks fetched", r.chunks_fetched.to_string()),
+            ("bytes fetched", r.bytes_fetched.to_string()),
+            ("chunks still missing", r.chunks_missing.to_string()),
+        ],
     );
     Ok(())
 }
@@ -367,6 +467,7 @@ pub async fn export_receipts(
             all,
             from_deployment,
             to_deployment,
+            push: false,
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;

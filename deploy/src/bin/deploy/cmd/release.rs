@@ -69,8 +69,9 @@ pub enum ReleaseCmd {
         #[arg(long)]
         no_follow: bool,
     },
-    /// Promote a release to another Space by file: write its signed Release Bundle (sensitive
-    /// values encrypted for that Space; no package bytes: see deploy package export).
+    /// Promote a release to another Space: write its signed Release Bundle to a file (--out;
+    /// sensitive values encrypted for that Space; packages: deploy package export), or, for a
+    /// connected Space, offer it over the peer link (the Space then fetches the chunks it lacks).
     Promote {
         #[arg(long)]
         project: String,
@@ -78,8 +79,9 @@ pub enum ReleaseCmd {
         version: String,
         #[arg(long)]
         to_space: String,
+        /// Write the bundle here (disconnected); without it the bundle is pushed.
         #[arg(long)]
-        out: std::path::PathBuf,
+        out: Option<std::path::PathBuf>,
     },
     /// List, per environment, the mandatory variable-template values the release still lacks.
     MissingVariables {
@@ -308,7 +310,10 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             version,
             to_space,
             out,
-        } => super::promotion::promote(&x, project, version, to_space, &out).await?,
+        } => match out {
+            Some(out) => super::promotion::promote(&x, project, version, to_space, &out).await?,
+            None => super::promotion::push(&x, project, version, to_space).await?,
+        },
         ReleaseCmd::MissingVariables { project, version } => {
             super::promotion::missing_variables(&x, project, version).await?
         }
