@@ -64,3 +64,56 @@ pub fn who_am_i(
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
     })
 }
+
+/// The ODCM-issued identity a Space keeps in `<data>/identity/`, and its ODCM's CA (PEM).
+pub fn space_identity(s: &Space) -> (Identity, String) {
+    let dir = s.data_dir.join("identity");
+    let read = |n: &str| std::fs::read_to_string(dir.join(n)).expect("identity file");
+    (
+        Identity {
+            cert_pem: read("space.crt"),
+            key_pem: read("space.key"),
+        },
+        read("ca.crt"),
+    )
+}
+
+/// Calls `Promotions.FetchChunks` on `s`'s peer service presenting `identity`: the number of
+/// chunks received, or the status on refusal.
+pub fn fetch_chunks_as(
+    s: &Space,
+    ca_pem: &str,
+    identity: &Identity,
+    bundle_id: &str,
+    hashes: Vec<Vec<u8>>,
+) -> Result<usize, String> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut snap = TrustSnapshot::default();
+        snap.add_ca_pem("peer", ca_pem).expect("ca");
+        let verifier = TrustVerifier::new(TrustStore::new(snap)).expecting(PeerRole::Space);
+        let cfg = client_config(Some(identity), Arc::new(verifier)).expect("client config");
+        let ch = connect_mtls(&s.peer_address, cfg, Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut req = tonic::Request::new(proto::peer::v1::FetchChunksRequest {
+            bundle_id: bundle_id.to_string(),
+            hashes,
+        });
+        req.set_timeout(Duration::from_secs(10));
+        let mut stream = proto::peer::v1::promotions_client::PromotionsClient::new(ch)
+            .fetch_chunks(req)
+            .await
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+            .into_inner();
+        let mut n = 0;
+        while let Some(_c) = stream
+            .message()
+            .await
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+        {
+            n += 1;
+        }
+        Ok(n)
+    })
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
+use e2e::peers::{fetch_chunks_as, space_identity};
 use e2e::promotion::{audit_kinds, odcm, s, wait_peer};
 use e2e::{noise, wait_for, write_stored_tar_gz};
 
@@ -127,6 +128,25 @@ fn a_release_is_pushed_fetched_deployed_and_its_receipt_delivered() {
         .as_str()
         .unwrap()
         .to_string();
+    // DevTest serves chunks only to the Space the bundle went to, only that bundle's.
+    let (qa, _) = net.enrolled_space("QA");
+    let (qa_id, ca) = space_identity(&qa);
+    let (prod_id, _) = space_identity(&prod);
+    let m = d.json(&["package", "show", "Acme.Web", "1.0.0"]);
+    assert!(m["chunks"].as_u64().unwrap() > 1, "{m}");
+    let err = fetch_chunks_as(&dev, &ca, &qa_id, &id, vec![vec![0u8; 32]]).unwrap_err();
+    assert!(
+        err.contains("PermissionDenied") && err.contains("to space 'QA'"),
+        "{err}"
+    );
+    let err = fetch_chunks_as(&dev, &ca, &prod_id, &id, vec![vec![7u8; 32]]).unwrap_err();
+    assert!(
+        err.contains("PermissionDenied") && err.contains("not part of bundle"),
+        "{err}"
+    );
+    let err = fetch_chunks_as(&dev, &ca, &prod_id, &id, vec![vec![7u8; 32]; 1025]).unwrap_err();
+    assert!(err.contains("InvalidArgument"), "{err}");
+    assert_eq!(fetch_chunks_as(&dev, &ca, &prod_id, &id, vec![]), Ok(0));
     let again = p.json(&["bundle", "fetch", &id]);
     assert_eq!(again["chunks_fetched"], 0, "nothing left to fetch: {again}");
     p.ok(&["bundle", "import", &id]);
