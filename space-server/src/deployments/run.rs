@@ -149,19 +149,21 @@ impl Engine {
         self.flush(d);
     }
 
-    /// Stores the deployment now.
+    /// Stores the deployment now. The save happens under the deployment's lock, so saves are
+    /// in order: a flush that took its snapshot earlier can never overwrite a later state (it
+    /// did under load: a finished deployment was stored again as still running).
     pub(super) fn flush(&self, d: &Shared) {
-        let Ok(snapshot) = d.lock().map(|g| g.clone()) else {
+        let Ok(g) = d.lock() else {
             return;
         };
-        if let Some(live) = self.live(snapshot.number) {
+        if let Some(live) = self.live(g.number) {
             live.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
             if let Ok(mut t) = live.last_save.lock() {
                 *t = std::time::Instant::now();
             }
         }
-        if let Err(e) = self.save(&snapshot) {
-            tracing::error!(deployment = %snapshot.id, error = %e, "cannot store deployment state");
+        if let Err(e) = self.save(&g) {
+            tracing::error!(deployment = %g.id, error = %e, "cannot store deployment state");
         }
     }
 
