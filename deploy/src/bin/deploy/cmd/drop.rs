@@ -356,11 +356,11 @@ pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
             range,
         } => {
             let range = range.as_deref().map(parse_range).transpose()?;
-            super::promotion::export_receipts(&x, space, all, range, &out).await
+            super::promotion::export_receipts(&x, space, all, range, Some(&out)).await
         }
         ReceiptCmd::Send { space, all, range } => {
             let range = range.as_deref().map(parse_range).transpose()?;
-            super::promotion::send_receipts(&x, space, all, range).await
+            super::promotion::export_receipts(&x, space, all, range, None).await
         }
         ReceiptCmd::Import { file } => {
             let bytes = std::fs::read(&file)

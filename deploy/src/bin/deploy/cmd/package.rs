@@ -93,6 +93,46 @@ fn manifest_json(m: &pb::PackageManifest) -> serde_json::Value {
     })
 }
 
+/// A file as a stream of pieces of up to 1 MiB, advancing `progress`. A read error ends the
+/// stream and is kept in the returned slot: check it before trusting the server's answer (which
+/// only saw a stream that ended early).
+pub fn file_pieces(
+    f: tokio::fs::File,
+    progress: ProgressBar,
+) -> (
+    impl futures::Stream<Item = Vec<u8>> + Send + 'static,
+    std::sync::Arc<std::sync::OnceLock<String>>,
+) {
+    let error = std::sync::Arc::new(std::sync::OnceLock::new());
+    let slot = error.clone();
+    let stream = futures::stream::unfold(Some(f), move |state| {
+        let progress = progress.clone();
+        let slot = slot.clone();
+        async move {
+            let mut f = state?;
+            let mut buf = vec![0u8; PIECE];
+            let mut filled = 0;
+            while filled < PIECE {
+                match f.read(&mut buf[filled..]).await {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) => {
+                        let _ = slot.set(e.to_string());
+                        return None;
+                    }
+                }
+            }
+            if filled == 0 {
+                return None;
+            }
+            buf.truncate(filled);
+            progress.inc(filled as u64);
+            Some((buf, Some(f)))
+        }
+    });
+    (stream, error)
+}
+
 /// Transfers get a deadline that grows with their size (at least 10 minutes).
 pub fn transfer_deadline(base: Duration, bytes: u64) -> Duration {
     base.max(Duration::from_secs(600) + Duration::from_secs(bytes / (1024 * 1024)))
@@ -130,35 +170,9 @@ async fn upload(
             replace,
         })),
     };
-    let p2 = progress.clone();
-    let body = futures::stream::unfold(Some(f), move |state| {
-        let p2 = p2.clone();
-        async move {
-            let mut f = state?;
-            let mut buf = vec![0u8; PIECE];
-            let mut filled = 0;
-            while filled < PIECE {
-                match f.read(&mut buf[filled..]).await {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => {
-                        eprintln!("error: reading the package failed: {e}");
-                        return None;
-                    }
-                }
-            }
-            if filled == 0 {
-                return None;
-            }
-            buf.truncate(filled);
-            p2.inc(filled as u64);
-            Some((
-                pb::UploadRequest {
-                    part: Some(pb::upload_request::Part::Data(buf)),
-                },
-                Some(f),
-            ))
-        }
+    let (pieces, read_error) = file_pieces(f, progress.clone());
+    let body = pieces.map(|data| pb::UploadRequest {
+        part: Some(pb::upload_request::Part::Data(data)),
     });
     let stream = futures::stream::iter([header]).chain(body);
     let mut api = c.packages.clone();
@@ -167,6 +181,9 @@ async fn upload(
     req.set_timeout(deadline);
     let m = c.call_within(deadline, api.upload(req)).await;
     progress.finish_and_clear();
+    if let Some(e) = read_error.get() {
+        bail!("reading {} failed: {e}; nothing was stored", file.display());
+    }
     let m = m?;
     eprintln!(
         "uploaded {} {} ({} bytes, {} chunks, {} new bytes stored)",

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use futures::StreamExt;
 use proto::space::v1 as pb;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::Env;
 use super::package::{bar, transfer_deadline};
@@ -198,37 +199,6 @@ pub async fn push(
     Ok(())
 }
 
-/// Connected: the Space signs the receipts and delivers them to the source Space.
-pub async fn send_receipts(
-    x: &Env,
-    space: Option<String>,
-    all: bool,
-    range: Option<(u64, u64)>,
-) -> anyhow::Result<()> {
-    use pb::export_receipts_response::Part;
-    let (from_deployment, to_deployment) = range.unwrap_or_default();
-    let c = &x.client;
-    let mut api = c.promotion.clone();
-    let mut s = c
-        .call(api.export_receipts(c.req(pb::ExportReceiptsRequest {
-            space: space.unwrap_or_default(),
-            all,
-            from_deployment,
-            to_deployment,
-            push: true,
-        })))
-        .await?;
-    let deadline = tokio::time::Instant::now() + c.deadline;
-    let mut count = 0;
-    while let Some(m) = next(x, &mut s, deadline).await? {
-        if let Some(Part::Count(n)) = m.part {
-            count = n;
-        }
-    }
-    eprintln!("{count} signed receipt(s) delivered over the peer link");
-    Ok(())
-}
-
 /// Connected: fetch the chunks a pending bundle lacks from the Space that sent it.
 pub async fn fetch(x: &Env, id: String) -> anyhow::Result<()> {
     let c = &x.client;
@@ -391,43 +361,15 @@ pub async fn import(x: &Env, archive: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", archive.display()))?;
     let size = f.metadata().await?.len();
     let progress = bar(size, &format!("importing {}", archive.display()));
-    let p2 = progress.clone();
-    let read_error = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-    let e2 = read_error.clone();
-    let body = futures::stream::unfold(Some(f), move |state| {
-        let p2 = p2.clone();
-        let e2 = e2.clone();
-        async move {
-            let mut f = state?;
-            let mut buf = vec![0u8; PIECE];
-            let mut filled = 0;
-            while filled < PIECE {
-                match f.read(&mut buf[filled..]).await {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => {
-                        if let Ok(mut slot) = e2.lock() {
-                            *slot = Some(e.to_string());
-                        }
-                        return None;
-                    }
-                }
-            }
-            if filled == 0 {
-                return None;
-            }
-            buf.truncate(filled);
-            p2.inc(filled as u64);
-            Some((pb::FileData { data: buf }, Some(f)))
-        }
-    });
+    let (pieces, read_error) = super::package::file_pieces(f, progress.clone());
+    let body = pieces.map(|data| pb::FileData { data });
     let deadline = transfer_deadline(c.deadline, size);
     let mut req = tonic::Request::new(body);
     req.set_timeout(deadline);
     let mut api = c.promotion.clone();
     let r = c.call_within(deadline, api.import_packages(req)).await;
     progress.finish_and_clear();
-    if let Some(e) = read_error.lock().ok().and_then(|g| g.clone()) {
+    if let Some(e) = read_error.get() {
         bail!(
             "reading {} failed: {e}; the Space stored only verified chunks, import the archive again",
             archive.display()
@@ -448,18 +390,20 @@ pub async fn import(x: &Env, archive: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Signs the receipts the selection chooses: written to `out`, or (without it, connected)
+/// delivered by the Space to the source Space over the peer link.
 pub async fn export_receipts(
     x: &Env,
     space: Option<String>,
     all: bool,
     range: Option<(u64, u64)>,
-    out: &Path,
+    out: Option<&Path>,
 ) -> anyhow::Result<()> {
     use pb::export_receipts_response::Part;
     let (from_deployment, to_deployment) = range.unwrap_or_default();
     let c = &x.client;
     // Opened before the call: the Space marks the receipts exported when it answers.
-    let mut file = AtomicFile::create(out)?;
+    let mut file = out.map(AtomicFile::create).transpose()?;
     let mut api = c.promotion.clone();
     let mut s = c
         .call(api.export_receipts(c.req(pb::ExportReceiptsRequest {
@@ -467,23 +411,28 @@ pub async fn export_receipts(
             all,
             from_deployment,
             to_deployment,
-            push: false,
+            push: out.is_none(),
         })))
         .await?;
     let deadline = tokio::time::Instant::now() + c.deadline;
     let mut count = 0;
     while let Some(m) = next(x, &mut s, deadline).await? {
-        match m.part {
-            Some(Part::Count(n)) => count = n,
-            Some(Part::Data(d)) => file.write(&d).await?,
-            None => {}
+        match (m.part, file.as_mut()) {
+            (Some(Part::Count(n)), _) => count = n,
+            (Some(Part::Data(d)), Some(f)) => f.write(&d).await?,
+            _ => {}
         }
     }
-    file.finish().await?;
-    eprintln!(
-        "{count} signed receipt(s) written to {}: carry it back and run deploy receipt import there",
-        out.display()
-    );
+    match (file, out) {
+        (Some(f), Some(out)) => {
+            f.finish().await?;
+            eprintln!(
+                "{count} signed receipt(s) written to {}: carry it back and run deploy receipt import there",
+                out.display()
+            );
+        }
+        _ => eprintln!("{count} signed receipt(s) delivered over the peer link"),
+    }
     Ok(())
 }
 
