@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use deploy::packages::{ChunkHash, ChunkRef, MAX_CHUNK_LEN, PackageManifest, chunk_hash};
+use package_store::{ChunkHash, ChunkRef, MAX_CHUNK_LEN, PackageManifest, chunk_hash};
 use sha2::{Digest, Sha256};
 
 const MANIFEST_SUFFIX: &str = ".manifest.json";

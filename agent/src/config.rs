@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use deploy::telemetry::LogFormat;
+use runtime::telemetry::LogFormat;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -74,7 +74,7 @@ pub struct Overrides {
     pub otlp_endpoint: Option<String>,
 }
 
-pub use deploy::config::ConfigError;
+pub use runtime::config::ConfigError;
 
 pub const FILE_NAME: &str = "agent.toml";
 
@@ -112,7 +112,7 @@ impl Config {
             c.otlp_endpoint = v.clone();
         }
         if let Some(v) = &o.log_format {
-            c.log_format = deploy::config::parse_log_format(v)?;
+            c.log_format = runtime::config::parse_log_format(v)?;
         }
         if c.applications_dir.as_os_str().is_empty() {
             c.applications_dir = c.data_dir.join("applications");
@@ -121,7 +121,7 @@ impl Config {
     }
 
     fn from_file(p: &Path) -> Result<Self, ConfigError> {
-        deploy::config::read_toml(p)
+        runtime::config::read_toml(p)
     }
 
     /// Checks what running needs, with messages that say what to do.
@@ -131,7 +131,7 @@ impl Config {
                 "no Space certificate to trust: pass --server-fingerprint sha256:... (or run 'agent register')".into(),
             ));
         }
-        deploy::tls::normalize_fingerprint(&self.server_fingerprint)
+        net::tls::normalize_fingerprint(&self.server_fingerprint)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.mode == Mode::Polling && self.server.is_empty() {
             return Err(ConfigError::Invalid(

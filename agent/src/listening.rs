@@ -5,8 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deploy::pinning::{FingerprintSet, server_config, tls_incoming};
 use futures::Stream;
+use net::pinning::{FingerprintSet, server_config, tls_incoming};
 use proto::agent::v1 as ab;
 use proto::agent::v1::agent_endpoint_server::{AgentEndpoint, AgentEndpointServer};
 use tokio::sync::mpsc;
@@ -32,7 +32,7 @@ impl AgentEndpoint for Endpoint {
         &self,
         req: tonic::Request<tonic::Streaming<ab::ServerMessage>>,
     ) -> Result<tonic::Response<Out>, tonic::Status> {
-        let peer = deploy::pinning::peer_fingerprint(&req).unwrap_or_default();
+        let peer = net::pinning::peer_fingerprint(&req).unwrap_or_default();
         tracing::info!(space = %peer, "session opened by the Space");
         let inbound = req.into_inner();
         let (tx, rx) = mpsc::channel::<ab::AgentMessage>(256);
@@ -56,7 +56,7 @@ impl AgentEndpoint for Endpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error(transparent)]
-    Tls(#[from] deploy::tls::TlsError),
+    Tls(#[from] net::tls::TlsError),
     #[error("agent endpoint failed: {0}")]
     Transport(String),
 }
@@ -69,7 +69,7 @@ pub async fn serve(
     trusted: String,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ListenError> {
-    let trusted = deploy::tls::normalize_fingerprint(&trusted)?;
+    let trusted = net::tls::normalize_fingerprint(&trusted).map_err(net::tls::TlsError::from)?;
     let cfg = server_config(
         &state.identity,
         FingerprintSet::new([trusted]),
@@ -89,5 +89,5 @@ pub async fn serve(
         )
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
-        .map_err(|e| ListenError::Transport(deploy::tls::error_chain(&e)))
+        .map_err(|e| ListenError::Transport(net::tls::error_chain(&e)))
 }

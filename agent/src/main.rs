@@ -117,7 +117,7 @@ async fn register(
     listening_address: Option<String>,
 ) -> anyhow::Result<()> {
     let channel =
-        deploy::tls::connect_pinned(&space, &space_fingerprint, Duration::from_secs(10)).await?;
+        net::tls::connect_pinned(&space, &space_fingerprint, Duration::from_secs(10)).await?;
     let key: tonic::metadata::MetadataValue<_> = format!("Bearer {api_key}")
         .parse()
         .context("the API key contains characters that cannot be sent")?;
@@ -145,14 +145,14 @@ async fn register(
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
     let mut file = Config {
         data_dir: config.data_dir.clone(),
-        server_fingerprint: deploy::tls::normalize_fingerprint(&space_fingerprint)?,
+        server_fingerprint: net::tls::normalize_fingerprint(&space_fingerprint)?,
         applications_dir: config.applications_dir.clone(),
         ..Config::default()
     };
     match listening_address {
         Some(addr) => {
             file.mode = Mode::Listening;
-            let (host, port) = deploy::tls::parse_address(&addr)?;
+            let (host, port) = net::tls::parse_address(&addr)?;
             file.listen = format!("{host}:{port}");
         }
         None => {
@@ -179,14 +179,14 @@ async fn register(
 
 async fn run(config: Config, state: Arc<AgentState>, fingerprint: String) -> anyhow::Result<()> {
     config.check_runnable()?;
-    let _telemetry = deploy::telemetry::init(&deploy::telemetry::TelemetryConfig {
+    let _telemetry = runtime::telemetry::init(&runtime::telemetry::TelemetryConfig {
         log_format: config.log_format,
         otlp_endpoint: (!config.otlp_endpoint.is_empty()).then(|| config.otlp_endpoint.clone()),
         service_name: "agent".into(),
     })?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        deploy::shutdown::requested().await;
+        runtime::shutdown::requested().await;
         tracing::info!("shutdown requested");
         let _ = stop_tx.send(true);
     });

@@ -50,7 +50,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let channel = deploy::pinning::connect(
+            let channel = net::pinning::connect(
                 &server,
                 &server_fingerprint,
                 &state.identity,
@@ -65,7 +65,7 @@ pub async fn run(
             let resp = client
                 .session(tokio_stream::wrappers::ReceiverStream::new(rx))
                 .await
-                .map_err(|s| deploy::tls::error_chain(&s))?;
+                .map_err(|s| net::tls::error_chain(&s))?;
             tracing::info!(server = %server, "session open");
             Ok::<_, String>(session::run(state.clone(), resp.into_inner(), tx))
         };

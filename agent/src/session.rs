@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deploy::exec::{Cancel, ExecConfig, LogSink, LogStream, PackageInput, StepJob, run_step};
-use deploy::packages::{ChunkHash, PackageManifest};
-use deploy::variables::{Candidate, DeployContext, resolve};
-use deploy::wire::agent::WorkItem;
+use domain::variables::{Candidate, DeployContext, resolve};
+use exec::{Cancel, ExecConfig, LogSink, LogStream, PackageInput, StepJob, run_step};
 use futures::{Stream, StreamExt};
+use package_store::{ChunkHash, PackageManifest};
 use proto::agent::v1 as ab;
+use proto::wire::agent::WorkItem;
 use tokio::sync::mpsc;
 
 use crate::state::AgentState;

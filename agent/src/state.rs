@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use deploy::tls::Identity;
+use net::tls::Identity;
 
 pub struct AgentState {
     pub identity: Identity,
@@ -24,9 +24,9 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] deploy::tls::TlsError),
+    Tls(#[from] net::tls::TlsError),
     #[error(transparent)]
-    Package(#[from] deploy::packages::PackageError),
+    Package(#[from] package_store::PackageError),
 }
 
 fn mkdir(p: &Path) -> Result<(), StateError> {

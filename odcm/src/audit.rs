@@ -3,10 +3,10 @@
 //! its own body. Entries are appended inside the same storage batch as the change they record,
 //! with a precondition on the head pointer, so a change and its entry land together or not at all.
 
-use deploy::pki::{CertificateAuthority, verify_signature};
-use deploy::storage::{Batch, Record, Store, StoreExt, decode, encode};
+use net::pki::{CertificateAuthority, verify_signature};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use storage::{Batch, Record, Store, StoreExt, decode, encode};
 
 use crate::error::{OdcmError, OdcmResult};
 use crate::records::{AUDIT_HEAD, AuditRecord, MetaRecord};
@@ -100,7 +100,7 @@ pub fn append(
 ) -> OdcmResult<()> {
     let (raw, mut head) = head(store)?;
     batch.require(MetaRecord::TABLE, AUDIT_HEAD, raw);
-    let at = deploy::model::now();
+    let at = domain::model::now();
     for ev in events {
         let mut e = AuditRecord {
             index: head.value + 1,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use deploy::telemetry::{LogFormat, TelemetryConfig};
+use runtime::telemetry::{LogFormat, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub struct Overrides {
     pub otlp_endpoint: Option<String>,
 }
 
-pub use deploy::config::ConfigError;
+pub use runtime::config::ConfigError;
 
 impl Config {
     /// Defaults, then the file, then the overrides.
@@ -94,7 +94,7 @@ impl Config {
             otlp_endpoint
         );
         if let Some(v) = &o.log_format {
-            c.log_format = deploy::config::parse_log_format(v)?;
+            c.log_format = runtime::config::parse_log_format(v)?;
         }
         if c.name.trim().is_empty() {
             return Err(ConfigError::Invalid(
@@ -110,7 +110,7 @@ impl Config {
     }
 
     fn from_file(p: &Path) -> Result<Self, ConfigError> {
-        deploy::config::read_toml(p)
+        runtime::config::read_toml(p)
     }
 
     pub fn telemetry(&self) -> TelemetryConfig {

@@ -1,6 +1,6 @@
 //! The ODCM's error type and its mapping to a few gRPC status codes.
 
-use deploy::storage::StorageError;
+use storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OdcmError {
@@ -35,15 +35,15 @@ impl OdcmError {
     }
 }
 
-impl From<deploy::secrets::SecretError> for OdcmError {
-    fn from(e: deploy::secrets::SecretError) -> Self {
+impl From<secrets::SecretError> for OdcmError {
+    fn from(e: secrets::SecretError) -> Self {
         OdcmError::Internal(e.to_string())
     }
 }
 
-impl From<deploy::pki::PkiError> for OdcmError {
-    fn from(e: deploy::pki::PkiError) -> Self {
-        use deploy::pki::PkiError as P;
+impl From<net::pki::PkiError> for OdcmError {
+    fn from(e: net::pki::PkiError) -> Self {
+        use net::pki::PkiError as P;
         match e {
             P::BadCertificate { .. } | P::BadCsr(_) => OdcmError::Invalid(e.to_string()),
             _ => OdcmError::Internal(e.to_string()),

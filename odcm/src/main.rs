@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let _telemetry = deploy::telemetry::init(&config.telemetry())?;
+        let _telemetry = runtime::telemetry::init(&config.telemetry())?;
         let opened = OdcmState::open(&config).with_context(|| {
             format!(
                 "cannot open ODCM data directory {}",
@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
                 );
                 tracing::info!(odcm = %config.name, address = %addr, data_dir = %config.data_dir.display(), "odcm started");
                 odcm::serve(opened.state, listener, async {
-                    deploy::shutdown::requested().await;
+                    runtime::shutdown::requested().await;
                     tracing::info!("shutdown requested: finishing requests in flight");
                 })
                 .await?;

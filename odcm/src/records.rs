@@ -1,9 +1,9 @@
 //! The ODCM's stored records: Spaces, enrolment tokens, Remote Spaces, trusts, audit entries and
-//! a few counters. Each has a table, a key and a format version (see `deploy::storage`).
+//! a few counters. Each has a table, a key and a format version (see `storage`).
 
-use deploy::model::Timestamp;
-use deploy::storage::{Record, key_of};
+use domain::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use storage::{Record, key_of};
 
 /// A Space of this ODCM. `cert_pem` is empty until it enrolled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

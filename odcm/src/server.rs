@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use deploy::pki::{TrustVerifier, server_config, tls_incoming};
+use net::pki::{TrustVerifier, server_config, tls_incoming};
 use proto::odcm::v1 as pb;
 use tonic::service::interceptor::InterceptedService;
 
@@ -71,7 +71,7 @@ pub async fn serve(
             let _ = stopped.wait_for(|v| *v).await;
         })
         .await
-        .map_err(|e| ServeError::Transport(deploy::tls::error_chain(&e)))?;
+        .map_err(|e| ServeError::Transport(net::tls::error_chain(&e)))?;
     if let Err(e) = state.store.flush() {
         tracing::error!(error = %e, "flushing the database at shutdown failed");
     }

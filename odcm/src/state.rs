@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use deploy::pki::{CertificateAuthority, TrustSnapshot, TrustStore};
-use deploy::secrets::{hash_api_key, new_api_key, random_bytes, write_private_file};
-use deploy::storage::records::ApiKeyRecord;
-use deploy::storage::{Batch, Record, SledStore, Store, StoreExt, decode, key_of};
-use deploy::tls::Identity;
+use net::pki::{CertificateAuthority, TrustSnapshot, TrustStore};
+use net::tls::Identity;
+use secrets::{hash_api_key, new_api_key, random_bytes, write_private_file};
+use storage::records::ApiKeyRecord;
+use storage::{Batch, Record, SledStore, Store, StoreExt, decode, key_of};
 
 use crate::audit::{self, AuditEvent};
 use crate::config::Config;
@@ -59,11 +59,11 @@ pub enum OpenError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Storage(#[from] deploy::storage::StorageError),
+    Storage(#[from] storage::StorageError),
     #[error(transparent)]
-    Secret(#[from] deploy::secrets::SecretError),
+    Secret(#[from] secrets::SecretError),
     #[error(transparent)]
-    Pki(#[from] deploy::pki::PkiError),
+    Pki(#[from] net::pki::PkiError),
     #[error(transparent)]
     Odcm(#[from] OdcmError),
 }
@@ -84,7 +84,7 @@ fn load_or_issue_identity(
             key_pem: std::fs::read_to_string(&key_path).map_err(io(&key_path))?,
         });
     }
-    let not_after = deploy::pki::unix_now() + SERVER_CERT_DAYS * 86_400;
+    let not_after = net::pki::unix_now() + SERVER_CERT_DAYS * 86_400;
     let id = ca.issue_server_identity(names, not_after)?;
     write_private_file(&key_path, id.key_pem.as_bytes()).map_err(io(&key_path))?;
     std::fs::write(&cert_path, &id.cert_pem).map_err(io(&cert_path))?;
@@ -119,7 +119,7 @@ impl OdcmState {
                 name: "admin".into(),
                 key_hash: hash_api_key(&key),
                 admin: true,
-                created_at: deploy::model::now(),
+                created_at: domain::model::now(),
             })?;
             let ev = AuditEvent::new(
                 "odcm_created",
@@ -237,7 +237,7 @@ pub fn check_name(what: &str, name: &str) -> OdcmResult<String> {
 pub fn check_endpoint(endpoint: &str) -> OdcmResult<String> {
     let e = endpoint.trim();
     if !e.is_empty() {
-        deploy::tls::parse_address(e).map_err(|err| OdcmError::Invalid(err.to_string()))?;
+        net::tls::parse_address(e).map_err(|err| OdcmError::Invalid(err.to_string()))?;
     }
     Ok(e.to_string())
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Odcm, eventually};
-use deploy::pki::{CertificateAuthority, new_csr};
+use net::pki::{CertificateAuthority, new_csr};
 use proto::odcm::v1 as pb;
 use tonic::Code;
 
@@ -34,12 +34,12 @@ async fn a_token_enrols_once_and_the_certificate_names_the_space() {
         .await
         .unwrap()
         .into_inner();
-    let info = deploy::pki::CertInfo::from_pem(&r.cert_pem).unwrap();
+    let info = net::pki::CertInfo::from_pem(&r.cert_pem).unwrap();
     assert_eq!(
         (info.common_name.as_str(), info.organization.as_str()),
         ("DevTest", "NetA")
     );
-    assert!(info.not_after > deploy::pki::unix_now() + 364 * 86_400);
+    assert!(info.not_after > net::pki::unix_now() + 364 * 86_400);
     assert_eq!(r.ca_pem, o.state.ca.cert_pem());
     let exported = admin
         .export_space_cert(pb::ByName {
@@ -105,7 +105,7 @@ async fn space_calls_need_a_certificate_from_this_odcm() {
     // A certificate from another CA is refused during the handshake.
     let other = CertificateAuthority::create("NetB").unwrap();
     let pending = new_csr("DevTest", "NetB").unwrap();
-    let now = deploy::pki::unix_now();
+    let now = net::pki::unix_now();
     let signed = other
         .sign_csr(&pending.csr_pem, "DevTest", now - 60, now + 86_400)
         .unwrap();

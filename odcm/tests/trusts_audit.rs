@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Odcm, trust};
-use deploy::storage::{Batch, StoreExt};
 use odcm::records::{AuditRecord, audit_key};
 use proto::odcm::v1 as pb;
+use storage::{Batch, StoreExt};
 use tonic::Code;
 
 async fn next_within(s: &mut tonic::Streaming<pb::TrustSet>, limit: Duration) -> pb::TrustSet {

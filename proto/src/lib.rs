@@ -1,5 +1,6 @@
-//! Generated gRPC types and services (tonic/prost). Only this crate and the per-crate `wire`
-//! conversion modules know the wire format.
+//! Generated gRPC types and services (tonic/prost), and `wire`: the one module that converts
+//! them to and from domain types. Nothing outside this crate builds a domain value from a
+//! generated message by hand.
 
 #[allow(clippy::all, clippy::pedantic)] // generated code
 pub mod space {
@@ -31,3 +32,5 @@ pub mod peer {
 
 /// The encoded file descriptor set of every .proto file, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+
+pub mod wire;

@@ -1,6 +1,6 @@
 //! The Space server's error type and its mapping to a small set of gRPC status codes.
 
-use deploy::storage::StorageError;
+use storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -15,9 +15,9 @@ pub enum ApiError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
-    Package(#[from] deploy::packages::PackageError),
+    Package(#[from] package_store::PackageError),
     #[error(transparent)]
-    Wire(#[from] deploy::wire::WireError),
+    Wire(#[from] proto::wire::WireError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -37,15 +37,21 @@ impl ApiError {
     }
 }
 
-impl From<deploy::secrets::SecretError> for ApiError {
-    fn from(e: deploy::secrets::SecretError) -> Self {
+impl From<domain::package::NameError> for ApiError {
+    fn from(e: domain::package::NameError) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+impl From<secrets::SecretError> for ApiError {
+    fn from(e: secrets::SecretError) -> Self {
         ApiError::Internal(e.to_string())
     }
 }
 
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
-        use deploy::packages::PackageError as P;
+        use package_store::PackageError as P;
         let msg = e.to_string();
         match e {
             ApiError::NotFound { .. } => tonic::Status::not_found(msg),

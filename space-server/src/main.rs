@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let _telemetry = deploy::telemetry::init(&config.telemetry())?;
+        let _telemetry = runtime::telemetry::init(&config.telemetry())?;
         if matches!(cli.command, Some(Command::RotateCert)) {
             let r = space_server::peering::files::rotate(&config.data_dir).await?;
             println!("New certificate: {} (valid until {})", r.fingerprint, r.not_after);
@@ -103,7 +103,7 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {} (agent endpoint)", config.agent_listen))?;
     let agent_addr = agent_listener.local_addr()?;
-    let metrics = deploy::telemetry::Metrics::default();
+    let metrics = runtime::telemetry::Metrics::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let peering = start_peering(&config, &state, &stop_rx).await?;
     let mut metrics_task = None;
@@ -116,7 +116,7 @@ async fn run(
         let mut rx = stop_rx.clone();
         let m = metrics.clone();
         metrics_task = Some(tokio::spawn(async move {
-            deploy::telemetry::serve_metrics(ml, m, async move {
+            runtime::telemetry::serve_metrics(ml, m, async move {
                 let _ = rx.wait_for(|v| *v).await;
             })
             .await
@@ -130,7 +130,7 @@ async fn run(
     );
     tracing::info!(space = %config.name, address = %addr, data_dir = %config.data_dir.display(), "space server started");
     tokio::spawn(async move {
-        deploy::shutdown::requested().await;
+        runtime::shutdown::requested().await;
         tracing::info!("shutdown requested: finishing requests in flight");
         let _ = stop_tx.send(true);
     });

@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use deploy::telemetry::{Metrics, MetricsLayer};
 use proto::space::v1 as pb;
+use runtime::telemetry::{Metrics, MetricsLayer};
 use tonic::service::interceptor::InterceptedService;
 
 use crate::agents::{AgentHubApi, Hub};
@@ -94,13 +94,13 @@ pub async fn serve(
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let agents = {
-        let tls = deploy::pinning::server_config(
+        let tls = net::pinning::server_config(
             &state.identity,
             hub.allowed.clone(),
             "a deployment target in this Space",
         )
         .map_err(|e| ServeError::Tls(e.to_string()))?;
-        let incoming = deploy::pinning::tls_incoming(agent_listener, Arc::new(tls));
+        let incoming = net::pinning::tls_incoming(agent_listener, Arc::new(tls));
         let mut rx = stop_rx.clone();
         let m = metrics.clone();
         let hub = hub.clone();
@@ -213,10 +213,10 @@ pub async fn serve(
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
-        .map_err(|e| ServeError::Transport(deploy::tls::error_chain(&e)))?;
+        .map_err(|e| ServeError::Transport(net::tls::error_chain(&e)))?;
     match agents.await {
         Ok(Err(e)) => {
-            tracing::error!(error = %deploy::tls::error_chain(&e), "agent endpoint failed")
+            tracing::error!(error = %net::tls::error_chain(&e), "agent endpoint failed")
         }
         Err(e) => tracing::error!(error = %e, "agent endpoint task failed"),
         Ok(Ok(())) => {}

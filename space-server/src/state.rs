@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use deploy::model::{Environment, Lifecycle, Project, Timestamp};
-use deploy::packages::ChunkStore;
-use deploy::secrets::{MasterKey, hash_api_key, new_api_key};
-use deploy::storage::records::ApiKeyRecord;
-use deploy::storage::{Batch, SledStore, Store, StoreExt, key_of};
-use deploy::tls::Identity;
+use domain::model::{Environment, Lifecycle, Project, Timestamp};
+use net::tls::Identity;
+use package_store::ChunkStore;
+use secrets::{MasterKey, hash_api_key, new_api_key};
+use storage::records::ApiKeyRecord;
+use storage::{Batch, SledStore, Store, StoreExt, key_of};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -43,13 +43,13 @@ pub enum OpenError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Storage(#[from] deploy::storage::StorageError),
+    Storage(#[from] storage::StorageError),
     #[error(transparent)]
-    Secret(#[from] deploy::secrets::SecretError),
+    Secret(#[from] secrets::SecretError),
     #[error(transparent)]
-    Tls(#[from] deploy::tls::TlsError),
+    Tls(#[from] net::tls::TlsError),
     #[error(transparent)]
-    Package(#[from] deploy::packages::PackageError),
+    Package(#[from] package_store::PackageError),
 }
 
 impl SpaceState {
@@ -78,12 +78,7 @@ impl SpaceState {
         let identity = Identity::load_or_create(data_dir, name, tls_names)?;
         let chunks = ChunkStore::open(data_dir.join("chunks"))?;
         let new_admin_key = if store
-            .scan(
-                <ApiKeyRecord as deploy::storage::Record>::TABLE,
-                "",
-                None,
-                1,
-            )?
+            .scan(<ApiKeyRecord as storage::Record>::TABLE, "", None, 1)?
             .is_empty()
         {
             let key = new_api_key()?;
@@ -92,7 +87,7 @@ impl SpaceState {
                 name: "admin".into(),
                 key_hash: hash_api_key(&key),
                 admin: true,
-                created_at: deploy::model::now(),
+                created_at: domain::model::now(),
             })?;
             store.commit(b)?;
             store.flush()?;
@@ -144,7 +139,7 @@ impl SpaceState {
 
     /// Commits a batch and makes it durable before returning: what the API acknowledges
     /// survives a crash (the database otherwise flushes on a timer).
-    pub fn commit(&self, b: Batch) -> Result<(), deploy::storage::StorageError> {
+    pub fn commit(&self, b: Batch) -> Result<(), storage::StorageError> {
         self.store.commit(b)?;
         self.store.flush()
     }
@@ -203,5 +198,5 @@ impl SpaceState {
 }
 
 pub fn now() -> Timestamp {
-    deploy::model::now()
+    domain::model::now()
 }

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deploy::pki::{
-    PeerRole, TrustSnapshot, TrustStore, TrustVerifier, client_config, connect_mtls,
-};
-use deploy::tls::Identity;
+use net::pki::{PeerRole, TrustSnapshot, TrustStore, TrustVerifier, client_config, connect_mtls};
+use net::tls::Identity;
 
 use crate::Space;
 
@@ -27,12 +25,12 @@ pub fn ping(s: &Space, peer: &str, kind: Option<&str>) -> Result<String, String>
 
 /// An identity for Space `space` signed by `ca`, valid from `not_before` to `not_after`.
 pub fn crafted_identity(
-    ca: &deploy::pki::CertificateAuthority,
+    ca: &net::pki::CertificateAuthority,
     space: &str,
     not_before: i64,
     not_after: i64,
 ) -> Identity {
-    let pending = deploy::pki::new_csr(space, "").expect("csr");
+    let pending = net::pki::new_csr(space, "").expect("csr");
     let signed = ca
         .sign_csr(&pending.csr_pem, space, not_before, not_after)
         .expect("sign");

@@ -67,11 +67,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// Re-signs a bundle file's payload, changed by `edit`, with the source Space's own key (as a
 /// newer source could), so only the change itself can be the reason for a refusal.
 pub fn resign(bundle: &[u8], space: &Space, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
-    let parts = deploy::bundle::envelope_parts(bundle).expect("envelope");
+    let parts = exchange::bundle::envelope_parts(bundle).expect("envelope");
     let mut statement: serde_json::Value = serde_json::from_slice(&parts.payload).unwrap();
     edit(&mut statement);
     let id = space.data_dir.join("identity");
-    let signer = deploy::bundle::SigningIdentity::from_pem(
+    let signer = exchange::bundle::SigningIdentity::from_pem(
         &std::fs::read_to_string(id.join("space.crt")).unwrap(),
         &std::fs::read_to_string(id.join("space.key")).unwrap(),
     )

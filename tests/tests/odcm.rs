@@ -11,10 +11,10 @@ use proto::odcm::v1 as pb;
 fn enrol(o: &Odcm, token: &str, name: &str) -> String {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let ch = deploy::tls::connect_pinned(&o.address, &o.fingerprint, Duration::from_secs(10))
+        let ch = net::tls::connect_pinned(&o.address, &o.fingerprint, Duration::from_secs(10))
             .await
             .expect("connect");
-        let pending = deploy::pki::new_csr(name, "").expect("csr");
+        let pending = net::pki::new_csr(name, "").expect("csr");
         let r = pb::enrolment_client::EnrolmentClient::new(ch)
             .enrol(pb::EnrolRequest {
                 token: token.into(),

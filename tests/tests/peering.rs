@@ -7,10 +7,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use deploy::storage::{Batch, SledStore, Store};
 use e2e::odcm::Odcm;
 use e2e::peers::{crafted_identity, ping, who_am_i};
 use e2e::{bin, wait_for};
+use storage::{Batch, SledStore, Store};
 
 fn trust(o: &Odcm, verb: &str, from: &str, to: &str, kind: &str) {
     o.cli().ok(&[
@@ -109,15 +109,15 @@ fn connected_spaces_follow_trusts_rotation_and_audit() {
     let ca_pem = std::fs::read_to_string(dev.data_dir.join("identity/ca.crt")).expect("ca");
     let e = who_am_i(&dev.peer_address, &ca_pem, None).unwrap_err();
     assert!(e.contains("requires a client certificate"), "{e}");
-    let other = deploy::pki::CertificateAuthority::create("Elsewhere").expect("ca");
-    let now = deploy::pki::unix_now();
+    let other = net::pki::CertificateAuthority::create("Elsewhere").expect("ca");
+    let now = net::pki::unix_now();
     let stranger = crafted_identity(&other, "Prod", now - 60, now + 3600);
     let e = who_am_i(&dev.peer_address, &ca_pem, Some(&stranger)).unwrap_err();
     assert!(
         e.contains("Elsewhere CA") && e.contains("is not trusted"),
         "{e}"
     );
-    let net_a = deploy::pki::CertificateAuthority::load_or_create(&odcm.data_dir, "NetA")
+    let net_a = net::pki::CertificateAuthority::load_or_create(&odcm.data_dir, "NetA")
         .expect("the ODCM's CA");
     let expired = crafted_identity(&net_a, "Prod", now - 7200, now - 3600);
     let e = who_am_i(&dev.peer_address, &ca_pem, Some(&expired)).unwrap_err();

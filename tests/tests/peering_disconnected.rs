@@ -74,8 +74,8 @@ fn disconnected_networks_exchange_certificates_by_file() {
     );
 
     // B registers a wrong certificate under DevTest's name: refused as a fingerprint mismatch.
-    let impostor_ca = deploy::pki::CertificateAuthority::create("NetA").expect("ca");
-    let now = deploy::pki::unix_now();
+    let impostor_ca = net::pki::CertificateAuthority::create("NetA").expect("ca");
+    let now = net::pki::unix_now();
     let fake = crafted_identity(&impostor_ca, "DevTest", now - 60, now + 3600);
     let fake_pem = b.dir.join("fake.pem");
     std::fs::write(&fake_pem, &fake.cert_pem).expect("write");

@@ -74,7 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
 
     let channel =
-        deploy::tls::connect_pinned(&cli.space, &cli.space_fingerprint, Duration::from_secs(10))
+        net::tls::connect_pinned(&cli.space, &cli.space_fingerprint, Duration::from_secs(10))
             .await?;
     let key: tonic::metadata::MetadataValue<_> = format!("Bearer {}", cli.api_key).parse()?;
     let client = pb::targets_client::TargetsClient::with_interceptor(

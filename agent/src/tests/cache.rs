@@ -1,7 +1,7 @@
 //! Unit tests of `cache.rs`.
 
 use super::*;
-use deploy::packages::{ArchiveFormat, ChunkStore, ingest};
+use package_store::{ArchiveFormat, ChunkStore, ingest};
 
 fn manifest(store: &ChunkStore, data: &[u8], version: &str) -> PackageManifest {
     let i = ingest(store, data).unwrap();

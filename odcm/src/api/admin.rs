@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use deploy::pki::CertInfo;
-use deploy::secrets::hash_api_key;
-use deploy::storage::{Batch, Record, StoreExt, key_of};
+use net::pki::CertInfo;
 use proto::odcm::v1 as pb;
+use secrets::hash_api_key;
+use storage::{Batch, Record, StoreExt, key_of};
 use tonic::{Request, Response, Status};
 
 use super::auth::actor;
@@ -53,7 +53,7 @@ impl AdminApi {
                 "a trust needs two different Spaces".into(),
             ));
         }
-        let t = TrustRecord::from_source_target(&source, &target, kind, deploy::model::now());
+        let t = TrustRecord::from_source_target(&source, &target, kind, domain::model::now());
         Ok((t, own_s, own_t))
     }
 }
@@ -91,7 +91,7 @@ impl pb::admin_server::Admin for AdminApi {
         let endpoint = check_endpoint(&r.endpoint)?;
         let _g = self.0.write_lock.lock().await;
         self.name_free(&name)?;
-        let now = deploy::model::now();
+        let now = domain::model::now();
         let token = new_token()?;
         let expires_at = now + self.0.settings.token_validity_secs;
         let space = SpaceRecord {
@@ -177,7 +177,7 @@ impl pb::admin_server::Admin for AdminApi {
                 "the certificate for Remote Space '{name}' is refused: {e}"
             ))
         })?;
-        if let Some(why) = cert.validity_problem(deploy::model::now()) {
+        if let Some(why) = cert.validity_problem(domain::model::now()) {
             return Err(OdcmError::Invalid(why).into());
         }
         if cert.is_signed_by(&self.0.ca.cert().der) {
@@ -209,7 +209,7 @@ impl pb::admin_server::Admin for AdminApi {
             fingerprint: cert.fingerprint.clone(),
             subject: cert.subject.clone(),
             not_after: cert.not_after,
-            added_at: deploy::model::now(),
+            added_at: domain::model::now(),
         };
         let mut b = Batch::new();
         b.insert_record(&rec).map_err(OdcmError::from)?;

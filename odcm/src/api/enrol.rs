@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use deploy::secrets::hash_api_key;
-use deploy::storage::{Batch, StoreExt, encode};
 use proto::odcm::v1 as pb;
+use secrets::hash_api_key;
+use storage::{Batch, StoreExt, encode};
 use tonic::{Request, Response, Status};
 
 use super::{calling_space, rfc3339};
@@ -18,8 +18,8 @@ pub struct EnrolmentApi(pub Arc<OdcmState>);
 
 impl EnrolmentApi {
     /// Signs `csr_pem` for `space` with the configured validity.
-    fn issue(&self, csr_pem: &str, space: &str) -> OdcmResult<deploy::pki::SignedCert> {
-        let now = deploy::model::now();
+    fn issue(&self, csr_pem: &str, space: &str) -> OdcmResult<net::pki::SignedCert> {
+        let now = domain::model::now();
         Ok(self.0.ca.sign_csr(
             csr_pem,
             space,
@@ -54,7 +54,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         let raw = self
             .0
             .store
-            .get(<TokenRecord as deploy::storage::Record>::TABLE, &hash)
+            .get(<TokenRecord as storage::Record>::TABLE, &hash)
             .map_err(OdcmError::from)?;
         let Some(mut token) = self
             .0
@@ -68,7 +68,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
             )
             .into());
         };
-        let now = deploy::model::now();
+        let now = domain::model::now();
         if let Some(used) = token.used_at {
             tracing::warn!(space = %token.space, reason = "token reused", "enrolment refused");
             return Err(OdcmError::Precondition(format!(
@@ -97,9 +97,9 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         }
         token.used_at = Some(now);
         let mut b = Batch::new();
-        b.require(<TokenRecord as deploy::storage::Record>::TABLE, &hash, raw);
+        b.require(<TokenRecord as storage::Record>::TABLE, &hash, raw);
         b.put(
-            <TokenRecord as deploy::storage::Record>::TABLE,
+            <TokenRecord as storage::Record>::TABLE,
             &hash,
             encode(&token).map_err(OdcmError::from)?,
         );
@@ -139,7 +139,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
             .into());
         }
         let signed = self.issue(&r.get_ref().csr_pem, &space.name)?;
-        let now = deploy::model::now();
+        let now = domain::model::now();
         let until = now + self.0.settings.rotation_overlap_secs;
         space.previous.push(PreviousCert {
             cert_pem: std::mem::take(&mut space.cert_pem),

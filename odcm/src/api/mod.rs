@@ -6,7 +6,7 @@ pub mod auth;
 pub mod enrol;
 pub mod spaces;
 
-use deploy::pki::PeerRole;
+use net::pki::PeerRole;
 use proto::odcm::v1 as pb;
 
 use crate::error::{OdcmError, OdcmResult};
@@ -26,7 +26,7 @@ pub fn page(p: &pb::PageRequest) -> (Option<String>, usize) {
 }
 
 pub fn space_pb(s: &SpaceRecord) -> pb::Space {
-    let now = deploy::model::now();
+    let now = domain::model::now();
     pb::Space {
         name: s.name.clone(),
         endpoint: s.endpoint.clone(),
@@ -108,7 +108,7 @@ pub fn calling_space<T>(
     state: &OdcmState,
     req: &tonic::Request<T>,
 ) -> OdcmResult<(SpaceRecord, String)> {
-    let id = deploy::pki::peer_identity(req, &state.trust, PeerRole::Space)
+    let id = net::pki::peer_identity(req, &state.trust, PeerRole::Space)
         .map_err(|r| OdcmError::Unauthenticated(r.message))?;
     current_space(state, &id.space, &id.fingerprint)
 }
@@ -125,7 +125,7 @@ pub fn current_space(
     if space.fingerprint == fingerprint {
         return Ok((space, fingerprint.to_string()));
     }
-    let now = deploy::model::now();
+    let now = domain::model::now();
     match space.previous.iter().find(|p| p.fingerprint == fingerprint) {
         Some(p) if p.accept_until > now => Ok((space, fingerprint.to_string())),
         Some(p) => Err(OdcmError::Unauthenticated(format!(

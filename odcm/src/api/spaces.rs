@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deploy::storage::StoreExt;
 use proto::odcm::v1 as pb;
+use storage::StoreExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -48,7 +48,7 @@ fn certs_of(s: &SpaceRecord, now: i64) -> Vec<pb::PeerCert> {
 /// The trust set of Space `space`: the trusts involving it, the certificates and endpoints of
 /// the other side of each, and every retired certificate of this ODCM's Spaces.
 pub fn trust_set_for(state: &OdcmState, space: &str) -> OdcmResult<pb::TrustSet> {
-    let now = deploy::model::now();
+    let now = domain::model::now();
     let version = state.trust_version()?;
     let trusts: Vec<TrustRecord> = state
         .store
@@ -197,8 +197,7 @@ impl pb::spaces_server::Spaces for SpacesApi {
         };
         let _g = self.state.write_lock.lock().await;
         let ev = AuditEvent::new(kind, &format!("space:{}", space.name), &e.subject, detail);
-        self.state
-            .commit(deploy::storage::Batch::new(), &[ev], false)?;
+        self.state.commit(storage::Batch::new(), &[ev], false)?;
         Ok(Response::new(pb::Empty {}))
     }
 }

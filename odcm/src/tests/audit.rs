@@ -1,7 +1,7 @@
 //! Unit tests of `audit.rs`.
 
 use super::*;
-use deploy::storage::MemoryStore;
+use storage::MemoryStore;
 
 fn log(n: usize) -> (MemoryStore, CertificateAuthority) {
     let store = MemoryStore::default();

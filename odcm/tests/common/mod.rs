@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deploy::pki::{PeerRole, TrustSnapshot, TrustStore, TrustVerifier, client_config, new_csr};
-use deploy::tls::Identity;
+use net::pki::{PeerRole, TrustSnapshot, TrustStore, TrustVerifier, client_config, new_csr};
+use net::tls::Identity;
 use odcm::config::Config;
 use odcm::state::OdcmState;
 use proto::odcm::v1 as pb;
@@ -69,10 +69,9 @@ impl Odcm {
     }
 
     pub async fn admin_with_key(&self, key: &str) -> Admin {
-        let ch =
-            deploy::tls::connect_pinned(&self.address, &self.fingerprint, Duration::from_secs(5))
-                .await
-                .unwrap();
+        let ch = net::tls::connect_pinned(&self.address, &self.fingerprint, Duration::from_secs(5))
+            .await
+            .unwrap();
         pb::admin_client::AdminClient::with_interceptor(ch, Bearer(key.into()))
     }
 
@@ -82,10 +81,9 @@ impl Odcm {
 
     /// An enrolment client without a client certificate.
     pub async fn enrolment(&self) -> pb::enrolment_client::EnrolmentClient<Channel> {
-        let ch =
-            deploy::tls::connect_pinned(&self.address, &self.fingerprint, Duration::from_secs(5))
-                .await
-                .unwrap();
+        let ch = net::tls::connect_pinned(&self.address, &self.fingerprint, Duration::from_secs(5))
+            .await
+            .unwrap();
         pb::enrolment_client::EnrolmentClient::new(ch)
     }
 
@@ -118,13 +116,13 @@ impl Odcm {
     }
 
     /// A mutual-TLS channel presenting `id`, verifying the ODCM by its CA.
-    pub async fn mtls(&self, id: Option<&Identity>) -> Result<Channel, deploy::tls::TlsError> {
+    pub async fn mtls(&self, id: Option<&Identity>) -> Result<Channel, net::tls::TlsError> {
         let mut snap = TrustSnapshot::default();
         snap.add_ca_pem(&self.state.name, &self.state.ca.cert_pem())
             .unwrap();
         let verifier = TrustVerifier::new(TrustStore::new(snap)).expecting(PeerRole::Odcm);
         let cfg = client_config(id, Arc::new(verifier)).unwrap();
-        deploy::pki::connect_mtls(&self.address, cfg, Duration::from_secs(5)).await
+        net::pki::connect_mtls(&self.address, cfg, Duration::from_secs(5)).await
     }
 
     pub async fn spaces(&self, id: &Identity) -> pb::spaces_client::SpacesClient<Channel> {

@@ -7,14 +7,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deploy::model::{AgentMode, Target};
-use deploy::pinning::FingerprintSet;
-use deploy::storage::records::TARGET_BY_FINGERPRINT;
-use deploy::storage::{StoreExt, key_of};
+use domain::model::{AgentMode, Target};
 use futures::Stream;
+use net::pinning::FingerprintSet;
 use proto::agent::v1 as ab;
 use proto::agent::v1::agent_endpoint_client::AgentEndpointClient;
 use proto::agent::v1::agent_hub_server::AgentHub;
+use storage::records::TARGET_BY_FINGERPRINT;
+use storage::{StoreExt, key_of};
 use tokio::sync::{Notify, mpsc};
 
 pub use super::session::JobEvent;
@@ -122,7 +122,7 @@ impl Hub {
             s.insert(key.clone(), session);
         }
         if let Ok(mut m) = self.last_seen.lock() {
-            m.insert(key, deploy::model::now());
+            m.insert(key, domain::model::now());
         }
         self.connected.notify_waiters();
     }
@@ -133,7 +133,7 @@ impl Hub {
         t: &Target,
         address: &str,
     ) -> Result<Arc<Session>, String> {
-        let channel = deploy::pinning::connect(
+        let channel = net::pinning::connect(
             address,
             &t.fingerprint,
             &self.state.identity,
@@ -243,7 +243,7 @@ impl AgentHub for AgentHubApi {
         &self,
         req: tonic::Request<tonic::Streaming<ab::AgentMessage>>,
     ) -> Result<tonic::Response<Out>, tonic::Status> {
-        let fp = deploy::pinning::peer_fingerprint(&req).ok_or_else(|| {
+        let fp = net::pinning::peer_fingerprint(&req).ok_or_else(|| {
             tonic::Status::unauthenticated("agents must present their certificate")
         })?;
         let target = self.0.target_by_fingerprint(&fp)?.ok_or_else(|| {

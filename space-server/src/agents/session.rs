@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use deploy::packages::{ChunkHash, ChunkStore};
 use futures::{Stream, StreamExt};
+use package_store::{ChunkHash, ChunkStore};
 use proto::agent::v1 as ab;
 use tokio::sync::mpsc;
 

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use deploy::model::{Environment, Lifecycle};
-use deploy::storage::{Batch, StoreExt, key_of};
+use domain::model::{Environment, Lifecycle};
 use proto::space::v1 as pb;
 use proto::space::v1::environments_server::Environments;
+use storage::{Batch, StoreExt, key_of};
 
 use super::{Resp, check_name, ok, page, token};
 use crate::error::{ApiError, ApiResult};
@@ -42,9 +42,7 @@ impl EnvironmentsApi {
         let mut b = Batch::new();
         b.insert_record(&env)?;
         self.0.commit(b).map_err(|e| match e {
-            deploy::storage::StorageError::Conflict { .. } => {
-                ApiError::exists("environment", &env.name)
-            }
+            storage::StorageError::Conflict { .. } => ApiError::exists("environment", &env.name),
             e => e.into(),
         })?;
         tracing::info!(environment = %env.name, "environment created");

@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use deploy::model::{Lifecycle, Project};
-use deploy::storage::{Batch, StoreExt, key_of};
+use domain::model::{Lifecycle, Project};
 use proto::space::v1 as pb;
 use proto::space::v1::lifecycles_server::Lifecycles;
+use storage::{Batch, StoreExt, key_of};
 
 use super::{Resp, check_name, ok, page, token};
 use crate::error::{ApiError, ApiResult};
@@ -67,9 +67,7 @@ impl Lifecycles for LifecyclesApi {
         let mut b = Batch::new();
         b.insert_record(&l).map_err(ApiError::from)?;
         self.0.commit(b).map_err(|e| match e {
-            deploy::storage::StorageError::Conflict { .. } => {
-                ApiError::exists("lifecycle", &l.name)
-            }
+            storage::StorageError::Conflict { .. } => ApiError::exists("lifecycle", &l.name),
             e => e.into(),
         })?;
         tracing::info!(lifecycle = %l.name, phases = l.phases.len(), "lifecycle created");

@@ -1,5 +1,5 @@
 //! The gRPC services of `space.v1`, one module per resource. Handlers convert wire types at
-//! the edge (`deploy::wire`) and work on domain types.
+//! the edge (`wire`) and work on domain types.
 
 pub mod environments;
 pub mod lifecycles;

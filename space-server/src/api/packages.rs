@@ -6,15 +6,15 @@ use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deploy::model::Release;
-use deploy::packages::{
+use domain::model::Release;
+use futures::Stream;
+use package_store::{
     ArchiveFormat, PackageManifest, PackageReader, format_from_file_name, ingest, parse_file_name,
     validate_archive, validate_id, validate_stream, validate_version,
 };
-use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
-use futures::Stream;
 use proto::space::v1 as pb;
 use proto::space::v1::packages_server::Packages;
+use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 use tokio::io::AsyncWriteExt;
 
 use super::{Resp, ok, page, token};
@@ -39,7 +39,7 @@ impl SpaceState {
         let mut v = self
             .store
             .all_records::<PackageManifest>(&prefix_of(&[id]))?;
-        v.sort_by(|a, b| deploy::compare::compare_versions(&b.version, &a.version));
+        v.sort_by(|a, b| domain::compare::compare_versions(&b.version, &a.version));
         Ok(v)
     }
 }
@@ -81,7 +81,7 @@ impl Read for ChannelReader {
 
 fn header_identity(
     h: &pb::UploadHeader,
-) -> ApiResult<(String, String, deploy::packages::ArchiveFormat)> {
+) -> ApiResult<(String, String, package_store::ArchiveFormat)> {
     let name = h.file_name.trim();
     let format = format_from_file_name(name)?;
     let (id, version) = if h.id.trim().is_empty() || h.version.trim().is_empty() {

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use deploy::model::Step;
-use deploy::storage::records::ProcessRecord;
-use deploy::storage::{Batch, StoreExt, key_of};
-use deploy::wire::{StepInput, step_to_wire};
+use domain::model::Step;
 use proto::space::v1 as pb;
 use proto::space::v1::process_server::Process;
+use proto::wire::{StepInput, step_to_wire};
+use storage::records::ProcessRecord;
+use storage::{Batch, StoreExt, key_of};
 
 use super::{Resp, check_name, ok};
 use crate::error::{ApiError, ApiResult};
@@ -48,7 +48,7 @@ impl ProcessApi {
             })?;
         }
         if let Some(id) = s.action.package_id() {
-            deploy::packages::validate_id(id)?;
+            package_store::validate_id(id)?;
         }
         Ok(())
     }

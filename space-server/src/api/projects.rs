@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use deploy::model::{Channel, Project, Release};
-use deploy::storage::records::{ProcessRecord, VariableSetRecord};
-use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
+use domain::model::{Channel, Project, Release};
 use proto::space::v1 as pb;
 use proto::space::v1::channels_server::Channels;
 use proto::space::v1::projects_server::Projects;
+use storage::records::{ProcessRecord, VariableSetRecord};
+use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 
 use super::{Resp, check_name, ok, page, token};
 use crate::error::{ApiError, ApiResult};
@@ -132,12 +132,12 @@ impl Projects for ProjectsApi {
             for mut rb in self
                 .0
                 .store
-                .all_records::<deploy::model::ReceivedBundle>("")
+                .all_records::<domain::model::ReceivedBundle>("")
                 .map_err(ApiError::from)?
             {
-                if matches!(&rb.state, deploy::model::BundleState::Imported { project, .. } if project.eq_ignore_ascii_case(&p.name))
+                if matches!(&rb.state, domain::model::BundleState::Imported { project, .. } if project.eq_ignore_ascii_case(&p.name))
                 {
-                    rb.state = deploy::model::BundleState::Pending;
+                    rb.state = domain::model::BundleState::Pending;
                     b.put_record(&rb).map_err(ApiError::from)?;
                 }
             }

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use deploy::compare::compare_releases;
-use deploy::model::{PinnedPackage, Release};
-use deploy::packages::validate_version;
-use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
-use deploy::wire::release_to_wire;
+use domain::compare::compare_releases;
+use domain::model::{PinnedPackage, Release};
+use package_store::validate_version;
 use proto::space::v1 as pb;
 use proto::space::v1::releases_server::Releases;
+use proto::wire::release_to_wire;
+use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 
 use super::{Resp, ok, page, token};
 use crate::auth::caller;
@@ -149,7 +149,7 @@ impl Releases for ReleasesApi {
             .store
             .list_records::<Release>(&prefix_of(&[&project.name]), after.as_deref(), size)
             .map_err(ApiError::from)?;
-        rs.sort_by(|a, b| deploy::compare::compare_versions(&b.version, &a.version));
+        rs.sort_by(|a, b| domain::compare::compare_versions(&b.version, &a.version));
         ok(pb::ListReleasesResponse {
             releases: rs.into_iter().map(release_to_wire).collect(),
             next_page_token: token(next),
@@ -166,9 +166,9 @@ impl Releases for ReleasesApi {
         let b = self.0.release(&project, &to_version)?;
         let state = self.0.clone();
         let reveal =
-            move |r: &Release, v: &deploy::model::Variable| state.reveal(&r.project, v).ok();
+            move |r: &Release, v: &domain::model::Variable| state.reveal(&r.project, v).ok();
         let c = compare_releases(&a, &b, &reveal);
-        let conv = |v: Vec<deploy::compare::Change>| -> Vec<pb::Change> {
+        let conv = |v: Vec<domain::compare::Change>| -> Vec<pb::Change> {
             v.into_iter()
                 .map(|c| pb::Change {
                     kind: c.kind.as_str().into(),

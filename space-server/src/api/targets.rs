@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use deploy::model::{AgentMode, Target};
-use deploy::storage::records::TARGET_BY_FINGERPRINT;
-use deploy::storage::{Batch, Record, StorageError, StoreExt, key_of};
-use deploy::wire::agent::target_to_wire;
+use domain::model::{AgentMode, Target};
 use proto::space::v1 as pb;
 use proto::space::v1::targets_server::Targets;
+use proto::wire::agent::target_to_wire;
+use storage::records::TARGET_BY_FINGERPRINT;
+use storage::{Batch, Record, StorageError, StoreExt, key_of};
 
 use super::{Resp, check_name, ok, page, token};
 use crate::agents::Hub;

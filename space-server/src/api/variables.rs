@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use deploy::model::{TemplateKind, Variable, VariableTemplate, VariableValue};
-use deploy::storage::records::VariableSetRecord;
-use deploy::storage::{Batch, StoreExt, key_of};
-use deploy::wire::{VariableInput, template_to_wire, variable_to_wire};
+use domain::model::{TemplateKind, Variable, VariableTemplate, VariableValue};
 use proto::space::v1 as pb;
 use proto::space::v1::variables_server::Variables;
+use proto::wire::{VariableInput, template_to_wire, variable_to_wire};
+use storage::records::VariableSetRecord;
+use storage::{Batch, StoreExt, key_of};
 
 use super::{Resp, ok, page};
 use crate::error::{ApiError, ApiResult};
@@ -46,7 +46,7 @@ impl SpaceState {
     /// that environment; values scoped to roles, targets, steps, channels or tenants are
     /// checked at deployment time.
     pub fn check_cycles(&self, project: &str, vars: &[Variable]) -> ApiResult<()> {
-        use deploy::variables::{Candidate, DeployContext, VariableError, resolve};
+        use domain::variables::{Candidate, DeployContext, VariableError, resolve};
         let candidates = vars
             .iter()
             .map(|v| {
@@ -61,7 +61,7 @@ impl SpaceState {
         let mut envs: Vec<Option<String>> = vec![None];
         envs.extend(
             self.store
-                .all_records::<deploy::model::Environment>("")?
+                .all_records::<domain::model::Environment>("")?
                 .into_iter()
                 .map(|e| Some(e.name)),
         );

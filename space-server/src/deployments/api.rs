@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deploy::model::{Deployment, Environment, LogEntry, Project};
-use deploy::storage::StoreExt;
-use deploy::wire::agent::deployment_to_wire;
-use deploy::wire::timestamp;
+use domain::model::{Deployment, Environment, LogEntry, Project};
 use futures::Stream;
 use proto::space::v1 as pb;
 use proto::space::v1::deployments_server::Deployments;
+use proto::wire::agent::deployment_to_wire;
+use proto::wire::timestamp;
+use storage::StoreExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::engine::{Engine, Event};
@@ -35,7 +35,7 @@ fn log_event(e: LogEntry) -> pb::DeploymentEvent {
 fn state_event(d: Deployment) -> pb::DeploymentEvent {
     pb::DeploymentEvent {
         seq: 0,
-        at: Some(timestamp(deploy::model::now())),
+        at: Some(timestamp(domain::model::now())),
         step: String::new(),
         target: String::new(),
         stream: "state".into(),
@@ -232,9 +232,9 @@ impl Deployments for DeploymentsApi {
             })
             .collect();
         // Remote environments: the latest result each received in a Deployment Receipt.
-        let mut remote: BTreeMap<(String, String), deploy::model::RemoteResult> = BTreeMap::new();
+        let mut remote: BTreeMap<(String, String), domain::model::RemoteResult> = BTreeMap::new();
         for r in store
-            .all_records::<deploy::model::RemoteResult>("")
+            .all_records::<domain::model::RemoteResult>("")
             .map_err(ApiError::from)?
         {
             let k = (r.project.to_lowercase(), r.environment.to_lowercase());

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use deploy::drop::{DropPlan, PlannedStep, SecretString, parse_receipt, sha256_hex, write_drop};
-use deploy::model::{
+use domain::model::{
     AgentMode, Deployment, DropWritten, OperatorReport, Release, ReportedStep, RunState, Step,
     Target,
 };
-use deploy::packages::PackageManifest;
+use exec::drop::{DropPlan, PlannedStep, SecretString, parse_receipt, sha256_hex, write_drop};
+use package_store::PackageManifest;
 
 use super::engine::Engine;
 use super::run::Shared;
@@ -138,7 +138,7 @@ impl Engine {
                 target: t.name.clone(),
                 applications_dir: applications_dir.clone(),
                 working_dir: working_dir.clone(),
-                created_at: deploy::model::now(),
+                created_at: domain::model::now(),
                 steps: planned,
             };
             let password = match (plan.has_sensitive(), password) {
@@ -300,7 +300,7 @@ impl Engine {
                     error: s.error,
                 })
                 .collect(),
-            imported_at: deploy::model::now(),
+            imported_at: domain::model::now(),
             imported_by: who.to_string(),
             receipt_sha256,
         });

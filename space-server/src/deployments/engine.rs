@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use deploy::model::{Deployment, LogEntry, Release, RunState};
-use deploy::storage::records::{deployment_key, log_prefix};
-use deploy::storage::{Batch, StoreExt};
+use domain::model::{Deployment, LogEntry, Release, RunState};
+use storage::records::{deployment_key, log_prefix};
+use storage::{Batch, StoreExt};
 use tokio::sync::{broadcast, watch};
 
 use crate::agents::Hub;
@@ -57,7 +57,7 @@ impl Engine {
             if !d.state.is_final() {
                 d.state = RunState::Failed;
                 d.error = Some("the Space server stopped while this deployment was running".into());
-                d.finished_at = Some(deploy::model::now());
+                d.finished_at = Some(domain::model::now());
                 let mut b = Batch::new();
                 b.put_record(&d)?;
                 state.store.commit(b)?;
@@ -106,13 +106,13 @@ impl Engine {
     pub(super) fn log(&self, n: u64, step: &str, target: &str, stream: &str, text: &str) {
         let Some(live) = self.live(n) else { return };
         let text = match live.secrets.lock() {
-            Ok(s) => deploy::variables::mask(text, &s),
-            Err(_) => deploy::secrets::MASK.to_string(),
+            Ok(s) => domain::variables::mask(text, &s),
+            Err(_) => domain::variables::MASK.to_string(),
         };
         let e = LogEntry {
             deployment: n,
             seq: live.seq.fetch_add(1, Ordering::SeqCst) + 1,
-            at: deploy::model::now(),
+            at: domain::model::now(),
             step: step.to_string(),
             target: target.to_string(),
             stream: stream.to_string(),

@@ -4,9 +4,9 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use deploy::model::{Deployment, Release, RunState, Step, StepRun, Target, TargetRun};
-use deploy::storage::StoreExt;
-use deploy::variables::Candidate;
+use domain::model::{Deployment, Release, RunState, Step, StepRun, Target, TargetRun};
+use domain::variables::Candidate;
+use storage::StoreExt;
 use tokio::sync::{Semaphore, broadcast, watch};
 
 use super::engine::{Engine, Live};
@@ -16,7 +16,7 @@ pub(super) type Shared = Arc<Mutex<Deployment>>;
 
 impl Engine {
     /// The lifecycle a release progresses through (its channel's, else its project's).
-    pub fn lifecycle_of(&self, r: &Release) -> ApiResult<deploy::model::Lifecycle> {
+    pub fn lifecycle_of(&self, r: &Release) -> ApiResult<domain::model::Lifecycle> {
         let project = self.state.project(&r.project)?;
         let channel = self.state.channel(&project.name, &r.channel).ok();
         let name = channel
@@ -44,7 +44,7 @@ impl Engine {
         }
         let lifecycle = self.lifecycle_of(&release)?;
         let (ok, _) = self.history(&release)?;
-        deploy::lifecycle::check_can_deploy(&lifecycle, &env.name, &ok).map_err(|e| {
+        domain::lifecycle::check_can_deploy(&lifecycle, &env.name, &ok).map_err(|e| {
             ApiError::Precondition(format!(
                 "release {} of '{}' cannot be deployed to {}: {e}",
                 release.version, release.project, env.name
@@ -81,7 +81,7 @@ impl Engine {
             environment: env.name.clone(),
             state: RunState::Queued,
             created_by: who.to_string(),
-            created_at: deploy::model::now(),
+            created_at: domain::model::now(),
             started_at: None,
             finished_at: None,
             steps: Vec::new(),
@@ -189,7 +189,7 @@ impl Engine {
         }
         self.update(&d, |d| {
             d.state = RunState::Running;
-            d.started_at = Some(deploy::model::now());
+            d.started_at = Some(domain::model::now());
         });
         self.log(
             n,
@@ -365,7 +365,7 @@ impl Engine {
             d.error = failure
                 .clone()
                 .or(cancelled.then(|| "cancelled".to_string()));
-            d.finished_at = Some(deploy::model::now());
+            d.finished_at = Some(domain::model::now());
         });
         let (n, id, state, env) = match d.lock() {
             Ok(g) => (g.number, g.id.clone(), g.state, g.environment.clone()),
@@ -395,7 +395,7 @@ impl Engine {
         let Ok((ok, any)) = self.history(release) else {
             return;
         };
-        for env in deploy::lifecycle::automatic_due(&lifecycle, &ok, &any) {
+        for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
             // Remote environments and whole Spaces are reached by promotion, never here.
             if !self
                 .state

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use deploy::model::{Release, RunState, Step, Target, TargetRun};
-use deploy::variables::{Candidate, DeployContext, SystemValues, resolve};
-use deploy::wire::agent::{WireVariable, WorkItem};
+use domain::model::StepVariable;
+use domain::model::{Release, RunState, Step, Target, TargetRun};
+use domain::variables::{Candidate, DeployContext, SystemValues, resolve};
+use proto::wire::agent::WorkItem;
 use tokio::sync::watch;
 
 use super::engine::Engine;
@@ -22,7 +23,7 @@ impl Engine {
         t: &Target,
         step: &Step,
         prior: Vec<Candidate>,
-    ) -> ApiResult<Vec<WireVariable>> {
+    ) -> ApiResult<Vec<StepVariable>> {
         // `release.variables` is the deployment's snapshot (see `create`).
         let mut cands = Vec::with_capacity(release.variables.len() + prior.len() + 8);
         for v in &release.variables {
@@ -59,7 +60,7 @@ impl Engine {
         Ok(resolved
             .names()
             .filter_map(|n| resolved.raw(n))
-            .map(|v| WireVariable {
+            .map(|v| StepVariable {
                 name: v.name.clone(),
                 value: v.value.clone(),
                 sensitive: v.sensitive,
@@ -192,7 +193,7 @@ impl Engine {
                 s.push(o.value.clone());
             }
             let name = format!("Output.{}.{}", step.name, o.name);
-            let mine = deploy::model::Scope {
+            let mine = domain::model::Scope {
                 targets: vec![t.name.clone()],
                 ..Default::default()
             };

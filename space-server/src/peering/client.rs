@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deploy::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
+use net::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
 use proto::odcm::v1 as odcm_pb;
 use proto::peer::v1 as pb;
 use proto::space::v1 as spb;
@@ -128,7 +128,7 @@ pub async fn ping(p: &Peering, peer: &str, kind: &str) -> Result<spb::PingPeerRe
         .await
         .map_err(refused)?;
     }
-    let sent_at = deploy::model::now() * 1000;
+    let sent_at = domain::model::now() * 1000;
     let pong = api
         .ping(with_deadline(pb::PingRequest { sent_at }))
         .await

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use deploy::pki::new_csr;
-use deploy::secrets::write_private_file;
-use deploy::tls::Identity;
+use net::pki::new_csr;
+use net::tls::Identity;
 use prost::Message;
 use proto::odcm::v1 as pb;
+use secrets::write_private_file;
 use serde::{Deserialize, Serialize};
 
 use super::{PeeringError, io_err};
@@ -115,8 +115,8 @@ pub async fn enrol(data_dir: &Path, o: &EnrolOptions<'_>) -> Result<Enrolled, Pe
     let pending = new_csr(o.name, "")?;
     let key = dir.join("space.key");
     write_private_file(&key, pending.key_pem().as_bytes()).map_err(io_err(&key))?;
-    let ch = deploy::tls::connect_pinned(o.odcm_url, o.odcm_fingerprint, Duration::from_secs(10))
-        .await?;
+    let ch =
+        net::tls::connect_pinned(o.odcm_url, o.odcm_fingerprint, Duration::from_secs(10)).await?;
     let mut req = tonic::Request::new(pb::EnrolRequest {
         token: o.token.trim().to_string(),
         csr_pem: pending.csr_pem.clone(),

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use deploy::pki::{CertInfo, PkiError, TrustSnapshot, TrustStore};
-use deploy::tls::Identity;
+use net::pki::{CertInfo, PkiError, TrustSnapshot, TrustStore};
+use net::tls::Identity;
 use proto::odcm::v1 as odcm_pb;
 
 pub use files::{EnrolOptions, Enrolled};
@@ -32,7 +32,7 @@ pub enum PeeringError {
     #[error(transparent)]
     Pki(#[from] PkiError),
     #[error(transparent)]
-    Tls(#[from] deploy::tls::TlsError),
+    Tls(#[from] net::tls::TlsError),
     #[error("{0}")]
     Config(String),
     #[error("{what} failed at ODCM {url}: {message}")]

@@ -7,12 +7,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use deploy::model::Promotion;
-use deploy::packages::ChunkHash;
-use deploy::pki::{PeerIdentity, PeerRole, allows, peer_identity};
-use deploy::storage::StoreExt;
+use domain::model::Promotion;
+use net::pki::{PeerIdentity, PeerRole, allows, peer_identity};
+use package_store::ChunkHash;
 use proto::odcm::v1 as odcm_pb;
 use proto::peer::v1 as pb;
+use storage::StoreExt;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use deploy::pki::{
+use net::pki::{
     CertInfo, PeerIdentity, PeerRole, TrustVerifier, allows, peer_identity, server_config,
     tls_incoming,
 };
@@ -191,7 +191,7 @@ pub async fn serve(
         .map_err(|e| {
             super::PeeringError::Config(format!(
                 "the peer service failed: {}",
-                deploy::tls::error_chain(&e)
+                net::tls::error_chain(&e)
             ))
         })
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deploy::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
+use net::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
 use proto::odcm::v1 as pb;
 
 use super::{Peering, PeeringError};

@@ -4,11 +4,11 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deploy::bundle::VerifiedBundle;
-use deploy::model::{ReceivedBundle, Variable, VariableValue};
-use deploy::wire::{step_to_wire, template_to_wire, timestamp, variable_to_wire};
+use domain::model::{ReceivedBundle, Variable, VariableValue};
+use exchange::bundle::VerifiedBundle;
 use proto::space::v1 as pb;
 use proto::space::v1::promotion_server::Promotion;
+use proto::wire::{step_to_wire, template_to_wire, timestamp, variable_to_wire};
 use tokio::io::AsyncWriteExt;
 use tokio_stream::{Stream, StreamExt};
 
@@ -174,7 +174,7 @@ impl Promotion for PromotionApi {
     }
 
     async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
-        use deploy::storage::StoreExt;
+        use storage::StoreExt;
         let state = self.0.state.clone();
         let bundles = tokio::task::spawn_blocking(move || {
             let mut all = state.store.all_records::<ReceivedBundle>("")?;
@@ -222,8 +222,8 @@ impl Promotion for PromotionApi {
                 .into_iter()
                 .map(|bv| {
                     let value = match bv.value {
-                        deploy::bundle::BundleValue::Plain(s) => VariableValue::Plain(s),
-                        deploy::bundle::BundleValue::Sealed { .. } => {
+                        exchange::bundle::BundleValue::Plain(s) => VariableValue::Plain(s),
+                        exchange::bundle::BundleValue::Sealed { .. } => {
                             VariableValue::Sensitive(Vec::new())
                         }
                     };
@@ -248,7 +248,7 @@ impl Promotion for PromotionApi {
             deployments: c
                 .deployments
                 .into_iter()
-                .map(deploy::wire::earlier_to_wire)
+                .map(proto::wire::earlier_to_wire)
                 .collect(),
             signer: v.signer_keyid,
         })

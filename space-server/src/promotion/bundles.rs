@@ -5,17 +5,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use deploy::bundle::{BundleValue, VerifiedBundle};
-use deploy::model::{
+use domain::model::{
     BundleState, Lifecycle, Project, ReceivedBundle, Release, ReleaseOrigin, RemoteOrigin, Scope,
     Variable, VariableValue,
 };
-use deploy::packages::{
+use exchange::bundle::{BundleValue, VerifiedBundle};
+use package_store::{
     ArchiveFormat, PackageError, PackageManifest, PackageReader, validate_archive, validate_stream,
 };
-use deploy::storage::records::{ProcessRecord, VariableSetRecord};
-use deploy::storage::{Batch, StoreExt, key_of};
 use proto::odcm::v1 as odcm_pb;
+use storage::records::{ProcessRecord, VariableSetRecord};
+use storage::{Batch, StoreExt, key_of};
 
 use super::{audit, bundle_error, peering, trusted_for};
 use crate::error::{ApiError, ApiResult};
@@ -41,7 +41,7 @@ fn file_of(state: &SpaceState, id: &str) -> PathBuf {
 /// audit log when `report` (a bundle arriving or being imported, not one being listed).
 fn check(state: &SpaceState, bytes: &[u8], report: bool) -> ApiResult<VerifiedBundle> {
     let p = peering(state)?;
-    let refuse = |e: deploy::bundle::BundleError| {
+    let refuse = |e: exchange::bundle::BundleError| {
         let msg = e.to_string();
         if !report {
             return bundle_error(e);
@@ -56,7 +56,7 @@ fn check(state: &SpaceState, bytes: &[u8], report: bool) -> ApiResult<VerifiedBu
         );
         bundle_error(e)
     };
-    let v = deploy::bundle::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Releases))
+    let v = exchange::bundle::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Releases))
         .map_err(refuse)?;
     if report {
         // Arriving or importing: this Space's key must open every value.
@@ -115,7 +115,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
     let _g = state.write_lock.blocking_lock();
     let path = file_of(state, &c.bundle_id);
     let write = || {
-        deploy::secrets::write_private_file(&path, bytes)
+        secrets::write_private_file(&path, bytes)
             .and_then(|()| sync_dir(&dir(state)))
             .map_err(|e| {
                 ApiError::Internal(format!("cannot write bundle file {}: {e}", path.display()))
@@ -165,10 +165,10 @@ pub fn missing_chunks(state: &SpaceState, v: &VerifiedBundle) -> Vec<(PackageMan
 }
 
 /// Rewrites the environments a source scoped things to as this Space sees them
-/// ([`deploy::model::Environment::as_seen_from`]).
+/// ([`domain::model::Environment::as_seen_from`]).
 fn localise(envs: &mut [String], me: &str, source: &str) {
     for e in envs.iter_mut() {
-        *e = deploy::model::Environment::as_seen_from(e, me, source);
+        *e = domain::model::Environment::as_seen_from(e, me, source);
     }
 }
 
@@ -257,7 +257,7 @@ pub async fn import(
     already(&rec)?;
     let project_name = format!("{}: {}", c.source_space, c.project.name);
     crate::api::check_name("project", &project_name)?;
-    deploy::packages::validate_version(&c.release.version)
+    package_store::validate_version(&c.release.version)
         .map_err(|e| ApiError::Invalid(format!("the bundle's release version: {e}")))?;
     let existing = state
         .store
@@ -370,10 +370,10 @@ pub async fn import(
     // older one after it adds the release without turning the project back.
     let newest = state
         .store
-        .all_records::<Release>(&deploy::storage::prefix_of(&[&project_name]))?
+        .all_records::<Release>(&storage::prefix_of(&[&project_name]))?
         .iter()
         .all(|r| {
-            deploy::compare::compare_versions(&r.version, &c.release.version)
+            domain::compare::compare_versions(&r.version, &c.release.version)
                 != std::cmp::Ordering::Greater
         });
     let mut b = Batch::new();

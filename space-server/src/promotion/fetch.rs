@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use deploy::packages::{ChunkHash, ChunkRef};
+use package_store::{ChunkHash, ChunkRef};
 
 use super::{bundles, peering};
 use crate::error::{ApiError, ApiResult};
@@ -24,7 +24,7 @@ pub struct Fetched {
     pub missing: usize,
 }
 
-fn missing_of(state: &SpaceState, v: &deploy::bundle::VerifiedBundle) -> Vec<ChunkRef> {
+fn missing_of(state: &SpaceState, v: &exchange::bundle::VerifiedBundle) -> Vec<ChunkRef> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for m in v.manifests() {

@@ -2,10 +2,10 @@
 //! environment, and the variables a deployment uses (for a Remote Project, the release's
 //! frozen variables plus the values this Space set for its templates).
 
-use deploy::model::{Lifecycle, Release, TemplateKind, Variable, VariableValue};
-use deploy::storage::StoreExt;
-use deploy::storage::key_of;
-use deploy::storage::records::VariableSetRecord;
+use domain::model::{Lifecycle, Release, TemplateKind, Variable, VariableValue};
+use storage::StoreExt;
+use storage::key_of;
+use storage::records::VariableSetRecord;
 
 use crate::error::ApiResult;
 use crate::state::SpaceState;

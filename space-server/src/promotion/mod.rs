@@ -14,8 +14,8 @@ pub mod receipts;
 
 use std::sync::Arc;
 
-use deploy::bundle::{BundleError, SigningIdentity};
-use deploy::pki::{CertInfo, allows};
+use exchange::bundle::{BundleError, SigningIdentity};
+use net::pki::{CertInfo, allows};
 use proto::odcm::v1 as odcm_pb;
 use proto::space::v1 as pb;
 use tokio_stream::StreamExt;
@@ -53,7 +53,7 @@ pub fn trusted_for(
 ) -> impl Fn(&str) -> Option<CertInfo> + use<> {
     let set = p.trust_set();
     let me = p.me.clone();
-    let now = deploy::pki::unix_now();
+    let now = net::pki::unix_now();
     move |keyid: &str| {
         if set
             .retired
@@ -92,7 +92,7 @@ pub fn peer_cert(p: &Peering, space: &str) -> ApiResult<CertInfo> {
                 p.me
             ))
         })?;
-    let now = deploy::pki::unix_now();
+    let now = net::pki::unix_now();
     peer.certs
         .iter()
         .filter(|c| c.accept_until == 0 || now <= c.accept_until)
@@ -134,7 +134,7 @@ pub fn audit(
 /// Who a refused file says it comes from (unverified; for the audit log only), by a JSON
 /// pointer into its DSSE payload; "unknown" when it cannot be read.
 pub fn claimed_sender(bytes: &[u8], pointer: &str) -> String {
-    deploy::bundle::envelope_parts(bytes)
+    exchange::bundle::envelope_parts(bytes)
         .ok()
         .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.payload).ok())
         .and_then(|v| {

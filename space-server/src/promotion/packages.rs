@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use deploy::bundle::VerifiedBundle;
-use deploy::model::Promotion;
-use deploy::packages::PackageManifest;
-use deploy::storage::StoreExt;
-use deploy::transfer::{ExportOptions, ExportStats, ImportStats, Inventory, TransferError};
+use domain::model::Promotion;
+use exchange::bundle::VerifiedBundle;
+use package_store::PackageManifest;
+use package_store::transfer::{ExportOptions, ExportStats, ImportStats, Inventory, TransferError};
+use storage::StoreExt;
 
 use super::{bundle_error, peering};
 use crate::error::{ApiError, ApiResult};
@@ -58,7 +58,7 @@ impl Drop for TempFile {
 
 fn temp_path(state: &SpaceState, what: &str) -> ApiResult<TempFile> {
     let mut r = [0u8; 8];
-    deploy::secrets::random_bytes(&mut r)?;
+    secrets::random_bytes(&mut r)?;
     Ok(TempFile(
         state.tmp_dir().join(format!("{what}-{}", hex::encode(r))),
     ))
@@ -71,10 +71,10 @@ pub async fn export(
     inventory: Option<Vec<u8>>,
 ) -> ApiResult<(TempFile, ExportStats, u64)> {
     let p = peering(state)?;
-    let v = match deploy::bundle::verify_signed_by(&bundle, &p.cert) {
+    let v = match exchange::bundle::verify_signed_by(&bundle, &p.cert) {
         Ok(v) => v,
         // Signed before this Space's certificate was rotated: ours if we recorded sending it.
-        Err(deploy::bundle::BundleError::Untrusted { .. }) => {
+        Err(exchange::bundle::BundleError::Untrusted { .. }) => {
             promoted_here(state, &bundle)?.ok_or_else(|| {
                 ApiError::Precondition(format!(
                     "this bundle was not written by Space '{}': export packages from the Space that promoted the release",
@@ -120,7 +120,7 @@ pub async fn export(
             bases: &bases,
         };
         let stats =
-            deploy::transfer::export(&st.chunks, &manifests, opts, &mut out, &mut |_, _| {})
+            package_store::transfer::export(&st.chunks, &manifests, opts, &mut out, &mut |_, _| {})
                 .map_err(transfer_error)?;
         out.flush()
             .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", path.display())))?;
@@ -140,7 +140,7 @@ pub async fn export(
 /// that of a promotion this Space recorded (so its contents are what this Space wrote).
 fn promoted_here(state: &SpaceState, bundle: &[u8]) -> ApiResult<Option<VerifiedBundle>> {
     use sha2::{Digest, Sha256};
-    let Ok(parts) = deploy::bundle::envelope_parts(bundle) else {
+    let Ok(parts) = exchange::bundle::envelope_parts(bundle) else {
         return Ok(None);
     };
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&parts.payload)));
@@ -154,7 +154,7 @@ fn promoted_here(state: &SpaceState, bundle: &[u8]) -> ApiResult<Option<Verified
     }
     #[derive(serde::Deserialize)]
     struct Statement {
-        predicate: deploy::bundle::BundleContents,
+        predicate: exchange::bundle::BundleContents,
     }
     let st: Statement = serde_json::from_slice(&parts.payload).map_err(|e| {
         ApiError::Internal(format!("a bundle this Space recorded does not read: {e}"))
@@ -167,7 +167,7 @@ fn promoted_here(state: &SpaceState, bundle: &[u8]) -> ApiResult<Option<Verified
             .first()
             .map(|(k, _)| k.clone())
             .unwrap_or_default(),
-        schema: deploy::bundle::SCHEMA_VERSION,
+        schema: exchange::bundle::SCHEMA_VERSION,
     }))
 }
 
@@ -183,7 +183,7 @@ pub async fn import(state: &Arc<SpaceState>, path: &Path) -> ApiResult<ImportSta
     let stats = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&path)
             .map_err(|e| ApiError::Internal(format!("cannot open {}: {e}", path.display())))?;
-        deploy::transfer::import(&st.chunks, file, &mut |_| {}).map_err(transfer_error)
+        package_store::transfer::import(&st.chunks, file, &mut |_| {}).map_err(transfer_error)
     })
     .await
     .map_err(blocking_error)?;

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use deploy::bundle::{BundleDraft, DraftVariable, ProjectInfo, ReleaseInfo, VerifiedBundle};
-use deploy::model::{DeploymentSummary, Promotion, Release};
-use deploy::storage::{Batch, StoreExt};
+use domain::model::{DeploymentSummary, Promotion, Release};
+use exchange::bundle::{BundleDraft, DraftVariable, ProjectInfo, ReleaseInfo, VerifiedBundle};
 use proto::odcm::v1 as odcm_pb;
+use storage::{Batch, StoreExt};
 
 use super::{audit, bundle_error, peer_cert, peering, signer};
 use crate::deployments::Engine;
@@ -24,7 +24,7 @@ pub struct Promoted {
 /// A fresh W3C `traceparent` for a promotion (the bundle carries it to the target Space).
 pub fn new_traceparent() -> String {
     let mut ids = [0u8; 24];
-    if deploy::secrets::random_bytes(&mut ids).is_err() {
+    if secrets::random_bytes(&mut ids).is_err() {
         return String::new();
     }
     format!(
@@ -49,10 +49,10 @@ fn check_lifecycle(engine: &Engine, r: &Release, to_space: &str) -> ApiResult<()
     );
     let mut first_error = None;
     for e in &entries {
-        if deploy::lifecycle::phase_of(&lifecycle, e).is_none() {
+        if domain::lifecycle::phase_of(&lifecycle, e).is_none() {
             continue;
         }
-        match deploy::lifecycle::check_can_deploy(&lifecycle, e, &succeeded) {
+        match domain::lifecycle::check_can_deploy(&lifecycle, e, &succeeded) {
             Ok(()) => return Ok(()),
             Err(err) => {
                 first_error.get_or_insert(err);
@@ -79,7 +79,7 @@ fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<Deployment
     for d in engine
         .state
         .store
-        .all_records::<deploy::model::Deployment>("")?
+        .all_records::<domain::model::Deployment>("")?
     {
         if d.project.eq_ignore_ascii_case(&r.project)
             && d.version == r.version
@@ -104,7 +104,7 @@ fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<Deployment
         .unwrap_or_default();
     out.extend(latest.into_values());
     for rr in super::receipts::results_for(&engine.state, r)? {
-        let environment = deploy::model::Environment::split_remote(&rr.environment)
+        let environment = domain::model::Environment::split_remote(&rr.environment)
             .map(|(_, e)| e.to_string())
             .unwrap_or(rr.environment.clone());
         out.push(DeploymentSummary {
@@ -159,7 +159,7 @@ pub fn promote(
         }
         if !packages
             .iter()
-            .any(|x: &deploy::packages::PackageManifest| x.id == m.id && x.version == m.version)
+            .any(|x: &package_store::PackageManifest| x.id == m.id && x.version == m.version)
         {
             packages.push(m);
         }
@@ -191,15 +191,15 @@ pub fn promote(
         traceparent: traceparent.clone(),
     };
     let signer = signer(p)?;
-    let bytes = deploy::bundle::build(draft, &target.der, &signer).map_err(bundle_error)?;
-    let bundle = deploy::bundle::verify_signed_by(&bytes, &p.cert).map_err(bundle_error)?;
+    let bytes = exchange::bundle::build(draft, &target.der, &signer).map_err(bundle_error)?;
+    let bundle = exchange::bundle::verify_signed_by(&bytes, &p.cert).map_err(bundle_error)?;
     let record = Promotion {
         bundle_id: bundle.contents.bundle_id.clone(),
         digest: bundle.digest.clone(),
         project: r.project.clone(),
         version: r.version.clone(),
         target_space: target.common_name.clone(),
-        created_at: deploy::model::now(),
+        created_at: domain::model::now(),
         created_by: who.to_string(),
     };
     let mut b = Batch::new();

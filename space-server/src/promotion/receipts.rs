@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use deploy::model::{
+use domain::model::{
     Deployment, Environment, Promotion, ReceiptSent, Release, RemoteResult, RemoteStep, RunState,
 };
-use deploy::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
-use deploy::storage::{Batch, StoreExt, key_of};
+use exchange::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
 use proto::odcm::v1 as odcm_pb;
+use storage::{Batch, StoreExt, key_of};
 
 use super::{audit, peering, signer, trusted_for};
 use crate::error::{ApiError, ApiResult};
@@ -149,7 +149,7 @@ pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiR
         }
         let sent = state
             .store
-            .get_record::<ReceiptSent>(&deploy::storage::records::deployment_key(number))?;
+            .get_record::<ReceiptSent>(&storage::records::deployment_key(number))?;
         if !select.wants(number, sent.is_some()) {
             skipped += 1;
             continue;
@@ -239,7 +239,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         );
         e
     };
-    let v = deploy::receipt::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Receipts))
+    let v = exchange::receipt::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Receipts))
         .map_err(receipt_error)
         .map_err(refuse)?;
     let from = v.file.from_space.clone();

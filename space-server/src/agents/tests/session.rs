@@ -4,7 +4,7 @@ use super::*;
 use proto::space::v1 as pb;
 
 fn chunk(store: &ChunkStore, data: &[u8]) -> ChunkHash {
-    let h = deploy::packages::chunk_hash(data);
+    let h = package_store::chunk_hash(data);
     store.put(&h, data).unwrap();
     h
 }

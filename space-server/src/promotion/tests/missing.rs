@@ -1,6 +1,6 @@
 //! Which mandatory template values count as set for an environment.
 
-use deploy::model::{Release, Scope, TemplateKind, Variable, VariableTemplate, VariableValue};
+use domain::model::{Release, Scope, TemplateKind, Variable, VariableTemplate, VariableValue};
 
 use super::missing_for;
 

@@ -1,0 +1,405 @@
+//! Offline Package Drop on the command line: `deploy target add-drop|update-drop`,
+//! `deploy drop run|receipt` (on the machine the drop was carried to, no server needed) and
+//! `deploy receipt import` (back at the Space).
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use exec::drop::{DropError, RECEIPT_KIND, RunOptions, SecretString};
+use proto::space::v1 as pb;
+
+use super::Env;
+
+/// Environment variable the runner reads the sensitive-variables password from.
+const PASSWORD_ENV: &str = "DEPLOY_DROP_PASSWORD";
+
+#[derive(Args)]
+pub struct DropTargetArgs {
+    name: String,
+    /// Where the Space writes drops: an absolute path on the Space's machine.
+    #[arg(long)]
+    drop_folder: Option<String>,
+    /// Where packages extract on the machine that runs the drop.
+    #[arg(long)]
+    applications_dir: Option<String>,
+    /// Where the journal lives on the machine that runs the drop.
+    #[arg(long)]
+    working_dir: Option<String>,
+    #[arg(long = "env")]
+    environments: Vec<String>,
+    #[arg(long = "role")]
+    roles: Vec<String>,
+    /// Read the sensitive-variables password from stdin.
+    #[arg(long, conflicts_with = "password_file")]
+    password_stdin: bool,
+    /// Read the sensitive-variables password from this file (first line).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Remove the password (update-drop only).
+    #[arg(long, conflicts_with_all = ["password_stdin", "password_file"])]
+    clear_password: bool,
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+fn password_arg(a: &DropTargetArgs) -> anyhow::Result<String> {
+    let pw = if a.password_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the password from stdin")?;
+        first_line(&s)
+    } else if let Some(f) = &a.password_file {
+        first_line(
+            &std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the password file '{}'", f.display()))?,
+        )
+    } else {
+        return Ok(String::new());
+    };
+    if pw.is_empty() {
+        bail!("the sensitive-variables password is empty");
+    }
+    Ok(pw)
+}
+
+pub async fn add_drop(x: &Env, a: DropTargetArgs) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.targets.clone();
+    let (Some(drop_folder), Some(applications_dir), Some(working_dir)) = (
+        a.drop_folder.clone(),
+        a.applications_dir.clone(),
+        a.working_dir.clone(),
+    ) else {
+        bail!("an offline drop target needs --drop-folder, --applications-dir and --working-dir");
+    };
+    if a.clear_password {
+        bail!("--clear-password is for update-drop");
+    }
+    let t = c
+        .call(api.create(c.req(pb::Target {
+            name: a.name.clone(),
+            drop_password: password_arg(&a)?,
+            environments: a.environments,
+            roles: a.roles,
+            drop: Some(pb::DropSettings {
+                drop_folder,
+                applications_dir,
+                working_dir,
+            }),
+            ..Default::default()
+        })))
+        .await?;
+    eprintln!(
+        "offline drop target '{}' registered (sensitive-variables password {})",
+        t.name,
+        if t.has_drop_password {
+            "set"
+        } else {
+            "not set"
+        }
+    );
+    Ok(())
+}
+
+pub async fn update_drop(x: &Env, a: DropTargetArgs) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.targets.clone();
+    let mut t = c
+        .call(api.get(c.req(pb::ByName {
+            name: a.name.clone(),
+        })))
+        .await?;
+    let Some(d) = t.drop.as_mut() else {
+        bail!(
+            "target '{}' is not an offline drop target: use deploy target update",
+            t.name
+        );
+    };
+    if let Some(v) = a.drop_folder.clone() {
+        d.drop_folder = v;
+    }
+    if let Some(v) = a.applications_dir.clone() {
+        d.applications_dir = v;
+    }
+    if let Some(v) = a.working_dir.clone() {
+        d.working_dir = v;
+    }
+    t.drop_password = password_arg(&a)?;
+    t.clear_drop_password = a.clear_password;
+    if !a.environments.is_empty() {
+        t.environments = a.environments;
+    }
+    if !a.roles.is_empty() {
+        t.roles = a.roles;
+    }
+    let t = c.call(api.update(c.req(t))).await?;
+    eprintln!(
+        "offline drop target '{}' updated (sensitive-variables password {})",
+        t.name,
+        if t.has_drop_password {
+            "set"
+        } else {
+            "not set"
+        }
+    );
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum DropCmd {
+    /// Verify an offline drop and deploy it on this machine.
+    ///
+    /// The sensitive-variables password (asked only when the drop has sensitive values) comes
+    /// from, in order: --password-file, the DEPLOY_DROP_PASSWORD environment variable, a
+    /// prompt on the terminal when stdin is one, else the first line of stdin.
+    Run {
+        /// The drop folder (default: the current directory).
+        dir: Option<PathBuf>,
+        /// Extract packages here instead of the target's applications directory.
+        #[arg(long)]
+        applications_dir: Option<PathBuf>,
+        /// Keep the journal here instead of the target's working directory.
+        #[arg(long)]
+        working_dir: Option<PathBuf>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Refuse to run unless the drop's manifest has this SHA-256 (the Space's deployment
+        /// log prints it when it writes the drop).
+        #[arg(long)]
+        expect_manifest: Option<String>,
+    },
+    /// Write the result of a drop that was run, to import in the Space (deploy receipt import).
+    Receipt {
+        /// The drop folder (default: the current directory).
+        dir: Option<PathBuf>,
+        /// Where to write it (default: `<drop>.result.json` in the drop folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReceiptCmd {
+    /// Import a file of signed Deployment Receipts (from a Space this one trusts for receipts;
+    /// each applied exactly once), or an offline drop's result (operator-reported).
+    Import { file: PathBuf },
+    /// Write the signed receipts of finished deployments of releases imported from a Space
+    /// (those not exported before, unless --all), to carry back to it.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// The Space the releases came from (needed when there are several).
+        #[arg(long)]
+        space: Option<String>,
+        /// Also receipts exported before.
+        #[arg(long)]
+        all: bool,
+        /// Only these deployments, exported before or not: `N..M`, `N..` or `N` (numbers or
+        /// Deployments-N ids).
+        #[arg(long)]
+        range: Option<String>,
+    },
+    /// Connected: sign the receipts (as export) and deliver them to the source Space over the
+    /// peer link; they count as sent once it accepted them.
+    Send {
+        #[arg(long)]
+        space: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        range: Option<String>,
+    },
+}
+
+/// Parses `N..M`, `N..`, `..M` or `N` into an inclusive range (0 = open).
+pub fn parse_range(s: &str) -> anyhow::Result<(u64, u64)> {
+    let num = |t: &str| -> anyhow::Result<u64> {
+        let t = t.trim();
+        if t.is_empty() {
+            return Ok(0);
+        }
+        domain::model::Deployment::number_of(t)
+            .ok_or_else(|| anyhow::anyhow!("'{t}' in --range is not a deployment number"))
+    };
+    let (a, b) = match s.split_once("..") {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(s)?;
+            (n, n)
+        }
+    };
+    if a == 0 && b == 0 {
+        bail!("--range '{s}' selects nothing: use N..M, N.. or N");
+    }
+    if b != 0 && a > b {
+        bail!("--range '{s}' is empty: the first number is larger than the last");
+    }
+    Ok((a, b))
+}
+
+fn ask_password(file: Option<&Path>) -> Result<SecretString, DropError> {
+    let fail = |e: std::io::Error| DropError::Invalid(format!("cannot read the password: {e}"));
+    let pw = if let Some(f) = file {
+        first_line(&std::fs::read_to_string(f).map_err(fail)?)
+    } else if let Some(v) = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty()) {
+        // An empty variable counts as unset, so stdin or the terminal still work.
+        v
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Sensitive-variables password: ").map_err(fail)?
+    } else {
+        let mut s = String::new();
+        std::io::stdin().lock().read_line(&mut s).map_err(fail)?;
+        first_line(&s)
+    };
+    if pw.is_empty() {
+        return Err(DropError::Invalid(format!(
+            "this drop has sensitive variables and no password was given: type it, or use --password-file, {PASSWORD_ENV} or stdin"
+        )));
+    }
+    Ok(SecretString::from(pw))
+}
+
+pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
+    match cmd {
+        DropCmd::Run {
+            dir,
+            applications_dir,
+            working_dir,
+            password_file,
+            expect_manifest,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let opts = RunOptions {
+                applications_dir,
+                working_dir,
+                expect_manifest,
+            };
+            let cancel = exec::Cancel::new();
+            let c2 = cancel.clone();
+            let mut job = tokio::task::spawn_blocking(move || {
+                let mut out = std::io::stdout();
+                exec::drop::run_drop(
+                    &dir,
+                    &opts,
+                    &mut || ask_password(password_file.as_deref()),
+                    &mut out,
+                    &c2,
+                )
+            });
+            let r = tokio::select! {
+                r = &mut job => r,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("cancelling the running step");
+                    cancel.cancel();
+                    job.await
+                }
+            }
+            .context("the drop runner crashed")??;
+            if r.state != domain::model::RunState::Success {
+                let failed = r
+                    .steps
+                    .iter()
+                    .find(|s| s.state != domain::model::RunState::Success);
+                bail!(
+                    "deployment {} {}{}",
+                    r.deployment_id,
+                    r.state.as_str(),
+                    failed
+                        .map(|s| format!(
+                            " at step '{}'{}",
+                            s.name,
+                            s.error
+                                .as_deref()
+                                .map(|e| format!(": {e}"))
+                                .unwrap_or_default()
+                        ))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        DropCmd::Receipt { dir, out } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let r = exec::drop::make_receipt(&dir)?;
+            let out = out.unwrap_or_else(|| {
+                dir.join(format!(
+                    "{}.result.json",
+                    exec::drop::drop_name(&r.target, &r.project, &r.deployment_id)
+                ))
+            });
+            let bytes = serde_json::to_vec_pretty(&r)?;
+            std::fs::write(&out, bytes)
+                .with_context(|| format!("cannot write '{}'", out.display()))?;
+            eprintln!(
+                "result of {} on {} ({}) written: import it with deploy receipt import",
+                r.deployment_id,
+                r.target,
+                r.state.as_str()
+            );
+            println!("{}", out.display());
+            Ok(())
+        }
+    }
+}
+
+pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
+    match cmd {
+        ReceiptCmd::Export {
+            out,
+            space,
+            all,
+            range,
+        } => {
+            let range = range.as_deref().map(parse_range).transpose()?;
+            super::promotion::export_receipts(&x, space, all, range, Some(&out)).await
+        }
+        ReceiptCmd::Send { space, all, range } => {
+            let range = range.as_deref().map(parse_range).transpose()?;
+            super::promotion::export_receipts(&x, space, all, range, None).await
+        }
+        ReceiptCmd::Import { file } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("cannot read '{}'", file.display()))?;
+            if exchange::receipt::is_receipts_file(&bytes) {
+                return super::promotion::import_receipts(&x, bytes).await;
+            }
+            let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            if kind != RECEIPT_KIND {
+                bail!(
+                    "'{}' is not a receipt this deploy knows (kind '{kind}'; known: signed deployment receipts, {RECEIPT_KIND})",
+                    file.display()
+                );
+            }
+            let c = &x.client;
+            let mut api = c.deployments.clone();
+            let r = c
+                .call(api.import_drop_result(c.req(pb::ImportDropResultRequest { receipt: bytes })))
+                .await?;
+            let d = r.deployment.unwrap_or_default();
+            if r.changed {
+                eprintln!(
+                    "operator-reported result recorded on {} ({} {} to {})",
+                    d.id, d.project, d.version, d.environment
+                );
+            } else {
+                eprintln!(
+                    "this result was already imported on {}: nothing changed",
+                    d.id
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/drop.rs"]
+mod tests;

@@ -1,0 +1,374 @@
+//! `deploy variable ...` and `deploy template ...`. Sensitive values are write-only: they are
+//! never printed, and can be read from stdin so they stay out of shell history.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::{Env, all_pages, page};
+use crate::output::{emit, join};
+use domain::variables::MASK;
+
+#[derive(Args, Clone, Default)]
+pub struct ScopeArgs {
+    #[arg(long = "env")]
+    pub environments: Vec<String>,
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    #[arg(long = "step")]
+    pub steps: Vec<String>,
+    #[arg(long = "channel")]
+    pub channels: Vec<String>,
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+}
+
+impl From<ScopeArgs> for pb::Scope {
+    fn from(s: ScopeArgs) -> Self {
+        pb::Scope {
+            environments: s.environments,
+            roles: s.roles,
+            targets: s.targets,
+            steps: s.steps,
+            channels: s.channels,
+            tenants: s.tenants,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum VariableCmd {
+    /// Set a variable value (a new value, or replace one with --id).
+    Set {
+        name: String,
+        /// The value; omit it to read it from stdin (recommended for sensitive values).
+        value: Option<String>,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        sensitive: bool,
+        /// Replace the value with this id instead of adding one.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Set many values at once from a JSON file, all or nothing: an array of objects with
+    /// `name`, `value`, and optionally `sensitive`, `description`, `environments`, `roles`,
+    /// `targets`, `steps`, `channels`, `tenants` (lists).
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        project: String,
+    },
+    /// List a project's variables (sensitive values shown as ********).
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Delete one value by id.
+    Delete {
+        id: String,
+        #[arg(long)]
+        project: String,
+    },
+}
+
+pub fn scope_text(s: &Option<pb::Scope>) -> String {
+    let Some(s) = s else { return "-".into() };
+    let mut parts = vec![];
+    for (k, v) in [
+        ("env", &s.environments),
+        ("role", &s.roles),
+        ("target", &s.targets),
+        ("step", &s.steps),
+        ("channel", &s.channels),
+        ("tenant", &s.tenants),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!("{k}={}", join(v)));
+        }
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+pub fn variable_json(v: &pb::Variable) -> serde_json::Value {
+    let s = v.scope.clone().unwrap_or_default();
+    json!({
+        "id": v.id, "name": v.name,
+        "value": if v.sensitive { MASK.to_string() } else { v.value.clone() },
+        "sensitive": v.sensitive, "description": v.description,
+        "scope": {"environments": s.environments, "roles": s.roles, "targets": s.targets, "steps": s.steps, "channels": s.channels, "tenants": s.tenants},
+    })
+}
+
+pub fn variable_rows(vs: &[pb::Variable]) -> Vec<Vec<String>> {
+    vs.iter()
+        .map(|v| {
+            vec![
+                v.id.clone(),
+                v.name.clone(),
+                if v.sensitive {
+                    MASK.into()
+                } else {
+                    v.value.clone()
+                },
+                scope_text(&v.scope),
+            ]
+        })
+        .collect()
+}
+
+pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.variables.clone();
+    match cmd {
+        VariableCmd::Set {
+            name,
+            value,
+            project,
+            sensitive,
+            id,
+            description,
+            scope,
+        } => {
+            let value = match value {
+                Some(v) => v,
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("cannot read the value from stdin")?;
+                    s.strip_suffix('\n').map(str::to_string).unwrap_or(s)
+                }
+            };
+            let v = c
+                .call(api.set(c.req(pb::Variable {
+                    project,
+                    id: id.unwrap_or_default(),
+                    name,
+                    value,
+                    sensitive,
+                    scope: Some(scope.into()),
+                    description,
+                })))
+                .await?;
+            eprintln!(
+                "variable '{}' set ({}, {})",
+                v.name,
+                v.id,
+                scope_text(&v.scope)
+            );
+            if x.output == crate::output::Format::Json {
+                println!("{}", variable_json(&v));
+            }
+        }
+        VariableCmd::Import { file, project } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read '{}': {e}", file.display()))?;
+            let items: Vec<ImportedVariable> = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("'{}' is not a JSON array of variables: {e}", file.display())
+            })?;
+            let n = items.len();
+            let variables = items.into_iter().map(Into::into).collect();
+            let mut api = c.variables.clone();
+            let r = c
+                .call(api.set_many(c.req(pb::VariableBatch {
+                    project: project.clone(),
+                    variables,
+                })))
+                .await?;
+            let sensitive = r.variables.iter().filter(|v| v.sensitive).count();
+            eprintln!("{n} variable value(s) set on project '{project}' ({sensitive} sensitive)");
+        }
+        VariableCmd::List { project } => {
+            let vs = all_pages(|t| {
+                let mut api = c.variables.clone();
+                let r = c.req(pb::ProjectPage {
+                    project: project.clone(),
+                    page: Some(page(t)),
+                });
+                async move {
+                    let r = c.call(api.list(r)).await?;
+                    Ok((r.variables, r.next_page_token))
+                }
+            })
+            .await?;
+            emit(
+                x.output,
+                json!(vs.iter().map(variable_json).collect::<Vec<_>>()),
+                &["ID", "NAME", "VALUE", "SCOPE"],
+                variable_rows(&vs),
+            );
+        }
+        VariableCmd::Delete { id, project } => {
+            c.call(api.delete(c.req(pb::VariableId {
+                project,
+                id: id.clone(),
+            })))
+            .await?;
+            eprintln!("variable {id} deleted");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum TemplateCmd {
+    /// Declare (or replace) a variable template.
+    Set {
+        name: String,
+        #[arg(long)]
+        project: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long = "help-text", default_value = "")]
+        help_text: String,
+        /// text, multiline, sensitive or boolean.
+        #[arg(long, default_value = "text")]
+        kind: String,
+        #[arg(long)]
+        mandatory: bool,
+        #[arg(long)]
+        default: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    Delete {
+        name: String,
+        #[arg(long)]
+        project: String,
+    },
+}
+
+pub fn template_json(t: &pb::VariableTemplate) -> serde_json::Value {
+    json!({"name": t.name, "label": t.label, "help_text": t.help_text, "kind": t.kind, "mandatory": t.mandatory, "default": t.default_value})
+}
+
+pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.variables.clone();
+    match cmd {
+        TemplateCmd::Set {
+            name,
+            project,
+            label,
+            help_text,
+            kind,
+            mandatory,
+            default,
+        } => {
+            if kind == "sensitive" && default.is_some() {
+                bail!("a sensitive template cannot have a default value");
+            }
+            let t = c
+                .call(api.set_template(c.req(pb::VariableTemplate {
+                    project,
+                    name,
+                    label,
+                    help_text,
+                    kind,
+                    mandatory,
+                    default_value: default.unwrap_or_default(),
+                })))
+                .await?;
+            eprintln!("template '{}' set", t.name);
+        }
+        TemplateCmd::List { project } => {
+            let r = c
+                .call(api.list_templates(c.req(pb::ByName { name: project })))
+                .await?;
+            let rows = r
+                .templates
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.kind.clone(),
+                        if t.mandatory {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        },
+                        t.default_value.clone(),
+                        t.label.clone(),
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                json!(r.templates.iter().map(template_json).collect::<Vec<_>>()),
+                &["NAME", "KIND", "MANDATORY", "DEFAULT", "LABEL"],
+                rows,
+            );
+        }
+        TemplateCmd::Delete { name, project } => {
+            c.call(api.delete_template(c.req(pb::ProjectScoped {
+                project,
+                name: name.clone(),
+            })))
+            .await?;
+            eprintln!("template '{name}' deleted");
+        }
+    }
+    Ok(())
+}
+
+/// One entry of a `deploy variable import` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportedVariable {
+    name: String,
+    value: String,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    environments: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    steps: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    tenants: Vec<String>,
+}
+
+impl From<ImportedVariable> for pb::Variable {
+    fn from(v: ImportedVariable) -> Self {
+        pb::Variable {
+            project: String::new(),
+            id: String::new(),
+            name: v.name,
+            value: v.value,
+            sensitive: v.sensitive,
+            scope: Some(pb::Scope {
+                environments: v.environments,
+                roles: v.roles,
+                targets: v.targets,
+                steps: v.steps,
+                channels: v.channels,
+                tenants: v.tenants,
+            }),
+            description: v.description,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Record impls: the table, key and format version of every stored domain type.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, key_of};
+use domain::model::{
+    Channel, Environment, Lifecycle, Process, Project, Release, Timestamp, Variable,
+    VariableTemplate,
+};
+
+impl Record for Environment {
+    const TABLE: &'static str = "environment";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Lifecycle {
+    const TABLE: &'static str = "lifecycle";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Project {
+    const TABLE: &'static str = "project";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+impl Record for Channel {
+    const TABLE: &'static str = "channel";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.name])
+    }
+}
+
+impl Record for Release {
+    const TABLE: &'static str = "release";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.version])
+    }
+}
+
+/// A project's deployment process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub project: String,
+    pub process: Process,
+}
+
+impl Record for ProcessRecord {
+    const TABLE: &'static str = "process";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project])
+    }
+}
+
+/// A project's variables and variable templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableSetRecord {
+    pub project: String,
+    pub variables: Vec<Variable>,
+    pub templates: Vec<VariableTemplate>,
+    /// The numeric part of the next variable id ("v-N").
+    pub next_id: u64,
+}
+
+impl Record for VariableSetRecord {
+    const TABLE: &'static str = "variables";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project])
+    }
+}
+
+/// An API key, stored by the SHA-256 of the key (the key itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub name: String,
+    pub key_hash: String,
+    pub admin: bool,
+    pub created_at: Timestamp,
+}
+
+impl Record for ApiKeyRecord {
+    const TABLE: &'static str = "apikey";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.key_hash.clone()
+    }
+}
+
+impl Record for domain::package::PackageManifest {
+    const TABLE: &'static str = "package";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.id, &self.version])
+    }
+}
+
+impl Record for domain::model::Target {
+    const TABLE: &'static str = "target";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+/// Index: target certificate fingerprint -> target name.
+pub const TARGET_BY_FINGERPRINT: &str = "target_fp";
+
+impl Record for domain::model::Deployment {
+    const TABLE: &'static str = "deployment";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        deployment_key(self.number)
+    }
+}
+
+/// Deployments sort by number.
+pub fn deployment_key(number: u64) -> String {
+    format!("{number:012}")
+}
+
+impl Record for domain::model::LogEntry {
+    const TABLE: &'static str = "deploylog";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        format!("{}\u{1f}{:012}", deployment_key(self.deployment), self.seq)
+    }
+}
+
+/// The prefix of every log line of one deployment.
+pub fn log_prefix(number: u64) -> String {
+    format!("{}\u{1f}", deployment_key(number))
+}
+
+impl Record for domain::model::Promotion {
+    const TABLE: &'static str = "promotion";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.bundle_id.clone()
+    }
+}
+
+impl Record for domain::model::ReceivedBundle {
+    const TABLE: &'static str = "bundle";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Record for domain::model::ReceiptSent {
+    const TABLE: &'static str = "receipt_sent";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        deployment_key(self.deployment)
+    }
+}
+
+impl Record for domain::model::RemoteResult {
+    const TABLE: &'static str = "remote_result";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.from_space, &self.bundle_digest, &self.receipt_id])
+    }
+}
