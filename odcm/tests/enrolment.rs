@@ -1,10 +1,8 @@
 //! Enrolment with one-time tokens, API-key refusals, mutual-TLS refusals and rotation overlap.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Odcm, eventually};
+use crate::common::{Odcm, eventually};
 use net::pki::{CertificateAuthority, new_csr};
 use proto::odcm::v1 as pb;
 use tonic::Code;

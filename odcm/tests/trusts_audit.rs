@@ -1,10 +1,8 @@
 //! Remote Spaces, trusts pushed to watching Spaces within a second, and the audit log.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Odcm, trust};
+use crate::common::{Odcm, trust};
 use odcm::records::{AuditRecord, audit_key};
 use proto::odcm::v1 as pb;
 use storage::{Batch, StoreExt};

@@ -212,6 +212,7 @@ fn make_symlink(name: &str, _target: &str, _path: &Path) -> Result<(), PackageEr
     })
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 #[path = "tests/extract.rs"]
 mod tests;

@@ -1,5 +1,7 @@
 //! Helpers for end-to-end tests: start the real `space-server` on 127.0.0.1 with an ephemeral
 //! port and a temporary data directory, and drive it with the real `deploy` binary.
+// Test support: a failed setup step should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod agent;
 pub mod netns;

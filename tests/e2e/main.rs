@@ -1,0 +1,17 @@
+//! Every end-to-end scenario in one test binary (linked once): each module starts the real
+//! binaries (`space-server`, `odcm`, `agent`, `deploy`) on loopback and drives them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
+
+mod deployments;
+mod netns;
+mod odcm;
+mod offline_drop;
+mod packages_releases;
+mod peering;
+mod peering_disconnected;
+mod promotion;
+mod promotion_connected;
+mod promotion_crash;
+mod promotion_refusals;
+mod restart_and_logs;
+mod space_api;
