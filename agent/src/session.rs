@@ -1,6 +1,8 @@
 //! The agent side of the session protocol, the same for both modes: answer pings, run each
 //! step it is sent (fetching only the package chunks it lacks), stream logs, report results.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -74,7 +76,7 @@ where
                 let hash: Option<ChunkHash> = c.hash.as_slice().try_into().ok();
                 let jobs = jobs
                     .lock()
-                    .map_err(|_| tonic::Status::internal("job table poisoned"))?;
+                    .map_err(|_| refuse(ErrorCode::Internal, "job table poisoned"))?;
                 if let (Some(h), Some(j)) = (hash, jobs.get(&c.job_id)) {
                     let _ = j.chunks.send((h, c.zstd));
                 }

@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod endpoint;
+pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod package;

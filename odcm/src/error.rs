@@ -1,5 +1,7 @@
-//! The ODCM's error type and its mapping to a few gRPC status codes.
+//! The ODCM's error type. Each variant has one [`ErrorCode`] (the vocabulary every service
+//! shares); `runtime::status` turns codes into gRPC statuses, once, at the edge.
 
+use domain::error::{ErrorCode, ServiceError};
 use storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +16,8 @@ pub enum OdcmError {
     Precondition(String),
     #[error("{0}")]
     Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal error: {0}")]
@@ -35,6 +39,21 @@ impl OdcmError {
     }
 }
 
+impl ServiceError for OdcmError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            OdcmError::NotFound { .. } => ErrorCode::NotFound,
+            OdcmError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            OdcmError::Invalid(_) => ErrorCode::Invalid,
+            OdcmError::Precondition(_) => ErrorCode::FailedPrecondition,
+            OdcmError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            OdcmError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            OdcmError::Storage(e) => e.code(),
+            OdcmError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 impl From<secrets::SecretError> for OdcmError {
     fn from(e: secrets::SecretError) -> Self {
         OdcmError::Internal(e.to_string())
@@ -51,22 +70,10 @@ impl From<net::pki::PkiError> for OdcmError {
     }
 }
 
+/// The gRPC edge: the one conversion to a status.
 impl From<OdcmError> for tonic::Status {
     fn from(e: OdcmError) -> Self {
-        let msg = e.to_string();
-        match e {
-            OdcmError::NotFound { .. } => tonic::Status::not_found(msg),
-            OdcmError::AlreadyExists { .. } => tonic::Status::already_exists(msg),
-            OdcmError::Invalid(_) => tonic::Status::invalid_argument(msg),
-            OdcmError::Precondition(_) => tonic::Status::failed_precondition(msg),
-            OdcmError::Unauthenticated(_) => tonic::Status::unauthenticated(msg),
-            OdcmError::Storage(StorageError::Conflict { .. }) => tonic::Status::already_exists(msg),
-            OdcmError::Storage(StorageError::Changed { .. }) => tonic::Status::aborted(msg),
-            OdcmError::Storage(_) | OdcmError::Internal(_) => {
-                tracing::error!(error = %msg, "internal error");
-                tonic::Status::internal(msg)
-            }
-        }
+        runtime::status::status_of(&e)
     }
 }
 

@@ -11,7 +11,7 @@ use proto::odcm::v1 as pb;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::api::admin::AdminApi;
-use crate::api::auth::AdminAuth;
+use crate::api::auth::admin_auth;
 use crate::api::enrol::EnrolmentApi;
 use crate::api::spaces::SpacesApi;
 use crate::state::OdcmState;
@@ -40,7 +40,7 @@ pub async fn serve(
     health
         .set_serving::<pb::admin_server::AdminServer<AdminApi>>()
         .await;
-    let auth = AdminAuth::new(state.clone());
+    let auth = admin_auth(&state);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use net::pki::{CertificateAuthority, TrustSnapshot, TrustStore};
 use net::tls::Identity;
-use secrets::{hash_api_key, new_api_key, random_bytes, write_private_file};
-use storage::records::ApiKeyRecord;
+use secrets::{random_bytes, write_private_file};
 use storage::{Batch, Record, SledStore, Store, StoreExt, decode, key_of};
 
 use crate::audit::{self, AuditEvent};
@@ -66,6 +65,8 @@ pub enum OpenError {
     Pki(#[from] net::pki::PkiError),
     #[error(transparent)]
     Odcm(#[from] OdcmError),
+    #[error(transparent)]
+    Bootstrap(#[from] runtime::datadir::BootstrapError),
 }
 
 fn load_or_issue_identity(
@@ -100,40 +101,27 @@ impl OdcmState {
             path: dir.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(dir_err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(dir_err)?;
-        }
+        runtime::datadir::create_private(dir).map_err(dir_err)?;
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db"))?);
         let ca = CertificateAuthority::load_or_create(dir, &config.name)?;
         let identity = load_or_issue_identity(dir, &ca, &config.tls_names)?;
         let mut snap = TrustSnapshot::default();
         snap.add_ca_pem(&config.name, &ca.cert_pem())?;
-        let new_admin_key = if store.scan(ApiKeyRecord::TABLE, "", None, 1)?.is_empty() {
-            let key = new_api_key()?;
-            let mut b = Batch::new();
-            b.insert_record(&ApiKeyRecord {
-                name: "admin".into(),
-                key_hash: hash_api_key(&key),
-                admin: true,
-                created_at: domain::model::now(),
-            })?;
-            let ev = AuditEvent::new(
-                "odcm_created",
-                "odcm",
-                &config.name,
-                ca.cert().fingerprint.clone(),
-            );
-            audit::append(store.as_ref(), &ca, &mut b, &[ev])?;
-            store.commit(b)?;
-            store.flush()?;
-            Some(key)
-        } else {
-            None
-        };
+        let new_admin_key =
+            if let Some((key, mut b)) = runtime::datadir::admin_key_batch(store.as_ref())? {
+                let ev = AuditEvent::new(
+                    "odcm_created",
+                    "odcm",
+                    &config.name,
+                    ca.cert().fingerprint.clone(),
+                );
+                audit::append(store.as_ref(), &ca, &mut b, &[ev])?;
+                store.commit(b)?;
+                store.flush()?;
+                Some(key)
+            } else {
+                None
+            };
         let version = meta(store.as_ref(), TRUST_VERSION)?.value;
         let (changes, _) = tokio::sync::watch::channel(version);
         let days = |d: u64| i64::try_from(d).unwrap_or(i64::MAX / 86_400);
@@ -155,11 +143,6 @@ impl OdcmState {
             }),
             new_admin_key,
         })
-    }
-
-    /// Looks up an API key; `None` if it is unknown.
-    pub fn authenticate(&self, key: &str) -> OdcmResult<Option<ApiKeyRecord>> {
-        Ok(self.store.get_record::<ApiKeyRecord>(&hash_api_key(key))?)
     }
 
     pub fn space(&self, name: &str) -> OdcmResult<SpaceRecord> {

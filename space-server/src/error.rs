@@ -1,5 +1,7 @@
-//! The Space server's error type and its mapping to a small set of gRPC status codes.
+//! The Space server's error type. Each variant has one [`ErrorCode`] (the vocabulary every
+//! front end shares); `runtime::status` turns codes into gRPC statuses, once, at the edge.
 
+use domain::error::{ErrorCode, ServiceError};
 use storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +14,12 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     Precondition(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -37,6 +45,25 @@ impl ApiError {
     }
 }
 
+impl ServiceError for ApiError {
+    fn code(&self) -> ErrorCode {
+        use package_store::PackageError as P;
+        match self {
+            ApiError::NotFound { .. } => ErrorCode::NotFound,
+            ApiError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            ApiError::Invalid(_) | ApiError::Wire(_) => ErrorCode::Invalid,
+            ApiError::Precondition(_) => ErrorCode::FailedPrecondition,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Storage(e) => e.code(),
+            ApiError::Package(P::Io(_)) => ErrorCode::Internal,
+            ApiError::Package(_) => ErrorCode::Invalid,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 impl From<domain::package::NameError> for ApiError {
     fn from(e: domain::package::NameError) -> Self {
         ApiError::Invalid(e.to_string())
@@ -49,27 +76,10 @@ impl From<secrets::SecretError> for ApiError {
     }
 }
 
+/// The gRPC edge: the one conversion to a status.
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
-        use package_store::PackageError as P;
-        let msg = e.to_string();
-        match e {
-            ApiError::NotFound { .. } => tonic::Status::not_found(msg),
-            ApiError::AlreadyExists { .. } => tonic::Status::already_exists(msg),
-            ApiError::Invalid(_) | ApiError::Wire(_) => tonic::Status::invalid_argument(msg),
-            ApiError::Precondition(_) => tonic::Status::failed_precondition(msg),
-            ApiError::Storage(StorageError::Conflict { .. }) => tonic::Status::already_exists(msg),
-            ApiError::Storage(StorageError::Changed { .. }) => tonic::Status::aborted(msg),
-            ApiError::Package(P::Io(_)) => {
-                tracing::error!(error = %msg, "package store failure");
-                tonic::Status::internal(msg)
-            }
-            ApiError::Package(_) => tonic::Status::invalid_argument(msg),
-            ApiError::Storage(_) | ApiError::Internal(_) => {
-                tracing::error!(error = %msg, "internal error");
-                tonic::Status::internal(msg)
-            }
-        }
+        runtime::status::status_of(&e)
     }
 }
 

@@ -18,7 +18,6 @@ use crate::api::releases::ReleasesApi;
 use crate::api::system::SystemApi;
 use crate::api::targets::TargetsApi;
 use crate::api::variables::VariablesApi;
-use crate::auth::Authenticator;
 use crate::deployments::{DeploymentsApi, Engine};
 use crate::state::SpaceState;
 
@@ -76,7 +75,7 @@ pub async fn serve(
     if let Some(p) = &options.peering {
         let _ = state.peering.set(p.clone());
     }
-    let auth = Authenticator::new(state.clone());
+    let auth = crate::auth::authenticator(&state);
     let hub = Hub::new(state.clone(), options.agent_wait)
         .map_err(|e| ServeError::Transport(e.to_string()))?;
     let engine = Engine::new(

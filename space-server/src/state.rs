@@ -7,8 +7,7 @@ use std::sync::Arc;
 use domain::model::{Environment, Lifecycle, Project, Timestamp};
 use net::tls::Identity;
 use package_store::ChunkStore;
-use secrets::{MasterKey, hash_api_key, new_api_key};
-use storage::records::ApiKeyRecord;
+use secrets::MasterKey;
 use storage::{Batch, SledStore, Store, StoreExt, key_of};
 
 use crate::error::{ApiError, ApiResult};
@@ -50,6 +49,8 @@ pub enum OpenError {
     Tls(#[from] net::tls::TlsError),
     #[error(transparent)]
     Package(#[from] package_store::PackageError),
+    #[error(transparent)]
+    Bootstrap(#[from] runtime::datadir::BootstrapError),
 }
 
 impl SpaceState {
@@ -61,13 +62,7 @@ impl SpaceState {
             let path = p.display().to_string();
             move |source| OpenError::Dir { path, source }
         };
-        std::fs::create_dir_all(data_dir).map_err(dir_err(data_dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(dir_err(data_dir))?;
-        }
+        runtime::datadir::create_private(data_dir).map_err(dir_err(data_dir))?;
         let tmp = data_dir.join("tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(dir_err(&tmp))?;
@@ -77,23 +72,13 @@ impl SpaceState {
         let master = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let identity = Identity::load_or_create(data_dir, name, tls_names)?;
         let chunks = ChunkStore::open(data_dir.join("chunks"))?;
-        let new_admin_key = if store
-            .scan(<ApiKeyRecord as storage::Record>::TABLE, "", None, 1)?
-            .is_empty()
-        {
-            let key = new_api_key()?;
-            let mut b = Batch::new();
-            b.insert_record(&ApiKeyRecord {
-                name: "admin".into(),
-                key_hash: hash_api_key(&key),
-                admin: true,
-                created_at: domain::model::now(),
-            })?;
-            store.commit(b)?;
-            store.flush()?;
-            Some(key)
-        } else {
-            None
+        let new_admin_key = match runtime::datadir::admin_key_batch(store.as_ref())? {
+            Some((key, b)) => {
+                store.commit(b)?;
+                store.flush()?;
+                Some(key)
+            }
+            None => None,
         };
         Ok(Opened {
             state: Arc::new(SpaceState {
@@ -112,11 +97,6 @@ impl SpaceState {
 
     pub fn tmp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
-    }
-
-    /// Looks up an API key; `None` if it is unknown.
-    pub fn authenticate(&self, key: &str) -> ApiResult<Option<ApiKeyRecord>> {
-        Ok(self.store.get_record::<ApiKeyRecord>(&hash_api_key(key))?)
     }
 
     pub fn environment(&self, name: &str) -> ApiResult<Environment> {

@@ -1,5 +1,11 @@
-//! Storage behind a trait: an ordered key-value store with atomic batches, plus a typed,
+//! Storage behind a trait: an ordered key-value store with atomic batches, transactions
+//! (closures that read and write), a revision per value for compare-and-swap, plus a typed,
 //! versioned record layer on top. sled is the embedded backend; memory serves tests.
+//!
+//! The trait is blocking, on purpose: sled is, and so is a PostgreSQL client inside
+//! `spawn_blocking`. Async code never calls it on a runtime worker for anything that waits on
+//! the disk: writes and flushes go through `spawn_blocking` (`SpaceState::commit`,
+//! `OdcmState::commit`); short reads of the page cache are called directly.
 
 mod memory;
 pub mod records;
@@ -7,14 +13,19 @@ mod sled_store;
 #[cfg(test)]
 #[path = "tests/suite.rs"]
 mod suite;
+mod tx;
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
+pub use tx::{Tx, TxExt, Versioned};
 
 use serde::{Serialize, de::DeserializeOwned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A transaction closure gave up (with its own error, which the caller receives instead).
+    #[error("the transaction was abandoned")]
+    Aborted,
     #[error("storage backend failed: {0}")]
     Backend(String),
     #[error("{table} '{key}' already exists")]
@@ -36,6 +47,19 @@ pub enum StorageError {
         found: u32,
         supported: u32,
     },
+}
+
+impl domain::error::ServiceError for StorageError {
+    fn code(&self) -> domain::error::ErrorCode {
+        use domain::error::ErrorCode as C;
+        match self {
+            StorageError::Conflict { .. } => C::AlreadyExists,
+            StorageError::Changed { .. } | StorageError::Aborted => C::Aborted,
+            // "upgrade the server" is something the operator can act on.
+            StorageError::TooNew { .. } => C::FailedPrecondition,
+            StorageError::Backend(_) | StorageError::Corrupt { .. } => C::Internal,
+        }
+    }
 }
 
 /// One write in an atomic [`Batch`].
@@ -61,6 +85,13 @@ pub enum Op {
         table: String,
         key: String,
         value: Option<Vec<u8>>,
+    },
+    /// Precondition: the key's revision is exactly this (`None`: the key is absent), otherwise
+    /// the batch fails with [`StorageError::Changed`]. Compare-and-swap without the old bytes.
+    ExpectRevision {
+        table: String,
+        key: String,
+        revision: Option<u64>,
     },
 }
 
@@ -105,6 +136,14 @@ impl Batch {
         });
         self
     }
+    pub fn require_revision(&mut self, table: &str, key: &str, revision: Option<u64>) -> &mut Self {
+        self.ops.push(Op::ExpectRevision {
+            table: table.into(),
+            key: key.into(),
+            revision,
+        });
+        self
+    }
     /// Adds a typed record (create or replace).
     pub fn put_record<R: Record>(&mut self, r: &R) -> Result<&mut Self, StorageError> {
         let v = encode(r)?;
@@ -117,11 +156,14 @@ impl Batch {
     }
 }
 
-/// The storage interface every backend implements (sled now; PostgreSQL later).
-/// Keys are ordered by their UTF-8 bytes within a table.
+/// The storage interface every backend implements (sled now; PostgreSQL next). Keys are
+/// ordered by their UTF-8 bytes within a table. Blocking: see the module documentation.
 pub trait Store: Send + Sync + 'static {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
-    /// Up to `limit` entries whose key starts with `prefix` and sorts after `start_after`.
+    /// The value and its revision.
+    fn get_versioned(&self, table: &str, key: &str) -> Result<Option<Versioned>, StorageError>;
+    /// Up to `limit` entries whose key starts with `prefix` and sorts after `start_after`,
+    /// read from `start_after` on (a page never re-walks the pages before it).
     fn scan(
         &self,
         table: &str,
@@ -131,6 +173,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
     /// Applies every op atomically, checking `Insert` and `Expect` preconditions first.
     fn commit(&self, batch: Batch) -> Result<(), StorageError>;
+    /// Runs `f` as one serializable transaction: all its writes or none. `f` may run more than
+    /// once (when a concurrent writer touched the same keys); an error from `f` aborts.
+    /// Callers use [`StoreExt::transaction`], which carries their own result and error type.
+    fn transact(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
     /// The next value (starting at 1) of a named, durable, strictly increasing counter.
     fn next_id(&self, counter: &str) -> Result<u64, StorageError>;
     /// Makes every committed write durable.
@@ -186,6 +235,21 @@ pub fn decode<R: Record>(key: &str, bytes: &[u8]) -> Result<R, StorageError> {
 
 /// Typed helpers over any [`Store`].
 pub trait StoreExt: Store {
+    /// Runs `f` as one transaction (see [`Store::transact`]) and returns what it returned;
+    /// an `Err` from `f` writes nothing and is returned as is.
+    fn transaction<T, E: From<StorageError>>(
+        &self,
+        f: impl FnMut(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        tx::run(|g| self.transact(g), f)
+    }
+    /// The record and its revision.
+    fn get_record_versioned<R: Record>(&self, key: &str) -> Result<Option<(R, u64)>, StorageError> {
+        match self.get_versioned(R::TABLE, key)? {
+            Some(v) => Ok(Some((decode(key, &v.value)?, v.revision))),
+            None => Ok(None),
+        }
+    }
     fn get_record<R: Record>(&self, key: &str) -> Result<Option<R>, StorageError> {
         match self.get(R::TABLE, key)? {
             Some(b) => decode(key, &b).map(Some),

@@ -1,11 +1,15 @@
 //! An in-memory [`Store`] for tests and tools; same semantics as the durable backends.
+//! Transactions hold the one lock for their whole run, so they are serial.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::tx::{Tx, Versioned};
 use super::{Batch, Op, StorageError, Store};
 
-type Map = BTreeMap<(String, String), Vec<u8>>;
+type Key = (String, String);
+/// Revision and bytes of each key.
+type Map = BTreeMap<Key, (u64, Vec<u8>)>;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -24,9 +28,61 @@ impl MemoryStore {
     }
 }
 
+/// A transaction over the map: writes are staged (`None` = deleted) and applied on success.
+struct MemTx<'a> {
+    map: &'a Map,
+    staged: BTreeMap<Key, Option<(u64, Vec<u8>)>>,
+}
+
+impl MemTx<'_> {
+    fn current(&self, k: &(String, String)) -> Option<(u64, Vec<u8>)> {
+        match self.staged.get(k) {
+            Some(v) => v.clone(),
+            None => self.map.get(k).cloned(),
+        }
+    }
+}
+
+impl Tx for MemTx<'_> {
+    fn get(&mut self, table: &str, key: &str) -> Result<Option<Versioned>, StorageError> {
+        Ok(self
+            .current(&(table.into(), key.into()))
+            .map(|(revision, value)| Versioned { value, revision }))
+    }
+    fn put(&mut self, table: &str, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        let k = (table.to_string(), key.to_string());
+        let rev = self.current(&k).map_or(0, |(r, _)| r) + 1;
+        self.staged.insert(k, Some((rev, value)));
+        Ok(())
+    }
+    fn insert(&mut self, table: &str, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        if self.current(&(table.into(), key.into())).is_some() {
+            return Err(StorageError::Conflict {
+                table: table.into(),
+                key: key.into(),
+            });
+        }
+        self.put(table, key, value)
+    }
+    fn delete(&mut self, table: &str, key: &str) -> Result<(), StorageError> {
+        self.staged.insert((table.into(), key.into()), None);
+        Ok(())
+    }
+}
+
 impl Store for MemoryStore {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.lock()?.get(&(table.into(), key.into())).cloned())
+        Ok(self.get_versioned(table, key)?.map(|v| v.value))
+    }
+
+    fn get_versioned(&self, table: &str, key: &str) -> Result<Option<Versioned>, StorageError> {
+        Ok(self
+            .lock()?
+            .get(&(table.into(), key.into()))
+            .map(|(revision, value)| Versioned {
+                value: value.clone(),
+                revision: *revision,
+            }))
     }
 
     fn scan(
@@ -36,50 +92,70 @@ impl Store for MemoryStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        use std::ops::Bound;
         let map = self.lock()?;
-        let start = (table.to_string(), prefix.to_string());
+        let lower = match start_after {
+            Some(a) if a >= prefix => Bound::Excluded((table.to_string(), a.to_string())),
+            _ => Bound::Included((table.to_string(), prefix.to_string())),
+        };
         Ok(map
-            .range(start..)
+            .range((lower, Bound::Unbounded))
             .take_while(|((t, k), _)| t == table && k.starts_with(prefix))
-            .filter(|((_, k), _)| start_after.is_none_or(|a| k.as_str() > a))
             .take(limit)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .map(|((_, k), (_, v))| (k.clone(), v.clone()))
             .collect())
     }
 
     fn commit(&self, batch: Batch) -> Result<(), StorageError> {
-        let mut map = self.lock()?;
-        for op in &batch.ops {
-            match op {
-                Op::Insert { table, key, .. }
-                    if map.contains_key(&(table.clone(), key.clone())) =>
-                {
-                    return Err(StorageError::Conflict {
-                        table: table.clone(),
-                        key: key.clone(),
-                    });
-                }
-                Op::Expect { table, key, value }
-                    if map.get(&(table.clone(), key.clone())) != value.as_ref() =>
-                {
+        self.transact(&mut |tx| {
+            for op in &batch.ops {
+                let (table, key) = match op {
+                    Op::Expect { table, key, .. } | Op::ExpectRevision { table, key, .. } => {
+                        (table, key)
+                    }
+                    _ => continue,
+                };
+                let cur = tx.get(table, key)?;
+                let holds = match op {
+                    Op::Expect { value, .. } => cur.map(|v| v.value).as_deref() == value.as_deref(),
+                    Op::ExpectRevision { revision, .. } => cur.map(|v| v.revision) == *revision,
+                    _ => true,
+                };
+                if !holds {
                     return Err(StorageError::Changed {
                         table: table.clone(),
                         key: key.clone(),
                     });
                 }
-                _ => {}
             }
-        }
-        for op in batch.ops {
-            match op {
-                Op::Put { table, key, value } | Op::Insert { table, key, value } => {
-                    map.insert((table, key), value);
+            for op in &batch.ops {
+                match op {
+                    Op::Put { table, key, value } => tx.put(table, key, value.clone())?,
+                    Op::Insert { table, key, value } => tx.insert(table, key, value.clone())?,
+                    Op::Delete { table, key } => tx.delete(table, key)?,
+                    Op::Expect { .. } | Op::ExpectRevision { .. } => {}
                 }
-                Op::Delete { table, key } => {
-                    map.remove(&(table, key));
-                }
-                Op::Expect { .. } => {}
             }
+            Ok(())
+        })
+    }
+
+    fn transact(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut map = self.lock()?;
+        let mut tx = MemTx {
+            map: &map,
+            staged: BTreeMap::new(),
+        };
+        f(&mut tx)?;
+        let staged = tx.staged;
+        for (k, v) in staged {
+            match v {
+                Some(v) => map.insert(k, v),
+                None => map.remove(&k),
+            };
         }
         Ok(())
     }
@@ -89,11 +165,11 @@ impl Store for MemoryStore {
         let k = ("\u{0}counter".to_string(), counter.to_string());
         let n = map
             .get(&k)
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0)
             + 1;
-        map.insert(k, n.to_be_bytes().to_vec());
+        map.insert(k, (n, n.to_be_bytes().to_vec()));
         Ok(n)
     }
 

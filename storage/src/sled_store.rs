@@ -1,10 +1,15 @@
-//! The embedded [`Store`] backend: one sled tree, keys `table \0 key`, atomic batches as sled
-//! transactions.
+//! The embedded [`Store`] backend: one sled tree, keys `table \0 key`, values framed with their
+//! revision, atomic batches and transactions as sled transactions (optimistic: sled runs a
+//! closure again when a concurrent transaction touched the same keys).
 
+use std::cell::RefCell;
 use std::path::Path;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 
+use super::tx::{Tx, Versioned, frame};
 use super::{Batch, Op, StorageError, Store};
 
 pub struct SledStore {
@@ -40,15 +45,117 @@ impl SledStore {
         let tree = db.open_tree("records").map_err(backend)?;
         Ok(Self { db, tree })
     }
+
+    /// Writes raw bytes without the revision frame, as builds before revisions did (for
+    /// migration tests).
+    #[cfg(test)]
+    pub(crate) fn put_legacy(&self, table: &str, key: &str, value: &[u8]) {
+        let _ = self.tree.insert(full_key(table, key), value);
+    }
+}
+
+/// One sled transaction seen through [`Tx`]. A sled conflict is carried in `conflict` so the
+/// closure's own result type stays [`StorageError`].
+struct SledTx<'a> {
+    tree: &'a TransactionalTree,
+    conflict: Option<UnabortableTransactionError>,
+}
+
+impl SledTx<'_> {
+    fn check<T>(&mut self, r: Result<T, UnabortableTransactionError>) -> Result<T, StorageError> {
+        r.map_err(|e| {
+            let msg = e.to_string();
+            self.conflict = Some(e);
+            StorageError::Backend(msg)
+        })
+    }
+
+    fn current(&mut self, k: &[u8]) -> Result<Option<Versioned>, StorageError> {
+        let r = self.tree.get(k);
+        Ok(self.check(r)?.map(|v| frame::unwrap(&v)))
+    }
+
+    fn write(&mut self, k: Vec<u8>, value: &[u8]) -> Result<(), StorageError> {
+        let rev = self.current(&k)?.map_or(0, |v| v.revision) + 1;
+        let r = self.tree.insert(k, frame::wrap(rev, value));
+        self.check(r).map(|_| ())
+    }
+}
+
+impl Tx for SledTx<'_> {
+    fn get(&mut self, table: &str, key: &str) -> Result<Option<Versioned>, StorageError> {
+        self.current(&full_key(table, key))
+    }
+    fn put(&mut self, table: &str, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        self.write(full_key(table, key), &value)
+    }
+    fn insert(&mut self, table: &str, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        let k = full_key(table, key);
+        if self.current(&k)?.is_some() {
+            return Err(StorageError::Conflict {
+                table: table.into(),
+                key: key.into(),
+            });
+        }
+        self.write(k, &value)
+    }
+    fn delete(&mut self, table: &str, key: &str) -> Result<(), StorageError> {
+        let r = self.tree.remove(full_key(table, key));
+        self.check(r).map(|_| ())
+    }
+}
+
+/// Applies a batch inside a transaction: preconditions first, then the writes.
+fn apply(tx: &mut dyn Tx, batch: &Batch) -> Result<(), StorageError> {
+    for op in &batch.ops {
+        match op {
+            Op::Expect { table, key, value } => {
+                let cur = tx.get(table, key)?.map(|v| v.value);
+                if cur.as_deref() != value.as_deref() {
+                    return Err(StorageError::Changed {
+                        table: table.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            Op::ExpectRevision {
+                table,
+                key,
+                revision,
+            } => {
+                let cur = tx.get(table, key)?.map(|v| v.revision);
+                if cur != *revision {
+                    return Err(StorageError::Changed {
+                        table: table.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for op in &batch.ops {
+        match op {
+            Op::Put { table, key, value } => tx.put(table, key, value.clone())?,
+            Op::Insert { table, key, value } => tx.insert(table, key, value.clone())?,
+            Op::Delete { table, key } => tx.delete(table, key)?,
+            Op::Expect { .. } | Op::ExpectRevision { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 impl Store for SledStore {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.get_versioned(table, key)?.map(|v| v.value))
+    }
+
+    fn get_versioned(&self, table: &str, key: &str) -> Result<Option<Versioned>, StorageError> {
         Ok(self
             .tree
             .get(full_key(table, key))
             .map_err(backend)?
-            .map(|v| v.to_vec()))
+            .map(|v| frame::unwrap(&v)))
     }
 
     fn scan(
@@ -59,14 +166,25 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
         let head = table.len() + 1;
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(full_key(table, prefix)) {
-            let (k, v) = item.map_err(backend)?;
-            let key = String::from_utf8_lossy(&k[head..]).into_owned();
-            if start_after.is_some_and(|a| key.as_str() <= a) {
-                continue;
+        let lower = full_key(table, prefix);
+        // Start right after `start_after` (when it lies within the prefix) instead of walking
+        // the prefix from its beginning: every page costs only its own entries.
+        let iter = match start_after {
+            Some(a) if a.as_bytes() >= prefix.as_bytes() => {
+                let mut from = full_key(table, a);
+                from.push(0);
+                self.tree.range(from..)
             }
-            out.push((key, v.to_vec()));
+            _ => self.tree.range(lower.clone()..),
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item.map_err(backend)?;
+            if !k.starts_with(&lower) {
+                break;
+            }
+            let key = String::from_utf8_lossy(&k[head..]).into_owned();
+            out.push((key, frame::unwrap(&v).value));
             if out.len() >= limit {
                 break;
             }
@@ -75,43 +193,29 @@ impl Store for SledStore {
     }
 
     fn commit(&self, batch: Batch) -> Result<(), StorageError> {
-        let result = self.tree.transaction(|tx| {
-            for op in &batch.ops {
-                match op {
-                    Op::Insert { table, key, .. } if tx.get(full_key(table, key))?.is_some() => {
-                        return Err(ConflictableTransactionError::Abort(
-                            StorageError::Conflict {
-                                table: table.clone(),
-                                key: key.clone(),
-                            },
-                        ));
-                    }
-                    Op::Expect { table, key, value } => {
-                        let cur = tx.get(full_key(table, key))?;
-                        if cur.as_deref() != value.as_deref() {
-                            return Err(ConflictableTransactionError::Abort(
-                                StorageError::Changed {
-                                    table: table.clone(),
-                                    key: key.clone(),
-                                },
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
+        self.transact(&mut |tx| apply(tx, &batch))
+    }
+
+    fn transact(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let f = RefCell::new(f);
+        let result = self.tree.transaction(|t| {
+            let mut tx = SledTx {
+                tree: t,
+                conflict: None,
+            };
+            let mut f = f.borrow_mut();
+            match (*f)(&mut tx) {
+                Ok(()) => Ok(()),
+                // A sled conflict must reach sled, which then runs the closure again.
+                Err(_) if tx.conflict.is_some() => match tx.conflict.take() {
+                    Some(c) => Err(c.into()),
+                    None => Err(ConflictableTransactionError::Abort(StorageError::Aborted)),
+                },
+                Err(e) => Err(ConflictableTransactionError::Abort(e)),
             }
-            for op in &batch.ops {
-                match op {
-                    Op::Put { table, key, value } | Op::Insert { table, key, value } => {
-                        tx.insert(full_key(table, key), value.as_slice())?;
-                    }
-                    Op::Delete { table, key } => {
-                        tx.remove(full_key(table, key))?;
-                    }
-                    Op::Expect { .. } => {}
-                }
-            }
-            Ok(())
         });
         match result {
             Ok(()) => Ok(()),

@@ -2,6 +2,8 @@
 //! the agent listener (mutual TLS: only registered target certificates complete the
 //! handshake); the Space opens sessions to listening agents itself, pinning their certificate.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -244,12 +246,16 @@ impl AgentHub for AgentHubApi {
         req: tonic::Request<tonic::Streaming<ab::AgentMessage>>,
     ) -> Result<tonic::Response<Out>, tonic::Status> {
         let fp = net::pinning::peer_fingerprint(&req).ok_or_else(|| {
-            tonic::Status::unauthenticated("agents must present their certificate")
+            refuse(
+                ErrorCode::Unauthenticated,
+                "agents must present their certificate",
+            )
         })?;
         let target = self.0.target_by_fingerprint(&fp)?.ok_or_else(|| {
-            tonic::Status::permission_denied(format!(
-                "certificate {fp} is not registered as a deployment target in this Space"
-            ))
+            refuse(
+                ErrorCode::PermissionDenied,
+                format!("certificate {fp} is not registered as a deployment target in this Space"),
+            )
         })?;
         if let AgentMode::Listening { address } = &target.mode {
             return Err(ApiError::Precondition(format!(

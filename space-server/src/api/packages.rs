@@ -2,6 +2,8 @@
 //! Uploads stream to a temporary file, are validated as archives, then chunked into the store;
 //! the manifest record is written last, so an interrupted upload never appears.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -319,10 +321,13 @@ impl Packages for PackagesApi {
                         Ok(n) => filled += n,
                         Err(e) => {
                             tracing::error!(package = %manifest.id, version = %manifest.version, error = %e, "package cannot be read back from the store");
-                            let _ = tx.blocking_send(Err(tonic::Status::data_loss(format!(
-                                "package {} {} is damaged in the store: {e}",
-                                manifest.id, manifest.version
-                            ))));
+                            let _ = tx.blocking_send(Err(refuse(
+                                ErrorCode::FailedPrecondition,
+                                format!(
+                                    "package {} {} is damaged in the store: {e}",
+                                    manifest.id, manifest.version
+                                ),
+                            )));
                             return;
                         }
                     }

@@ -1,6 +1,8 @@
 //! `space.v1.Peers` (API key, like the rest of the Space API): this Space's ODCM identity and
 //! trust set, and calls to a named peer over mutual TLS.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::sync::Arc;
 
 use proto::odcm::v1 as odcm_pb;
@@ -14,7 +16,7 @@ pub struct PeersApi(pub Option<Arc<Peering>>);
 impl PeersApi {
     fn peering(&self) -> Result<&Arc<Peering>, Status> {
         self.0.as_ref().ok_or_else(|| {
-            Status::failed_precondition(
+            refuse(ErrorCode::FailedPrecondition,
                 "this Space is not enrolled with an ODCM: start it once with --odcm-url, --odcm-fingerprint and --enrolment-token (from `deploy odcm space create`)",
             )
         })
@@ -69,7 +71,7 @@ impl pb::peers_server::Peers for PeersApi {
         let p = self.peering()?;
         let r = r.into_inner();
         if r.peer.trim().is_empty() {
-            return Err(Status::invalid_argument("name the peer Space to call"));
+            return Err(refuse(ErrorCode::Invalid, "name the peer Space to call"));
         }
         super::client::ping(p, r.peer.trim(), &r.kind)
             .await

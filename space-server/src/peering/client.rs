@@ -2,6 +2,8 @@
 //! come from the trust set; the peer must present the certificate of the Space named (checked
 //! by the TLS verifier), and this Space presents its ODCM-issued certificate.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,9 +40,10 @@ pub fn parse_kind(s: &str) -> Result<Option<pb::TrustKind>, Status> {
         "" => Ok(None),
         "releases" | "release" => Ok(Some(pb::TrustKind::Releases)),
         "receipts" | "receipt" => Ok(Some(pb::TrustKind::Receipts)),
-        other => Err(Status::invalid_argument(format!(
-            "trust kind '{other}' is not known: use releases or receipts"
-        ))),
+        other => Err(refuse(
+            ErrorCode::Invalid,
+            format!("trust kind '{other}' is not known: use releases or receipts"),
+        )),
     }
 }
 
@@ -66,29 +69,38 @@ pub async fn channel(
 ) -> Result<(tonic::transport::Channel, odcm_pb::Peer), Status> {
     let set = p.trust_set();
     let Some(target) = set.peers.iter().find(|x| x.name.eq_ignore_ascii_case(peer)) else {
-        return Err(Status::failed_precondition(format!(
-            "Space '{peer}' is not in the trust set of {}: no trust involves it (add one with `deploy odcm trust add` in ODCM '{}')",
-            p.me, p.enrolled.odcm
-        )));
+        return Err(refuse(
+            ErrorCode::FailedPrecondition,
+            format!(
+                "Space '{peer}' is not in the trust set of {}: no trust involves it (add one with `deploy odcm trust add` in ODCM '{}')",
+                p.me, p.enrolled.odcm
+            ),
+        ));
     };
     if target.endpoint.is_empty() {
-        return Err(Status::failed_precondition(format!(
-            "ODCM '{}' knows no peer endpoint for Space '{}': set it at enrolment or with `deploy odcm remote-space add --endpoint` (or promote by file)",
-            p.enrolled.odcm, target.name
-        )));
+        return Err(refuse(
+            ErrorCode::FailedPrecondition,
+            format!(
+                "ODCM '{}' knows no peer endpoint for Space '{}': set it at enrolment or with `deploy odcm remote-space add --endpoint` (or promote by file)",
+                p.enrolled.odcm, target.name
+            ),
+        ));
     }
     let verifier = TrustVerifier::new(p.store.clone())
         .expecting(PeerRole::Space)
         .expecting_space(&target.name);
     let cfg = client_config(Some(&p.identity), Arc::new(verifier))
-        .map_err(|e| Status::internal(e.to_string()))?;
+        .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
     let ch = connect_mtls(&target.endpoint, cfg, CONNECT_TIMEOUT)
         .await
         .map_err(|e| {
-            Status::unavailable(format!(
-                "calling Space '{}' at {}: {e}",
-                target.name, target.endpoint
-            ))
+            refuse(
+                ErrorCode::Unavailable,
+                format!(
+                    "calling Space '{}' at {}: {e}",
+                    target.name, target.endpoint
+                ),
+            )
         })?;
     Ok((ch, target.clone()))
 }
@@ -97,19 +109,28 @@ pub async fn channel(
 pub fn peer_refusal(p: &Peering, target: &odcm_pb::Peer, s: Status) -> Status {
     let m = explain(&s);
     match s.code() {
-        tonic::Code::PermissionDenied => Status::permission_denied(m),
-        tonic::Code::Unauthenticated => Status::failed_precondition(format!(
-            "Space '{}' refused the certificate of {}: {m}",
-            target.name, p.me
-        )),
-        tonic::Code::Unavailable => Status::unavailable(format!(
-            "calling Space '{}' at {}: {m}",
-            target.name, target.endpoint
-        )),
-        _ => Status::failed_precondition(format!(
-            "calling Space '{}' at {}: {m}",
-            target.name, target.endpoint
-        )),
+        tonic::Code::PermissionDenied => refuse(ErrorCode::PermissionDenied, m),
+        tonic::Code::Unauthenticated => refuse(
+            ErrorCode::FailedPrecondition,
+            format!(
+                "Space '{}' refused the certificate of {}: {m}",
+                target.name, p.me
+            ),
+        ),
+        tonic::Code::Unavailable => refuse(
+            ErrorCode::Unavailable,
+            format!(
+                "calling Space '{}' at {}: {m}",
+                target.name, target.endpoint
+            ),
+        ),
+        _ => refuse(
+            ErrorCode::FailedPrecondition,
+            format!(
+                "calling Space '{}' at {}: {m}",
+                target.name, target.endpoint
+            ),
+        ),
     }
 }
 

@@ -4,6 +4,8 @@
 //! to the Space a bundle was promoted to, only for that bundle's packages; receipts only from a
 //! Space trusted for receipts that signed them. After that the same code as by file runs.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ impl PromotionsPeerApi {
     ) -> Result<PeerIdentity, Status> {
         let p = &self.peering;
         let c = peer_identity(req, &p.store, PeerRole::Space)
-            .map_err(|r| Status::unauthenticated(r.message))?;
+            .map_err(|r| refuse(ErrorCode::Unauthenticated, r.message))?;
         if !allows(&p.trust_set(), &p.me, &c.space, kind) {
             let noun = if kind == odcm_pb::TrustKind::Receipts {
                 "receipts"
@@ -59,7 +61,7 @@ impl PromotionsPeerApi {
                 odcm_pb::EventKind::BundleRefused
             };
             crate::promotion::audit(&self.state, event, &c.space, noun, &msg);
-            return Err(Status::permission_denied(msg));
+            return Err(refuse(ErrorCode::PermissionDenied, msg));
         }
         Ok(c)
     }
@@ -70,7 +72,10 @@ async fn collect(mut s: Streaming<pb::Data>, what: &str) -> Result<Vec<u8>, Stat
     while let Some(m) = s.next().await {
         let m = m?;
         if out.len() + m.data.len() > MAX_FILE {
-            return Err(Status::invalid_argument(format!("the {what} is too large")));
+            return Err(refuse(
+                ErrorCode::Invalid,
+                format!("the {what} is too large"),
+            ));
         }
         out.extend_from_slice(&m.data);
     }
@@ -92,16 +97,19 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         let bytes = collect(req.into_inner(), "bundle").await?;
         let claimed = claimed_sender(&bytes, "/predicate/source_space");
         if !claimed.eq_ignore_ascii_case(&caller.space) {
-            return Err(Status::permission_denied(format!(
-                "space '{}' offered a bundle of space '{claimed}': a Space offers only its own bundles",
-                caller.space
-            )));
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "space '{}' offered a bundle of space '{claimed}': a Space offers only its own bundles",
+                    caller.space
+                ),
+            ));
         }
         let state = self.state.clone();
         let who = format!("space {}", caller.space);
         let rec = tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?
             .map_err(status)?;
         let v = bundles::load(&self.state, &rec, false).map_err(status)?;
         let missing: u32 = bundles::missing_chunks(&self.state, &v)
@@ -126,12 +134,13 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         // Fetching follows an offer this Space made: the caller need not trust this Space for
         // anything, but must be the Space the bundle was promoted to (checked below).
         let caller = peer_identity(&req, &self.peering.store, PeerRole::Space)
-            .map_err(|r| Status::unauthenticated(r.message))?;
+            .map_err(|r| refuse(ErrorCode::Unauthenticated, r.message))?;
         let pb::FetchChunksRequest { bundle_id, hashes } = req.into_inner();
         if hashes.len() > MAX_HASHES {
-            return Err(Status::invalid_argument(format!(
-                "at most {MAX_HASHES} chunks per call"
-            )));
+            return Err(refuse(
+                ErrorCode::Invalid,
+                format!("at most {MAX_HASHES} chunks per call"),
+            ));
         }
         let state = self.state.clone();
         let promo = state
@@ -140,10 +149,13 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
             .map_err(|e| status(e.into()))?
             .filter(|p| p.target_space.eq_ignore_ascii_case(&caller.space))
             .ok_or_else(|| {
-                Status::permission_denied(format!(
-                    "bundle {bundle_id} was not promoted by {} to space '{}'",
-                    self.peering.me, caller.space
-                ))
+                refuse(
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "bundle {bundle_id} was not promoted by {} to space '{}'",
+                        self.peering.me, caller.space
+                    ),
+                )
             })?;
         let release = state
             .release(&promo.project, &promo.version)
@@ -156,12 +168,15 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         let mut wanted = Vec::with_capacity(hashes.len());
         for h in hashes {
             let hash = ChunkHash::try_from(h.as_slice())
-                .map_err(|_| Status::invalid_argument("a chunk name is not 32 bytes"))?;
+                .map_err(|_| refuse(ErrorCode::Invalid, "a chunk name is not 32 bytes"))?;
             if !allowed.contains(&hash) {
-                return Err(Status::permission_denied(format!(
-                    "chunk {} is not part of bundle {bundle_id}",
-                    hex::encode(hash)
-                )));
+                return Err(refuse(
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "chunk {} is not part of bundle {bundle_id}",
+                        hex::encode(hash)
+                    ),
+                ));
             }
             wanted.push(hash);
         }
@@ -176,7 +191,7 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
                         hash: hash.to_vec(),
                         zstd,
                     })
-                    .map_err(|e| Status::internal(e.to_string()));
+                    .map_err(|e| refuse(ErrorCode::Internal, e.to_string()));
                 if tx.blocking_send(item).is_err() {
                     return;
                 }
@@ -195,10 +210,13 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         let bytes = collect(req.into_inner(), "receipts file").await?;
         let claimed = claimed_sender(&bytes, "/from_space");
         if !claimed.eq_ignore_ascii_case(&caller.space) {
-            return Err(Status::permission_denied(format!(
-                "space '{}' delivered receipts of space '{claimed}': a Space delivers only its own",
-                caller.space
-            )));
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "space '{}' delivered receipts of space '{claimed}': a Space delivers only its own",
+                    caller.space
+                ),
+            ));
         }
         let a = receipts::import(&self.state, &bytes, &format!("space {}", caller.space))
             .await

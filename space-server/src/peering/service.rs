@@ -3,6 +3,8 @@
 //! the current trust store (CA chain or pinned Remote Space certificate, validity, rotation)
 //! and checks the trusts with `pki::allows`, so a refusal reaches the caller with its reason.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ impl PeerApi {
     fn caller<T>(&self, req: &Request<T>) -> Result<PeerIdentity, Status> {
         peer_identity(req, &self.0.store, PeerRole::Space).map_err(|r| {
             tracing::warn!(claimed = %claimed(req), reason = %r.message, "peer call refused");
-            Status::unauthenticated(r.message)
+            refuse(ErrorCode::Unauthenticated, r.message)
         })
     }
 
@@ -52,10 +54,13 @@ impl PeerApi {
             .collect();
         if kinds.is_empty() {
             tracing::warn!(peer = %caller.space, odcm = %caller.odcm, "peer call refused: no trust");
-            return Err(Status::permission_denied(format!(
-                "Space '{}' (ODCM '{}') is not trusted by {} for releases or receipts: add a trust in ODCM '{}'",
-                caller.space, caller.odcm, self.0.me, self.0.enrolled.odcm
-            )));
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "Space '{}' (ODCM '{}') is not trusted by {} for releases or receipts: add a trust in ODCM '{}'",
+                    caller.space, caller.odcm, self.0.me, self.0.enrolled.odcm
+                ),
+            ));
         }
         Ok(kinds)
     }
@@ -101,7 +106,10 @@ impl pb::peer_server::Peer for PeerApi {
             .ok()
             .filter(|k| *k != pb::TrustKind::Unspecified)
             .ok_or_else(|| {
-                Status::invalid_argument("the trust kind is missing: use releases or receipts")
+                refuse(
+                    ErrorCode::Invalid,
+                    "the trust kind is missing: use releases or receipts",
+                )
             })?;
         let subject = r.get_ref().subject.clone();
         let (what, accepted, refused, noun) = match kind {
@@ -140,7 +148,7 @@ impl pb::peer_server::Peer for PeerApi {
             );
             tracing::warn!(peer = %caller.space, kind = noun, "trust check refused");
             report(refused, caller.space.clone(), msg.clone());
-            return Err(Status::permission_denied(msg));
+            return Err(refuse(ErrorCode::PermissionDenied, msg));
         }
         tracing::info!(peer = %caller.space, kind = noun, "trust check accepted");
         report(

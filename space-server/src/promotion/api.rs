@@ -1,6 +1,8 @@
 //! `space.v1.Promotion`: the gRPC edge of promotion by file. Files travel as streams of pieces;
 //! everything else is in the sibling modules.
 
+use domain::error::ErrorCode;
+use runtime::status::refuse;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -320,7 +322,9 @@ impl Promotion for PromotionApi {
             let mut f = match tokio::fs::File::open(&tmp.0).await {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = tx.send(Err(tonic::Status::internal(e.to_string()))).await;
+                    let _ = tx
+                        .send(Err(refuse(ErrorCode::Internal, e.to_string())))
+                        .await;
                     return;
                 }
             };
@@ -337,7 +341,9 @@ impl Promotion for PromotionApi {
                         }
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(tonic::Status::internal(e.to_string()))).await;
+                        let _ = tx
+                            .send(Err(refuse(ErrorCode::Internal, e.to_string())))
+                            .await;
                         return;
                     }
                 }

@@ -135,13 +135,154 @@ fn counters(s: &dyn Store) {
     assert_eq!(s.next_id("deployments").unwrap(), 3);
 }
 
+fn transactions(s: &dyn Store) {
+    // read-modify-write; reads see the transaction's own writes
+    let n = s
+        .transaction(|tx| {
+            tx.put_record(&thing("Counter", 1))?;
+            let mut t: Thing = tx.get_record("counter")?.ok_or(StorageError::Aborted)?;
+            t.n += 1;
+            tx.put_record(&t)?;
+            Ok::<_, StorageError>(t.n)
+        })
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(s.get_record::<Thing>("counter").unwrap().unwrap().n, 2);
+    // the caller's own error aborts the whole transaction and comes back unchanged
+    #[derive(Debug, PartialEq)]
+    enum Mine {
+        NotToday,
+        Store(String),
+    }
+    impl From<StorageError> for Mine {
+        fn from(e: StorageError) -> Self {
+            Mine::Store(e.to_string())
+        }
+    }
+    let r: Result<(), Mine> = s.transaction(|tx| {
+        tx.put_record(&thing("Counter", 99))?;
+        tx.put_record(&thing("Ghost", 1))?;
+        Err(Mine::NotToday)
+    });
+    assert_eq!(r, Err(Mine::NotToday));
+    assert_eq!(s.get_record::<Thing>("counter").unwrap().unwrap().n, 2);
+    assert_eq!(s.get_record::<Thing>("ghost").unwrap(), None);
+    // insert of an existing key fails the transaction with Conflict and writes nothing
+    let r = s.transaction(|tx| {
+        tx.put_record(&thing("Other", 1))?;
+        tx.insert_record(&thing("COUNTER", 5))
+    });
+    assert!(matches!(r, Err(StorageError::Conflict { .. })), "{r:?}");
+    assert_eq!(s.get_record::<Thing>("other").unwrap(), None);
+    // delete inside a transaction
+    s.transaction(|tx| tx.delete("thing", "counter")).unwrap();
+    assert_eq!(s.get_record::<Thing>("counter").unwrap(), None);
+}
+
+fn revisions(s: &dyn Store) {
+    let mut b = Batch::new();
+    b.insert_record(&thing("Rev", 1)).unwrap();
+    s.commit(b).unwrap();
+    assert_eq!(
+        s.get_versioned("thing", "rev").unwrap().unwrap().revision,
+        1
+    );
+    let mut b = Batch::new();
+    b.put_record(&thing("Rev", 2)).unwrap();
+    s.commit(b).unwrap();
+    let (t, rev) = s.get_record_versioned::<Thing>("rev").unwrap().unwrap();
+    assert_eq!((t.n, rev), (2, 2));
+    // compare-and-swap on the revision: a stale revision changes nothing
+    let mut b = Batch::new();
+    b.require_revision("thing", "rev", Some(1))
+        .put_record(&thing("Rev", 3))
+        .unwrap();
+    assert!(matches!(s.commit(b), Err(StorageError::Changed { .. })));
+    let mut b = Batch::new();
+    b.require_revision("thing", "rev", Some(2))
+        .put_record(&thing("Rev", 3))
+        .unwrap();
+    s.commit(b).unwrap();
+    assert_eq!(
+        s.get_versioned("thing", "rev").unwrap().unwrap().revision,
+        3
+    );
+    // `None` requires absence
+    let mut b = Batch::new();
+    b.require_revision("thing", "rev", None);
+    assert!(matches!(s.commit(b), Err(StorageError::Changed { .. })));
+    // deleting and creating again starts over
+    let mut b = Batch::new();
+    b.delete("thing", "rev");
+    s.commit(b).unwrap();
+    let mut b = Batch::new();
+    b.require_revision("thing", "rev", None)
+        .insert_record(&thing("Rev", 1))
+        .unwrap();
+    s.commit(b).unwrap();
+    assert_eq!(
+        s.get_versioned("thing", "rev").unwrap().unwrap().revision,
+        1
+    );
+}
+
+/// Many writers doing read-modify-write of one record at once: no update is lost.
+fn concurrent_writers(s: &dyn Store) {
+    let mut b = Batch::new();
+    b.put_record(&thing("Shared", 0)).unwrap();
+    s.commit(b).unwrap();
+    const WRITERS: u32 = 8;
+    const EACH: u32 = 40;
+    std::thread::scope(|scope| {
+        for _ in 0..WRITERS {
+            scope.spawn(|| {
+                for _ in 0..EACH {
+                    s.transaction(|tx| {
+                        let mut t: Thing = tx.get_record("shared")?.ok_or(StorageError::Aborted)?;
+                        t.n += 1;
+                        tx.put_record(&t)
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let (t, rev) = s.get_record_versioned::<Thing>("shared").unwrap().unwrap();
+    assert_eq!(t.n, WRITERS * EACH, "lost updates");
+    assert_eq!(rev, u64::from(WRITERS * EACH) + 1);
+}
+
+/// Paging starts after the last key instead of re-walking the prefix, and stays in it.
+fn scan_starts_after(s: &dyn Store) {
+    let mut b = Batch::new();
+    for k in ["p\u{1f}a", "p\u{1f}b", "p\u{1f}c", "q\u{1f}a"] {
+        b.put("pages", k, k.as_bytes().to_vec());
+    }
+    s.commit(b).unwrap();
+    let keys = |after: Option<&str>| -> Vec<String> {
+        s.scan("pages", "p\u{1f}", after, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    assert_eq!(keys(Some("p\u{1f}a")), ["p\u{1f}b", "p\u{1f}c"]);
+    assert_eq!(keys(Some("p\u{1f}c")), Vec::<String>::new());
+    // a start before the prefix begins at the prefix
+    assert_eq!(keys(Some("a")).len(), 3);
+}
+
 fn all(s: &dyn Store) {
     crud(s);
     expect_precondition(s);
     scan_and_paginate(s);
+    scan_starts_after(s);
     typed_pages(s);
     versions(s);
     counters(s);
+    transactions(s);
+    revisions(s);
+    concurrent_writers(s);
     s.flush().unwrap();
 }
 
@@ -170,4 +311,24 @@ fn sled_survives_reopen() {
     let s = SledStore::open(&dir.path().join("db")).unwrap();
     assert_eq!(s.get_record::<Thing>("kept").unwrap().unwrap().n, 5);
     assert_eq!(s.next_id("c").unwrap(), 2);
+}
+
+/// Values written before revisions existed (no frame) read as revision 0, keep their bytes,
+/// and get revision 1 on their next write.
+#[test]
+fn sled_reads_values_written_before_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(&dir.path().join("db")).unwrap();
+    let legacy = encode(&thing("Old", 7)).unwrap();
+    s.put_legacy("thing", "old", &legacy);
+    let (t, rev) = s.get_record_versioned::<Thing>("old").unwrap().unwrap();
+    assert_eq!((t, rev), (thing("Old", 7), 0));
+    assert_eq!(s.scan("thing", "", None, 10).unwrap()[0].1, legacy);
+    let mut b = Batch::new();
+    b.require_revision("thing", "old", Some(0))
+        .put_record(&thing("Old", 8))
+        .unwrap();
+    s.commit(b).unwrap();
+    let (t, rev) = s.get_record_versioned::<Thing>("old").unwrap().unwrap();
+    assert_eq!((t.n, rev), (8, 1));
 }
