@@ -157,10 +157,11 @@ impl OdcmState {
             .get_record::<RemoteSpaceRecord>(&key_of(&[name]))?)
     }
 
-    /// Commits `batch` with audit entries for `events` (atomically), bumping the trust-set
-    /// version when `trust_changed`, and wakes every `WatchTrustSet` stream. Call while holding
+    /// Commits `batch` with audit entries for `events` (atomically) and makes it durable,
+    /// bumping the trust-set version when `trust_changed`, and wakes every `WatchTrustSet`
+    /// stream. Call while holding
     /// [`OdcmState::write_lock`].
-    pub fn commit(
+    pub async fn commit(
         &self,
         mut batch: Batch,
         events: &[AuditEvent],
@@ -174,7 +175,14 @@ impl OdcmState {
             batch.put_record(&m)?;
             version = Some(m.value);
         }
-        self.store.commit(batch)?;
+        // The write and its disk sync run on the blocking pool: acknowledged means durable.
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.commit(batch)?;
+            store.flush()
+        })
+        .await
+        .map_err(|e| OdcmError::Internal(format!("commit task failed: {e}")))??;
         if let Some(v) = version {
             self.changes.send_replace(v);
         }

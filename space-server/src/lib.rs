@@ -1,4 +1,5 @@
-//! Space server library: one Space's state, its gRPC API and the server that serves it.
+//! Space server library: one Space's state, its services (the rules), its gRPC API (the
+//! edge) and the server that serves it.
 //! `main.rs` only parses configuration and binds listeners.
 
 pub mod agents;
@@ -10,4 +11,5 @@ pub mod error;
 pub mod peering;
 pub mod promotion;
 pub mod server;
+pub mod services;
 pub mod state;

@@ -135,6 +135,7 @@ pub async fn serve(
             )
         }};
     }
+    let services = crate::services::Services::new(&state);
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
         .set_serving::<pb::environments_server::EnvironmentsServer<EnvironmentsApi>>()
@@ -158,19 +159,27 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::environments_server::EnvironmentsServer,
-            EnvironmentsApi(state.clone())
+            EnvironmentsApi {
+                service: services.environments
+            }
         ))
         .add_service(svc!(
             pb::lifecycles_server::LifecyclesServer,
-            LifecyclesApi(state.clone())
+            LifecyclesApi {
+                service: services.lifecycles
+            }
         ))
         .add_service(svc!(
             pb::projects_server::ProjectsServer,
-            ProjectsApi(state.clone())
+            ProjectsApi {
+                service: services.projects
+            }
         ))
         .add_service(svc!(
             pb::channels_server::ChannelsServer,
-            ChannelsApi(state.clone())
+            ChannelsApi {
+                service: services.channels
+            }
         ))
         .add_service(svc!(
             pb::process_server::ProcessServer,

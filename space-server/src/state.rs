@@ -58,6 +58,19 @@ impl SpaceState {
     /// (0600), the TLS identity and the admin API key on first start. Partial uploads left by
     /// a crash are removed.
     pub fn open(data_dir: &Path, name: &str, tls_names: &[String]) -> Result<Opened, OpenError> {
+        let db = data_dir.join("db");
+        Self::open_with(data_dir, name, tls_names, |_| {
+            Ok(Arc::new(SledStore::open(&db)?) as Arc<dyn Store>)
+        })
+    }
+
+    /// [`SpaceState::open`] with the store `make_store` returns (a memory store in unit tests).
+    pub fn open_with(
+        data_dir: &Path,
+        name: &str,
+        tls_names: &[String],
+        make_store: impl FnOnce(&Path) -> Result<Arc<dyn Store>, storage::StorageError>,
+    ) -> Result<Opened, OpenError> {
         let dir_err = |p: &Path| {
             let path = p.display().to_string();
             move |source| OpenError::Dir { path, source }
@@ -68,7 +81,7 @@ impl SpaceState {
             std::fs::remove_dir_all(&tmp).map_err(dir_err(&tmp))?;
         }
         std::fs::create_dir_all(&tmp).map_err(dir_err(&tmp))?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
+        let store = make_store(data_dir)?;
         let master = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let identity = Identity::load_or_create(data_dir, name, tls_names)?;
         let chunks = ChunkStore::open(data_dir.join("chunks"))?;
@@ -118,8 +131,20 @@ impl SpaceState {
     }
 
     /// Commits a batch and makes it durable before returning: what the API acknowledges
-    /// survives a crash (the database otherwise flushes on a timer).
-    pub fn commit(&self, b: Batch) -> Result<(), storage::StorageError> {
+    /// survives a crash (the database otherwise flushes on a timer). The write and the disk
+    /// sync run on the blocking pool, never on a runtime worker.
+    pub async fn commit(&self, b: Batch) -> Result<(), storage::StorageError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.commit(b)?;
+            store.flush()
+        })
+        .await
+        .map_err(|e| storage::StorageError::Backend(format!("commit task failed: {e}")))?
+    }
+
+    /// [`SpaceState::commit`] for code already on the blocking pool (inside `spawn_blocking`).
+    pub fn commit_blocking(&self, b: Batch) -> Result<(), storage::StorageError> {
         self.store.commit(b)?;
         self.store.flush()
     }

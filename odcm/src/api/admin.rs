@@ -119,7 +119,7 @@ impl pb::admin_server::Admin for AdminApi {
             &name,
             format!("enrolment token expires at {}", rfc3339(expires_at)),
         );
-        self.0.commit(b, &[ev], false)?;
+        self.0.commit(b, &[ev], false).await?;
         tracing::info!(space = %name, "space created");
         Ok(Response::new(pb::CreateSpaceResponse {
             space: Some(space_pb(&space)),
@@ -219,7 +219,7 @@ impl pb::admin_server::Admin for AdminApi {
             &name,
             format!("{} subject '{}'", rec.fingerprint, rec.subject),
         );
-        self.0.commit(b, &[ev], true)?;
+        self.0.commit(b, &[ev], true).await?;
         tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
         Ok(Response::new(remote_pb(&rec)))
     }
@@ -271,7 +271,7 @@ impl pb::admin_server::Admin for AdminApi {
             let (subject, detail) = describe(t);
             events.push(AuditEvent::new("trust_revoked", &who, &subject, detail));
         }
-        self.0.commit(b, &events, true)?;
+        self.0.commit(b, &events, true).await?;
         Ok(Response::new(pb::Empty {}))
     }
 
@@ -299,7 +299,7 @@ impl pb::admin_server::Admin for AdminApi {
         let mut b = Batch::new();
         b.insert_record(&t).map_err(OdcmError::from)?;
         let ev = AuditEvent::new("trust_added", &who, &subject, detail);
-        self.0.commit(b, &[ev], true)?;
+        self.0.commit(b, &[ev], true).await?;
         tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust added");
         Ok(Response::new(trust_pb(&t)))
     }
@@ -343,7 +343,7 @@ impl pb::admin_server::Admin for AdminApi {
             &key_of(&[&t.truster, &t.trusted, t.kind.as_str()]),
         );
         let ev = AuditEvent::new("trust_revoked", &who, &subject, detail);
-        self.0.commit(b, &[ev], true)?;
+        self.0.commit(b, &[ev], true).await?;
         tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust revoked");
         Ok(Response::new(pb::Empty {}))
     }

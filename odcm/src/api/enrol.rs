@@ -120,7 +120,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
                 space.endpoint
             ),
         );
-        self.0.commit(b, &[ev], true)?;
+        self.0.commit(b, &[ev], true).await?;
         tracing::info!(space = %space.name, fingerprint = %space.fingerprint, "space enrolled");
         Ok(Response::new(self.answer(&space, 0)))
     }
@@ -167,7 +167,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
                 rfc3339(until)
             ),
         );
-        self.0.commit(b, &[ev], true)?;
+        self.0.commit(b, &[ev], true).await?;
         tracing::info!(space = %space.name, old = %old, new = %space.fingerprint, "certificate rotated");
         Ok(Response::new(self.answer(&space, until)))
     }

@@ -197,7 +197,9 @@ impl pb::spaces_server::Spaces for SpacesApi {
         };
         let _g = self.state.write_lock.lock().await;
         let ev = AuditEvent::new(kind, &format!("space:{}", space.name), &e.subject, detail);
-        self.state.commit(storage::Batch::new(), &[ev], false)?;
+        self.state
+            .commit(storage::Batch::new(), &[ev], false)
+            .await?;
         Ok(Response::new(pb::Empty {}))
     }
 }

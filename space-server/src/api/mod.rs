@@ -1,5 +1,5 @@
 //! The gRPC services of `space.v1`, one module per resource. Handlers convert wire types at
-//! the edge (`wire`) and work on domain types.
+//! the edge (`proto::wire`) and call the service layer (`crate::services`).
 
 pub mod environments;
 pub mod lifecycles;
@@ -14,12 +14,13 @@ pub mod variables;
 use proto::space::v1 as pb;
 
 use crate::error::{ApiError, ApiResult};
+use crate::services::Page;
 
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
 /// Page size and the key to continue after, from a wire page request.
-pub fn page(p: Option<pb::PageRequest>) -> ApiResult<(usize, Option<String>)> {
+pub fn page(p: Option<pb::PageRequest>) -> ApiResult<Page> {
     let pb::PageRequest {
         page_size,
         page_token,
@@ -38,7 +39,7 @@ pub fn page(p: Option<pb::PageRequest>) -> ApiResult<(usize, Option<String>)> {
             ApiError::Invalid("page_token is not a token this server issued".into())
         })?)
     };
-    Ok((size, after))
+    Ok(Page { size, after })
 }
 
 /// The wire form of a continuation key.
@@ -46,19 +47,7 @@ pub fn token(next: Option<String>) -> String {
     next.map(hex::encode).unwrap_or_default()
 }
 
-/// Checks a user-chosen name: non-empty, printable, no control characters, at most 200 chars.
-pub fn check_name(kind: &str, name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() {
-        return Err(ApiError::Invalid(format!("{kind} name must not be empty")));
-    }
-    if name.len() > 200 || name.chars().any(|c| c.is_control()) {
-        return Err(ApiError::Invalid(format!(
-            "{kind} name '{}' is not allowed: at most 200 printable characters",
-            name.escape_debug()
-        )));
-    }
-    Ok(())
-}
+pub use crate::services::check_name;
 
 pub type Resp<T> = Result<tonic::Response<T>, tonic::Status>;
 

@@ -252,7 +252,7 @@ impl Packages for PackagesApi {
         } else {
             b.insert_record(&manifest).map_err(ApiError::from)?;
         }
-        self.0.commit(b).map_err(|e| match e {
+        self.0.commit(b).await.map_err(|e| match e {
             StorageError::Conflict { .. } => ApiError::Precondition(format!(
                 "package {id} version {version} is already in the feed; upload with --replace to overwrite it"
             )),
@@ -274,7 +274,7 @@ impl Packages for PackagesApi {
         req: tonic::Request<pb::ListPackagesRequest>,
     ) -> Resp<pb::ListPackagesResponse> {
         let pb::ListPackagesRequest { id, page: p } = req.into_inner();
-        let (size, after) = page(p)?;
+        let crate::services::Page { size, after } = page(p)?;
         let prefix = if id.is_empty() {
             String::new()
         } else {
@@ -375,7 +375,7 @@ impl Packages for PackagesApi {
         }
         let mut b = Batch::new();
         b.delete(PackageManifest::TABLE, &key_of(&[&m.id, &m.version]));
-        self.0.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).await.map_err(ApiError::from)?;
         ok(pb::Empty {})
     }
 

@@ -61,10 +61,10 @@ impl ProcessApi {
             .ok_or_else(|| ApiError::not_found("step", format!("{}/{name}", rec.project)))
     }
 
-    fn save(&self, rec: &ProcessRecord) -> ApiResult<()> {
+    async fn save(&self, rec: &ProcessRecord) -> ApiResult<()> {
         let mut b = Batch::new();
         b.put_record(rec)?;
-        self.0.commit(b)?;
+        self.0.commit(b).await?;
         Ok(())
     }
 }
@@ -94,7 +94,7 @@ impl Process for ProcessApi {
             return Err(ApiError::exists("step", format!("{}/{}", rec.project, step.name)).into());
         }
         let at = place(&mut rec.process.steps, step.clone(), order);
-        self.save(&rec)?;
+        self.save(&rec).await?;
         tracing::info!(project = %rec.project, step = %step.name, order = at, "step added");
         ok(step_to_wire(&rec.project, at, step))
     }
@@ -131,7 +131,7 @@ impl Process for ProcessApi {
             step.clone(),
             order.or(Some(i as u32 + 1)),
         );
-        self.save(&rec)?;
+        self.save(&rec).await?;
         ok(step_to_wire(&rec.project, at, step))
     }
 
@@ -142,7 +142,7 @@ impl Process for ProcessApi {
         let mut rec = self.0.process(&project)?;
         let i = Self::find(&rec, &name)?;
         rec.process.steps.remove(i);
-        self.save(&rec)?;
+        self.save(&rec).await?;
         ok(pb::Empty {})
     }
 

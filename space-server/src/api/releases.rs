@@ -121,7 +121,7 @@ impl Releases for ReleasesApi {
         let r = self.build(req.into_inner(), who)?;
         let mut b = Batch::new();
         b.insert_record(&r).map_err(ApiError::from)?;
-        self.0.commit(b).map_err(|e| match e {
+        self.0.commit(b).await.map_err(|e| match e {
             StorageError::Conflict { .. } => {
                 ApiError::exists("release", format!("{} {}", r.project, r.version))
             }
@@ -143,7 +143,7 @@ impl Releases for ReleasesApi {
     async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::ListReleasesResponse> {
         let pb::ProjectPage { project, page: p } = req.into_inner();
         let project = self.0.project(&project)?;
-        let (size, after) = page(p)?;
+        let crate::services::Page { size, after } = page(p)?;
         let (mut rs, next) = self
             .0
             .store
@@ -198,7 +198,7 @@ impl Releases for ReleasesApi {
         }
         let mut b = Batch::new();
         b.delete(Release::TABLE, &key_of(&[&r.project, &r.version]));
-        self.0.commit(b).map_err(ApiError::from)?;
+        self.0.commit(b).await.map_err(ApiError::from)?;
         ok(pb::Empty {})
     }
 }

@@ -99,7 +99,7 @@ impl Targets for TargetsApi {
         if t.is_offline_drop() {
             let mut b = Batch::new();
             b.insert_record(&t).map_err(ApiError::from)?;
-            state.commit(b).map_err(|e| match e {
+            state.commit(b).await.map_err(|e| match e {
                 StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
                 e => e.into(),
             })?;
@@ -120,7 +120,7 @@ impl Targets for TargetsApi {
             &t.fingerprint,
             t.name.clone().into_bytes(),
         );
-        state.commit(b).map_err(|e| match e {
+        state.commit(b).await.map_err(|e| match e {
             StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
             e => e.into(),
         })?;
@@ -141,7 +141,7 @@ impl Targets for TargetsApi {
             environment,
             page: p,
         } = req.into_inner();
-        let (size, after) = page(p)?;
+        let crate::services::Page { size, after } = page(p)?;
         let (ts, next) = self
             .hub
             .state
@@ -200,7 +200,7 @@ impl Targets for TargetsApi {
                 );
             }
         }
-        state.commit(b).map_err(ApiError::from)?;
+        state.commit(b).await.map_err(ApiError::from)?;
         if t.fingerprint != old.fingerprint {
             self.hub.allowed.remove(&old.fingerprint);
             if !t.fingerprint.is_empty() {
@@ -221,7 +221,7 @@ impl Targets for TargetsApi {
         if !t.fingerprint.is_empty() {
             b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
         }
-        state.commit(b).map_err(ApiError::from)?;
+        state.commit(b).await.map_err(ApiError::from)?;
         self.hub.allowed.remove(&t.fingerprint);
         self.hub.forget(&t.name);
         tracing::info!(target = %t.name, "target deleted");

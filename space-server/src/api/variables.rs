@@ -183,10 +183,10 @@ impl VariablesApi {
         Ok(var)
     }
 
-    fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
+    async fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
         let mut b = Batch::new();
         b.put_record(rec)?;
-        self.0.commit(b)?;
+        self.0.commit(b).await?;
         Ok(())
     }
 }
@@ -200,7 +200,7 @@ impl Variables for VariablesApi {
         let project = rec.project.clone();
         let var = self.apply(&mut rec, input)?;
         self.0.check_cycles(&project, &rec.variables)?;
-        self.save(&rec)?;
+        self.save(&rec).await?;
         tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
         ok(variable_to_wire(&project, var))
     }
@@ -220,7 +220,7 @@ impl Variables for VariablesApi {
             out.push(self.apply(&mut rec, input)?);
         }
         self.0.check_cycles(&project, &rec.variables)?;
-        self.save(&rec)?;
+        self.save(&rec).await?;
         let sensitive = out.iter().filter(|v| v.is_sensitive()).count();
         tracing::info!(project = %project, count = out.len(), sensitive, "variables set");
         ok(pb::VariableList {
@@ -235,7 +235,7 @@ impl Variables for VariablesApi {
     async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::VariableList> {
         let pb::ProjectPage { project, page: p } = req.into_inner();
         let rec = self.0.variable_set(&project)?;
-        let (size, after) = page(p)?;
+        let crate::services::Page { size, after } = page(p)?;
         let start = match after {
             Some(a) => a.parse::<usize>().map_err(|_| {
                 ApiError::Invalid("page_token is not a token this server issued".into())
@@ -270,7 +270,7 @@ impl Variables for VariablesApi {
         if rec.variables.len() == before {
             return Err(ApiError::not_found("variable", format!("{}/{id}", rec.project)).into());
         }
-        self.save(&rec)?;
+        self.save(&rec).await?;
         ok(pb::Empty {})
     }
 
@@ -299,7 +299,7 @@ impl Variables for VariablesApi {
             Some(slot) => *slot = t.clone(),
             None => rec.templates.push(t.clone()),
         }
-        self.save(&rec)?;
+        self.save(&rec).await?;
         ok(template_to_wire(&rec.project, t))
     }
 
@@ -330,7 +330,7 @@ impl Variables for VariablesApi {
             )
             .into());
         }
-        self.save(&rec)?;
+        self.save(&rec).await?;
         ok(pb::Empty {})
     }
 }

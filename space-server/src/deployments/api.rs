@@ -82,7 +82,7 @@ impl Deployments for DeploymentsApi {
             environment,
             page: p,
         } = req.into_inner();
-        let (size, after) = page(p)?;
+        let crate::services::Page { size, after } = page(p)?;
         // Newest first: walk the numbered keys backwards in pages of `size`.
         let all = self
             .0

@@ -92,7 +92,7 @@ impl Engine {
         b.put_record(d)?;
         if d.state.is_final() || d.started_at.is_none() {
             // Created and finished are what a user acts on: durable before anyone is told.
-            self.state.commit(b)?;
+            self.state.commit_blocking(b)?;
         } else {
             self.state.store.commit(b)?;
         }

@@ -148,7 +148,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
     };
     let mut b = Batch::new();
     b.insert_record(&rec)?;
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    state.commit_blocking(b)?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
     Ok(rec)
 }
@@ -412,7 +412,7 @@ pub async fn import(
         },
         ..rec.clone()
     })?;
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    state.commit(b).await?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
     audit(
         state,

@@ -204,7 +204,7 @@ pub fn promote(
     };
     let mut b = Batch::new();
     b.put_record(&record)?;
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    state.commit_blocking(b)?; // durable: acknowledged promotion steps survive a crash
     let sensitive = bundle
         .contents
         .variables

@@ -204,7 +204,7 @@ pub async fn mark_sent(state: &SpaceState, prepared: &Prepared, who: &str) -> Ap
             at: now(),
         })?;
     }
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    state.commit(b).await?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(to_space = %prepared.space, receipts = prepared.count, by = %who, "deployment receipts sent");
     audit(
         state,
@@ -324,7 +324,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
             environments: Vec::new(),
         });
     }
-    state.commit(b)?; // durable: acknowledged promotion steps survive a crash
+    state.commit(b).await?; // durable: acknowledged promotion steps survive a crash
     tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
     audit(
         state,
