@@ -57,12 +57,14 @@ pub async fn serve(
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(
-            pb::admin_server::AdminServer::new(AdminApi(state.clone())),
+            pb::admin_server::AdminServer::new(AdminApi {
+                state: state.clone(),
+            }),
             auth,
         ))
-        .add_service(pb::enrolment_server::EnrolmentServer::new(EnrolmentApi(
-            state.clone(),
-        )))
+        .add_service(pb::enrolment_server::EnrolmentServer::new(EnrolmentApi {
+            state: state.clone(),
+        }))
         .add_service(pb::spaces_server::SpacesServer::new(SpacesApi {
             state: state.clone(),
             stop: stop_rx,

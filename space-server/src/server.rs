@@ -108,7 +108,7 @@ pub async fn serve(
                 .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
                 .layer(MetricsLayer::new(m))
                 .add_service(
-                    proto::agent::v1::agent_hub_server::AgentHubServer::new(AgentHubApi(hub))
+                    proto::agent::v1::agent_hub_server::AgentHubServer::new(AgentHubApi { hub })
                         .max_decoding_message_size(MAX_MESSAGE)
                         .max_encoding_message_size(MAX_MESSAGE),
                 )
@@ -135,7 +135,7 @@ pub async fn serve(
             )
         }};
     }
-    let services = crate::services::Services::new(&state);
+    let services = crate::services::Services::new(&state, Some(engine.clone()));
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
         .set_serving::<pb::environments_server::EnvironmentsServer<EnvironmentsApi>>()
@@ -155,7 +155,9 @@ pub async fn serve(
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(svc!(
             pb::system_server::SystemServer,
-            SystemApi(state.clone())
+            SystemApi {
+                state: state.clone()
+            }
         ))
         .add_service(svc!(
             pb::environments_server::EnvironmentsServer,
@@ -183,41 +185,58 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::process_server::ProcessServer,
-            ProcessApi(state.clone())
+            ProcessApi {
+                service: services.process
+            }
         ))
         .add_service(svc!(
             pb::variables_server::VariablesServer,
-            VariablesApi(state.clone())
+            VariablesApi {
+                service: services.variables
+            }
         ))
         .add_service(svc!(
             pb::packages_server::PackagesServer,
-            PackagesApi(state.clone(), options.max_package_bytes)
+            PackagesApi {
+                service: crate::services::packages::PackageService {
+                    state: state.clone(),
+                    max_bytes: options.max_package_bytes,
+                }
+            }
         ))
         .add_service(svc!(
             pb::releases_server::ReleasesServer,
-            ReleasesApi(state.clone(), Some(engine.clone()))
+            ReleasesApi {
+                service: services.releases
+            }
         ))
         .add_service(svc!(
             pb::targets_server::TargetsServer,
             TargetsApi {
-                hub: hub.clone(),
-                agent_address
+                service: crate::services::targets::TargetService {
+                    hub: hub.clone(),
+                    agent_address
+                }
             }
         ))
         .add_service(svc!(
             pb::deployments_server::DeploymentsServer,
-            DeploymentsApi(engine.clone())
+            DeploymentsApi {
+                engine: engine.clone()
+            }
         ))
         .add_service(svc!(
             pb::promotion_server::PromotionServer,
-            crate::promotion::PromotionApi(
-                engine.clone(),
-                options.max_package_bytes.saturating_mul(4)
-            )
+            crate::promotion::PromotionApi {
+                engine: engine.clone(),
+                max_archive: options.max_package_bytes.saturating_mul(4)
+            }
         ))
         .add_service(svc!(
             pb::peers_server::PeersServer,
-            crate::peering::api::PeersApi(options.peering.clone())
+            crate::peering::api::PeersApi {
+                peering: options.peering.clone()
+            }
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

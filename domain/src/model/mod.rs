@@ -368,6 +368,36 @@ pub struct ReleaseOrigin {
     pub traceparent: String,
 }
 
+/// A variable value as sent by a client, in plaintext; the server seals sensitive ones.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VariableInput {
+    pub project: String,
+    pub id: Option<String>,
+    pub name: String,
+    pub value: String,
+    pub sensitive: bool,
+    pub scope: Scope,
+    pub description: String,
+}
+
+impl std::fmt::Debug for VariableInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VariableInput")
+            .field("project", &self.project)
+            .field("name", &self.name)
+            .field(
+                "value",
+                &if self.sensitive {
+                    crate::variables::MASK
+                } else {
+                    &self.value
+                },
+            )
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 #[path = "../tests/model.rs"]
 mod tests;

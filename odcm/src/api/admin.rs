@@ -16,15 +16,17 @@ use crate::error::{OdcmError, OdcmResult};
 use crate::records::{RemoteSpaceRecord, SpaceRecord, TokenRecord, TrustKind, TrustRecord};
 use crate::state::{OdcmState, check_endpoint, check_name, new_token};
 
-pub struct AdminApi(pub Arc<OdcmState>);
+pub struct AdminApi {
+    pub state: Arc<OdcmState>,
+}
 
 impl AdminApi {
     /// Refuses a name already used by a Space or a Remote Space.
     fn name_free(&self, name: &str) -> OdcmResult<()> {
-        if self.0.space(name).is_ok() {
+        if self.state.space(name).is_ok() {
             return Err(OdcmError::exists("Space", name));
         }
-        if self.0.remote_space(name)?.is_some() {
+        if self.state.remote_space(name)?.is_some() {
             return Err(OdcmError::exists("Remote Space", name));
         }
         Ok(())
@@ -32,10 +34,10 @@ impl AdminApi {
 
     /// The stored spelling of a Space or Remote Space name, and whether it is one of ours.
     fn resolve(&self, name: &str) -> OdcmResult<(String, bool)> {
-        if let Ok(s) = self.0.space(name) {
+        if let Ok(s) = self.state.space(name) {
             return Ok((s.name, true));
         }
-        match self.0.remote_space(name)? {
+        match self.state.remote_space(name)? {
             Some(r) => Ok((r.name, false)),
             None => Err(OdcmError::NotFound {
                 kind: "Space or Remote Space",
@@ -74,9 +76,9 @@ fn describe(t: &TrustRecord) -> (String, String) {
 impl pb::admin_server::Admin for AdminApi {
     async fn info(&self, _r: Request<pb::Empty>) -> Result<Response<pb::OdcmInfo>, Status> {
         Ok(Response::new(pb::OdcmInfo {
-            name: self.0.name.clone(),
-            ca_pem: self.0.ca.cert_pem(),
-            ca_fingerprint: self.0.ca.cert().fingerprint.clone(),
+            name: self.state.name.clone(),
+            ca_pem: self.state.ca.cert_pem(),
+            ca_fingerprint: self.state.ca.cert().fingerprint.clone(),
             server_version: env!("CARGO_PKG_VERSION").into(),
         }))
     }
@@ -89,11 +91,11 @@ impl pb::admin_server::Admin for AdminApi {
         let r = r.into_inner();
         let name = check_name("Space", &r.name)?;
         let endpoint = check_endpoint(&r.endpoint)?;
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         self.name_free(&name)?;
         let now = domain::model::now();
         let token = new_token()?;
-        let expires_at = now + self.0.settings.token_validity_secs;
+        let expires_at = now + self.state.settings.token_validity_secs;
         let space = SpaceRecord {
             name: name.clone(),
             endpoint,
@@ -119,7 +121,7 @@ impl pb::admin_server::Admin for AdminApi {
             &name,
             format!("enrolment token expires at {}", rfc3339(expires_at)),
         );
-        self.0.commit(b, &[ev], false).await?;
+        self.state.commit(b, &[ev], false).await?;
         tracing::info!(space = %name, "space created");
         Ok(Response::new(pb::CreateSpaceResponse {
             space: Some(space_pb(&space)),
@@ -134,7 +136,7 @@ impl pb::admin_server::Admin for AdminApi {
     ) -> Result<Response<pb::ListSpacesResponse>, Status> {
         let (after, limit) = page(r.get_ref());
         let (rows, next) = self
-            .0
+            .state
             .store
             .list_records::<SpaceRecord>("", after.as_deref(), limit)
             .map_err(OdcmError::from)?;
@@ -148,7 +150,7 @@ impl pb::admin_server::Admin for AdminApi {
         &self,
         r: Request<pb::ByName>,
     ) -> Result<Response<pb::ExportSpaceCertResponse>, Status> {
-        let s = self.0.space(&r.get_ref().name)?;
+        let s = self.state.space(&r.get_ref().name)?;
         if s.cert_pem.is_empty() {
             return Err(OdcmError::Precondition(format!(
                 "Space '{}' has not enrolled yet: start its server with the enrolment token",
@@ -160,7 +162,7 @@ impl pb::admin_server::Admin for AdminApi {
             name: s.name,
             cert_pem: s.cert_pem,
             fingerprint: s.fingerprint,
-            odcm: self.0.name.clone(),
+            odcm: self.state.name.clone(),
         }))
     }
 
@@ -180,17 +182,17 @@ impl pb::admin_server::Admin for AdminApi {
         if let Some(why) = cert.validity_problem(domain::model::now()) {
             return Err(OdcmError::Invalid(why).into());
         }
-        if cert.is_signed_by(&self.0.ca.cert().der) {
+        if cert.is_signed_by(&self.state.ca.cert().der) {
             return Err(OdcmError::Invalid(format!(
                 "certificate '{}' was issued by this ODCM: its Spaces are trusted already, register only other networks' Spaces",
                 cert.subject
             ))
             .into());
         }
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         self.name_free(&name)?;
         let all = self
-            .0
+            .state
             .store
             .all_records::<RemoteSpaceRecord>("")
             .map_err(OdcmError::from)?;
@@ -219,7 +221,7 @@ impl pb::admin_server::Admin for AdminApi {
             &name,
             format!("{} subject '{}'", rec.fingerprint, rec.subject),
         );
-        self.0.commit(b, &[ev], true).await?;
+        self.state.commit(b, &[ev], true).await?;
         tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
         Ok(Response::new(remote_pb(&rec)))
     }
@@ -230,7 +232,7 @@ impl pb::admin_server::Admin for AdminApi {
     ) -> Result<Response<pb::ListRemoteSpacesResponse>, Status> {
         let (after, limit) = page(r.get_ref());
         let (rows, next) = self
-            .0
+            .state
             .store
             .list_records::<RemoteSpaceRecord>("", after.as_deref(), limit)
             .map_err(OdcmError::from)?;
@@ -246,13 +248,13 @@ impl pb::admin_server::Admin for AdminApi {
     ) -> Result<Response<pb::Empty>, Status> {
         let who = actor(&r);
         let name = r.into_inner().name;
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         let rec = self
-            .0
+            .state
             .remote_space(&name)?
             .ok_or_else(|| OdcmError::not_found("Remote Space", &name))?;
         let trusts = self
-            .0
+            .state
             .store
             .all_records::<TrustRecord>("")
             .map_err(OdcmError::from)?;
@@ -271,13 +273,13 @@ impl pb::admin_server::Admin for AdminApi {
             let (subject, detail) = describe(t);
             events.push(AuditEvent::new("trust_revoked", &who, &subject, detail));
         }
-        self.0.commit(b, &events, true).await?;
+        self.state.commit(b, &events, true).await?;
         Ok(Response::new(pb::Empty {}))
     }
 
     async fn add_trust(&self, r: Request<pb::TrustRequest>) -> Result<Response<pb::Trust>, Status> {
         let who = actor(&r);
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         let (t, own_s, own_t) = self.trust_of(r.get_ref())?;
         if !own_s && !own_t {
             return Err(OdcmError::Invalid(format!(
@@ -288,7 +290,7 @@ impl pb::admin_server::Admin for AdminApi {
         }
         let (subject, detail) = describe(&t);
         if self
-            .0
+            .state
             .store
             .get(TrustRecord::TABLE, &t.key())
             .map_err(OdcmError::from)?
@@ -299,7 +301,7 @@ impl pb::admin_server::Admin for AdminApi {
         let mut b = Batch::new();
         b.insert_record(&t).map_err(OdcmError::from)?;
         let ev = AuditEvent::new("trust_added", &who, &subject, detail);
-        self.0.commit(b, &[ev], true).await?;
+        self.state.commit(b, &[ev], true).await?;
         tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust added");
         Ok(Response::new(trust_pb(&t)))
     }
@@ -310,7 +312,7 @@ impl pb::admin_server::Admin for AdminApi {
     ) -> Result<Response<pb::ListTrustsResponse>, Status> {
         let (after, limit) = page(r.get_ref());
         let (rows, next) = self
-            .0
+            .state
             .store
             .list_records::<TrustRecord>("", after.as_deref(), limit)
             .map_err(OdcmError::from)?;
@@ -325,11 +327,11 @@ impl pb::admin_server::Admin for AdminApi {
         r: Request<pb::TrustRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
         let who = actor(&r);
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         let (t, _, _) = self.trust_of(r.get_ref())?;
         let (subject, detail) = describe(&t);
         if self
-            .0
+            .state
             .store
             .get_record::<TrustRecord>(&t.key())
             .map_err(OdcmError::from)?
@@ -343,7 +345,7 @@ impl pb::admin_server::Admin for AdminApi {
             &key_of(&[&t.truster, &t.trusted, t.kind.as_str()]),
         );
         let ev = AuditEvent::new("trust_revoked", &who, &subject, detail);
-        self.0.commit(b, &[ev], true).await?;
+        self.state.commit(b, &[ev], true).await?;
         tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust revoked");
         Ok(Response::new(pb::Empty {}))
     }
@@ -353,7 +355,7 @@ impl pb::admin_server::Admin for AdminApi {
         r: Request<pb::PageRequest>,
     ) -> Result<Response<pb::ListAuditResponse>, Status> {
         let (after, limit) = page(r.get_ref());
-        let (rows, next) = audit::list(self.0.store.as_ref(), after.as_deref(), limit)?;
+        let (rows, next) = audit::list(self.state.store.as_ref(), after.as_deref(), limit)?;
         Ok(Response::new(pb::ListAuditResponse {
             entries: rows.iter().map(audit_pb).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -364,7 +366,7 @@ impl pb::admin_server::Admin for AdminApi {
         &self,
         _r: Request<pb::Empty>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        let v = audit::verify(self.0.store.as_ref(), &self.0.ca.cert().der)?;
+        let v = audit::verify(self.state.store.as_ref(), &self.state.ca.cert().der)?;
         let (broken_index, reason) = v.broken.clone().unwrap_or_default();
         if v.broken.is_some() {
             tracing::warn!(index = broken_index, reason = %reason, "audit log verification failed");

@@ -14,26 +14,28 @@ use crate::error::{OdcmError, OdcmResult};
 use crate::records::{CertIndexRecord, PreviousCert, SpaceRecord, TokenRecord};
 use crate::state::{OdcmState, check_endpoint};
 
-pub struct EnrolmentApi(pub Arc<OdcmState>);
+pub struct EnrolmentApi {
+    pub state: Arc<OdcmState>,
+}
 
 impl EnrolmentApi {
     /// Signs `csr_pem` for `space` with the configured validity.
     fn issue(&self, csr_pem: &str, space: &str) -> OdcmResult<net::pki::SignedCert> {
         let now = domain::model::now();
-        Ok(self.0.ca.sign_csr(
+        Ok(self.state.ca.sign_csr(
             csr_pem,
             space,
             now - 300,
-            now + self.0.settings.cert_validity_secs,
+            now + self.state.settings.cert_validity_secs,
         )?)
     }
 
     fn answer(&self, s: &SpaceRecord, previous_until: i64) -> pb::EnrolResponse {
         pb::EnrolResponse {
             space: s.name.clone(),
-            odcm: self.0.name.clone(),
+            odcm: self.state.name.clone(),
             cert_pem: s.cert_pem.clone(),
-            ca_pem: self.0.ca.cert_pem(),
+            ca_pem: self.state.ca.cert_pem(),
             fingerprint: s.fingerprint.clone(),
             not_after: s.not_after,
             previous_accepted_until: previous_until,
@@ -50,14 +52,14 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         let r = r.into_inner();
         let endpoint = check_endpoint(&r.endpoint)?;
         let hash = hash_api_key(r.token.trim());
-        let _g = self.0.write_lock.lock().await;
+        let _g = self.state.write_lock.lock().await;
         let raw = self
-            .0
+            .state
             .store
             .get(<TokenRecord as storage::Record>::TABLE, &hash)
             .map_err(OdcmError::from)?;
         let Some(mut token) = self
-            .0
+            .state
             .store
             .get_record::<TokenRecord>(&hash)
             .map_err(OdcmError::from)?
@@ -86,7 +88,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
             ))
             .into());
         }
-        let mut space = self.0.space(&token.space)?;
+        let mut space = self.state.space(&token.space)?;
         let signed = self.issue(&r.csr_pem, &space.name)?;
         space.cert_pem = signed.pem.clone();
         space.fingerprint = signed.info.fingerprint.clone();
@@ -120,7 +122,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
                 space.endpoint
             ),
         );
-        self.0.commit(b, &[ev], true).await?;
+        self.state.commit(b, &[ev], true).await?;
         tracing::info!(space = %space.name, fingerprint = %space.fingerprint, "space enrolled");
         Ok(Response::new(self.answer(&space, 0)))
     }
@@ -129,8 +131,8 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         &self,
         r: Request<pb::RotateRequest>,
     ) -> Result<Response<pb::EnrolResponse>, Status> {
-        let _g = self.0.write_lock.lock().await;
-        let (mut space, fingerprint) = calling_space(&self.0, &r)?;
+        let _g = self.state.write_lock.lock().await;
+        let (mut space, fingerprint) = calling_space(&self.state, &r)?;
         if fingerprint != space.fingerprint {
             return Err(OdcmError::Precondition(format!(
                 "certificate {fingerprint} was already replaced by {}: rotate with the current certificate",
@@ -140,7 +142,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
         }
         let signed = self.issue(&r.get_ref().csr_pem, &space.name)?;
         let now = domain::model::now();
-        let until = now + self.0.settings.rotation_overlap_secs;
+        let until = now + self.state.settings.rotation_overlap_secs;
         space.previous.push(PreviousCert {
             cert_pem: std::mem::take(&mut space.cert_pem),
             fingerprint: space.fingerprint.clone(),
@@ -167,7 +169,7 @@ impl pb::enrolment_server::Enrolment for EnrolmentApi {
                 rfc3339(until)
             ),
         );
-        self.0.commit(b, &[ev], true).await?;
+        self.state.commit(b, &[ev], true).await?;
         tracing::info!(space = %space.name, old = %old, new = %space.fingerprint, "certificate rotated");
         Ok(Response::new(self.answer(&space, until)))
     }

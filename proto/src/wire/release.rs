@@ -4,6 +4,7 @@
 use crate::space::v1 as pb;
 
 use super::{WireError, opt, required, step_to_wire, timestamp};
+pub use domain::model::VariableInput;
 use domain::model::{PinnedPackage, Scope, TemplateKind, Variable, VariableTemplate};
 use domain::package::{ArchiveFormat, ChunkRef, PackageManifest};
 
@@ -54,36 +55,6 @@ impl From<Scope> for pb::Scope {
             channels,
             tenants,
         }
-    }
-}
-
-/// A variable value as sent by a client, in plaintext; the server seals sensitive ones.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VariableInput {
-    pub project: String,
-    pub id: Option<String>,
-    pub name: String,
-    pub value: String,
-    pub sensitive: bool,
-    pub scope: Scope,
-    pub description: String,
-}
-
-impl std::fmt::Debug for VariableInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VariableInput")
-            .field("project", &self.project)
-            .field("name", &self.name)
-            .field(
-                "value",
-                &if self.sensitive {
-                    domain::variables::MASK
-                } else {
-                    &self.value
-                },
-            )
-            .field("scope", &self.scope)
-            .finish_non_exhaustive()
     }
 }
 

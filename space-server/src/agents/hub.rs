@@ -233,7 +233,9 @@ impl Hub {
 }
 
 /// `agent.v1.AgentHub`, served on the agent listener.
-pub struct AgentHubApi(pub Arc<Hub>);
+pub struct AgentHubApi {
+    pub hub: Arc<Hub>,
+}
 
 type Out = Pin<Box<dyn Stream<Item = Result<ab::ServerMessage, tonic::Status>> + Send>>;
 
@@ -251,7 +253,7 @@ impl AgentHub for AgentHubApi {
                 "agents must present their certificate",
             )
         })?;
-        let target = self.0.target_by_fingerprint(&fp)?.ok_or_else(|| {
+        let target = self.hub.target_by_fingerprint(&fp)?.ok_or_else(|| {
             refuse(
                 ErrorCode::PermissionDenied,
                 format!("certificate {fp} is not registered as a deployment target in this Space"),
@@ -268,15 +270,15 @@ impl AgentHub for AgentHubApi {
         let _ = tx
             .send(ab::ServerMessage {
                 msg: Some(ab::server_message::Msg::Welcome(ab::Welcome {
-                    space: self.0.state.name.clone(),
+                    space: self.hub.state.name.clone(),
                     target: target.name.clone(),
                 })),
             })
             .await;
         let session = Session::new(target.name.clone(), tx);
-        self.0.register(session.clone());
+        self.hub.register(session.clone());
         tracing::info!(target = %target.name, fingerprint = %fp, "polling agent connected");
-        let hub = self.0.clone();
+        let hub = self.hub.clone();
         let inbound = req.into_inner();
         tokio::spawn(async move {
             session
@@ -287,7 +289,7 @@ impl AgentHub for AgentHubApi {
         });
         let out = futures::StreamExt::take_until(
             tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok),
-            Box::pin(self.0.closed()),
+            Box::pin(self.hub.closed()),
         );
         Ok(tonic::Response::new(Box::pin(out)))
     }

@@ -9,13 +9,15 @@ use super::{Resp, ok};
 use crate::auth::caller;
 use crate::state::SpaceState;
 
-pub struct SystemApi(pub Arc<SpaceState>);
+pub struct SystemApi {
+    pub state: Arc<SpaceState>,
+}
 
 #[tonic::async_trait]
 impl System for SystemApi {
     async fn who_am_i(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::WhoAmIResponse> {
         ok(pb::WhoAmIResponse {
-            space_name: self.0.name.clone(),
+            space_name: self.state.name.clone(),
             api_key_name: caller(&req).name,
             server_version: env!("CARGO_PKG_VERSION").into(),
         })

@@ -18,7 +18,9 @@ use crate::api::{Resp, ok, page, token};
 use crate::auth::caller;
 use crate::error::ApiError;
 
-pub struct DeploymentsApi(pub Arc<Engine>);
+pub struct DeploymentsApi {
+    pub engine: Arc<Engine>,
+}
 
 fn log_event(e: LogEntry) -> pb::DeploymentEvent {
     pb::DeploymentEvent {
@@ -59,7 +61,7 @@ impl Deployments for DeploymentsApi {
             environment,
             max_parallel,
         } = req.into_inner();
-        let d = self.0.create(
+        let d = self.engine.create(
             &project,
             &version,
             &environment,
@@ -70,7 +72,7 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn get(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<pb::Deployment> {
-        ok(deployment_to_wire(self.0.get(&req.into_inner().id)?))
+        ok(deployment_to_wire(self.engine.get(&req.into_inner().id)?))
     }
 
     async fn list(
@@ -85,7 +87,7 @@ impl Deployments for DeploymentsApi {
         let crate::services::Page { size, after } = page(p)?;
         // Newest first: walk the numbered keys backwards in pages of `size`.
         let all = self
-            .0
+            .engine
             .state
             .store
             .all_records::<Deployment>("")
@@ -120,11 +122,11 @@ impl Deployments for DeploymentsApi {
     type WatchStream = Events;
 
     async fn watch(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<Events> {
-        let d = self.0.get(&req.into_inner().id)?;
+        let d = self.engine.get(&req.into_inner().id)?;
         let n = d.number;
         // Subscribe before replaying, so nothing falls between the replay and the live events.
-        let live = self.0.subscribe(n);
-        let engine = self.0.clone();
+        let live = self.engine.subscribe(n);
+        let engine = self.engine.clone();
         let (tx, rx) =
             tokio::sync::mpsc::channel::<Result<pb::DeploymentEvent, tonic::Status>>(256);
         tokio::spawn(async move {
@@ -185,7 +187,9 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn cancel(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<pb::Deployment> {
-        ok(deployment_to_wire(self.0.cancel(&req.into_inner().id)?))
+        ok(deployment_to_wire(
+            self.engine.cancel(&req.into_inner().id)?,
+        ))
     }
 
     async fn import_drop_result(
@@ -194,7 +198,7 @@ impl Deployments for DeploymentsApi {
     ) -> Resp<pb::ImportDropResultResponse> {
         let who = caller(&req).name;
         let pb::ImportDropResultRequest { receipt } = req.into_inner();
-        let (d, changed) = self.0.import_drop_result(&receipt, &who).await?;
+        let (d, changed) = self.engine.import_drop_result(&receipt, &who).await?;
         ok(pb::ImportDropResultResponse {
             deployment: Some(deployment_to_wire(d)),
             changed,
@@ -202,7 +206,7 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn dashboard(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
-        let store = &self.0.state.store;
+        let store = &self.engine.state.store;
         let mut envs = store
             .all_records::<Environment>("")
             .map_err(ApiError::from)?;

@@ -11,11 +11,13 @@ use tonic::{Request, Response, Status};
 
 use super::Peering;
 
-pub struct PeersApi(pub Option<Arc<Peering>>);
+pub struct PeersApi {
+    pub peering: Option<Arc<Peering>>,
+}
 
 impl PeersApi {
     fn peering(&self) -> Result<&Arc<Peering>, Status> {
-        self.0.as_ref().ok_or_else(|| {
+        self.peering.as_ref().ok_or_else(|| {
             refuse(ErrorCode::FailedPrecondition,
                 "this Space is not enrolled with an ODCM: start it once with --odcm-url, --odcm-fingerprint and --enrolment-token (from `deploy odcm space create`)",
             )
@@ -35,7 +37,7 @@ pub fn trust_line(t: &odcm_pb::Trust) -> String {
 #[tonic::async_trait]
 impl pb::peers_server::Peers for PeersApi {
     async fn status(&self, _r: Request<pb::Empty>) -> Result<Response<pb::PeeringStatus>, Status> {
-        let Some(p) = &self.0 else {
+        let Some(p) = &self.peering else {
             return Ok(Response::new(pb::PeeringStatus::default()));
         };
         let set = p.trust_set();

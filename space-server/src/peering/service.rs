@@ -18,7 +18,9 @@ use tonic::{Request, Response, Status};
 
 use super::Peering;
 
-pub struct PeerApi(pub Arc<Peering>);
+pub struct PeerApi {
+    pub peering: Arc<Peering>,
+}
 
 pub fn odcm_kind(k: pb::TrustKind) -> odcm_pb::TrustKind {
     match k {
@@ -39,7 +41,7 @@ fn claimed<T>(req: &Request<T>) -> String {
 
 impl PeerApi {
     fn caller<T>(&self, req: &Request<T>) -> Result<PeerIdentity, Status> {
-        peer_identity(req, &self.0.store, PeerRole::Space).map_err(|r| {
+        peer_identity(req, &self.peering.store, PeerRole::Space).map_err(|r| {
             tracing::warn!(claimed = %claimed(req), reason = %r.message, "peer call refused");
             refuse(ErrorCode::Unauthenticated, r.message)
         })
@@ -47,10 +49,10 @@ impl PeerApi {
 
     /// The kinds this Space accepts from `caller`; refused if none.
     fn trusted_for(&self, caller: &PeerIdentity) -> Result<Vec<pb::TrustKind>, Status> {
-        let set = self.0.trust_set();
+        let set = self.peering.trust_set();
         let kinds: Vec<pb::TrustKind> = [pb::TrustKind::Releases, pb::TrustKind::Receipts]
             .into_iter()
-            .filter(|k| allows(&set, &self.0.me, &caller.space, odcm_kind(*k)))
+            .filter(|k| allows(&set, &self.peering.me, &caller.space, odcm_kind(*k)))
             .collect();
         if kinds.is_empty() {
             tracing::warn!(peer = %caller.space, odcm = %caller.odcm, "peer call refused: no trust");
@@ -58,7 +60,7 @@ impl PeerApi {
                 ErrorCode::PermissionDenied,
                 format!(
                     "Space '{}' (ODCM '{}') is not trusted by {} for releases or receipts: add a trust in ODCM '{}'",
-                    caller.space, caller.odcm, self.0.me, self.0.enrolled.odcm
+                    caller.space, caller.odcm, self.peering.me, self.peering.enrolled.odcm
                 ),
             ));
         }
@@ -85,8 +87,8 @@ impl pb::peer_server::Peer for PeerApi {
         let kinds = self.trusted_for(&caller)?;
         tracing::debug!(peer = %caller.space, "ping");
         Ok(Response::new(pb::PingResponse {
-            space: self.0.me.clone(),
-            odcm: self.0.enrolled.odcm.clone(),
+            space: self.peering.me.clone(),
+            odcm: self.peering.enrolled.odcm.clone(),
             caller: Some(caller_pb(&caller)),
             trusted_for: kinds.into_iter().map(|k| k as i32).collect(),
         }))
@@ -127,7 +129,7 @@ impl pb::peer_server::Peer for PeerApi {
             ),
         };
         let report = |k, peer: String, detail: String| {
-            super::watch::report(self.0.clone(), k, peer, subject.clone(), detail);
+            super::watch::report(self.peering.clone(), k, peer, subject.clone(), detail);
         };
         let caller = match self.caller(&r) {
             Ok(c) => c,
@@ -137,14 +139,14 @@ impl pb::peer_server::Peer for PeerApi {
             }
         };
         if !allows(
-            &self.0.trust_set(),
-            &self.0.me,
+            &self.peering.trust_set(),
+            &self.peering.me,
             &caller.space,
             odcm_kind(kind),
         ) {
             let msg = format!(
                 "{what} by space '{}' which {} does not trust for {noun}",
-                caller.space, self.0.me
+                caller.space, self.peering.me
             );
             tracing::warn!(peer = %caller.space, kind = noun, "trust check refused");
             report(refused, caller.space.clone(), msg.clone());
@@ -156,11 +158,11 @@ impl pb::peer_server::Peer for PeerApi {
             caller.space.clone(),
             format!(
                 "{} trusts {} for {noun} ({})",
-                self.0.me, caller.space, caller.fingerprint
+                self.peering.me, caller.space, caller.fingerprint
             ),
         );
         Ok(Response::new(pb::CheckTrustResponse {
-            truster: self.0.me.clone(),
+            truster: self.peering.me.clone(),
             trusted: caller.space,
             kind: kind as i32,
         }))
@@ -185,7 +187,9 @@ pub async fn serve(
         .await;
     tonic::transport::Server::builder()
         .add_service(health_svc)
-        .add_service(pb::peer_server::PeerServer::new(PeerApi(p.clone())))
+        .add_service(pb::peer_server::PeerServer::new(PeerApi {
+            peering: p.clone(),
+        }))
         .add_service(
             pb::promotions_server::PromotionsServer::new(super::promotions::PromotionsPeerApi {
                 peering: p,

@@ -21,7 +21,11 @@ use crate::deployments::Engine;
 use crate::error::ApiError;
 
 /// The engine, and the largest transfer archive accepted (bytes; 4x the package limit).
-pub struct PromotionApi(pub Arc<Engine>, pub u64);
+pub struct PromotionApi {
+    pub engine: Arc<Engine>,
+    /// The largest transfer archive accepted, in bytes.
+    pub max_archive: u64,
+}
 
 type Out<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
 
@@ -112,7 +116,7 @@ impl Promotion for PromotionApi {
             to_space,
             push,
         } = req.into_inner();
-        let e = self.0.clone();
+        let e = self.engine.clone();
         let p = tokio::task::spawn_blocking(move || {
             promote::promote(&e, &project, &version, &to_space, &who)
         })
@@ -121,7 +125,7 @@ impl Promotion for PromotionApi {
         let c = &p.bundle.contents;
         let mut state = "written";
         if push {
-            let peering = super::peering(&self.0.state)?;
+            let peering = super::peering(&self.engine.state)?;
             let r =
                 crate::peering::client::offer_bundle(peering, &c.target_space, &p.bytes).await?;
             tracing::info!(bundle = %r.bundle_id, to_space = %c.target_space, chunks_missing = r.chunks_missing, "release bundle pushed");
@@ -168,16 +172,16 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::BundleSummary> {
         let who = caller(&req).name;
         let bytes = super::collect(req.into_inner(), "bundle file").await?;
-        let state = self.0.state.clone();
+        let state = self.engine.state.clone();
         let rec = tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
-        ok(bundle_summary(&self.0.state, &rec))
+        ok(bundle_summary(&self.engine.state, &rec))
     }
 
     async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
         use storage::StoreExt;
-        let state = self.0.state.clone();
+        let state = self.engine.state.clone();
         let bundles = tokio::task::spawn_blocking(move || {
             let mut all = state.store.all_records::<ReceivedBundle>("")?;
             all.sort_by_key(|b| b.added_at);
@@ -189,7 +193,7 @@ impl Promotion for PromotionApi {
     }
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
-        let state = &self.0.state;
+        let state = &self.engine.state;
         let rec = bundles::find(state, &req.into_inner().id)?;
         let v = bundles::load(state, &rec, false)?;
         let missing = bundles::missing_chunks(state, &v);
@@ -262,7 +266,7 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::ImportBundleResponse> {
         let who = caller(&req).name;
         let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
-        let state = &self.0.state;
+        let state = &self.engine.state;
         let done = bundles::import(state, &id, &lifecycle, &who).await?;
         // Imported and committed: what follows only informs, it must not turn into an error.
         let missing = state
@@ -272,7 +276,7 @@ impl Promotion for PromotionApi {
                 tracing::warn!(error = %e, "cannot list the missing template values after an import");
                 Vec::new()
             });
-        self.0.start_automatic(&done.release, "bundle import");
+        self.engine.start_automatic(&done.release, "bundle import");
         ok(pb::ImportBundleResponse {
             project: done.release.project,
             version: done.release.version,
@@ -283,7 +287,7 @@ impl Promotion for PromotionApi {
     }
 
     async fn inventory(&self, _req: tonic::Request<pb::Empty>) -> Resp<Self::InventoryStream> {
-        let bytes = packages::inventory(&self.0.state).await?;
+        let bytes = packages::inventory(&self.engine.state).await?;
         ok(send_bytes(None, bytes, |data| pb::FileData { data }))
     }
 
@@ -312,7 +316,7 @@ impl Promotion for PromotionApi {
             }
         }
         let (tmp, stats, package_bytes) =
-            packages::export(&self.0.state, bundle, inventory).await?;
+            packages::export(&self.engine.state, bundle, inventory).await?;
         let (tx, rx) =
             tokio::sync::mpsc::channel::<Result<pb::ExportPackagesResponse, tonic::Status>>(4);
         tokio::spawn(async move {
@@ -367,7 +371,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<tonic::Streaming<pb::FileData>>,
     ) -> Resp<pb::ImportPackagesResponse> {
-        let state = &self.0.state;
+        let state = &self.engine.state;
         let tmp = packages::upload_target(state)?;
         let mut f = tokio::fs::File::create(&tmp.0)
             .await
@@ -379,10 +383,10 @@ impl Promotion for PromotionApi {
                 ApiError::Invalid(format!("receiving the archive: {}", s.message()))
             })?;
             got += m.data.len() as u64;
-            if got > self.1 {
+            if got > self.max_archive {
                 return Err(ApiError::Invalid(format!(
                     "the transfer archive is larger than this Space accepts ({} bytes: 4 x SPACE_MAX_PACKAGE_BYTES); split the promotion or raise the limit",
-                    self.1
+                    self.max_archive
                 ))
                 .into());
             }
@@ -409,9 +413,9 @@ impl Promotion for PromotionApi {
         req: tonic::Request<pb::ReleaseRef>,
     ) -> Resp<pb::MissingVariablesResponse> {
         let pb::ReleaseRef { project, version } = req.into_inner();
-        let r = self.0.state.release(&project, &version)?;
-        let l = self.0.lifecycle_of(&r)?;
-        let m = missing::missing(&self.0.state, &r, &l)?;
+        let r = self.engine.state.release(&project, &version)?;
+        let l = self.engine.lifecycle_of(&r)?;
+        let m = missing::missing(&self.engine.state, &r, &l)?;
         ok(pb::MissingVariablesResponse {
             missing: missing_wire(m),
         })
@@ -437,7 +441,7 @@ impl Promotion for PromotionApi {
         use pb::export_receipts_response::Part;
         if push {
             // Delivered first, counted as sent only once the source Space accepted them.
-            let state = &self.0.state;
+            let state = &self.engine.state;
             let prepared = receipts::prepare(state, &space, select).await?;
             let peering = super::peering(state)?;
             let r =
@@ -454,7 +458,7 @@ impl Promotion for PromotionApi {
                 }
             }));
         }
-        let (n, bytes) = receipts::export(&self.0.state, &space, select, &who).await?;
+        let (n, bytes) = receipts::export(&self.engine.state, &space, select, &who).await?;
         let first = pb::ExportReceiptsResponse {
             part: Some(Part::Count(n as u32)),
         };
@@ -469,7 +473,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::BundleRef>,
     ) -> Resp<pb::FetchBundlePackagesResponse> {
-        let f = super::fetch::fetch(&self.0.state, &req.into_inner().id).await?;
+        let f = super::fetch::fetch(&self.engine.state, &req.into_inner().id).await?;
         ok(pb::FetchBundlePackagesResponse {
             chunks_fetched: f.chunks,
             bytes_fetched: f.bytes,
@@ -483,7 +487,7 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::ImportReceiptsResponse> {
         let who = caller(&req).name;
         let bytes = super::collect(req.into_inner(), "receipts file").await?;
-        let a = receipts::import(&self.0.state, &bytes, &who).await?;
+        let a = receipts::import(&self.engine.state, &bytes, &who).await?;
         if a.applied == 0 {
             return Err(ApiError::exists(
                 "receipts",

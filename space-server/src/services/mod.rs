@@ -5,10 +5,16 @@
 
 pub mod environments;
 pub mod lifecycles;
+pub mod packages;
+pub mod process;
 pub mod projects;
+pub mod releases;
+pub mod targets;
+pub mod variables;
 
 use std::sync::Arc;
 
+use crate::deployments::Engine;
 use crate::error::{ApiError, ApiResult};
 use crate::state::SpaceState;
 
@@ -46,10 +52,14 @@ pub struct Services {
     pub lifecycles: lifecycles::LifecycleService,
     pub projects: projects::ProjectService,
     pub channels: projects::ChannelService,
+    pub process: process::ProcessService,
+    pub variables: variables::VariableService,
+    pub releases: releases::ReleaseService,
 }
 
 impl Services {
-    pub fn new(state: &Arc<SpaceState>) -> Self {
+    /// With an engine, releases start their automatic first phase when created.
+    pub fn new(state: &Arc<SpaceState>, engine: Option<Arc<Engine>>) -> Self {
         Self {
             environments: environments::EnvironmentService {
                 state: state.clone(),
@@ -62,6 +72,16 @@ impl Services {
             },
             channels: projects::ChannelService {
                 state: state.clone(),
+            },
+            process: process::ProcessService {
+                state: state.clone(),
+            },
+            variables: variables::VariableService {
+                state: state.clone(),
+            },
+            releases: releases::ReleaseService {
+                state: state.clone(),
+                engine,
             },
         }
     }

@@ -50,7 +50,7 @@ fn lifecycle(name: &str, envs: &[&str]) -> Lifecycle {
 #[tokio::test]
 async fn environments_are_unique_and_refuse_bad_names() {
     let (_t, state) = space("DevTest");
-    let s = Services::new(&state);
+    let s = Services::new(&state, None);
     s.environments.create(env("Dev")).await.unwrap();
     let e = s.environments.create(env("DEV")).await.unwrap_err();
     assert!(matches!(e, ApiError::AlreadyExists { .. }), "{e}");
@@ -67,7 +67,7 @@ async fn environments_are_unique_and_refuse_bad_names() {
 #[tokio::test]
 async fn remote_environments_are_named_after_their_space() {
     let (_t, state) = space("DevTest");
-    let s = Services::new(&state);
+    let s = Services::new(&state, None);
     let e = s
         .environments
         .create(remote_env("Production", Some("Prod")))
@@ -85,7 +85,7 @@ async fn remote_environments_are_named_after_their_space() {
 #[tokio::test]
 async fn what_is_in_use_cannot_be_deleted() {
     let (_t, state) = space("DevTest");
-    let s = Services::new(&state);
+    let s = Services::new(&state, None);
     s.environments.create(env("Dev")).await.unwrap();
     s.lifecycles
         .create(lifecycle("Default", &["Dev"]))
@@ -144,7 +144,7 @@ async fn what_is_in_use_cannot_be_deleted() {
 #[tokio::test]
 async fn lifecycles_name_existing_environments_once() {
     let (_t, state) = space("DevTest");
-    let s = Services::new(&state);
+    let s = Services::new(&state, None);
     s.environments.create(env("Dev")).await.unwrap();
     let e = s
         .lifecycles

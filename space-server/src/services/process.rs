@@ -1,0 +1,169 @@
+//! A project's deployment process: its ordered steps. A Remote Project's process comes from
+//! its Release Bundles and is read-only here.
+
+use std::sync::Arc;
+
+use domain::model::Step;
+use storage::records::ProcessRecord;
+use storage::{Batch, StoreExt, key_of};
+
+use super::check_name;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+pub struct ProcessService {
+    pub state: Arc<SpaceState>,
+}
+
+/// A step and its place (1-based) in its project's process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedStep {
+    pub project: String,
+    pub order: u32,
+    pub step: Step,
+}
+
+impl SpaceState {
+    pub fn process(&self, project: &str) -> ApiResult<ProcessRecord> {
+        let p = self.project(project)?;
+        Ok(self
+            .store
+            .get_record::<ProcessRecord>(&key_of(&[&p.name]))?
+            .unwrap_or(ProcessRecord {
+                project: p.name,
+                process: Default::default(),
+            }))
+    }
+}
+
+impl ProcessService {
+    fn validate(&self, project: &str, s: &Step) -> ApiResult<()> {
+        check_name("step", &s.name)?;
+        for e in &s.environments {
+            self.state.environment(e).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "step '{}' is scoped to environment '{e}', which does not exist",
+                    s.name
+                ))
+            })?;
+        }
+        for c in &s.channels {
+            self.state.channel(project, c).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "step '{}' is scoped to channel '{c}', which project '{project}' does not have",
+                    s.name
+                ))
+            })?;
+        }
+        if let Some(id) = s.action.package_id() {
+            package_store::validate_id(id)?;
+        }
+        Ok(())
+    }
+
+    fn find(rec: &ProcessRecord, name: &str) -> ApiResult<usize> {
+        rec.process
+            .steps
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| ApiError::not_found("step", format!("{}/{name}", rec.project)))
+    }
+
+    async fn save(&self, rec: &ProcessRecord) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(rec)?;
+        self.state.commit(b).await?;
+        Ok(())
+    }
+}
+
+fn place(steps: &mut Vec<Step>, step: Step, order: Option<u32>) -> u32 {
+    let idx = match order {
+        Some(o) => (o as usize).saturating_sub(1).min(steps.len()),
+        None => steps.len(),
+    };
+    steps.insert(idx, step);
+    idx as u32 + 1
+}
+
+impl ProcessService {
+    /// Adds a step at `order` (1-based; at the end when `None`).
+    pub async fn add_step(
+        &self,
+        project: &str,
+        order: Option<u32>,
+        step: Step,
+    ) -> ApiResult<PlacedStep> {
+        let _g = self.state.write_lock.lock().await;
+        self.state.editable_project(project, "deployment process")?;
+        let mut rec = self.state.process(project)?;
+        self.validate(&rec.project, &step)?;
+        if Self::find(&rec, &step.name).is_ok() {
+            return Err(ApiError::exists(
+                "step",
+                format!("{}/{}", rec.project, step.name),
+            ));
+        }
+        let at = place(&mut rec.process.steps, step.clone(), order);
+        self.save(&rec).await?;
+        tracing::info!(project = %rec.project, step = %step.name, order = at, "step added");
+        Ok(PlacedStep {
+            project: rec.project,
+            order: at,
+            step,
+        })
+    }
+
+    pub fn get_step(&self, project: &str, name: &str) -> ApiResult<PlacedStep> {
+        let rec = self.state.process(project)?;
+        let i = Self::find(&rec, name)?;
+        Ok(PlacedStep {
+            order: i as u32 + 1,
+            step: rec.process.steps[i].clone(),
+            project: rec.project,
+        })
+    }
+
+    /// Replaces a step (its name stays), moving it to `order` when given.
+    pub async fn update_step(
+        &self,
+        project: &str,
+        order: Option<u32>,
+        step: Step,
+    ) -> ApiResult<PlacedStep> {
+        let _g = self.state.write_lock.lock().await;
+        self.state.editable_project(project, "deployment process")?;
+        let mut rec = self.state.process(project)?;
+        let i = Self::find(&rec, &step.name)?;
+        self.validate(&rec.project, &step)?;
+        let old = rec.process.steps.remove(i);
+        let step = Step {
+            name: old.name,
+            ..step
+        };
+        let at = place(
+            &mut rec.process.steps,
+            step.clone(),
+            order.or(Some(i as u32 + 1)),
+        );
+        self.save(&rec).await?;
+        Ok(PlacedStep {
+            project: rec.project,
+            order: at,
+            step,
+        })
+    }
+
+    pub async fn delete_step(&self, project: &str, name: &str) -> ApiResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        self.state.editable_project(project, "deployment process")?;
+        let mut rec = self.state.process(project)?;
+        let i = Self::find(&rec, name)?;
+        rec.process.steps.remove(i);
+        self.save(&rec).await
+    }
+
+    pub fn list(&self, project: &str) -> ApiResult<ProcessRecord> {
+        self.state.process(project)
+    }
+}

@@ -1,0 +1,195 @@
+//! Releases: a release freezes the process, variables and package versions of a project;
+//! two releases can be compared side by side.
+
+use std::sync::Arc;
+
+use domain::compare::{Comparison, compare_releases};
+use domain::model::{PinnedPackage, Release};
+use package_store::validate_version;
+use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
+
+use super::{Listed, Page};
+use crate::deployments::Engine;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+/// What a user asks for when creating a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelease {
+    pub project: String,
+    pub version: String,
+    /// Empty: the project's default channel.
+    pub channel: String,
+    pub notes: String,
+    /// Package versions to pin; packages not named get their newest version.
+    pub packages: Vec<PackageRequest>,
+}
+
+/// A package version asked for by a new release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRequest {
+    pub id: String,
+    pub version: String,
+}
+
+/// With an engine, releases whose lifecycle starts with an automatic phase are deployed there
+/// at once.
+pub struct ReleaseService {
+    pub state: Arc<SpaceState>,
+    pub engine: Option<Arc<Engine>>,
+}
+
+impl SpaceState {
+    pub fn release(&self, project: &str, version: &str) -> ApiResult<Release> {
+        let p = self.project(project)?;
+        self.store
+            .get_record::<Release>(&key_of(&[&p.name, version]))?
+            .ok_or_else(|| ApiError::not_found("release", format!("{} {version}", p.name)))
+    }
+}
+
+impl ReleaseService {
+    fn build(&self, req: NewRelease, who: String) -> ApiResult<Release> {
+        let NewRelease {
+            project,
+            version,
+            channel,
+            notes,
+            packages,
+        } = req;
+        let project = self.state.editable_project(&project, "releases")?;
+        let version = version.trim().to_string();
+        validate_version(&version).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let channel = if channel.trim().is_empty() {
+            self.state.default_channel(&project.name)?
+        } else {
+            self.state.channel(&project.name, channel.trim())?
+        };
+        self.state
+            .lifecycle(channel.lifecycle.as_deref().unwrap_or(&project.lifecycle))?;
+        let process = self.state.process(&project.name)?.process;
+        let vars = self.state.variable_set(&project.name)?;
+        for r in &packages {
+            if !process.steps.iter().any(|s| {
+                s.action
+                    .package_id()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(&r.id))
+            }) {
+                return Err(ApiError::Invalid(format!(
+                    "package {} is not used by any step of project '{}'",
+                    r.id, project.name
+                )));
+            }
+        }
+        let mut pinned = Vec::new();
+        for step in &process.steps {
+            let Some(id) = step.action.package_id() else {
+                continue;
+            };
+            let requested = packages.iter().find(|r| r.id.eq_ignore_ascii_case(id));
+            let manifest = match requested {
+                Some(r) => self.state.package(id, r.version.trim()).map_err(|_| {
+                    ApiError::Precondition(format!(
+                        "package {id} version {} is not in the feed: upload it first (deploy package upload) or pin another version",
+                        r.version.trim()
+                    ))
+                })?,
+                None => self
+                    .state
+                    .package_versions(id)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        ApiError::Precondition(format!(
+                            "step '{}' deploys package {id}, which has no version in the feed: upload one first (deploy package upload)",
+                            step.name
+                        ))
+                    })?,
+            };
+            pinned.push(PinnedPackage {
+                step: step.name.clone(),
+                id: manifest.id,
+                version: manifest.version,
+                sha256: manifest.sha256,
+            });
+        }
+        Ok(Release {
+            project: project.name,
+            version,
+            channel: channel.name,
+            notes,
+            packages: pinned,
+            process,
+            variables: vars.variables,
+            templates: vars.templates,
+            created_at: crate::state::now(),
+            created_by: who,
+            origin: None,
+        })
+    }
+}
+
+impl ReleaseService {
+    pub async fn create(&self, req: NewRelease, who: String) -> ApiResult<Release> {
+        let r = {
+            let _g = self.state.write_lock.lock().await;
+            let r = self.build(req, who)?;
+            let mut b = Batch::new();
+            b.insert_record(&r)?;
+            self.state.commit(b).await.map_err(|e| match e {
+                StorageError::Conflict { .. } => {
+                    ApiError::exists("release", format!("{} {}", r.project, r.version))
+                }
+                e => e.into(),
+            })?;
+            r
+        };
+        tracing::info!(project = %r.project, release = %r.version, channel = %r.channel, steps = r.process.steps.len(), variables = r.variables.len(), packages = r.packages.len(), "release created");
+        if let Some(engine) = &self.engine {
+            engine.start_automatic(&r, "release creation");
+        }
+        Ok(r)
+    }
+
+    pub fn get(&self, project: &str, version: &str) -> ApiResult<Release> {
+        self.state.release(project, version)
+    }
+
+    /// A page of the project's releases, newest version first within the page.
+    pub fn list(&self, project: &str, page: Page) -> ApiResult<Listed<Release>> {
+        let project = self.state.project(project)?;
+        let (mut items, next) = self.state.store.list_records::<Release>(
+            &prefix_of(&[&project.name]),
+            page.after.as_deref(),
+            page.size,
+        )?;
+        items.sort_by(|a, b| domain::compare::compare_versions(&b.version, &a.version));
+        Ok(Listed { items, next })
+    }
+
+    /// What changed between two releases (sensitive values compared, never shown).
+    pub fn compare(&self, project: &str, from: &str, to: &str) -> ApiResult<Comparison> {
+        let a = self.state.release(project, from)?;
+        let b = self.state.release(project, to)?;
+        let state = self.state.clone();
+        let reveal =
+            move |r: &Release, v: &domain::model::Variable| state.reveal(&r.project, v).ok();
+        Ok(compare_releases(&a, &b, &reveal))
+    }
+
+    /// Imported releases are not deleted one by one (delete the Remote Project instead).
+    pub async fn delete(&self, project: &str, version: &str) -> ApiResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        let r = self.state.release(project, version)?;
+        if let Some(o) = &r.origin {
+            return Err(ApiError::Precondition(format!(
+                "release {} of '{}' was imported from space '{}' (bundle {}): releases of a Remote Project are not deleted one by one; delete the project to import its bundles anew",
+                r.version, r.project, o.source_space, o.bundle_id
+            )));
+        }
+        let mut b = Batch::new();
+        b.delete(Release::TABLE, &key_of(&[&r.project, &r.version]));
+        self.state.commit(b).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! Project variables (sensitive ones sealed with the master key from the moment they arrive)
+//! and variable templates. A Remote Project accepts only values for its templates.
+
+use std::sync::Arc;
+
+use domain::model::VariableInput;
+use domain::model::{TemplateKind, Variable, VariableTemplate, VariableValue};
+use storage::records::VariableSetRecord;
+use storage::{Batch, StoreExt, key_of};
+
+use super::{Listed, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+pub struct VariableService {
+    pub state: Arc<SpaceState>,
+}
+
+impl SpaceState {
+    pub fn variable_set(&self, project: &str) -> ApiResult<VariableSetRecord> {
+        let p = self.project(project)?;
+        Ok(self
+            .store
+            .get_record::<VariableSetRecord>(&key_of(&[&p.name]))?
+            .unwrap_or(VariableSetRecord {
+                project: p.name,
+                next_id: 1,
+                ..Default::default()
+            }))
+    }
+
+    /// Decrypts a sensitive value of `project`; plain values are returned as they are.
+    pub fn reveal(&self, project: &str, v: &Variable) -> ApiResult<String> {
+        match &v.value {
+            VariableValue::Plain(s) => Ok(s.clone()),
+            VariableValue::Sensitive(c) => Ok(self
+                .master
+                .open(c, &SpaceState::seal_context(project, &v.id))?),
+        }
+    }
+}
+
+impl SpaceState {
+    /// Refuses a variable set in which some environment's values reference each other in a
+    /// cycle. Each environment (and no environment) is checked with a context carrying only
+    /// that environment; values scoped to roles, targets, steps, channels or tenants are
+    /// checked at deployment time.
+    pub fn check_cycles(&self, project: &str, vars: &[Variable]) -> ApiResult<()> {
+        use domain::variables::{Candidate, DeployContext, VariableError, resolve};
+        let candidates = vars
+            .iter()
+            .map(|v| {
+                Ok(Candidate {
+                    name: v.name.clone(),
+                    value: self.reveal(project, v)?,
+                    sensitive: v.is_sensitive(),
+                    scope: v.scope.clone(),
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut envs: Vec<Option<String>> = vec![None];
+        envs.extend(
+            self.store
+                .all_records::<domain::model::Environment>("")?
+                .into_iter()
+                .map(|e| Some(e.name)),
+        );
+        for env in envs {
+            let ctx = DeployContext {
+                environment: env.clone(),
+                ..Default::default()
+            };
+            let resolved = resolve(&candidates, &ctx);
+            for name in resolved.names() {
+                if let Err(VariableError::Cycle { chain }) = resolved.get(name) {
+                    return Err(ApiError::Invalid(format!(
+                        "variables of project '{project}' would reference each other in a cycle{}: {}; nothing was changed",
+                        env.map(|e| format!(" in environment '{e}'"))
+                            .unwrap_or_default(),
+                        chain.join(" -> ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl VariableService {
+    fn check_scope(&self, project: &str, v: &VariableInput) -> ApiResult<()> {
+        for e in &v.scope.environments {
+            self.state.environment(e).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "variable '{}' is scoped to environment '{e}', which does not exist",
+                    v.name
+                ))
+            })?;
+        }
+        for c in &v.scope.channels {
+            self.state.channel(project, c).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "variable '{}' is scoped to channel '{c}', which project '{project}' does not have",
+                    v.name
+                ))
+            })?;
+        }
+        let steps = self.state.process(project)?.process.steps;
+        for s in &v.scope.steps {
+            if !steps.iter().any(|x| x.name.eq_ignore_ascii_case(s)) {
+                return Err(ApiError::Invalid(format!(
+                    "variable '{}' is scoped to step '{s}', which project '{project}' does not have",
+                    v.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces one value in `rec` (in memory; the caller checks cycles and saves).
+    fn apply(&self, rec: &mut VariableSetRecord, input: VariableInput) -> ApiResult<Variable> {
+        let project = rec.project.clone();
+        if let Some(o) = self.state.project(&project)?.remote
+            && !rec
+                .templates
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(&input.name))
+        {
+            return Err(ApiError::Precondition(format!(
+                "'{}' is not a variable template of Remote Project '{project}': the variables of its releases come from space '{}' and are read-only here; only template values can be set ({})",
+                input.name,
+                o.space,
+                rec.templates
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        self.check_scope(&project, &input)?;
+        // A value for a sensitive template is sensitive, however it was sent.
+        let mut input = input;
+        if rec
+            .templates
+            .iter()
+            .any(|t| t.kind == TemplateKind::Sensitive && t.name.eq_ignore_ascii_case(&input.name))
+        {
+            input.sensitive = true;
+        }
+        let id = match &input.id {
+            Some(id) => {
+                if !rec.variables.iter().any(|v| &v.id == id) {
+                    return Err(ApiError::not_found("variable", format!("{project}/{id}")));
+                }
+                id.clone()
+            }
+            None => {
+                let id = format!("v-{}", rec.next_id);
+                rec.next_id += 1;
+                id
+            }
+        };
+        let value = if input.sensitive {
+            VariableValue::Sensitive(
+                self.state
+                    .master
+                    .seal(&input.value, &SpaceState::seal_context(&project, &id))
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            VariableValue::Plain(input.value)
+        };
+        let var = Variable {
+            id: id.clone(),
+            name: input.name,
+            value,
+            scope: input.scope,
+            description: input.description,
+        };
+        match rec.variables.iter_mut().find(|v| v.id == id) {
+            Some(slot) => *slot = var.clone(),
+            None => rec.variables.push(var.clone()),
+        }
+        Ok(var)
+    }
+
+    async fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(rec)?;
+        self.state.commit(b).await?;
+        Ok(())
+    }
+}
+
+impl VariableService {
+    /// Sets one value (a new one when `input.id` is `None`); refused if it would make a cycle.
+    pub async fn set(&self, input: VariableInput) -> ApiResult<(String, Variable)> {
+        let _g = self.state.write_lock.lock().await;
+        let mut rec = self.state.variable_set(&input.project)?;
+        let project = rec.project.clone();
+        let var = self.apply(&mut rec, input)?;
+        self.state.check_cycles(&project, &rec.variables)?;
+        self.save(&rec).await?;
+        tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
+        Ok((project, var))
+    }
+
+    /// Sets many values at once: all or nothing.
+    pub async fn set_many(
+        &self,
+        project: &str,
+        inputs: Vec<VariableInput>,
+    ) -> ApiResult<(String, Vec<Variable>)> {
+        let _g = self.state.write_lock.lock().await;
+        let mut rec = self.state.variable_set(project)?;
+        let project = rec.project.clone();
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            out.push(self.apply(&mut rec, input)?);
+        }
+        self.state.check_cycles(&project, &rec.variables)?;
+        self.save(&rec).await?;
+        let sensitive = out.iter().filter(|v| v.is_sensitive()).count();
+        tracing::info!(project = %project, count = out.len(), sensitive, "variables set");
+        Ok((project, out))
+    }
+
+    /// A page of the project's variables in the order they were set (the continuation key
+    /// is a position).
+    pub fn list(&self, project: &str, page: Page) -> ApiResult<(String, Listed<Variable>)> {
+        let rec = self.state.variable_set(project)?;
+        let start = match page.after {
+            Some(a) => a.parse::<usize>().map_err(|_| {
+                ApiError::Invalid("page_token is not a token this server issued".into())
+            })?,
+            None => 0,
+        };
+        let total = rec.variables.len();
+        let end = (start + page.size).min(total);
+        let items = rec
+            .variables
+            .into_iter()
+            .skip(start)
+            .take(page.size)
+            .collect();
+        let next = (end < total).then(|| end.to_string());
+        Ok((rec.project, Listed { items, next }))
+    }
+
+    pub async fn delete(&self, project: &str, id: &str) -> ApiResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        let mut rec = self.state.variable_set(project)?;
+        let before = rec.variables.len();
+        rec.variables.retain(|v| v.id != id);
+        if rec.variables.len() == before {
+            return Err(ApiError::not_found(
+                "variable",
+                format!("{}/{id}", rec.project),
+            ));
+        }
+        self.save(&rec).await
+    }
+
+    /// Adds or replaces a template; a sensitive one cannot have a default.
+    pub async fn set_template(
+        &self,
+        project: &str,
+        t: VariableTemplate,
+    ) -> ApiResult<(String, VariableTemplate)> {
+        if t.kind == TemplateKind::Sensitive && t.default_value.is_some() {
+            return Err(ApiError::Invalid(format!(
+                "variable template '{}' is sensitive: it cannot have a default (it would be stored and shown in the clear); set its values with deploy variable set --sensitive",
+                t.name
+            )));
+        }
+        let _g = self.state.write_lock.lock().await;
+        self.state.editable_project(project, "variable templates")?;
+        let mut rec = self.state.variable_set(project)?;
+        match rec
+            .templates
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(&t.name))
+        {
+            Some(slot) => *slot = t.clone(),
+            None => rec.templates.push(t.clone()),
+        }
+        self.save(&rec).await?;
+        Ok((rec.project, t))
+    }
+
+    pub fn list_templates(&self, project: &str) -> ApiResult<(String, Vec<VariableTemplate>)> {
+        let rec = self.state.variable_set(project)?;
+        Ok((rec.project, rec.templates))
+    }
+
+    pub async fn delete_template(&self, project: &str, name: &str) -> ApiResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        self.state.editable_project(project, "variable templates")?;
+        let mut rec = self.state.variable_set(project)?;
+        let before = rec.templates.len();
+        rec.templates.retain(|t| !t.name.eq_ignore_ascii_case(name));
+        if rec.templates.len() == before {
+            return Err(ApiError::not_found(
+                "variable template",
+                format!("{}/{name}", rec.project),
+            ));
+        }
+        self.save(&rec).await
+    }
+}
