@@ -1,22 +1,20 @@
 //! `space.v1.Deployments`: start, inspect, follow, cancel deployments; the dashboard.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use domain::model::{Deployment, Environment, LogEntry, Project};
+use domain::model::{Deployment, LogEntry};
 use futures::Stream;
 use proto::space::v1 as pb;
 use proto::space::v1::deployments_server::Deployments;
 use proto::wire::agent::deployment_to_wire;
 use proto::wire::timestamp;
-use storage::StoreExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::engine::{Engine, Event};
+use super::queries::{Dashboard, DashboardCell};
 use crate::api::{Resp, ok, page, token};
 use crate::auth::caller;
-use crate::error::ApiError;
 
 pub struct DeploymentsApi {
     pub engine: Arc<Engine>,
@@ -84,38 +82,10 @@ impl Deployments for DeploymentsApi {
             environment,
             page: p,
         } = req.into_inner();
-        let crate::services::Page { size, after } = page(p)?;
-        // Newest first: walk the numbered keys backwards in pages of `size`.
-        let all = self
-            .engine
-            .state
-            .store
-            .all_records::<Deployment>("")
-            .map_err(ApiError::from)?;
-        let start = match &after {
-            Some(a) => a.parse::<usize>().map_err(|_| {
-                ApiError::Invalid("page_token is not a token this server issued".into())
-            })?,
-            None => 0,
-        };
-        let matching: Vec<Deployment> = all
-            .into_iter()
-            .rev()
-            .filter(|d| project.is_empty() || d.project.eq_ignore_ascii_case(&project))
-            .filter(|d| environment.is_empty() || d.environment.eq_ignore_ascii_case(&environment))
-            .collect();
-        let end = (start + size).min(matching.len());
+        let l = self.engine.list(&project, &environment, page(p)?)?;
         ok(pb::ListDeploymentsResponse {
-            deployments: matching[start.min(end)..end]
-                .iter()
-                .cloned()
-                .map(deployment_to_wire)
-                .collect(),
-            next_page_token: if end < matching.len() {
-                token(Some(end.to_string()))
-            } else {
-                String::new()
-            },
+            deployments: l.items.into_iter().map(deployment_to_wire).collect(),
+            next_page_token: token(l.next),
         })
     }
 
@@ -206,72 +176,38 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn dashboard(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
-        let store = &self.engine.state.store;
-        let mut envs = store
-            .all_records::<Environment>("")
-            .map_err(ApiError::from)?;
-        envs.sort_by(|a, b| a.sort_order.cmp(&b.sort_order).then(a.name.cmp(&b.name)));
-        let projects = store.all_records::<Project>("").map_err(ApiError::from)?;
-        let mut latest: BTreeMap<(String, String), Deployment> = BTreeMap::new();
-        for d in store
-            .all_records::<Deployment>("")
-            .map_err(ApiError::from)?
-        {
-            latest.insert((d.project.to_lowercase(), d.environment.to_lowercase()), d);
-        }
-        let mut cells: Vec<pb::DashboardCell> = latest
-            .into_values()
-            .map(|d| pb::DashboardCell {
-                operator_reported: super::drop::reported_state(&d).is_some(),
-                state: super::drop::reported_state(&d)
-                    .unwrap_or(d.state)
-                    .as_str()
-                    .into(),
-                project: d.project,
-                environment: d.environment,
-                version: d.version,
-                deployment_id: d.id,
-                finished_at: d.finished_at.map(timestamp),
-                receipt_received_at: None,
-            })
-            .collect();
-        // Remote environments: the latest result each received in a Deployment Receipt.
-        let mut remote: BTreeMap<(String, String), domain::model::RemoteResult> = BTreeMap::new();
-        for r in store
-            .all_records::<domain::model::RemoteResult>("")
-            .map_err(ApiError::from)?
-        {
-            let k = (r.project.to_lowercase(), r.environment.to_lowercase());
-            let newer = remote.get(&k).is_none_or(|old| {
-                (r.finished_at, r.received_at) >= (old.finished_at, old.received_at)
-            });
-            if newer {
-                remote.insert(k, r);
-            }
-        }
-        let mut env_names: Vec<String> = envs.into_iter().map(|e| e.name).collect();
-        for r in remote.into_values() {
-            if !env_names
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(&r.environment))
-            {
-                env_names.push(r.environment.clone());
-            }
-            cells.push(pb::DashboardCell {
-                project: r.project,
-                environment: r.environment,
-                version: r.version,
-                state: r.state.as_str().into(),
-                deployment_id: format!("{} {}", r.from_space, r.receipt_id),
-                finished_at: r.finished_at.map(timestamp),
-                operator_reported: false,
-                receipt_received_at: Some(timestamp(r.received_at)),
-            });
-        }
-        ok(pb::DashboardResponse {
-            environments: env_names,
-            projects: projects.into_iter().map(|p| p.name).collect(),
+        let Dashboard {
+            environments,
+            projects,
             cells,
+        } = self.engine.dashboard()?;
+        ok(pb::DashboardResponse {
+            environments,
+            projects,
+            cells: cells.into_iter().map(cell_to_wire).collect(),
         })
+    }
+}
+
+fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
+    let DashboardCell {
+        project,
+        environment,
+        version,
+        state,
+        deployment_id,
+        finished_at,
+        operator_reported,
+        receipt_received_at,
+    } = c;
+    pb::DashboardCell {
+        project,
+        environment,
+        version,
+        state: state.as_str().into(),
+        deployment_id,
+        finished_at: finished_at.map(timestamp),
+        operator_reported,
+        receipt_received_at: receipt_received_at.map(timestamp),
     }
 }

@@ -64,6 +64,7 @@ impl Engine {
                 tracing::warn!(deployment = %d.id, "marked failed: interrupted by a server stop");
             }
         }
+        super::index::ensure(state.store.as_ref())?;
         Ok(Arc::new(Self {
             state,
             hub,
@@ -85,6 +86,15 @@ impl Engine {
 
     pub(super) fn live(&self, n: u64) -> Option<Arc<Live>> {
         self.live.lock().ok().and_then(|l| l.get(&n).cloned())
+    }
+
+    /// Records a new deployment with its index entries, durably, in one batch.
+    pub(super) fn save_new(&self, d: &Deployment) -> ApiResult<()> {
+        let mut b = Batch::new();
+        b.put_record(d)?;
+        super::index::add(&mut b, d);
+        self.state.commit_blocking(b)?;
+        Ok(())
     }
 
     pub(super) fn save(&self, d: &Deployment) -> ApiResult<()> {

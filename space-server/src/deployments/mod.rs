@@ -5,9 +5,12 @@
 mod api;
 mod drop;
 mod engine;
+pub mod index;
+mod queries;
 mod run;
 mod target;
 
 pub use api::DeploymentsApi;
 pub use drop::{RUNNER_ENV, reported_state};
 pub use engine::{Engine, Event};
+pub use queries::{Dashboard, DashboardCell};

@@ -104,7 +104,7 @@ impl Engine {
                 }),
             );
         }
-        self.save(&d)?;
+        self.save_new(&d)?;
         tracing::info!(deployment = %d.id, project = %d.project, release = %d.version, environment = %d.environment, by = %who, "deployment created");
         let parallel = if max_parallel == 0 {
             self.default_parallel

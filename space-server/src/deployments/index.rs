@@ -1,0 +1,114 @@
+//! Indexes over deployments, so listing and the dashboard never walk every deployment:
+//! `deployment_index` holds, newest first, one key per deployment under all, its project, its
+//! environment, and both (value: the deployment number); `deployment_latest` holds the newest
+//! deployment per (project, environment). Both are written in the batch that creates the
+//! deployment (project and environment never change afterwards). A store that predates them
+//! is indexed once at start ([`ensure`], marker `meta/deployment_index`).
+
+use domain::model::Deployment;
+use storage::records::deployment_key;
+use storage::{Batch, StorageError, Store, StoreExt, key_of};
+
+pub const INDEX: &str = "deployment_index";
+pub const LATEST: &str = "deployment_latest";
+const MARKER_TABLE: &str = "meta";
+const MARKER: &str = "deployment_index";
+/// Separator inside index keys (names never contain control characters).
+const SEP: char = '\u{1f}';
+
+/// Sorts newer deployments first.
+fn newest_first(n: u64) -> String {
+    format!("{:020}", u64::MAX - n)
+}
+
+/// The index prefix for a filter (empty strings: no filter on that field).
+pub fn prefix(project: &str, environment: &str) -> String {
+    let (p, e) = (project.to_lowercase(), environment.to_lowercase());
+    match (p.is_empty(), e.is_empty()) {
+        (true, true) => format!("a{SEP}"),
+        (false, true) => format!("p{SEP}{p}{SEP}"),
+        (true, false) => format!("e{SEP}{e}{SEP}"),
+        (false, false) => format!("pe{SEP}{p}{SEP}{e}{SEP}"),
+    }
+}
+
+/// Adds the index entries of a new deployment to `b`.
+pub fn add(b: &mut Batch, d: &Deployment) {
+    let n = newest_first(d.number);
+    let v = d.number.to_string().into_bytes();
+    for (p, e) in [
+        ("", ""),
+        (d.project.as_str(), ""),
+        ("", d.environment.as_str()),
+        (d.project.as_str(), d.environment.as_str()),
+    ] {
+        b.put(INDEX, &format!("{}{n}", prefix(p, e)), v.clone());
+    }
+    b.put(LATEST, &key_of(&[&d.project, &d.environment]), v);
+}
+
+fn number(table: &str, key: &str, v: &[u8]) -> Result<u64, StorageError> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| StorageError::Corrupt {
+            table: table.into(),
+            key: key.into(),
+            reason: "not a deployment number".into(),
+        })
+}
+
+/// Up to `size` deployments matching the filter, newest first, after the index key `after`;
+/// and the key to continue after.
+pub fn page(
+    store: &dyn Store,
+    project: &str,
+    environment: &str,
+    after: Option<&str>,
+    size: usize,
+) -> Result<(Vec<Deployment>, Option<String>), StorageError> {
+    let rows = store.scan(INDEX, &prefix(project, environment), after, size + 1)?;
+    let more = rows.len() > size;
+    let mut out = Vec::with_capacity(rows.len().min(size));
+    let mut last = None;
+    for (k, v) in rows.into_iter().take(size) {
+        let n = number(INDEX, &k, &v)?;
+        if let Some(d) = store.get_record::<Deployment>(&deployment_key(n))? {
+            out.push(d);
+        }
+        last = Some(k);
+    }
+    Ok((out, if more { last } else { None }))
+}
+
+/// The newest deployment of every (project, environment) that has one.
+pub fn latest(store: &dyn Store) -> Result<Vec<Deployment>, StorageError> {
+    let mut out = Vec::new();
+    for (k, v) in store.scan(LATEST, "", None, usize::MAX)? {
+        let n = number(LATEST, &k, &v)?;
+        if let Some(d) = store.get_record::<Deployment>(&deployment_key(n))? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Indexes every deployment of a store written before the indexes existed (once).
+pub fn ensure(store: &dyn Store) -> Result<(), StorageError> {
+    if store.get(MARKER_TABLE, MARKER)?.is_some() {
+        return Ok(());
+    }
+    let mut b = Batch::new();
+    let all = store.all_records::<Deployment>("")?;
+    for d in &all {
+        add(&mut b, d);
+    }
+    b.put(MARKER_TABLE, MARKER, b"1".to_vec());
+    store.commit(b)?;
+    tracing::info!(deployments = all.len(), "deployment indexes built");
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "tests/index.rs"]
+mod tests;

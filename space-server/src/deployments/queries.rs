@@ -1,0 +1,112 @@
+//! What people look at: deployments listed newest first (through the indexes) and the
+//! dashboard (the newest deployment per project and environment, and the newest result each
+//! remote environment received in a Deployment Receipt).
+
+use std::collections::BTreeMap;
+
+use domain::model::{Deployment, Environment, Project, RemoteResult, RunState, Timestamp};
+use storage::StoreExt;
+
+use super::Engine;
+use super::index;
+use crate::error::ApiResult;
+use crate::services::{Listed, Page};
+
+/// One cell of the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardCell {
+    pub project: String,
+    pub environment: String,
+    pub version: String,
+    pub state: RunState,
+    /// A local deployment's id, or "<Space> <receipt id>" for a remote result.
+    pub deployment_id: String,
+    pub finished_at: Option<Timestamp>,
+    /// The state was reported by an operator for an offline drop (not signed).
+    pub operator_reported: bool,
+    /// When the receipt carrying a remote result arrived.
+    pub receipt_received_at: Option<Timestamp>,
+}
+
+/// Environments in display order (remote ones that only receipts named, after them),
+/// projects, and cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dashboard {
+    pub environments: Vec<String>,
+    pub projects: Vec<String>,
+    pub cells: Vec<DashboardCell>,
+}
+
+impl Engine {
+    /// Deployments newest first, filtered by project and/or environment (empty: any).
+    pub fn list(
+        &self,
+        project: &str,
+        environment: &str,
+        page: Page,
+    ) -> ApiResult<Listed<Deployment>> {
+        let (items, next) = index::page(
+            self.state.store.as_ref(),
+            project,
+            environment,
+            page.after.as_deref(),
+            page.size,
+        )?;
+        Ok(Listed { items, next })
+    }
+
+    pub fn dashboard(&self) -> ApiResult<Dashboard> {
+        let store = &self.state.store;
+        let mut envs = store.all_records::<Environment>("")?;
+        envs.sort_by(|a, b| a.sort_order.cmp(&b.sort_order).then(a.name.cmp(&b.name)));
+        let projects = store.all_records::<Project>("")?;
+        let mut cells: Vec<DashboardCell> = index::latest(store.as_ref())?
+            .into_iter()
+            .map(|d| DashboardCell {
+                operator_reported: super::drop::reported_state(&d).is_some(),
+                state: super::drop::reported_state(&d).unwrap_or(d.state),
+                project: d.project,
+                environment: d.environment,
+                version: d.version,
+                deployment_id: d.id,
+                finished_at: d.finished_at,
+                receipt_received_at: None,
+            })
+            .collect();
+        // Remote environments: the latest result each received in a Deployment Receipt.
+        let mut remote: BTreeMap<(String, String), RemoteResult> = BTreeMap::new();
+        for r in store.all_records::<RemoteResult>("")? {
+            let k = (r.project.to_lowercase(), r.environment.to_lowercase());
+            let newer = remote.get(&k).is_none_or(|old| {
+                (r.finished_at, r.received_at) >= (old.finished_at, old.received_at)
+            });
+            if newer {
+                remote.insert(k, r);
+            }
+        }
+        let mut environments: Vec<String> = envs.into_iter().map(|e| e.name).collect();
+        for r in remote.into_values() {
+            if !environments
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&r.environment))
+            {
+                environments.push(r.environment.clone());
+            }
+            cells.push(DashboardCell {
+                project: r.project,
+                environment: r.environment,
+                version: r.version,
+                state: r.state,
+                deployment_id: format!("{} {}", r.from_space, r.receipt_id),
+                finished_at: r.finished_at,
+                operator_reported: false,
+                receipt_received_at: Some(r.received_at),
+            });
+        }
+        Ok(Dashboard {
+            environments,
+            projects: projects.into_iter().map(|p| p.name).collect(),
+            cells,
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Unit tests of `index.rs`.
+
+use domain::model::RunState;
+use storage::MemoryStore;
+
+use super::*;
+
+fn deployment(n: u64, project: &str, env: &str) -> Deployment {
+    Deployment {
+        id: Deployment::id_for(n),
+        number: n,
+        project: project.into(),
+        version: "1.0.0".into(),
+        environment: env.into(),
+        state: RunState::Success,
+        created_by: "t".into(),
+        created_at: 0,
+        started_at: None,
+        finished_at: None,
+        steps: Vec::new(),
+        error: None,
+        drops: Vec::new(),
+        release_created_at: None,
+    }
+}
+
+fn numbers(v: &[Deployment]) -> Vec<u64> {
+    v.iter().map(|d| d.number).collect()
+}
+
+fn store_with(ds: &[Deployment], indexed: bool) -> MemoryStore {
+    let s = MemoryStore::new();
+    let mut b = Batch::new();
+    for d in ds {
+        b.put_record(d).unwrap();
+        if indexed {
+            add(&mut b, d);
+        }
+    }
+    s.commit(b).unwrap();
+    s
+}
+
+fn sample() -> Vec<Deployment> {
+    vec![
+        deployment(1, "Web", "Dev"),
+        deployment(2, "Api", "Dev"),
+        deployment(3, "Web", "Test"),
+        deployment(4, "Web", "Dev"),
+        deployment(5, "Api", "Prod: Production"),
+    ]
+}
+
+#[test]
+fn pages_newest_first_by_each_filter() {
+    let s = store_with(&sample(), true);
+    let (all, next) = page(&s, "", "", None, 10).unwrap();
+    assert_eq!((numbers(&all), next), (vec![5, 4, 3, 2, 1], None));
+    let (web, _) = page(&s, "WEB", "", None, 10).unwrap();
+    assert_eq!(numbers(&web), [4, 3, 1]);
+    let (dev, _) = page(&s, "", "dev", None, 10).unwrap();
+    assert_eq!(numbers(&dev), [4, 2, 1]);
+    let (web_dev, _) = page(&s, "Web", "Dev", None, 10).unwrap();
+    assert_eq!(numbers(&web_dev), [4, 1]);
+    // paging continues after the last key returned
+    let (first, next) = page(&s, "", "", None, 2).unwrap();
+    assert_eq!(numbers(&first), [5, 4]);
+    let (second, next) = page(&s, "", "", next.as_deref(), 2).unwrap();
+    assert_eq!(numbers(&second), [3, 2]);
+    let (third, next) = page(&s, "", "", next.as_deref(), 2).unwrap();
+    assert_eq!((numbers(&third), next), (vec![1], None));
+}
+
+#[test]
+fn latest_is_the_newest_per_project_and_environment() {
+    let s = store_with(&sample(), true);
+    let mut got = numbers(&latest(&s).unwrap());
+    got.sort();
+    assert_eq!(got, [2, 3, 4, 5]);
+}
+
+/// A store written before the indexes existed is indexed once at start, and then answers as
+/// one indexed from the beginning.
+#[test]
+fn old_stores_are_indexed_once() {
+    let s = store_with(&sample(), false);
+    assert!(page(&s, "", "", None, 10).unwrap().0.is_empty());
+    ensure(&s).unwrap();
+    let (all, _) = page(&s, "", "", None, 10).unwrap();
+    assert_eq!(numbers(&all), [5, 4, 3, 2, 1]);
+    // a second start does not rebuild (the marker is there)
+    let mut b = Batch::new();
+    b.put_record(&deployment(6, "Web", "Dev")).unwrap();
+    s.commit(b).unwrap();
+    ensure(&s).unwrap();
+    assert_eq!(
+        numbers(&page(&s, "", "", None, 10).unwrap().0),
+        [5, 4, 3, 2, 1]
+    );
+}
