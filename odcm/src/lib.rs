@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod records;
 pub mod server;
+pub mod services;
 pub mod state;
 
 pub use server::serve;

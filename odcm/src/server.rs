@@ -58,7 +58,9 @@ pub async fn serve(
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(
             pb::admin_server::AdminServer::new(AdminApi {
-                state: state.clone(),
+                service: crate::services::admin::AdminService {
+                    state: state.clone(),
+                },
             }),
             auth,
         ))

@@ -11,18 +11,19 @@ use proto::odcm::v1 as pb;
 
 use crate::error::{OdcmError, OdcmResult};
 use crate::records::{AuditRecord, RemoteSpaceRecord, SpaceRecord, TrustKind, TrustRecord};
+use crate::services::Page;
 use crate::state::OdcmState;
 
-/// `(start_after, limit)` from a page request.
-pub fn page(p: &pb::PageRequest) -> (Option<String>, usize) {
-    let limit = match p.page_size {
+/// The page a wire page request asks for.
+pub fn page(p: &pb::PageRequest) -> Page {
+    let size = match p.page_size {
         0 => 100,
         n => n.min(1000) as usize,
     };
-    (
-        (!p.page_token.is_empty()).then(|| p.page_token.clone()),
-        limit,
-    )
+    Page {
+        size,
+        after: (!p.page_token.is_empty()).then(|| p.page_token.clone()),
+    }
 }
 
 pub fn space_pb(s: &SpaceRecord) -> pb::Space {
@@ -139,13 +140,4 @@ pub fn current_space(
     }
 }
 
-/// UNIX seconds as RFC 3339 UTC.
-pub fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
-}
+pub use crate::services::rfc3339;

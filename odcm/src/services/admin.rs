@@ -1,0 +1,341 @@
+//! The ODCM's administration rules: Spaces and their enrolment tokens, Remote Spaces, trusts
+//! and the audit log. Every change is committed together with its audit entry. The Admin
+//! gRPC service (`api/admin.rs`) only converts and calls these.
+
+use std::sync::Arc;
+
+use net::pki::CertInfo;
+use secrets::hash_api_key;
+use storage::{Batch, Record, StoreExt, key_of};
+
+use super::{Listed, Page, rfc3339};
+use crate::audit::{self, AuditEvent, Verification};
+use crate::error::{OdcmError, OdcmResult};
+use crate::records::{
+    AuditRecord, RemoteSpaceRecord, SpaceRecord, TokenRecord, TrustKind, TrustRecord,
+};
+use crate::state::{OdcmState, check_endpoint, check_name, new_token};
+
+pub struct AdminService {
+    pub state: Arc<OdcmState>,
+}
+
+/// A trust as asked for: `target` accepts `kind` from `source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRequest {
+    pub source: String,
+    pub target: String,
+    pub kind: TrustKind,
+}
+
+/// A new Space and the token it enrols with (shown once).
+#[derive(Debug, Clone)]
+pub struct CreatedSpace {
+    pub space: SpaceRecord,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// What a Space's certificate export holds.
+#[derive(Debug, Clone)]
+pub struct SpaceCert {
+    pub name: String,
+    pub cert_pem: String,
+    pub fingerprint: String,
+    pub odcm: String,
+}
+
+impl AdminService {
+    /// Refuses a name already used by a Space or a Remote Space.
+    fn name_free(&self, name: &str) -> OdcmResult<()> {
+        if self.state.space(name).is_ok() {
+            return Err(OdcmError::exists("Space", name));
+        }
+        if self.state.remote_space(name)?.is_some() {
+            return Err(OdcmError::exists("Remote Space", name));
+        }
+        Ok(())
+    }
+
+    /// The stored spelling of a Space or Remote Space name, and whether it is one of ours.
+    fn resolve(&self, name: &str) -> OdcmResult<(String, bool)> {
+        if let Ok(s) = self.state.space(name) {
+            return Ok((s.name, true));
+        }
+        match self.state.remote_space(name)? {
+            Some(r) => Ok((r.name, false)),
+            None => Err(OdcmError::NotFound {
+                kind: "Space or Remote Space",
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    fn trust_of(&self, r: &TrustRequest) -> OdcmResult<(TrustRecord, bool, bool)> {
+        let kind = r.kind;
+        let (source, own_s) = self.resolve(&r.source)?;
+        let (target, own_t) = self.resolve(&r.target)?;
+        if source.eq_ignore_ascii_case(&target) {
+            return Err(OdcmError::Invalid(
+                "a trust needs two different Spaces".into(),
+            ));
+        }
+        let t = TrustRecord::from_source_target(&source, &target, kind, domain::model::now());
+        Ok((t, own_s, own_t))
+    }
+}
+
+fn describe(t: &TrustRecord) -> (String, String) {
+    let (s, d) = t.source_target();
+    let what = match t.kind {
+        TrustKind::Releases => "release bundles",
+        TrustKind::Receipts => "deployment receipts",
+    };
+    (
+        format!("{s} -> {d} ({})", t.kind.as_str()),
+        format!("{} accepts {what} from {}", t.truster, t.trusted),
+    )
+}
+
+impl AdminService {
+    /// Creates a Space record and a one-time enrolment token for it.
+    pub async fn create_space(
+        &self,
+        who: &str,
+        name: &str,
+        endpoint: &str,
+    ) -> OdcmResult<CreatedSpace> {
+        let name = check_name("Space", name)?;
+        let endpoint = check_endpoint(endpoint)?;
+        let _g = self.state.write_lock.lock().await;
+        self.name_free(&name)?;
+        let now = domain::model::now();
+        let token = new_token()?;
+        let expires_at = now + self.state.settings.token_validity_secs;
+        let space = SpaceRecord {
+            name: name.clone(),
+            endpoint,
+            created_at: now,
+            enrolled_at: None,
+            cert_pem: String::new(),
+            fingerprint: String::new(),
+            not_after: 0,
+            previous: Vec::new(),
+        };
+        let mut b = Batch::new();
+        b.insert_record(&space)?;
+        b.insert_record(&TokenRecord {
+            token_hash: hash_api_key(&token),
+            space: name.clone(),
+            expires_at,
+            used_at: None,
+        })?;
+        let ev = AuditEvent::new(
+            "space_created",
+            who,
+            &name,
+            format!("enrolment token expires at {}", rfc3339(expires_at)),
+        );
+        self.state.commit(b, &[ev], false).await?;
+        tracing::info!(space = %name, "space created");
+        Ok(CreatedSpace {
+            space,
+            token,
+            expires_at,
+        })
+    }
+
+    pub fn list_spaces(&self, page: Page) -> OdcmResult<Listed<SpaceRecord>> {
+        let (items, next) =
+            self.state
+                .store
+                .list_records::<SpaceRecord>("", page.after.as_deref(), page.size)?;
+        Ok(Listed { items, next })
+    }
+
+    /// A Space's current certificate, once it has enrolled.
+    pub fn export_space_cert(&self, name: &str) -> OdcmResult<SpaceCert> {
+        let s = self.state.space(name)?;
+        if s.cert_pem.is_empty() {
+            return Err(OdcmError::Precondition(format!(
+                "Space '{}' has not enrolled yet: start its server with the enrolment token",
+                s.name
+            )));
+        }
+        Ok(SpaceCert {
+            name: s.name,
+            cert_pem: s.cert_pem,
+            fingerprint: s.fingerprint,
+            odcm: self.state.name.clone(),
+        })
+    }
+
+    /// Registers another network's Space by its certificate (valid now, not issued here, not
+    /// registered yet).
+    pub async fn add_remote_space(
+        &self,
+        who: &str,
+        name: &str,
+        endpoint: &str,
+        cert_pem: &str,
+    ) -> OdcmResult<RemoteSpaceRecord> {
+        let name = check_name("Remote Space", name)?;
+        let endpoint = check_endpoint(endpoint)?;
+        let cert = CertInfo::from_pem(cert_pem).map_err(|e| {
+            OdcmError::Invalid(format!(
+                "the certificate for Remote Space '{name}' is refused: {e}"
+            ))
+        })?;
+        if let Some(why) = cert.validity_problem(domain::model::now()) {
+            return Err(OdcmError::Invalid(why));
+        }
+        if cert.is_signed_by(&self.state.ca.cert().der) {
+            return Err(OdcmError::Invalid(format!(
+                "certificate '{}' was issued by this ODCM: its Spaces are trusted already, register only other networks' Spaces",
+                cert.subject
+            )));
+        }
+        let _g = self.state.write_lock.lock().await;
+        self.name_free(&name)?;
+        let all = self.state.store.all_records::<RemoteSpaceRecord>("")?;
+        if let Some(dup) = all.iter().find(|x| x.fingerprint == cert.fingerprint) {
+            return Err(OdcmError::Invalid(format!(
+                "this certificate ({}) is already registered as Remote Space '{}'",
+                cert.fingerprint, dup.name
+            )));
+        }
+        let rec = RemoteSpaceRecord {
+            name: name.clone(),
+            odcm: cert.organization.clone(),
+            endpoint,
+            cert_pem: cert.to_pem(),
+            fingerprint: cert.fingerprint.clone(),
+            subject: cert.subject.clone(),
+            not_after: cert.not_after,
+            added_at: domain::model::now(),
+        };
+        let mut b = Batch::new();
+        b.insert_record(&rec)?;
+        let ev = AuditEvent::new(
+            "remote_space_added",
+            who,
+            &name,
+            format!("{} subject '{}'", rec.fingerprint, rec.subject),
+        );
+        self.state.commit(b, &[ev], true).await?;
+        tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
+        Ok(rec)
+    }
+
+    pub fn list_remote_spaces(&self, page: Page) -> OdcmResult<Listed<RemoteSpaceRecord>> {
+        let (items, next) = self.state.store.list_records::<RemoteSpaceRecord>(
+            "",
+            page.after.as_deref(),
+            page.size,
+        )?;
+        Ok(Listed { items, next })
+    }
+
+    /// Removes a Remote Space and revokes every trust that names it.
+    pub async fn remove_remote_space(&self, who: &str, name: &str) -> OdcmResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        let rec = self
+            .state
+            .remote_space(name)?
+            .ok_or_else(|| OdcmError::not_found("Remote Space", name))?;
+        let trusts = self.state.store.all_records::<TrustRecord>("")?;
+        let mut b = Batch::new();
+        b.delete(RemoteSpaceRecord::TABLE, &rec.key());
+        let mut events = vec![AuditEvent::new(
+            "remote_space_removed",
+            who,
+            &rec.name,
+            rec.fingerprint.clone(),
+        )];
+        for t in trusts.iter().filter(|t| {
+            t.truster.eq_ignore_ascii_case(&rec.name) || t.trusted.eq_ignore_ascii_case(&rec.name)
+        }) {
+            b.delete(TrustRecord::TABLE, &t.key());
+            let (subject, detail) = describe(t);
+            events.push(AuditEvent::new("trust_revoked", who, &subject, detail));
+        }
+        self.state.commit(b, &events, true).await
+    }
+
+    /// Adds a trust; at least one side must be a Space of this ODCM.
+    pub async fn add_trust(&self, who: &str, r: &TrustRequest) -> OdcmResult<TrustRecord> {
+        let _g = self.state.write_lock.lock().await;
+        let (t, own_s, own_t) = self.trust_of(r)?;
+        if !own_s && !own_t {
+            return Err(OdcmError::Invalid(format!(
+                "neither '{}' nor '{}' is a Space of this ODCM: a trust needs at least one",
+                t.trusted, t.truster
+            )));
+        }
+        let (subject, detail) = describe(&t);
+        if self
+            .state
+            .store
+            .get(TrustRecord::TABLE, &t.key())?
+            .is_some()
+        {
+            return Err(OdcmError::exists("trust", subject));
+        }
+        let mut b = Batch::new();
+        b.insert_record(&t)?;
+        let ev = AuditEvent::new("trust_added", who, &subject, detail);
+        self.state.commit(b, &[ev], true).await?;
+        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust added");
+        Ok(t)
+    }
+
+    pub fn list_trusts(&self, page: Page) -> OdcmResult<Listed<TrustRecord>> {
+        let (items, next) =
+            self.state
+                .store
+                .list_records::<TrustRecord>("", page.after.as_deref(), page.size)?;
+        Ok(Listed { items, next })
+    }
+
+    pub async fn revoke_trust(&self, who: &str, r: &TrustRequest) -> OdcmResult<()> {
+        let _g = self.state.write_lock.lock().await;
+        let (t, _, _) = self.trust_of(r)?;
+        let (subject, detail) = describe(&t);
+        if self
+            .state
+            .store
+            .get_record::<TrustRecord>(&t.key())?
+            .is_none()
+        {
+            return Err(OdcmError::not_found("trust", subject));
+        }
+        let mut b = Batch::new();
+        b.delete(
+            TrustRecord::TABLE,
+            &key_of(&[&t.truster, &t.trusted, t.kind.as_str()]),
+        );
+        let ev = AuditEvent::new("trust_revoked", who, &subject, detail);
+        self.state.commit(b, &[ev], true).await?;
+        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust revoked");
+        Ok(())
+    }
+
+    pub fn list_audit(&self, page: Page) -> OdcmResult<Listed<AuditRecord>> {
+        let (items, next) =
+            audit::list(self.state.store.as_ref(), page.after.as_deref(), page.size)?;
+        Ok(Listed { items, next })
+    }
+
+    /// Checks the audit log's hash chain and signatures.
+    pub fn verify_audit(&self) -> OdcmResult<Verification> {
+        let v = audit::verify(self.state.store.as_ref(), &self.state.ca.cert().der)?;
+        if let Some((index, reason)) = &v.broken {
+            tracing::warn!(index, reason = %reason, "audit log verification failed");
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/admin.rs"]
+mod tests;
