@@ -14,3 +14,7 @@ pub use api::DeploymentsApi;
 pub use drop::{RUNNER_ENV, reported_state};
 pub use engine::{Engine, Event};
 pub use queries::{Dashboard, DashboardCell};
+
+#[cfg(test)]
+#[path = "tests/engine.rs"]
+mod tests;

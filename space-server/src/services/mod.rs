@@ -89,4 +89,4 @@ impl Services {
 
 #[cfg(test)]
 #[path = "tests/mod.rs"]
-mod tests;
+pub(crate) mod tests;
