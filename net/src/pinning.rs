@@ -1,15 +1,13 @@
 //! Mutual TLS with pinned certificates, as between a Space and its agents (like Tentacle):
 //! each side creates its own self-signed identity and trusts exactly the certificates whose
-//! fingerprints it was told. Also the accept loop that feeds TLS streams to a tonic server.
+//! fingerprints it was told. Connections and the accept loop are `crate::transport`'s.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::Stream;
-use hyper_util::rt::TokioIo;
 use rustls::DistinguishedName;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 
 use crate::tls::{Identity, TlsError, fingerprint, normalize_fingerprint};
@@ -115,46 +113,7 @@ pub fn client_config(identity: &Identity, server: &str) -> Result<rustls::Client
     Ok(cfg)
 }
 
-/// Accepts TCP connections on `listener` and completes TLS handshakes concurrently (each
-/// bounded by 10 s); failed handshakes are logged and dropped, never ending the stream.
-pub fn tls_incoming(
-    listener: tokio::net::TcpListener,
-    config: Arc<rustls::ServerConfig>,
-) -> impl Stream<Item = Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>>
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            if tx.is_closed() {
-                return;
-            }
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
-                        let _ = tx.send(Ok(tls)).await;
-                    }
-                    Ok(Err(e)) => {
-                        tracing::info!(peer = %peer, error = %e, "TLS handshake refused")
-                    }
-                    Err(_) => tracing::info!(peer = %peer, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
-}
+pub use crate::transport::tls_incoming;
 
 /// Opens a gRPC channel to `address` with mutual TLS: presents `identity`, trusts only the
 /// server certificate `server_fingerprint`.
@@ -164,40 +123,8 @@ pub async fn connect(
     identity: &Identity,
     timeout: Duration,
 ) -> Result<tonic::transport::Channel, TlsError> {
-    let (host, port) = crate::tls::parse_address(address)?;
     let cfg = Arc::new(client_config(identity, server_fingerprint)?);
-    let server_name = ServerName::try_from(host.clone()).map_err(|_| {
-        TlsError::Endpoint(crate::tls::EndpointError::BadAddress(address.to_string()))
-    })?;
-    let target = format!("{host}:{port}");
-    let uri = format!("http://{target}");
-    let connector = tower::service_fn(move |_uri: http::Uri| {
-        let cfg = cfg.clone();
-        let server_name = server_name.clone();
-        let target = target.clone();
-        async move {
-            let tcp = tokio::net::TcpStream::connect(&target).await?;
-            tcp.set_nodelay(true)?;
-            let tls = tokio_rustls::TlsConnector::from(cfg)
-                .connect(server_name, tcp)
-                .await?;
-            Ok::<_, std::io::Error>(TokioIo::new(tls))
-        }
-    });
-    tonic::transport::Endpoint::from_shared(uri)
-        .map_err(|_| {
-            TlsError::Endpoint(crate::tls::EndpointError::BadAddress(address.to_string()))
-        })?
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(Duration::from_secs(20))
-        .keep_alive_timeout(Duration::from_secs(20))
-        .keep_alive_while_idle(true)
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| TlsError::Connect {
-            address: address.to_string(),
-            reason: crate::tls::root_cause(&e),
-        })
+    crate::transport::connect(address, cfg, timeout).await
 }
 
 /// The SHA-256 fingerprint of the client certificate of a request served over [`tls_incoming`].

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -231,41 +230,8 @@ pub async fn connect_pinned(
     fingerprint: &str,
     timeout: Duration,
 ) -> Result<tonic::transport::Channel, TlsError> {
-    let (host, port) = parse_address(address)?;
     let cfg = Arc::new(pinned_client_config(fingerprint)?);
-    let server_name = ServerName::try_from(host.clone())
-        .map_err(|_| TlsError::Endpoint(EndpointError::BadAddress(address.to_string())))?;
-    let target = format!("{host}:{port}");
-    let connector = tower::service_fn(move |_uri: http::Uri| {
-        let cfg = cfg.clone();
-        let server_name = server_name.clone();
-        let target = target.clone();
-        async move {
-            let tcp = tokio::net::TcpStream::connect(&target).await?;
-            tcp.set_nodelay(true)?;
-            let tls = tokio_rustls::TlsConnector::from(cfg)
-                .connect(server_name, tcp)
-                .await?;
-            Ok::<_, std::io::Error>(TokioIo::new(tls))
-        }
-    });
-    let uri = if host.contains(':') {
-        format!("http://[{host}]:{port}")
-    } else {
-        format!("http://{host}:{port}")
-    };
-    let endpoint = tonic::transport::Endpoint::from_shared(uri)
-        .map_err(|_| TlsError::Endpoint(EndpointError::BadAddress(address.to_string())))?
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
-    endpoint
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| TlsError::Connect {
-            address: address.to_string(),
-            reason: root_cause(&e),
-        })
+    crate::transport::connect(address, cfg, timeout).await
 }
 
 /// The innermost cause of an error: usually the one that says what actually went wrong.

@@ -1,23 +1,12 @@
-//! Mutual-TLS plumbing for tonic. tonic's `ServerTlsConfig` cannot take a custom verifier, so a
-//! server accepts TCP itself, handshakes with tokio-rustls (ALPN h2) and hands the TLS streams to
-//! `Server::builder().serve_with_incoming_shutdown(tls_incoming(..), ..)`; tonic implements
-//! `Connected` for tokio-rustls server streams, so handlers can read `request.peer_certs()`
-//! (see [`peer_identity`]). A failed handshake is logged and never stops the accept loop.
+//! Mutual-TLS configuration for the PKI between ODCMs and Spaces: server and client configs
+//! over the trust store's verifier, and [`peer_identity`], which checks a caller's certificate
+//! again per call. Connections and the accept loop are `crate::transport`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
-use tokio_stream::wrappers::ReceiverStream;
-
 use super::{PeerIdentity, PeerRole, PkiError, Refusal, RefusalKind, TrustStore, TrustVerifier};
-use crate::tls::{Identity, TlsError, error_chain, parse_address};
-
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::tls::{Identity, TlsError};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -68,46 +57,7 @@ pub fn client_config(
     Ok(Arc::new(cfg))
 }
 
-/// Accepts connections on `listener` and yields those whose TLS handshake succeeded. The
-/// accept loop stops when the stream is dropped (the server shut down).
-pub fn tls_incoming(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, addr) = tokio::select! {
-                _ = tx.closed() => break,
-                r = listener.accept() => match r {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
-                        let _ = tx.send(Ok(tls)).await;
-                    }
-                    Ok(Err(e)) => {
-                        tracing::info!(peer = %addr, error = %error_chain(&e), "TLS handshake refused")
-                    }
-                    Err(_) => tracing::info!(peer = %addr, "TLS handshake timed out"),
-                }
-            });
-        }
-        tracing::debug!("accept loop stopped");
-    });
-    ReceiverStream::new(rx)
-}
+pub use crate::transport::tls_incoming;
 
 /// Opens a gRPC channel to `address` (https://host:port) with `config` (see [`client_config`]).
 pub async fn connect_mtls(
@@ -115,42 +65,7 @@ pub async fn connect_mtls(
     config: Arc<rustls::ClientConfig>,
     timeout: Duration,
 ) -> Result<tonic::transport::Channel, TlsError> {
-    let (host, port) = parse_address(address)?;
-    let server_name = ServerName::try_from(host.clone()).map_err(|_| {
-        TlsError::Endpoint(crate::tls::EndpointError::BadAddress(address.to_string()))
-    })?;
-    let target = format!("{host}:{port}");
-    let connector = tower::service_fn(move |_uri: http::Uri| {
-        let cfg = config.clone();
-        let server_name = server_name.clone();
-        let target = target.clone();
-        async move {
-            let tcp = TcpStream::connect(&target).await?;
-            tcp.set_nodelay(true)?;
-            let tls = tokio_rustls::TlsConnector::from(cfg)
-                .connect(server_name, tcp)
-                .await?;
-            Ok::<_, std::io::Error>(TokioIo::new(tls))
-        }
-    });
-    let uri = if host.contains(':') {
-        format!("http://[{host}]:{port}")
-    } else {
-        format!("http://{host}:{port}")
-    };
-    tonic::transport::Endpoint::from_shared(uri)
-        .map_err(|_| {
-            TlsError::Endpoint(crate::tls::EndpointError::BadAddress(address.to_string()))
-        })?
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true)
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| TlsError::Connect {
-            address: address.to_string(),
-            reason: error_chain(&e),
-        })
+    crate::transport::connect(address, config, timeout).await
 }
 
 /// The verified identity of the caller of a request served over [`tls_incoming`]: its client
