@@ -184,3 +184,7 @@ pub async fn collect(mut stream: tonic::Streaming<pb::FileData>, what: &str) -> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "tests/roundtrip.rs"]
+mod tests;
