@@ -29,12 +29,6 @@ enum Command {
     Init,
 }
 
-fn announce_new_key(key: &Option<String>) {
-    if let Some(k) = key {
-        println!("Admin API key (shown once; store it now): {k}");
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli.overrides)?;
@@ -55,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         let ca = opened.state.ca.cert().fingerprint.clone();
         match cli.command.unwrap_or(Command::Run) {
             Command::Init => {
-                announce_new_key(&opened.new_admin_key);
+                runtime::datadir::announce_new_key(&opened.new_admin_key);
                 println!("Certificate fingerprint: {fingerprint}");
                 println!("CA fingerprint: {ca}");
                 println!("Data directory: {}", config.data_dir.display());
@@ -66,7 +60,7 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {}", config.listen))?;
                 let addr = listener.local_addr()?;
-                announce_new_key(&opened.new_admin_key);
+                runtime::datadir::announce_new_key(&opened.new_admin_key);
                 println!("CA fingerprint: {ca}");
                 println!(
                     "ODCM '{}' listening on https://{addr} (certificate {fingerprint})",

@@ -36,16 +36,9 @@ pub async fn serve(
     let verifier = Arc::new(TrustVerifier::new(state.trust.clone()).allow_anonymous());
     let tls =
         server_config(&state.identity, verifier).map_err(|e| ServeError::Tls(e.to_string()))?;
-    let (health, health_svc) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::admin_server::AdminServer<AdminApi>>()
-        .await;
+    let health_svc = runtime::grpc::health::<pb::admin_server::AdminServer<AdminApi>>().await;
     let auth = admin_auth(&state);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection = runtime::grpc::reflection().map_err(ServeError::Reflection)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stopped = stop_rx.clone();
     tokio::spawn(async move {
@@ -65,7 +58,9 @@ pub async fn serve(
             auth,
         ))
         .add_service(pb::enrolment_server::EnrolmentServer::new(EnrolmentApi {
-            state: state.clone(),
+            service: crate::services::enrol::EnrolmentService {
+                state: state.clone(),
+            },
         }))
         .add_service(pb::spaces_server::SpacesServer::new(SpacesApi {
             state: state.clone(),

@@ -43,6 +43,13 @@ pub fn admin_key_batch(store: &dyn Store) -> Result<Option<(String, Batch)>, Boo
     Ok(Some((key, b)))
 }
 
+/// Prints the admin key made at this start (shown once, never again).
+pub fn announce_new_key(key: &Option<String>) {
+    if let Some(k) = key {
+        println!("Admin API key (shown once; store it now): {k}");
+    }
+}
+
 #[cfg(test)]
 #[path = "tests/datadir.rs"]
 mod tests;

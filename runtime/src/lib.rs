@@ -1,11 +1,13 @@
 //! What every service process (Space server, ODCM) shares at run time: configuration files
 //! and log formats (`config`), the data directory and first admin key (`datadir`), API-key
-//! authentication (`auth`), the error vocabulary's gRPC edge (`status`), tracing, metrics and
+//! authentication (`auth`), health and reflection (`grpc`), the error vocabulary's gRPC edge
+//! (`status`), tracing, metrics and
 //! the `/metrics` server (`telemetry`), and shutdown on SIGTERM/Ctrl-C (`shutdown`).
 
 pub mod auth;
 pub mod config;
 pub mod datadir;
+pub mod grpc;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

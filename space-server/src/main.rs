@@ -35,12 +35,6 @@ enum Command {
     RotateCert,
 }
 
-fn announce_new_key(key: &Option<String>) {
-    if let Some(k) = key {
-        println!("Admin API key (shown once; store it now): {k}");
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli.overrides)?;
@@ -70,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         let fingerprint = opened.state.identity.fingerprint()?;
         match cli.command.unwrap_or(Command::Run) {
             Command::Init => {
-                announce_new_key(&opened.new_admin_key);
+                runtime::datadir::announce_new_key(&opened.new_admin_key);
                 let endpoint = if config.peer_endpoint.is_empty() && !config.peer_listen.ends_with(":0") {
                     format!("https://{}", config.peer_listen)
                 } else {
@@ -122,7 +116,7 @@ async fn run(
             .await
         }));
     }
-    announce_new_key(&new_key);
+    runtime::datadir::announce_new_key(&new_key);
     println!("Agents connect to https://{agent_addr}");
     println!(
         "Space '{}' listening on https://{addr} (certificate {fingerprint})",

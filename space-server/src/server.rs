@@ -136,15 +136,10 @@ pub async fn serve(
         }};
     }
     let services = crate::services::Services::new(&state, Some(engine.clone()));
-    let (health, health_svc) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::environments_server::EnvironmentsServer<EnvironmentsApi>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let health_svc =
+        runtime::grpc::health::<pb::environments_server::EnvironmentsServer<EnvironmentsApi>>()
+            .await;
+    let reflection = runtime::grpc::reflection().map_err(ServeError::Reflection)?;
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()

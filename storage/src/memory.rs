@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::tx::{Tx, Versioned};
-use super::{Batch, Op, StorageError, Store};
+use super::{Batch, StorageError, Store};
 
 type Key = (String, String);
 /// Revision and bytes of each key.
@@ -107,37 +107,7 @@ impl Store for MemoryStore {
     }
 
     fn commit(&self, batch: Batch) -> Result<(), StorageError> {
-        self.transact(&mut |tx| {
-            for op in &batch.ops {
-                let (table, key) = match op {
-                    Op::Expect { table, key, .. } | Op::ExpectRevision { table, key, .. } => {
-                        (table, key)
-                    }
-                    _ => continue,
-                };
-                let cur = tx.get(table, key)?;
-                let holds = match op {
-                    Op::Expect { value, .. } => cur.map(|v| v.value).as_deref() == value.as_deref(),
-                    Op::ExpectRevision { revision, .. } => cur.map(|v| v.revision) == *revision,
-                    _ => true,
-                };
-                if !holds {
-                    return Err(StorageError::Changed {
-                        table: table.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-            for op in &batch.ops {
-                match op {
-                    Op::Put { table, key, value } => tx.put(table, key, value.clone())?,
-                    Op::Insert { table, key, value } => tx.insert(table, key, value.clone())?,
-                    Op::Delete { table, key } => tx.delete(table, key)?,
-                    Op::Expect { .. } | Op::ExpectRevision { .. } => {}
-                }
-            }
-            Ok(())
-        })
+        self.transact(&mut |tx| super::tx::apply(tx, &batch))
     }
 
     fn transact(

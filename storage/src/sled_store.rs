@@ -10,7 +10,7 @@ use sled::transaction::{
 };
 
 use super::tx::{Tx, Versioned, frame};
-use super::{Batch, Op, StorageError, Store};
+use super::{Batch, StorageError, Store};
 
 pub struct SledStore {
     db: sled::Db,
@@ -105,46 +105,6 @@ impl Tx for SledTx<'_> {
     }
 }
 
-/// Applies a batch inside a transaction: preconditions first, then the writes.
-fn apply(tx: &mut dyn Tx, batch: &Batch) -> Result<(), StorageError> {
-    for op in &batch.ops {
-        match op {
-            Op::Expect { table, key, value } => {
-                let cur = tx.get(table, key)?.map(|v| v.value);
-                if cur.as_deref() != value.as_deref() {
-                    return Err(StorageError::Changed {
-                        table: table.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-            Op::ExpectRevision {
-                table,
-                key,
-                revision,
-            } => {
-                let cur = tx.get(table, key)?.map(|v| v.revision);
-                if cur != *revision {
-                    return Err(StorageError::Changed {
-                        table: table.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    for op in &batch.ops {
-        match op {
-            Op::Put { table, key, value } => tx.put(table, key, value.clone())?,
-            Op::Insert { table, key, value } => tx.insert(table, key, value.clone())?,
-            Op::Delete { table, key } => tx.delete(table, key)?,
-            Op::Expect { .. } | Op::ExpectRevision { .. } => {}
-        }
-    }
-    Ok(())
-}
-
 impl Store for SledStore {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.get_versioned(table, key)?.map(|v| v.value))
@@ -193,7 +153,7 @@ impl Store for SledStore {
     }
 
     fn commit(&self, batch: Batch) -> Result<(), StorageError> {
-        self.transact(&mut |tx| apply(tx, &batch))
+        self.transact(&mut |tx| super::tx::apply(tx, &batch))
     }
 
     fn transact(

@@ -4,7 +4,7 @@
 //! `SELECT ... FOR UPDATE`). The closure may therefore run more than once: it must not have
 //! effects outside the transaction.
 
-use super::{Record, StorageError, decode, encode};
+use super::{Batch, Op, Record, StorageError, decode, encode};
 
 /// A value and its revision: 1 when first written, +1 on every write of the key. Records
 /// written before revisions existed read as revision 0 until their next write.
@@ -50,6 +50,46 @@ pub trait TxExt: Tx {
 }
 
 impl<T: Tx + ?Sized> TxExt for T {}
+
+/// Applies a batch inside a transaction: preconditions first, then the writes.
+pub(crate) fn apply(tx: &mut dyn Tx, batch: &Batch) -> Result<(), StorageError> {
+    for op in &batch.ops {
+        match op {
+            Op::Expect { table, key, value } => {
+                let cur = tx.get(table, key)?.map(|v| v.value);
+                if cur.as_deref() != value.as_deref() {
+                    return Err(StorageError::Changed {
+                        table: table.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            Op::ExpectRevision {
+                table,
+                key,
+                revision,
+            } => {
+                let cur = tx.get(table, key)?.map(|v| v.revision);
+                if cur != *revision {
+                    return Err(StorageError::Changed {
+                        table: table.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for op in &batch.ops {
+        match op {
+            Op::Put { table, key, value } => tx.put(table, key, value.clone())?,
+            Op::Insert { table, key, value } => tx.insert(table, key, value.clone())?,
+            Op::Delete { table, key } => tx.delete(table, key)?,
+            Op::Expect { .. } | Op::ExpectRevision { .. } => {}
+        }
+    }
+    Ok(())
+}
 
 /// Carries a caller's own error out of a transaction closure (the backend sees only
 /// [`StorageError::Aborted`]).

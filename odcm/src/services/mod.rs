@@ -3,6 +3,7 @@
 //! and commits (with their audit entries); handlers only convert.
 
 pub mod admin;
+pub mod enrol;
 
 /// One page request: at most `size` items after the key `after`.
 #[derive(Debug, Clone, PartialEq, Eq)]

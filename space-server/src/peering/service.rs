@@ -181,10 +181,7 @@ pub async fn serve(
         .expecting(PeerRole::Space)
         .defer_to_calls();
     let cfg = server_config(&p.identity, Arc::new(verifier))?;
-    let (health, health_svc) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::peer_server::PeerServer<PeerApi>>()
-        .await;
+    let health_svc = runtime::grpc::health::<pb::peer_server::PeerServer<PeerApi>>().await;
     tonic::transport::Server::builder()
         .add_service(health_svc)
         .add_service(pb::peer_server::PeerServer::new(PeerApi {

@@ -4,87 +4,33 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::model::{
-    Deployment, Environment, Lifecycle, Phase, PhaseRule, Project, RunState, ScriptSource,
-    ScriptSyntax, Step, StepAction,
-};
+use domain::model::{Deployment, RunState};
 
 use crate::agents::Hub;
 use crate::deployments::Engine;
 use crate::error::ApiError;
-use crate::services::releases::NewRelease;
-use crate::services::tests::space;
+use crate::services::tests::{
+    env, lifecycle, new_release, project, remote_env, script_step, space,
+};
 use crate::services::{Page, Services};
 use crate::state::SpaceState;
-
-fn env(name: &str, remote: Option<&str>) -> Environment {
-    Environment {
-        name: name.into(),
-        description: String::new(),
-        sort_order: 0,
-        remote_space: remote.map(Into::into),
-    }
-}
-
-fn phase(env: &str) -> Phase {
-    Phase {
-        name: env.into(),
-        environments: vec![env.into()],
-        rule: PhaseRule::All,
-        automatic: false,
-    }
-}
 
 /// Dev -> Test -> "Prod: Production", a project "Web" with one script step, release 1.0.0.
 async fn setup(state: &Arc<SpaceState>) -> Arc<Engine> {
     let s = Services::new(state, None);
-    s.environments.create(env("Dev", None)).await.unwrap();
-    s.environments.create(env("Test", None)).await.unwrap();
+    s.environments.create(env("Dev")).await.unwrap();
+    s.environments.create(env("Test")).await.unwrap();
     s.environments
-        .create(env("Production", Some("Prod")))
+        .create(remote_env("Production", Some("Prod")))
         .await
         .unwrap();
-    s.lifecycles
-        .create(Lifecycle {
-            name: "Default".into(),
-            description: String::new(),
-            phases: vec![phase("Dev"), phase("Test"), phase("Prod: Production")],
-        })
-        .await
-        .unwrap();
-    s.projects
-        .create(Project {
-            name: "Web".into(),
-            description: String::new(),
-            lifecycle: "Default".into(),
-            remote: None,
-        })
-        .await
-        .unwrap();
-    let step = Step {
-        name: "Hello".into(),
-        environments: vec![],
-        roles: vec![],
-        channels: vec![],
-        action: StepAction::RunScript {
-            syntax: ScriptSyntax::Bash,
-            source: ScriptSource::Inline("echo hello".into()),
-        },
-    };
+    let l = lifecycle("Default", &["Dev", "Test", "Prod: Production"]);
+    s.lifecycles.create(l).await.unwrap();
+    s.projects.create(project("Web", "Default")).await.unwrap();
+    let step = script_step("Hello", "echo hello");
     s.process.add_step("Web", None, step).await.unwrap();
-    s.releases
-        .create(
-            NewRelease {
-                project: "Web".into(),
-                version: "1.0.0".into(),
-                channel: String::new(),
-                notes: String::new(),
-                packages: vec![],
-            },
-            "tester".into(),
-        )
-        .await
-        .unwrap();
+    let r = new_release("Web", "1.0.0");
+    s.releases.create(r, "tester".into()).await.unwrap();
     let hub = Hub::new(state.clone(), Duration::from_millis(100)).unwrap();
     Engine::new(state.clone(), hub, 2, None).unwrap()
 }

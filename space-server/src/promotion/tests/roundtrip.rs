@@ -7,10 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::model::{
-    BundleState, Environment, Lifecycle, Phase, PhaseRule, Project, ReceivedBundle, RunState,
-    ScriptSource, ScriptSyntax, Step, StepAction, VariableInput,
-};
+use domain::model::{BundleState, ReceivedBundle, RunState, VariableInput};
 use net::pki::{CertificateAuthority, new_csr, unix_now};
 use net::tls::Identity;
 use proto::odcm::v1 as odcm_pb;
@@ -22,8 +19,9 @@ use crate::error::ApiError;
 use crate::peering::Peering;
 use crate::promotion::{bundles, promote, receipts};
 use crate::services::Services;
-use crate::services::releases::NewRelease;
-use crate::services::tests::space;
+use crate::services::tests::{
+    env, lifecycle, new_release, project, remote_env, script_step, space,
+};
 use crate::state::SpaceState;
 
 const ODCM: &str = "NetA";
@@ -99,28 +97,6 @@ fn peering(
     state.peering.set(Arc::new(p)).unwrap();
 }
 
-fn env(name: &str, remote: Option<&str>) -> Environment {
-    Environment {
-        name: name.into(),
-        description: String::new(),
-        sort_order: 0,
-        remote_space: remote.map(Into::into),
-    }
-}
-
-fn lifecycle(name: &str, env: &str) -> Lifecycle {
-    Lifecycle {
-        name: name.into(),
-        description: String::new(),
-        phases: vec![Phase {
-            name: env.into(),
-            environments: vec![env.into()],
-            rule: PhaseRule::All,
-            automatic: false,
-        }],
-    }
-}
-
 fn engine(state: &Arc<SpaceState>) -> Arc<Engine> {
     let hub = Hub::new(state.clone(), Duration::from_millis(100)).unwrap();
     Engine::new(state.clone(), hub, 2, None).unwrap()
@@ -131,32 +107,13 @@ fn engine(state: &Arc<SpaceState>) -> Arc<Engine> {
 async fn source_release(state: &Arc<SpaceState>) {
     let s = Services::new(state, None);
     s.environments
-        .create(env("Production", Some("Prod")))
+        .create(remote_env("Production", Some("Prod")))
         .await
         .unwrap();
-    s.lifecycles
-        .create(lifecycle("ToProd", "Prod: Production"))
-        .await
-        .unwrap();
-    s.projects
-        .create(Project {
-            name: "Web".into(),
-            description: String::new(),
-            lifecycle: "ToProd".into(),
-            remote: None,
-        })
-        .await
-        .unwrap();
-    let step = Step {
-        name: "Hello".into(),
-        environments: vec![],
-        roles: vec![],
-        channels: vec![],
-        action: StepAction::RunScript {
-            syntax: ScriptSyntax::Bash,
-            source: ScriptSource::Inline("echo #{Greeting}".into()),
-        },
-    };
+    let l = lifecycle("ToProd", &["Prod: Production"]);
+    s.lifecycles.create(l).await.unwrap();
+    s.projects.create(project("Web", "ToProd")).await.unwrap();
+    let step = script_step("Hello", "echo #{Greeting}");
     s.process.add_step("Web", None, step).await.unwrap();
     for (name, value, sensitive) in [("Greeting", "hello", false), ("Password", "s3cret", true)] {
         s.variables
@@ -172,19 +129,8 @@ async fn source_release(state: &Arc<SpaceState>) {
             .await
             .unwrap();
     }
-    s.releases
-        .create(
-            NewRelease {
-                project: "Web".into(),
-                version: "1.0.0".into(),
-                channel: String::new(),
-                notes: String::new(),
-                packages: vec![],
-            },
-            "tester".into(),
-        )
-        .await
-        .unwrap();
+    let r = new_release("Web", "1.0.0");
+    s.releases.create(r, "tester".into()).await.unwrap();
 }
 
 async fn add(state: &Arc<SpaceState>, bytes: Vec<u8>) -> Result<ReceivedBundle, ApiError> {
@@ -235,14 +181,9 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     // Prod imports it into the Remote Project with its own lifecycle; the secret is re-sealed
     // with Prod's master key; a second import is refused and changes nothing.
     let ps = Services::new(&prod, None);
-    ps.environments
-        .create(env("Production", None))
-        .await
-        .unwrap();
-    ps.lifecycles
-        .create(lifecycle("Local", "Production"))
-        .await
-        .unwrap();
+    ps.environments.create(env("Production")).await.unwrap();
+    let l = lifecycle("Local", &["Production"]);
+    ps.lifecycles.create(l).await.unwrap();
     let imported = bundles::import(&prod, &rb.id, "Local", "tester")
         .await
         .unwrap();

@@ -18,11 +18,11 @@ pub(crate) fn space(name: &str) -> (tempfile::TempDir, Arc<SpaceState>) {
     (tmp, opened.state)
 }
 
-fn env(name: &str) -> Environment {
+pub(crate) fn env(name: &str) -> Environment {
     remote_env(name, None)
 }
 
-fn remote_env(name: &str, space: Option<&str>) -> Environment {
+pub(crate) fn remote_env(name: &str, space: Option<&str>) -> Environment {
     Environment {
         name: name.into(),
         description: String::new(),
@@ -31,7 +31,8 @@ fn remote_env(name: &str, space: Option<&str>) -> Environment {
     }
 }
 
-fn lifecycle(name: &str, envs: &[&str]) -> Lifecycle {
+/// A lifecycle with one manual phase per environment, in order.
+pub(crate) fn lifecycle(name: &str, envs: &[&str]) -> Lifecycle {
     Lifecycle {
         name: name.into(),
         description: String::new(),
@@ -93,15 +94,7 @@ async fn what_is_in_use_cannot_be_deleted() {
         .unwrap();
     let e = s.environments.delete("Dev").await.unwrap_err();
     assert!(matches!(e, ApiError::Precondition(_)), "{e}");
-    s.projects
-        .create(Project {
-            name: "Web".into(),
-            description: String::new(),
-            lifecycle: "default".into(),
-            remote: None,
-        })
-        .await
-        .unwrap();
+    s.projects.create(project("Web", "default")).await.unwrap();
     let e = s.lifecycles.delete("Default").await.unwrap_err();
     assert!(e.to_string().contains("Web"), "{e}");
     // the project got its default channel, named as the lifecycle is spelled
@@ -158,4 +151,40 @@ async fn lifecycles_name_existing_environments_once() {
         .await
         .unwrap_err();
     assert!(matches!(e, ApiError::Invalid(_)), "{e}");
+}
+
+/// A project on `lifecycle`.
+pub(crate) fn project(name: &str, lifecycle: &str) -> Project {
+    Project {
+        name: name.into(),
+        description: String::new(),
+        lifecycle: lifecycle.into(),
+        remote: None,
+    }
+}
+
+/// An inline bash step for every environment, role and channel.
+pub(crate) fn script_step(name: &str, body: &str) -> domain::model::Step {
+    use domain::model::{ScriptSource, ScriptSyntax, StepAction};
+    domain::model::Step {
+        name: name.into(),
+        environments: vec![],
+        roles: vec![],
+        channels: vec![],
+        action: StepAction::RunScript {
+            syntax: ScriptSyntax::Bash,
+            source: ScriptSource::Inline(body.into()),
+        },
+    }
+}
+
+/// Release `version` of `project` on its default channel, pinning the newest packages.
+pub(crate) fn new_release(project: &str, version: &str) -> releases::NewRelease {
+    releases::NewRelease {
+        project: project.into(),
+        version: version.into(),
+        channel: String::new(),
+        notes: String::new(),
+        packages: vec![],
+    }
 }
