@@ -8,7 +8,7 @@ use domain::model::{Environment, Lifecycle, Project, Timestamp};
 use net::tls::Identity;
 use package_store::ChunkStore;
 use secrets::MasterKey;
-use storage::{Batch, SledStore, Store, StoreExt, key_of};
+use storage::{Batch, SledStore, Store, StoreExt, Tx, key_of};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -152,14 +152,25 @@ impl SpaceState {
     /// The project, if what built its releases may be changed here: refused for a Remote
     /// Project, whose `what` comes from the Release Bundles of the Space that owns it.
     pub fn editable_project(&self, name: &str, what: &str) -> ApiResult<Project> {
-        let p = self.project(name)?;
-        if let Some(o) = &p.remote {
-            return Err(ApiError::Precondition(format!(
-                "project '{}' is a Remote Project imported from space '{}': its {what} cannot be changed here; change it in '{}' and promote a new release (here you can set values for its variable templates and change its lifecycle)",
-                p.name, o.space, o.space
-            )));
-        }
-        Ok(p)
+        editable(self.project(name)?, what)
+    }
+
+    /// Runs `f` as one storage transaction on the blocking pool and makes it durable before
+    /// returning: a read-modify-write without the write lock (sled runs `f` again when a
+    /// concurrent writer touched the same records, so `f` must have no other effects).
+    pub async fn transaction<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Tx) -> ApiResult<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let v = store.transaction(f)?;
+            store.flush()?;
+            Ok(v)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("transaction task failed: {e}")))?
     }
 
     /// Whether `name` is another Space this one knows: the owner of a remote environment, or
@@ -200,6 +211,17 @@ impl SpaceState {
     pub fn seal_context(project: &str, var_id: &str) -> String {
         format!("variable:{}:{}", project.to_lowercase(), var_id)
     }
+}
+
+/// `p`, if what built its releases may be changed here (see [`SpaceState::editable_project`]).
+pub fn editable(p: Project, what: &str) -> ApiResult<Project> {
+    if let Some(o) = &p.remote {
+        return Err(ApiError::Precondition(format!(
+            "project '{}' is a Remote Project imported from space '{}': its {what} cannot be changed here; change it in '{}' and promote a new release (here you can set values for its variable templates and change its lifecycle)",
+            p.name, o.space, o.space
+        )));
+    }
+    Ok(p)
 }
 
 pub fn now() -> Timestamp {

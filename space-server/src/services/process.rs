@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use domain::model::Step;
+use domain::model::{Project, Step};
 use storage::records::ProcessRecord;
-use storage::{Batch, StoreExt, key_of};
+use storage::{StoreExt, TxExt, key_of};
 
 use super::check_name;
 use crate::error::{ApiError, ApiResult};
-use crate::state::SpaceState;
+use crate::state::{SpaceState, editable};
 
 pub struct ProcessService {
     pub state: Arc<SpaceState>,
@@ -69,11 +69,31 @@ impl ProcessService {
             .ok_or_else(|| ApiError::not_found("step", format!("{}/{name}", rec.project)))
     }
 
-    async fn save(&self, rec: &ProcessRecord) -> ApiResult<()> {
-        let mut b = Batch::new();
-        b.put_record(rec)?;
-        self.state.commit(b).await?;
-        Ok(())
+    /// Changes the project's process in one transaction (no write lock): the project is read
+    /// in it too, so a project deleted or imported meanwhile is noticed, not resurrected.
+    async fn change<T: Send + 'static>(
+        &self,
+        project: &str,
+        mut f: impl FnMut(&mut ProcessRecord) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<(String, T)> {
+        let name = project.to_string();
+        self.state
+            .transaction(move |tx| {
+                let p: Project = tx
+                    .get_record(&key_of(&[&name]))?
+                    .ok_or_else(|| ApiError::not_found("project", &name))?;
+                let p = editable(p, "deployment process")?;
+                let mut rec = tx
+                    .get_record::<ProcessRecord>(&key_of(&[&p.name]))?
+                    .unwrap_or(ProcessRecord {
+                        project: p.name.clone(),
+                        process: Default::default(),
+                    });
+                let out = f(&mut rec)?;
+                tx.put_record(&rec)?;
+                Ok((p.name, out))
+            })
+            .await
     }
 }
 
@@ -94,21 +114,23 @@ impl ProcessService {
         order: Option<u32>,
         step: Step,
     ) -> ApiResult<PlacedStep> {
-        let _g = self.state.write_lock.lock().await;
-        self.state.editable_project(project, "deployment process")?;
-        let mut rec = self.state.process(project)?;
-        self.validate(&rec.project, &step)?;
-        if Self::find(&rec, &step.name).is_ok() {
-            return Err(ApiError::exists(
-                "step",
-                format!("{}/{}", rec.project, step.name),
-            ));
-        }
-        let at = place(&mut rec.process.steps, step.clone(), order);
-        self.save(&rec).await?;
-        tracing::info!(project = %rec.project, step = %step.name, order = at, "step added");
+        let p = self.state.editable_project(project, "deployment process")?;
+        self.validate(&p.name, &step)?;
+        let s = step.clone();
+        let (project, at) = self
+            .change(project, move |rec| {
+                if Self::find(rec, &s.name).is_ok() {
+                    return Err(ApiError::exists(
+                        "step",
+                        format!("{}/{}", rec.project, s.name),
+                    ));
+                }
+                Ok(place(&mut rec.process.steps, s.clone(), order))
+            })
+            .await?;
+        tracing::info!(project = %project, step = %step.name, order = at, "step added");
         Ok(PlacedStep {
-            project: rec.project,
+            project,
             order: at,
             step,
         })
@@ -131,36 +153,40 @@ impl ProcessService {
         order: Option<u32>,
         step: Step,
     ) -> ApiResult<PlacedStep> {
-        let _g = self.state.write_lock.lock().await;
-        self.state.editable_project(project, "deployment process")?;
-        let mut rec = self.state.process(project)?;
-        let i = Self::find(&rec, &step.name)?;
-        self.validate(&rec.project, &step)?;
-        let old = rec.process.steps.remove(i);
-        let step = Step {
-            name: old.name,
-            ..step
-        };
-        let at = place(
-            &mut rec.process.steps,
-            step.clone(),
-            order.or(Some(i as u32 + 1)),
-        );
-        self.save(&rec).await?;
+        let p = self.state.editable_project(project, "deployment process")?;
+        self.validate(&p.name, &step)?;
+        let (project, (at, step)) = self
+            .change(project, move |rec| {
+                let i = Self::find(rec, &step.name)?;
+                let old = rec.process.steps.remove(i);
+                let step = Step {
+                    name: old.name,
+                    ..step.clone()
+                };
+                let at = place(
+                    &mut rec.process.steps,
+                    step.clone(),
+                    order.or(Some(i as u32 + 1)),
+                );
+                Ok((at, step))
+            })
+            .await?;
         Ok(PlacedStep {
-            project: rec.project,
+            project,
             order: at,
             step,
         })
     }
 
     pub async fn delete_step(&self, project: &str, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        self.state.editable_project(project, "deployment process")?;
-        let mut rec = self.state.process(project)?;
-        let i = Self::find(&rec, name)?;
-        rec.process.steps.remove(i);
-        self.save(&rec).await
+        let name = name.to_string();
+        self.change(project, move |rec| {
+            let i = Self::find(rec, &name)?;
+            rec.process.steps.remove(i);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
     }
 
     pub fn list(&self, project: &str) -> ApiResult<ProcessRecord> {

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use domain::model::VariableInput;
-use domain::model::{TemplateKind, Variable, VariableTemplate, VariableValue};
+use domain::model::{Project, TemplateKind, Variable, VariableTemplate, VariableValue};
 use storage::records::VariableSetRecord;
-use storage::{Batch, StoreExt, key_of};
+use storage::{StoreExt, TxExt, key_of};
 
 use super::{Listed, Page};
 use crate::error::{ApiError, ApiResult};
-use crate::state::SpaceState;
+use crate::state::{SpaceState, editable};
 
 pub struct VariableService {
     pub state: Arc<SpaceState>,
@@ -46,6 +46,23 @@ impl SpaceState {
     /// that environment; values scoped to roles, targets, steps, channels or tenants are
     /// checked at deployment time.
     pub fn check_cycles(&self, project: &str, vars: &[Variable]) -> ApiResult<()> {
+        let envs: Vec<String> = self
+            .store
+            .all_records::<domain::model::Environment>("")?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        self.check_cycles_in(project, vars, &envs)
+    }
+
+    /// [`SpaceState::check_cycles`] for these environments; reads no record (so it can run
+    /// inside a transaction).
+    pub fn check_cycles_in(
+        &self,
+        project: &str,
+        vars: &[Variable],
+        envs: &[String],
+    ) -> ApiResult<()> {
         use domain::variables::{Candidate, DeployContext, VariableError, resolve};
         let candidates = vars
             .iter()
@@ -58,14 +75,9 @@ impl SpaceState {
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        let mut envs: Vec<Option<String>> = vec![None];
-        envs.extend(
-            self.store
-                .all_records::<domain::model::Environment>("")?
-                .into_iter()
-                .map(|e| Some(e.name)),
-        );
-        for env in envs {
+        let mut all: Vec<Option<String>> = vec![None];
+        all.extend(envs.iter().cloned().map(Some));
+        for env in all {
             let ctx = DeployContext {
                 environment: env.clone(),
                 ..Default::default()
@@ -117,9 +129,16 @@ impl VariableService {
     }
 
     /// Adds or replaces one value in `rec` (in memory; the caller checks cycles and saves).
-    fn apply(&self, rec: &mut VariableSetRecord, input: VariableInput) -> ApiResult<Variable> {
+    /// Reads no record: it runs inside the transaction of [`VariableService::change`] (scopes
+    /// are checked before, with [`VariableService::check_scope`]).
+    fn apply(
+        &self,
+        p: &Project,
+        rec: &mut VariableSetRecord,
+        input: VariableInput,
+    ) -> ApiResult<Variable> {
         let project = rec.project.clone();
-        if let Some(o) = self.state.project(&project)?.remote
+        if let Some(o) = &p.remote
             && !rec
                 .templates
                 .iter()
@@ -136,7 +155,6 @@ impl VariableService {
                     .join(", ")
             )));
         }
-        self.check_scope(&project, &input)?;
         // A value for a sensitive template is sensitive, however it was sent.
         let mut input = input;
         if rec
@@ -183,23 +201,68 @@ impl VariableService {
         Ok(var)
     }
 
-    async fn save(&self, rec: &VariableSetRecord) -> ApiResult<()> {
-        let mut b = Batch::new();
-        b.put_record(rec)?;
-        self.state.commit(b).await?;
-        Ok(())
+    fn environment_names(&self) -> ApiResult<Vec<String>> {
+        Ok(self
+            .state
+            .store
+            .all_records::<domain::model::Environment>("")?
+            .into_iter()
+            .map(|e| e.name)
+            .collect())
+    }
+
+    /// Changes the project's variable set in one transaction (no write lock). With `what`,
+    /// refused for a Remote Project (whose `what` comes from its bundles). `f` must read
+    /// nothing but what it is given: a plain store read inside a transaction waits forever.
+    async fn change<T: Send + 'static>(
+        &self,
+        project: &str,
+        what: Option<&'static str>,
+        mut f: impl FnMut(&VariableService, &Project, &mut VariableSetRecord) -> ApiResult<T>
+        + Send
+        + 'static,
+    ) -> ApiResult<(String, T)> {
+        let name = project.to_string();
+        let svc = VariableService {
+            state: self.state.clone(),
+        };
+        self.state
+            .transaction(move |tx| {
+                let mut p: Project = tx
+                    .get_record(&key_of(&[&name]))?
+                    .ok_or_else(|| ApiError::not_found("project", &name))?;
+                if let Some(what) = what {
+                    p = editable(p, what)?;
+                }
+                let mut rec = tx
+                    .get_record::<VariableSetRecord>(&key_of(&[&p.name]))?
+                    .unwrap_or(VariableSetRecord {
+                        project: p.name.clone(),
+                        next_id: 1,
+                        ..Default::default()
+                    });
+                let out = f(&svc, &p, &mut rec)?;
+                tx.put_record(&rec)?;
+                Ok((p.name, out))
+            })
+            .await
     }
 }
 
 impl VariableService {
     /// Sets one value (a new one when `input.id` is `None`); refused if it would make a cycle.
     pub async fn set(&self, input: VariableInput) -> ApiResult<(String, Variable)> {
-        let _g = self.state.write_lock.lock().await;
-        let mut rec = self.state.variable_set(&input.project)?;
-        let project = rec.project.clone();
-        let var = self.apply(&mut rec, input)?;
-        self.state.check_cycles(&project, &rec.variables)?;
-        self.save(&rec).await?;
+        let project = input.project.clone();
+        self.check_scope(&self.state.project(&project)?.name, &input)?;
+        let envs = self.environment_names()?;
+        let (project, var) = self
+            .change(&project, None, move |svc, p, rec| {
+                let var = svc.apply(p, rec, input.clone())?;
+                svc.state
+                    .check_cycles_in(&rec.project, &rec.variables, &envs)?;
+                Ok(var)
+            })
+            .await?;
         tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
         Ok((project, var))
     }
@@ -210,15 +273,22 @@ impl VariableService {
         project: &str,
         inputs: Vec<VariableInput>,
     ) -> ApiResult<(String, Vec<Variable>)> {
-        let _g = self.state.write_lock.lock().await;
-        let mut rec = self.state.variable_set(project)?;
-        let project = rec.project.clone();
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            out.push(self.apply(&mut rec, input)?);
+        let name = self.state.project(project)?.name;
+        for input in &inputs {
+            self.check_scope(&name, input)?;
         }
-        self.state.check_cycles(&project, &rec.variables)?;
-        self.save(&rec).await?;
+        let envs = self.environment_names()?;
+        let (project, out) = self
+            .change(project, None, move |svc, p, rec| {
+                let mut out = Vec::with_capacity(inputs.len());
+                for input in &inputs {
+                    out.push(svc.apply(p, rec, input.clone())?);
+                }
+                svc.state
+                    .check_cycles_in(&rec.project, &rec.variables, &envs)?;
+                Ok(out)
+            })
+            .await?;
         let sensitive = out.iter().filter(|v| v.is_sensitive()).count();
         tracing::info!(project = %project, count = out.len(), sensitive, "variables set");
         Ok((project, out))
@@ -247,17 +317,20 @@ impl VariableService {
     }
 
     pub async fn delete(&self, project: &str, id: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let mut rec = self.state.variable_set(project)?;
-        let before = rec.variables.len();
-        rec.variables.retain(|v| v.id != id);
-        if rec.variables.len() == before {
-            return Err(ApiError::not_found(
-                "variable",
-                format!("{}/{id}", rec.project),
-            ));
-        }
-        self.save(&rec).await
+        let id = id.to_string();
+        self.change(project, None, move |_, _, rec| {
+            let before = rec.variables.len();
+            rec.variables.retain(|v| v.id != id);
+            if rec.variables.len() == before {
+                return Err(ApiError::not_found(
+                    "variable",
+                    format!("{}/{id}", rec.project),
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Adds or replaces a template; a sensitive one cannot have a default.
@@ -272,19 +345,21 @@ impl VariableService {
                 t.name
             )));
         }
-        let _g = self.state.write_lock.lock().await;
-        self.state.editable_project(project, "variable templates")?;
-        let mut rec = self.state.variable_set(project)?;
-        match rec
-            .templates
-            .iter_mut()
-            .find(|x| x.name.eq_ignore_ascii_case(&t.name))
-        {
-            Some(slot) => *slot = t.clone(),
-            None => rec.templates.push(t.clone()),
-        }
-        self.save(&rec).await?;
-        Ok((rec.project, t))
+        let stored = t.clone();
+        let (project, ()) = self
+            .change(project, Some("variable templates"), move |_, _, rec| {
+                match rec
+                    .templates
+                    .iter_mut()
+                    .find(|x| x.name.eq_ignore_ascii_case(&stored.name))
+                {
+                    Some(slot) => *slot = stored.clone(),
+                    None => rec.templates.push(stored.clone()),
+                }
+                Ok(())
+            })
+            .await?;
+        Ok((project, t))
     }
 
     pub fn list_templates(&self, project: &str) -> ApiResult<(String, Vec<VariableTemplate>)> {
@@ -293,17 +368,20 @@ impl VariableService {
     }
 
     pub async fn delete_template(&self, project: &str, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        self.state.editable_project(project, "variable templates")?;
-        let mut rec = self.state.variable_set(project)?;
-        let before = rec.templates.len();
-        rec.templates.retain(|t| !t.name.eq_ignore_ascii_case(name));
-        if rec.templates.len() == before {
-            return Err(ApiError::not_found(
-                "variable template",
-                format!("{}/{name}", rec.project),
-            ));
-        }
-        self.save(&rec).await
+        let name = name.to_string();
+        self.change(project, Some("variable templates"), move |_, _, rec| {
+            let before = rec.templates.len();
+            rec.templates
+                .retain(|t| !t.name.eq_ignore_ascii_case(&name));
+            if rec.templates.len() == before {
+                return Err(ApiError::not_found(
+                    "variable template",
+                    format!("{}/{name}", rec.project),
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
     }
 }
