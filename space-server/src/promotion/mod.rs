@@ -9,6 +9,7 @@ pub mod bundles;
 pub mod fetch;
 pub mod missing;
 pub mod packages;
+pub mod peer;
 pub mod promote;
 pub mod receipts;
 

@@ -1,0 +1,155 @@
+//! The rules of connected promotion, for the peer link's handlers
+//! (`peering/promotions.rs`): who may offer, fetch and deliver what. The caller is a Space
+//! already identified by its certificate; these decide by the trust set and the records.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use domain::model::Promotion;
+use net::pki::allows;
+use package_store::ChunkHash;
+use proto::odcm::v1 as odcm_pb;
+use storage::StoreExt;
+
+use super::{bundles, claimed_sender, fetch, peering, receipts};
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+/// Chunks served per call at most.
+pub const MAX_HASHES: usize = 1024;
+
+/// What an offer left: the bundle pending here, its packages and the chunks still missing
+/// (being fetched in the background when any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    pub bundle_id: String,
+    pub packages: u32,
+    pub chunks_missing: u32,
+}
+
+/// Refuses `caller` unless this Space trusts it for `kind` (the refusal goes to the audit log).
+pub fn require_trust(state: &SpaceState, caller: &str, kind: odcm_pb::TrustKind) -> ApiResult<()> {
+    let p = peering(state)?;
+    if allows(&p.trust_set(), &p.me, caller, kind) {
+        return Ok(());
+    }
+    let (noun, event) = if kind == odcm_pb::TrustKind::Receipts {
+        ("receipts", odcm_pb::EventKind::ReceiptRefused)
+    } else {
+        ("releases", odcm_pb::EventKind::BundleRefused)
+    };
+    tracing::warn!(peer = %caller, kind = noun, "peer promotion call refused: no trust");
+    let msg = format!(
+        "{} does not trust space '{caller}' for {noun}: add the trust in ODCM '{}'",
+        p.me, p.enrolled.odcm
+    );
+    super::audit(state, event, caller, noun, &msg);
+    Err(ApiError::PermissionDenied(msg))
+}
+
+/// A Space sends only what it signed itself (`pointer`: where the file names its sender;
+/// `sent`/`rule`: how the refusal says it).
+fn require_own(caller: &str, bytes: &[u8], pointer: &str, sent: &str, rule: &str) -> ApiResult<()> {
+    let claimed = claimed_sender(bytes, pointer);
+    if claimed.eq_ignore_ascii_case(caller) {
+        return Ok(());
+    }
+    Err(ApiError::PermissionDenied(format!(
+        "space '{caller}' {sent} of space '{claimed}': {rule}"
+    )))
+}
+
+/// A bundle offered by `caller` (trusted for releases, the bundle's signer): added as by file,
+/// and its missing chunks fetched from the caller in the background.
+pub async fn offer(state: &Arc<SpaceState>, caller: &str, bytes: Vec<u8>) -> ApiResult<Offered> {
+    require_trust(state, caller, odcm_pb::TrustKind::Releases)?;
+    require_own(
+        caller,
+        &bytes,
+        "/predicate/source_space",
+        "offered a bundle",
+        "a Space offers only its own bundles",
+    )?;
+    let s = state.clone();
+    let who = format!("space {caller}");
+    let rec = tokio::task::spawn_blocking(move || bundles::add(&s, &bytes, &who))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let v = bundles::load(state, &rec, false)?;
+    let missing: u32 = bundles::missing_chunks(state, &v)
+        .iter()
+        .map(|(_, n)| *n as u32)
+        .sum();
+    tracing::info!(bundle = %rec.id, from = %caller, missing, "release bundle offered");
+    if missing > 0 {
+        fetch::spawn(state.clone(), rec.id.clone());
+    }
+    Ok(Offered {
+        bundle_id: rec.id,
+        packages: v.contents.packages.len() as u32,
+        chunks_missing: missing,
+    })
+}
+
+/// The chunks `caller` may fetch: only for a bundle this Space promoted to it, only that
+/// bundle's chunks, at most [`MAX_HASHES`] per call. (Fetching follows an offer this Space
+/// made: the caller need not be trusted for anything.)
+pub fn chunks_for(
+    state: &SpaceState,
+    caller: &str,
+    bundle_id: &str,
+    hashes: &[Vec<u8>],
+) -> ApiResult<Vec<ChunkHash>> {
+    if hashes.len() > MAX_HASHES {
+        return Err(ApiError::Invalid(format!(
+            "at most {MAX_HASHES} chunks per call"
+        )));
+    }
+    let me = &peering(state)?.me;
+    let promo = state
+        .store
+        .get_record::<Promotion>(&bundle_id.to_ascii_lowercase())?
+        .filter(|p| p.target_space.eq_ignore_ascii_case(caller))
+        .ok_or_else(|| {
+            ApiError::PermissionDenied(format!(
+                "bundle {bundle_id} was not promoted by {me} to space '{caller}'"
+            ))
+        })?;
+    let release = state.release(&promo.project, &promo.version)?;
+    let mut allowed: HashSet<ChunkHash> = HashSet::new();
+    for pin in &release.packages {
+        let m = state.package(&pin.id, &pin.version)?;
+        allowed.extend(m.chunks.iter().map(|c| c.hash));
+    }
+    let mut wanted = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let hash = ChunkHash::try_from(h.as_slice())
+            .map_err(|_| ApiError::Invalid("a chunk name is not 32 bytes".into()))?;
+        if !allowed.contains(&hash) {
+            return Err(ApiError::PermissionDenied(format!(
+                "chunk {} is not part of bundle {bundle_id}",
+                hex::encode(hash)
+            )));
+        }
+        wanted.push(hash);
+    }
+    tracing::info!(bundle = %bundle_id, to = %caller, chunks = wanted.len(), "serving bundle chunks");
+    Ok(wanted)
+}
+
+/// Receipts delivered by `caller` (trusted for receipts, their signer): imported as by file.
+pub async fn deliver(
+    state: &SpaceState,
+    caller: &str,
+    bytes: &[u8],
+) -> ApiResult<receipts::Applied> {
+    require_trust(state, caller, odcm_pb::TrustKind::Receipts)?;
+    require_own(
+        caller,
+        bytes,
+        "/from_space",
+        "delivered receipts",
+        "a Space delivers only its own",
+    )?;
+    receipts::import(state, bytes, &format!("space {caller}")).await
+}
