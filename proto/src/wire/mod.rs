@@ -23,9 +23,9 @@ pub enum WireError {
     Invalid { field: &'static str, reason: String },
 }
 
-impl From<WireError> for tonic::Status {
-    fn from(e: WireError) -> Self {
-        tonic::Status::invalid_argument(e.to_string())
+impl domain::error::ServiceError for WireError {
+    fn code(&self) -> domain::error::ErrorCode {
+        domain::error::ErrorCode::Invalid
     }
 }
 
