@@ -1,5 +1,5 @@
 //! End to end: polling and listening agents, deployments through a lifecycle, package
-//! transfer by chunks, failures, cancellation, reconnects, refused certificates.
+//! transfer by chunks, refused certificates (failures and automatic phases: `deployment_failures.rs`).
 
 use std::time::Duration;
 
@@ -8,12 +8,12 @@ use e2e::{Cli, Space, noise, wait_for, write_tar_gz};
 
 const SECRET: &str = "s3cr3t-Pa55";
 
-fn deployment(c: &Cli, id: &str) -> serde_json::Value {
+pub(crate) fn deployment(c: &Cli, id: &str) -> serde_json::Value {
     c.json(&["deployment", "show", id])
 }
 
 /// Starts a deployment without following it; returns its id.
-fn start(c: &Cli, project: &str, version: &str, env: &str) -> String {
+pub(crate) fn start(c: &Cli, project: &str, version: &str, env: &str) -> String {
     c.ok(&[
         "release",
         "deploy",
@@ -29,7 +29,7 @@ fn start(c: &Cli, project: &str, version: &str, env: &str) -> String {
     .to_string()
 }
 
-fn wait_state(c: &Cli, id: &str, limit: Duration) -> serde_json::Value {
+pub(crate) fn wait_state(c: &Cli, id: &str, limit: Duration) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
     wait_for(&format!("{id} to end"), limit, || {
         last = deployment(c, id);
@@ -38,7 +38,7 @@ fn wait_state(c: &Cli, id: &str, limit: Duration) -> serde_json::Value {
     last
 }
 
-fn setup_envs(c: &Cli, envs: &[&str]) {
+pub(crate) fn setup_envs(c: &Cli, envs: &[&str]) {
     for e in envs {
         c.ok(&["env", "create", e]);
     }
@@ -381,178 +381,4 @@ fn a_new_package_version_transfers_only_changed_chunks() {
     );
     let journal = std::fs::read_to_string(agent.data_dir.join("work/journal.json")).unwrap();
     assert!(journal.contains("\"removed\": true"), "{journal}");
-}
-
-#[test]
-fn failures_cancellation_and_reconnects() {
-    let s = Space::start();
-    let c = s.cli();
-    setup_envs(&c, &["Dev"]);
-    c.ok(&["lifecycle", "create", "L", "--phase", "Dev:Dev"]);
-    let mut agent = Agent::polling(&s, "worker");
-    agent.register(&s, &["Dev"], &[]);
-
-    c.ok(&["project", "create", "Fails", "--lifecycle", "L"]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Fails",
-        "--name",
-        "Boom",
-        "--script",
-        "echo about to fail >&2; exit 7",
-    ]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Fails",
-        "--name",
-        "Never",
-        "--script",
-        "echo unreachable",
-    ]);
-    c.ok(&["release", "create", "--project", "Fails", "--version", "1"]);
-    let o = c.run(&[
-        "release",
-        "deploy",
-        "--project",
-        "Fails",
-        "--version",
-        "1",
-        "--env",
-        "Dev",
-    ]);
-    assert!(!o.status.success());
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        out.contains("about to fail") && out.contains("exit code 7"),
-        "{out}"
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("failed"));
-    let d = c.json(&["deployment", "list", "--project", "Fails"]);
-    assert_eq!(d[0]["state"], "failed");
-    assert_eq!(d[0]["steps"][0]["targets"][0]["exit_code"], 7);
-    assert_eq!(d[0]["steps"][1]["state"], "skipped");
-
-    c.ok(&["project", "create", "Slow", "--lifecycle", "L"]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Slow",
-        "--name",
-        "Wait",
-        "--script",
-        "echo started; sleep 60",
-    ]);
-    c.ok(&["release", "create", "--project", "Slow", "--version", "1"]);
-    let id = start(&c, "Slow", "1", "Dev");
-    wait_for("the slow step to start", Duration::from_secs(20), || {
-        deployment(&c, &id)["steps"][0]["targets"][0]["state"] == "running"
-    });
-    c.ok(&["deployment", "cancel", &id]);
-    let d = wait_state(&c, &id, Duration::from_secs(15));
-    assert_eq!(d["state"], "cancelled", "{d}");
-
-    // The agent dies; a deployment waits for it; the agent comes back and takes it.
-    c.ok(&["project", "create", "Later", "--lifecycle", "L"]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Later",
-        "--name",
-        "Hi",
-        "--script",
-        "echo hello from #{Machine.Name}",
-    ]);
-    c.ok(&["release", "create", "--project", "Later", "--version", "1"]);
-    agent.kill();
-    wait_for(
-        "the Space to notice the agent is gone",
-        Duration::from_secs(60),
-        || c.json(&["target", "show", "worker"])["connected"] == false,
-    );
-    let id = start(&c, "Later", "1", "Dev");
-    agent.restart();
-    let d = wait_state(&c, &id, Duration::from_secs(60));
-    assert_eq!(d["state"], "success", "{d}");
-    assert!(
-        c.ok(&["deployment", "logs", &id])
-            .contains("hello from worker")
-    );
-}
-
-#[test]
-fn automatic_phases_deploy_by_themselves() {
-    let s = Space::start();
-    let c = s.cli();
-    setup_envs(&c, &["Dev", "Test", "Prod"]);
-    // Dev is automatic: creating a release deploys it there; Test follows Dev by itself;
-    // Prod waits for a person.
-    c.ok(&[
-        "lifecycle",
-        "create",
-        "Auto",
-        "--phase",
-        "Dev:Dev:auto",
-        "--phase",
-        "Test:Test:auto",
-        "--phase",
-        "Prod:Prod",
-    ]);
-    let agent = Agent::polling(&s, "box");
-    agent.register(&s, &["Dev", "Test", "Prod"], &[]);
-    wait_for("the agent to connect", Duration::from_secs(20), || {
-        c.json(&["target", "show", "box"])["connected"] == true
-    });
-    c.ok(&["project", "create", "Auto", "--lifecycle", "Auto"]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Auto",
-        "--name",
-        "Say",
-        "--script",
-        "echo in #{Environment.Name}",
-    ]);
-    c.ok(&["release", "create", "--project", "Auto", "--version", "1"]);
-    let mut list = serde_json::Value::Null;
-    wait_for(
-        "Dev and Test to be deployed automatically",
-        Duration::from_secs(60),
-        || {
-            list = c.json(&["deployment", "list", "--project", "Auto"]);
-            let done = |env: &str| {
-                list.as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|d| d["environment"] == env && d["state"] == "success")
-            };
-            done("Dev") && done("Test")
-        },
-    );
-    let ds = list.as_array().unwrap();
-    assert!(
-        ds.iter()
-            .all(|d| d["created_by"] == "lifecycle (automatic phase)"),
-        "{list}"
-    );
-    assert!(
-        ds.iter().all(|d| d["environment"] != "Prod"),
-        "Prod is not automatic: {list}"
-    );
-    c.ok(&[
-        "release",
-        "deploy",
-        "--project",
-        "Auto",
-        "--version",
-        "1",
-        "--env",
-        "Prod",
-    ]);
 }

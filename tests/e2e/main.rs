@@ -2,6 +2,7 @@
 //! binaries (`space-server`, `odcm`, `agent`, `deploy`) on loopback and drives them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
 
+mod deployment_failures;
 mod deployments;
 mod netns;
 mod odcm;
@@ -12,6 +13,7 @@ mod peering_disconnected;
 mod promotion;
 mod promotion_connected;
 mod promotion_crash;
+mod promotion_later;
 mod promotion_refusals;
 mod restart_and_logs;
 mod space_api;

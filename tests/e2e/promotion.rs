@@ -6,27 +6,17 @@
 //! Then 1.0.1 with a 1% package change travels as an archive of only the changed chunks.
 //! Every refusal on the way is checked to change nothing.
 
-use std::time::Duration;
-
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{audit_kinds, files_under, odcm, s, wait_peer};
-use e2e::{noise, wait_for, write_stored_tar_gz};
+use e2e::promotion::{odcm, s, wait_peer};
+use e2e::{noise, write_stored_tar_gz};
+
+use crate::promotion_later::{
+    PKG_LEN, audit_saw_the_crossings, next_release_travels_as_changed_chunks,
+    receipts_flow_back_once, secret_is_nowhere,
+};
 
 const SECRET: &str = "pr0d-s3cret-Pw";
-const PKG_LEN: usize = 8 * 1024 * 1024;
-
-/// Version 1.0.1: about 1% of the bytes changed, in 20 places spread over the file.
-fn changed(base: &[u8]) -> Vec<u8> {
-    let mut next = base.to_vec();
-    for i in 0..20 {
-        let at = i * (PKG_LEN / 20) + 7777;
-        for (k, b) in next[at..at + 4096].iter_mut().enumerate() {
-            *b ^= (k as u8) | 1;
-        }
-    }
-    next
-}
 
 #[test]
 fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
@@ -435,170 +425,14 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     );
 
     // ---- Receipts back: refused until DevTest trusts Prod for receipts, then applied once.
-    let receipts = f("receipts.json");
-    // A file that cannot be written does not mark the receipts exported.
-    let nowhere = work.join("no-such-dir").join("r.json");
-    assert!(
-        !p.fails(&["receipt", "export", "--out", s(&nowhere)])
-            .is_empty()
-    );
-    p.ok(&["receipt", "export", "--out", s(&receipts)]);
-    let err = d.fails(&["receipt", "import", s(&receipts)]);
-    assert!(err.contains("does not trust for receipts"), "{err}");
-    odcm(
-        &a,
-        &[
-            "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", "receipts",
-        ],
-    );
-    wait_peer(&dev, "Prod", 2);
-    let r = d.json(&["receipt", "import", s(&receipts)]);
-    assert_eq!(r["applied"], 1, "{r}");
-    let err = d.fails(&["receipt", "import", s(&receipts)]);
-    assert!(err.contains("applied before"), "{err}");
-    // Nothing new to export, but a range exports again; applying it again changes nothing.
-    let err = p.fails(&["receipt", "export", "--out", s(&f("none.json"))]);
-    assert!(err.contains("no receipts to export"), "{err}");
-    p.ok(&[
-        "receipt",
-        "export",
-        "--out",
-        s(&f("again.json")),
-        "--range",
-        "1..",
-    ]);
-    let err = d.fails(&["receipt", "import", s(&f("again.json"))]);
-    assert!(err.contains("applied before"), "{err}");
-    let dash = d.json(&["dashboard"]);
-    let cell = dash["projects"][0]["environments"]["Prod: Production"].clone();
-    assert_eq!(cell["version"], "1.0.0");
-    assert_eq!(cell["state"], "success");
-    assert!(cell["receipt_received_at"].is_string(), "{cell}");
-    let table = d.ok(&["dashboard"]);
-    assert!(table.contains("Prod: Production"), "{table}");
+    receipts_flow_back_once(&a, &dev, &d, &p, &work);
 
     // ---- 1.0.1 with a 1% change: only the changed chunks travel.
-    let pkg2 = f("Acme.Web.1.0.1.tgz");
-    write_stored_tar_gz(&pkg2, "app.bin", &changed(&base));
-    d.ok(&["package", "upload", s(&pkg2)]);
-    d.ok(&[
-        "release",
-        "create",
-        "--project",
-        "Web",
-        "--version",
-        "1.0.1",
-    ]);
-    for env in ["Dev", "Test"] {
-        d.ok(&[
-            "release",
-            "deploy",
-            "--project",
-            "Web",
-            "--version",
-            "1.0.1",
-            "--env",
-            env,
-        ]);
-    }
-    let bundle2 = f("web-1.0.1.bundle.json");
-    d.ok(&[
-        "release",
-        "promote",
-        "--project",
-        "Web",
-        "--version",
-        "1.0.1",
-        "--to-space",
-        "Prod",
-        "--out",
-        s(&bundle2),
-    ]);
-    p.ok(&["package", "inventory", "--out", s(&f("prod2.inv"))]);
-    let full = d.json(&[
-        "package",
-        "export",
-        "--bundle",
-        s(&bundle2),
-        "--out",
-        s(&f("full.xfer")),
-    ]);
-    let delta = d.json(&[
-        "package",
-        "export",
-        "--bundle",
-        s(&bundle2),
-        "--inventory",
-        s(&f("prod2.inv")),
-        "--out",
-        s(&f("delta.xfer")),
-    ]);
-    let full_len = std::fs::metadata(f("full.xfer")).unwrap().len();
-    let delta_len = std::fs::metadata(f("delta.xfer")).unwrap().len();
-    println!(
-        "1% change of {PKG_LEN} bytes: archive {delta_len} bytes with the inventory, {full_len} without ({full} / {delta})"
-    );
-    assert!(full_len > PKG_LEN as u64 / 2, "{full}");
-    assert!(
-        delta_len < PKG_LEN as u64 / 10,
-        "only changed chunks travel: {delta}"
-    );
-    p.ok(&["package", "import", s(&f("delta.xfer"))]);
-    p.ok(&["bundle", "add", s(&bundle2)]);
-    let list = p.json(&["bundle", "list"]);
-    let id2 = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["version"] == "1.0.1")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    p.ok(&["bundle", "import", &id2]);
-    let log = p.ok(&[
-        "release",
-        "deploy",
-        "--project",
-        project,
-        "--version",
-        "1.0.1",
-        "--env",
-        "Production",
-    ]);
-    assert!(
-        log.contains("eu-prod"),
-        "the filled template value applies to later releases: {log}"
-    );
+    next_release_travels_as_changed_chunks(&d, &p, &work, &base, project);
 
     // ---- The secret is in no log line and in no file of either Space, except where the
     // script that was meant to see it wrote it.
     std::fs::remove_file(prod.dir.join("seen-secret")).unwrap();
-    for space in [&dev, &prod] {
-        assert!(
-            !space.log_text().contains(SECRET),
-            "a log line holds the secret"
-        );
-        for file in files_under(&space.dir) {
-            let bytes = std::fs::read(&file).unwrap_or_default();
-            assert!(
-                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-                "{} holds the secret in the clear",
-                file.display()
-            );
-        }
-    }
-
-    // ---- The audit logs saw what crossed (reported in the background), and verify.
-    for (o, kinds) in [
-        (&a, ["bundle_sent", "receipt_refused", "receipt_accepted"]),
-        (&b, ["bundle_refused", "bundle_accepted", "receipt_sent"]),
-    ] {
-        wait_for("the audit events", Duration::from_secs(15), || {
-            let seen = audit_kinds(o);
-            kinds.iter().all(|k| seen.iter().any(|x| x.contains(k)))
-        });
-    }
-    assert!(odcm(&a, &["audit", "verify"]).contains("audit log verified"));
-    assert!(odcm(&b, &["audit", "verify"]).contains("audit log verified"));
+    secret_is_nowhere(&[&dev, &prod], SECRET);
+    audit_saw_the_crossings(&a, &b);
 }

@@ -3,17 +3,16 @@
 
 use domain::error::ErrorCode;
 use runtime::status::refuse;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use domain::model::{ReceivedBundle, Variable, VariableValue};
-use exchange::bundle::VerifiedBundle;
+use domain::model::ReceivedBundle;
 use proto::space::v1 as pb;
 use proto::space::v1::promotion_server::Promotion;
-use proto::wire::{step_to_wire, template_to_wire, timestamp, variable_to_wire};
+use proto::wire::timestamp;
 use tokio::io::AsyncWriteExt;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::StreamExt;
 
+use super::api_wire::{Out, PIECE, bundle_detail, bundle_summary, missing_wire, send_bytes};
 use super::{bundles, missing, packages, promote, receipts};
 use crate::api::{Resp, ok};
 use crate::auth::caller;
@@ -25,80 +24,6 @@ pub struct PromotionApi {
     pub engine: Arc<Engine>,
     /// The largest transfer archive accepted, in bytes.
     pub max_archive: u64,
-}
-
-type Out<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
-
-const PIECE: usize = 1 << 20;
-
-/// Streams `first` (if any), then `bytes` in pieces.
-fn send_bytes<T: Send + 'static>(
-    first: Option<T>,
-    bytes: Vec<u8>,
-    wrap: fn(Vec<u8>) -> T,
-) -> Out<T> {
-    let mut items: Vec<Result<T, tonic::Status>> = first.into_iter().map(Ok).collect();
-    items.extend(bytes.chunks(PIECE).map(|c| Ok(wrap(c.to_vec()))));
-    Box::pin(tokio_stream::iter(items))
-}
-
-fn summary(b: &ReceivedBundle, v: Option<&VerifiedBundle>, missing: u32) -> pb::BundleSummary {
-    let (variables, sensitive, packages, schema) = v
-        .map(|v| {
-            let vars = &v.contents.variables;
-            (
-                vars.len() as u32,
-                vars.iter().filter(|x| x.is_sensitive()).count() as u32,
-                v.contents.packages.len() as u32,
-                v.schema.to_string(),
-            )
-        })
-        .unwrap_or_default();
-    pb::BundleSummary {
-        id: b.id.clone(),
-        digest: b.digest.clone(),
-        source_space: b.source_space.clone(),
-        target_space: v
-            .map(|v| v.contents.target_space.clone())
-            .unwrap_or_default(),
-        project: b.project.clone(),
-        version: b.version.clone(),
-        state: b.state.as_str().into(),
-        created_at: Some(timestamp(b.created_at)),
-        added_at: Some(timestamp(b.added_at)),
-        variables,
-        sensitive,
-        packages,
-        packages_missing: missing,
-        schema,
-        bytes: b.bytes,
-    }
-}
-
-fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> {
-    m.into_iter()
-        .map(|(environment, variables)| pb::MissingInEnvironment {
-            environment,
-            variables,
-        })
-        .collect()
-}
-
-/// A received bundle's summary (verified again; values not opened). Blocking.
-fn bundle_summary(state: &crate::state::SpaceState, b: &ReceivedBundle) -> pb::BundleSummary {
-    match bundles::load(state, b, false) {
-        Ok(v) => {
-            let missing = bundles::missing_chunks(state, &v)
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .count() as u32;
-            summary(b, Some(&v), missing)
-        }
-        Err(e) => {
-            tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
-            summary(b, None, 0)
-        }
-    }
 }
 
 #[tonic::async_trait]
@@ -194,70 +119,10 @@ impl Promotion for PromotionApi {
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
         let state = &self.engine.state;
-        let rec = bundles::find(state, &req.into_inner().id)?;
+        let pb::BundleRef { id } = req.into_inner();
+        let rec = bundles::find(state, &id)?;
         let v = bundles::load(state, &rec, false)?;
-        let missing = bundles::missing_chunks(state, &v);
-        let c = v.contents.clone();
-        let project = c.project.name.clone();
-        let packages = missing
-            .iter()
-            .map(|(m, n)| pb::BundlePackageInfo {
-                id: m.id.clone(),
-                version: m.version.clone(),
-                size: m.size,
-                sha256: m.sha256.clone(),
-                chunks: m.chunks.len() as u32,
-                chunks_missing: *n as u32,
-            })
-            .collect();
-        let n_missing = missing.iter().filter(|(_, n)| *n > 0).count() as u32;
-        ok(pb::BundleDetail {
-            summary: Some(summary(&rec, Some(&v), n_missing)),
-            description: c.project.description,
-            notes: c.release.notes,
-            channel: c.release.channel,
-            process: c
-                .process
-                .steps
-                .into_iter()
-                .enumerate()
-                .map(|(i, s)| step_to_wire(&project, i as u32 + 1, s))
-                .collect(),
-            variables: c
-                .variables
-                .into_iter()
-                .map(|bv| {
-                    let value = match bv.value {
-                        exchange::bundle::BundleValue::Plain(s) => VariableValue::Plain(s),
-                        exchange::bundle::BundleValue::Sealed { .. } => {
-                            VariableValue::Sensitive(Vec::new())
-                        }
-                    };
-                    variable_to_wire(
-                        &project,
-                        Variable {
-                            id: bv.id,
-                            name: bv.name,
-                            value,
-                            scope: bv.scope,
-                            description: bv.description,
-                        },
-                    )
-                })
-                .collect(),
-            templates: c
-                .templates
-                .into_iter()
-                .map(|t| template_to_wire(&project, t))
-                .collect(),
-            packages,
-            deployments: c
-                .deployments
-                .into_iter()
-                .map(proto::wire::earlier_to_wire)
-                .collect(),
-            signer: v.signer_keyid,
-        })
+        ok(bundle_detail(state, &rec, v))
     }
 
     async fn import_bundle(

@@ -1,0 +1,162 @@
+//! Wire helpers of `space.v1.Promotion` (`api.rs`): bytes as message streams, bundle
+//! summaries and details, missing template values.
+
+use std::pin::Pin;
+
+use domain::model::{ReceivedBundle, Variable, VariableValue};
+use exchange::bundle::VerifiedBundle;
+use proto::space::v1 as pb;
+use proto::wire::{step_to_wire, template_to_wire, timestamp, variable_to_wire};
+use tokio_stream::Stream;
+
+use super::bundles;
+use crate::state::SpaceState;
+
+pub(super) type Out<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+pub(super) const PIECE: usize = 1 << 20;
+
+/// Streams `first` (if any), then `bytes` in pieces.
+pub(super) fn send_bytes<T: Send + 'static>(
+    first: Option<T>,
+    bytes: Vec<u8>,
+    wrap: fn(Vec<u8>) -> T,
+) -> Out<T> {
+    let mut items: Vec<Result<T, tonic::Status>> = first.into_iter().map(Ok).collect();
+    items.extend(bytes.chunks(PIECE).map(|c| Ok(wrap(c.to_vec()))));
+    Box::pin(tokio_stream::iter(items))
+}
+
+pub(super) fn summary(
+    b: &ReceivedBundle,
+    v: Option<&VerifiedBundle>,
+    missing: u32,
+) -> pb::BundleSummary {
+    let (variables, sensitive, packages, schema) = v
+        .map(|v| {
+            let vars = &v.contents.variables;
+            (
+                vars.len() as u32,
+                vars.iter().filter(|x| x.is_sensitive()).count() as u32,
+                v.contents.packages.len() as u32,
+                v.schema.to_string(),
+            )
+        })
+        .unwrap_or_default();
+    pb::BundleSummary {
+        id: b.id.clone(),
+        digest: b.digest.clone(),
+        source_space: b.source_space.clone(),
+        target_space: v
+            .map(|v| v.contents.target_space.clone())
+            .unwrap_or_default(),
+        project: b.project.clone(),
+        version: b.version.clone(),
+        state: b.state.as_str().into(),
+        created_at: Some(timestamp(b.created_at)),
+        added_at: Some(timestamp(b.added_at)),
+        variables,
+        sensitive,
+        packages,
+        packages_missing: missing,
+        schema,
+        bytes: b.bytes,
+    }
+}
+
+pub(super) fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> {
+    m.into_iter()
+        .map(|(environment, variables)| pb::MissingInEnvironment {
+            environment,
+            variables,
+        })
+        .collect()
+}
+
+/// A received bundle's summary (verified again; values not opened). Blocking.
+pub(super) fn bundle_summary(state: &SpaceState, b: &ReceivedBundle) -> pb::BundleSummary {
+    match bundles::load(state, b, false) {
+        Ok(v) => {
+            let missing = bundles::missing_chunks(state, &v)
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .count() as u32;
+            summary(b, Some(&v), missing)
+        }
+        Err(e) => {
+            tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
+            summary(b, None, 0)
+        }
+    }
+}
+
+/// What `bundle show` prints: the verified contents (sealed values not opened) and which
+/// packages still miss chunks here. Blocking.
+pub(super) fn bundle_detail(
+    state: &SpaceState,
+    rec: &ReceivedBundle,
+    v: VerifiedBundle,
+) -> pb::BundleDetail {
+    let missing = bundles::missing_chunks(state, &v);
+    let c = v.contents.clone();
+    let project = c.project.name.clone();
+    let packages = missing
+        .iter()
+        .map(|(m, n)| pb::BundlePackageInfo {
+            id: m.id.clone(),
+            version: m.version.clone(),
+            size: m.size,
+            sha256: m.sha256.clone(),
+            chunks: m.chunks.len() as u32,
+            chunks_missing: *n as u32,
+        })
+        .collect();
+    let n_missing = missing.iter().filter(|(_, n)| *n > 0).count() as u32;
+    pb::BundleDetail {
+        summary: Some(summary(rec, Some(&v), n_missing)),
+        description: c.project.description,
+        notes: c.release.notes,
+        channel: c.release.channel,
+        process: c
+            .process
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| step_to_wire(&project, i as u32 + 1, s))
+            .collect(),
+        variables: c
+            .variables
+            .into_iter()
+            .map(|bv| {
+                let value = match bv.value {
+                    exchange::bundle::BundleValue::Plain(s) => VariableValue::Plain(s),
+                    exchange::bundle::BundleValue::Sealed { .. } => {
+                        VariableValue::Sensitive(Vec::new())
+                    }
+                };
+                variable_to_wire(
+                    &project,
+                    Variable {
+                        id: bv.id,
+                        name: bv.name,
+                        value,
+                        scope: bv.scope,
+                        description: bv.description,
+                    },
+                )
+            })
+            .collect(),
+        templates: c
+            .templates
+            .into_iter()
+            .map(|t| template_to_wire(&project, t))
+            .collect(),
+        packages,
+        deployments: c
+            .deployments
+            .into_iter()
+            .map(proto::wire::earlier_to_wire)
+            .collect(),
+        signer: v.signer_keyid,
+    }
+}
