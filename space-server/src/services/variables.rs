@@ -44,25 +44,9 @@ impl SpaceState {
     /// Refuses a variable set in which some environment's values reference each other in a
     /// cycle. Each environment (and no environment) is checked with a context carrying only
     /// that environment; values scoped to roles, targets, steps, channels or tenants are
-    /// checked at deployment time.
-    pub fn check_cycles(&self, project: &str, vars: &[Variable]) -> ApiResult<()> {
-        let envs: Vec<String> = self
-            .store
-            .all_records::<domain::model::Environment>("")?
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
-        self.check_cycles_in(project, vars, &envs)
-    }
-
-    /// [`SpaceState::check_cycles`] for these environments; reads no record (so it can run
-    /// inside a transaction).
-    pub fn check_cycles_in(
-        &self,
-        project: &str,
-        vars: &[Variable],
-        envs: &[String],
-    ) -> ApiResult<()> {
+    /// checked at deployment time. Reads no record (so it runs inside a transaction): `envs`
+    /// are the Space's environments, read before.
+    pub fn check_cycles(&self, project: &str, vars: &[Variable], envs: &[String]) -> ApiResult<()> {
         use domain::variables::{Candidate, DeployContext, VariableError, resolve};
         let candidates = vars
             .iter()
@@ -259,7 +243,7 @@ impl VariableService {
             .change(&project, None, move |svc, p, rec| {
                 let var = svc.apply(p, rec, input.clone())?;
                 svc.state
-                    .check_cycles_in(&rec.project, &rec.variables, &envs)?;
+                    .check_cycles(&rec.project, &rec.variables, &envs)?;
                 Ok(var)
             })
             .await?;
@@ -285,7 +269,7 @@ impl VariableService {
                     out.push(svc.apply(p, rec, input.clone())?);
                 }
                 svc.state
-                    .check_cycles_in(&rec.project, &rec.variables, &envs)?;
+                    .check_cycles(&rec.project, &rec.variables, &envs)?;
                 Ok(out)
             })
             .await?;
