@@ -1,10 +1,11 @@
 //! What every service process (Space server, ODCM) shares at run time: configuration files
 //! and log formats (`config`), the data directory and first admin key (`datadir`), API-key
-//! authentication (`auth`), health and reflection (`grpc`), the error vocabulary's gRPC edge
+//! authentication (`auth`), blocking work from synchronous code (`blocking`), health and reflection (`grpc`), the error vocabulary's gRPC edge
 //! (`status`), tracing, metrics and
 //! the `/metrics` server (`telemetry`), and shutdown on SIGTERM/Ctrl-C (`shutdown`).
 
 pub mod auth;
+pub mod blocking;
 pub mod config;
 pub mod datadir;
 pub mod grpc;

@@ -20,8 +20,6 @@ pub struct SpaceState {
     pub master: MasterKey,
     pub chunks: ChunkStore,
     pub identity: Identity,
-    /// Serialises read-modify-write of configuration records.
-    pub write_lock: tokio::sync::Mutex<()>,
     /// This Space's ODCM identity and trust set, once it is enrolled (set by `serve`).
     pub peering: std::sync::OnceLock<Arc<crate::peering::Peering>>,
 }
@@ -101,7 +99,6 @@ impl SpaceState {
                 master,
                 chunks,
                 identity,
-                write_lock: tokio::sync::Mutex::new(()),
                 peering: std::sync::OnceLock::new(),
             }),
             new_admin_key,
@@ -143,10 +140,47 @@ impl SpaceState {
         .map_err(|e| storage::StorageError::Backend(format!("commit task failed: {e}")))?
     }
 
-    /// [`SpaceState::commit`] for code already on the blocking pool (inside `spawn_blocking`).
+    /// Commits what `plan` decides, optimistically: `plan` reads (scans included) and returns
+    /// a batch; the batch commits only if no other guarded write committed since `plan` began
+    /// (every guarded batch checks and bumps the revision of one record), otherwise `plan`
+    /// runs again on what is there now. This keeps rules like "no lifecycle uses this
+    /// environment" true without a lock, across processes sharing one database too. `plan`
+    /// must have no effects outside its batch.
+    pub async fn commit_guarded<T>(
+        &self,
+        mut plan: impl FnMut() -> ApiResult<(Batch, T)>,
+    ) -> ApiResult<T> {
+        let (table, key) = GUARD;
+        for attempt in 0..GUARD_ATTEMPTS {
+            let seen = self.store.get_versioned(table, key)?.map(|v| v.revision);
+            let (mut b, v) = plan()?;
+            b.require_revision(table, key, seen);
+            b.put(table, key, Vec::new());
+            match self.commit(b).await {
+                Ok(()) => return Ok(v),
+                Err(storage::StorageError::Changed { table: t, key: k })
+                    if t == table && k == key =>
+                {
+                    tracing::debug!(attempt, "concurrent configuration change: planning again");
+                    tokio::time::sleep(std::time::Duration::from_millis(attempt as u64)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::Unavailable(
+            "the Space's configuration kept changing while this change was checked: try again"
+                .into(),
+        ))
+    }
+
+    /// [`SpaceState::commit`] for synchronous code (the deployment engine saving under a
+    /// deployment's lock, work on the blocking pool): the write and the disk sync run in
+    /// place, with a runtime worker's other tasks handed elsewhere first.
     pub fn commit_blocking(&self, b: Batch) -> Result<(), storage::StorageError> {
-        self.store.commit(b)?;
-        self.store.flush()
+        runtime::blocking::in_place(|| {
+            self.store.commit(b)?;
+            self.store.flush()
+        })
     }
 
     /// The project, if what built its releases may be changed here: refused for a Remote
@@ -212,6 +246,10 @@ impl SpaceState {
         format!("variable:{}:{}", project.to_lowercase(), var_id)
     }
 }
+
+/// The record every [`SpaceState::commit_guarded`] batch checks and bumps.
+const GUARD: (&str, &str) = ("meta", "config-guard");
+const GUARD_ATTEMPTS: u32 = 50;
 
 /// `p`, if what built its releases may be changed here (see [`SpaceState::editable_project`]).
 pub fn editable(p: Project, what: &str) -> ApiResult<Project> {

@@ -35,6 +35,8 @@ pub struct Hub {
     closing: tokio::sync::watch::Sender<bool>,
     /// Certificates allowed to complete a handshake on the agent listener.
     pub allowed: FingerprintSet,
+    /// Held while `allowed` is brought in line with the store (see [`Hub::sync_allowed`]).
+    allowed_sync: Mutex<()>,
     /// How long a step waits for a polling agent that is not connected.
     pub agent_wait: Duration,
 }
@@ -54,6 +56,7 @@ impl Hub {
             connected: Notify::new(),
             closing: tokio::sync::watch::channel(false).0,
             allowed,
+            allowed_sync: Mutex::new(()),
             agent_wait,
         }))
     }
@@ -221,6 +224,24 @@ impl Hub {
         let session = self.session_for(t).await?;
         let rx = session.start(work).await?;
         Ok((session, rx))
+    }
+
+    /// Brings the listener's allowed set in line with the store for `fingerprints`, after a
+    /// commit that registered or dropped them. Each commit is followed by a sync that reads
+    /// after it, so concurrent changes cannot leave a removed certificate allowed.
+    pub fn sync_allowed(&self, fingerprints: &[&str]) -> ApiResult<()> {
+        let _g = self
+            .allowed_sync
+            .lock()
+            .map_err(|_| ApiError::Internal("agent allow-list lock poisoned".into()))?;
+        for fp in fingerprints.iter().filter(|f| !f.is_empty()) {
+            if self.state.store.get(TARGET_BY_FINGERPRINT, fp)?.is_some() {
+                self.allowed.insert(fp.to_string());
+            } else {
+                self.allowed.remove(fp);
+            }
+        }
+        Ok(())
     }
 
     pub fn target_by_fingerprint(&self, fp: &str) -> ApiResult<Option<Target>> {

@@ -13,8 +13,11 @@ use domain::model::{
     AgentMode, Deployment, DropWritten, OperatorReport, Release, ReportedStep, RunState, Step,
     Target,
 };
-use exec::drop::{DropPlan, PlannedStep, SecretString, parse_receipt, sha256_hex, write_drop};
+use exec::drop::{
+    DropPlan, DropReceipt, PlannedStep, SecretString, parse_receipt, sha256_hex, write_drop,
+};
 use package_store::PackageManifest;
+use storage::Batch;
 
 use super::engine::Engine;
 use super::run::Shared;
@@ -242,7 +245,23 @@ impl Engine {
     ) -> ApiResult<(Deployment, bool)> {
         let r = parse_receipt(bytes).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let receipt_sha256 = sha256_hex(bytes);
-        let _g = self.state.write_lock.lock().await;
+        let (d, changed) = self
+            .state
+            .commit_guarded(|| self.drop_result_plan(r.clone(), &receipt_sha256, who))
+            .await?;
+        if changed {
+            tracing::info!(deployment = %d.id, target = %r.target, state = r.state.as_str(), by = %who, "operator-reported drop result imported");
+        }
+        Ok((d, changed))
+    }
+
+    /// What importing the drop result `r` changes (the deployment with its report).
+    fn drop_result_plan(
+        &self,
+        r: DropReceipt,
+        receipt_sha256: &str,
+        who: &str,
+    ) -> ApiResult<(Batch, (Deployment, bool))> {
         let mut d = self.get(&r.deployment_id)?;
         let refuse = |why: String| Err(ApiError::Precondition(format!("result refused: {why}")));
         if !r.space.eq_ignore_ascii_case(&self.state.name) {
@@ -284,7 +303,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|p| p.receipt_sha256 == receipt_sha256)
         {
-            return Ok((d, false));
+            return Ok((Batch::new(), (d, false)));
         }
         x.report = Some(OperatorReport {
             state: r.state,
@@ -302,10 +321,10 @@ impl Engine {
                 .collect(),
             imported_at: domain::model::now(),
             imported_by: who.to_string(),
-            receipt_sha256,
+            receipt_sha256: receipt_sha256.to_string(),
         });
-        self.save(&d)?;
-        tracing::info!(deployment = %d.id, target = %r.target, state = r.state.as_str(), by = %who, "operator-reported drop result imported");
-        Ok((d, true))
+        let mut b = Batch::new();
+        b.put_record(&d)?;
+        Ok((b, (d, true)))
     }
 }

@@ -65,6 +65,7 @@ impl Engine {
             }
         }
         super::index::ensure(state.store.as_ref())?;
+        crate::promotion::remote_index::ensure(state.store.as_ref())?;
         Ok(Arc::new(Self {
             state,
             hub,

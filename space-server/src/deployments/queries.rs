@@ -2,9 +2,7 @@
 //! dashboard (the newest deployment per project and environment, and the newest result each
 //! remote environment received in a Deployment Receipt).
 
-use std::collections::BTreeMap;
-
-use domain::model::{Deployment, Environment, Project, RemoteResult, RunState, Timestamp};
+use domain::model::{Deployment, Environment, Project, RunState, Timestamp};
 use storage::StoreExt;
 
 use super::Engine;
@@ -74,18 +72,9 @@ impl Engine {
             })
             .collect();
         // Remote environments: the latest result each received in a Deployment Receipt.
-        let mut remote: BTreeMap<(String, String), RemoteResult> = BTreeMap::new();
-        for r in store.all_records::<RemoteResult>("")? {
-            let k = (r.project.to_lowercase(), r.environment.to_lowercase());
-            let newer = remote.get(&k).is_none_or(|old| {
-                (r.finished_at, r.received_at) >= (old.finished_at, old.received_at)
-            });
-            if newer {
-                remote.insert(k, r);
-            }
-        }
+        let remote = crate::promotion::remote_index::latest(store.as_ref())?;
         let mut environments: Vec<String> = envs.into_iter().map(|e| e.name).collect();
-        for r in remote.into_values() {
+        for r in remote {
             if !environments
                 .iter()
                 .any(|e| e.eq_ignore_ascii_case(&r.environment))

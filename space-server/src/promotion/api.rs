@@ -132,7 +132,7 @@ impl Promotion for PromotionApi {
         let who = caller(&req).name;
         let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
         let state = &self.engine.state;
-        let done = bundles::import(state, &id, &lifecycle, &who).await?;
+        let done = super::import::import(state, &id, &lifecycle, &who).await?;
         // Imported and committed: what follows only informs, it must not turn into an error.
         let missing = state
             .lifecycle(&done.lifecycle)

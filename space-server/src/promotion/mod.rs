@@ -8,11 +8,13 @@ pub mod api;
 mod api_wire;
 pub mod bundles;
 pub mod fetch;
+pub mod import;
 pub mod missing;
 pub mod packages;
 pub mod peer;
 pub mod promote;
 pub mod receipts;
+pub mod remote_index;
 
 use std::sync::Arc;
 

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use domain::model::{
     Deployment, Environment, Promotion, ReceiptSent, Release, RemoteResult, RemoteStep, RunState,
 };
-use exchange::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
+use exchange::receipt::{
+    KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA, VerifiedReceipts,
+};
 use proto::odcm::v1 as odcm_pb;
 use storage::{Batch, StoreExt, key_of};
 
@@ -105,7 +107,6 @@ pub struct Prepared {
 /// Builds and signs the receipts `select` chooses for `space`, without marking them exported.
 pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiResult<Prepared> {
     let p = peering(state)?;
-    let _g = state.write_lock.lock().await;
     let mut by_space: Vec<(String, Receipt, u64)> = Vec::new();
     for d in state.store.all_records::<Deployment>("")? {
         if !d.state.is_final() {
@@ -195,7 +196,6 @@ pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiR
 
 /// Records that the receipts of `prepared` left (written to a file or delivered).
 pub async fn mark_sent(state: &SpaceState, prepared: &Prepared, who: &str) -> ApiResult<()> {
-    let _g = state.write_lock.lock().await;
     let mut b = Batch::new();
     for n in &prepared.numbers {
         b.put_record(&ReceiptSent {
@@ -257,11 +257,43 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
             ))));
         }
     }
-    let _g = state.write_lock.lock().await;
+    let done = state
+        .commit_guarded(|| import_plan(state, &v, &refuse))
+        .await?; // durable: acknowledged promotion steps survive a crash
+    let Applied {
+        applied, already, ..
+    } = done;
+    if applied == 0 {
+        tracing::info!(from_space = %from, already, "deployment receipts: every one was applied before");
+        return Ok(done);
+    }
+    tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
+    audit(
+        state,
+        odcm_pb::EventKind::ReceiptAccepted,
+        &from,
+        &done.environments.join(", "),
+        &format!(
+            "{applied} receipt(s) applied, {already} already applied ({})",
+            v.digest
+        ),
+    );
+    Ok(done)
+}
+
+/// What applying the verified receipts file `v` writes, decided on what the store holds now:
+/// the batch and what it applies. A refusal is audited by `refuse`.
+fn import_plan(
+    state: &SpaceState,
+    v: &VerifiedReceipts,
+    refuse: &dyn Fn(ApiError) -> ApiError,
+) -> ApiResult<(Batch, Applied)> {
+    let from = v.file.from_space.clone();
     let mut b = Batch::new();
     let mut applied = 0;
     let mut already = 0;
     let mut envs = BTreeSet::new();
+    let mut newest: Vec<RemoteResult> = Vec::new();
     for r in &v.file.receipts {
         let promo = state
             .store
@@ -289,7 +321,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         }
         let environment = Environment::remote_name(&from, &r.environment);
         envs.insert(environment.clone());
-        b.insert_record(&RemoteResult {
+        let result = RemoteResult {
             from_space: from.clone(),
             receipt_id: r.id.clone(),
             bundle_digest: r.bundle_digest.clone(),
@@ -312,57 +344,39 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
             targets: r.targets,
             received_at: now(),
             file_digest: v.digest.clone(),
-        })?;
+        };
+        if super::remote_index::add(state.store.as_ref(), &mut b, &result, &newest)? {
+            newest.push(result.clone());
+        }
+        b.insert_record(&result)?;
         applied += 1;
     }
-    if applied == 0 {
-        tracing::info!(from_space = %from, already, "deployment receipts: every one was applied before");
-        return Ok(Applied {
+    Ok((
+        b,
+        Applied {
             from_space: from,
             applied,
             already,
-            environments: Vec::new(),
-        });
-    }
-    state.commit(b).await?; // durable: acknowledged promotion steps survive a crash
-    tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
-    audit(
-        state,
-        odcm_pb::EventKind::ReceiptAccepted,
-        &from,
-        &envs.iter().cloned().collect::<Vec<_>>().join(", "),
-        &format!(
-            "{applied} receipt(s) applied, {already} already applied ({})",
-            v.digest
-        ),
-    );
-    Ok(Applied {
-        from_space: from,
-        applied,
-        already,
-        environments: envs.into_iter().collect(),
-    })
+            environments: envs.into_iter().collect(),
+        },
+    ))
 }
 
 /// The results received for bundles of this release (promoted since it was created: a release
 /// deleted and created again does not inherit the old one's results).
 pub fn results_for(state: &SpaceState, release: &Release) -> ApiResult<Vec<RemoteResult>> {
-    let promoted: Vec<Promotion> = state
-        .store
-        .all_records::<Promotion>("")?
-        .into_iter()
-        .filter(|p| {
-            p.project.eq_ignore_ascii_case(&release.project)
-                && p.version == release.version
-                && p.created_at >= release.created_at
-        })
-        .collect();
-    Ok(state
-        .store
-        .all_records::<RemoteResult>("")?
-        .into_iter()
-        .filter(|r| promoted.iter().any(|p| p.digest == r.bundle_digest))
-        .collect())
+    let mut out = Vec::new();
+    for p in state.store.all_records::<Promotion>("")? {
+        if p.project.eq_ignore_ascii_case(&release.project)
+            && p.version == release.version
+            && p.created_at >= release.created_at
+        {
+            // Results are keyed (from Space, bundle digest, receipt): one prefix per promotion.
+            let prefix = storage::prefix_of(&[&p.target_space, &p.digest]);
+            out.extend(state.store.all_records::<RemoteResult>(&prefix)?);
+        }
+    }
+    Ok(out)
 }
 
 /// What succeeded remotely, as lifecycle entries: "Prod: Production" and the Space "Prod".

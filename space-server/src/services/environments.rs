@@ -63,47 +63,53 @@ impl EnvironmentService {
     }
 
     pub async fn update(&self, env: Environment) -> ApiResult<Environment> {
-        let _g = self.state.write_lock.lock().await;
-        let old = self.state.environment(&env.name)?;
-        let env = Environment {
-            name: old.name,
-            remote_space: old.remote_space,
-            ..env
-        };
-        let mut b = Batch::new();
-        b.put_record(&env)?;
-        self.state.commit(b).await?;
-        Ok(env)
+        self.state
+            .commit_guarded(|| {
+                let old = self.state.environment(&env.name)?;
+                let env = Environment {
+                    name: old.name,
+                    remote_space: old.remote_space,
+                    ..env.clone()
+                };
+                let mut b = Batch::new();
+                b.put_record(&env)?;
+                Ok((b, env))
+            })
+            .await
     }
 
     /// Refused while a lifecycle names the environment.
     pub async fn delete(&self, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let env = self.state.environment(name)?;
-        let users: Vec<String> = self
+        let env = self
             .state
-            .store
-            .all_records::<Lifecycle>("")?
-            .into_iter()
-            .filter(|l| {
-                l.phases.iter().any(|p| {
-                    p.environments
-                        .iter()
-                        .any(|e| e.eq_ignore_ascii_case(&env.name))
-                })
+            .commit_guarded(|| {
+                let env = self.state.environment(name)?;
+                let users: Vec<String> = self
+                    .state
+                    .store
+                    .all_records::<Lifecycle>("")?
+                    .into_iter()
+                    .filter(|l| {
+                        l.phases.iter().any(|p| {
+                            p.environments
+                                .iter()
+                                .any(|e| e.eq_ignore_ascii_case(&env.name))
+                        })
+                    })
+                    .map(|l| l.name)
+                    .collect();
+                if !users.is_empty() {
+                    return Err(ApiError::Precondition(format!(
+                        "environment '{}' is used by lifecycle(s) {}: remove it from their phases first",
+                        env.name,
+                        users.join(", ")
+                    )));
+                }
+                let mut b = Batch::new();
+                b.delete("environment", &key_of(&[&env.name]));
+                Ok((b, env))
             })
-            .map(|l| l.name)
-            .collect();
-        if !users.is_empty() {
-            return Err(ApiError::Precondition(format!(
-                "environment '{}' is used by lifecycle(s) {}: remove it from their phases first",
-                env.name,
-                users.join(", ")
-            )));
-        }
-        let mut b = Batch::new();
-        b.delete("environment", &key_of(&[&env.name]));
-        self.state.commit(b).await?;
+            .await?;
         tracing::info!(environment = %env.name, "environment deleted");
         Ok(())
     }

@@ -59,14 +59,21 @@ impl LifecycleService {
     }
 
     pub async fn create(&self, l: Lifecycle) -> ApiResult<Lifecycle> {
-        let _g = self.state.write_lock.lock().await;
-        self.validate(&l)?;
-        let mut b = Batch::new();
-        b.insert_record(&l)?;
-        self.state.commit(b).await.map_err(|e| match e {
-            storage::StorageError::Conflict { .. } => ApiError::exists("lifecycle", &l.name),
-            e => e.into(),
-        })?;
+        let l = self
+            .state
+            .commit_guarded(|| {
+                self.validate(&l)?;
+                let mut b = Batch::new();
+                b.insert_record(&l)?;
+                Ok((b, l.clone()))
+            })
+            .await
+            .map_err(|e| match e {
+                ApiError::Storage(storage::StorageError::Conflict { .. }) => {
+                    ApiError::exists("lifecycle", &l.name)
+                }
+                e => e,
+            })?;
         tracing::info!(lifecycle = %l.name, phases = l.phases.len(), "lifecycle created");
         Ok(l)
     }
@@ -84,41 +91,45 @@ impl LifecycleService {
     }
 
     pub async fn update(&self, l: Lifecycle) -> ApiResult<Lifecycle> {
-        let _g = self.state.write_lock.lock().await;
-        let old = self.state.lifecycle(&l.name)?;
-        let l = Lifecycle {
-            name: old.name,
-            ..l
-        };
-        self.validate(&l)?;
-        let mut b = Batch::new();
-        b.put_record(&l)?;
-        self.state.commit(b).await?;
-        Ok(l)
+        self.state
+            .commit_guarded(|| {
+                let old = self.state.lifecycle(&l.name)?;
+                let l = Lifecycle {
+                    name: old.name,
+                    ..l.clone()
+                };
+                self.validate(&l)?;
+                let mut b = Batch::new();
+                b.put_record(&l)?;
+                Ok((b, l))
+            })
+            .await
     }
 
     /// Refused while a project uses the lifecycle.
     pub async fn delete(&self, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let l = self.state.lifecycle(name)?;
-        let users: Vec<String> = self
-            .state
-            .store
-            .all_records::<Project>("")?
-            .into_iter()
-            .filter(|p| p.lifecycle.eq_ignore_ascii_case(&l.name))
-            .map(|p| p.name)
-            .collect();
-        if !users.is_empty() {
-            return Err(ApiError::Precondition(format!(
-                "lifecycle '{}' is used by project(s) {}: give them another lifecycle first",
-                l.name,
-                users.join(", ")
-            )));
-        }
-        let mut b = Batch::new();
-        b.delete("lifecycle", &key_of(&[&l.name]));
-        self.state.commit(b).await?;
-        Ok(())
+        self.state
+            .commit_guarded(|| {
+                let l = self.state.lifecycle(name)?;
+                let users: Vec<String> = self
+                    .state
+                    .store
+                    .all_records::<Project>("")?
+                    .into_iter()
+                    .filter(|p| p.lifecycle.eq_ignore_ascii_case(&l.name))
+                    .map(|p| p.name)
+                    .collect();
+                if !users.is_empty() {
+                    return Err(ApiError::Precondition(format!(
+                        "lifecycle '{}' is used by project(s) {}: give them another lifecycle first",
+                        l.name,
+                        users.join(", ")
+                    )));
+                }
+                let mut b = Batch::new();
+                b.delete("lifecycle", &key_of(&[&l.name]));
+                Ok((b, ()))
+            })
+            .await
     }
 }

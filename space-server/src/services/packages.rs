@@ -283,32 +283,34 @@ impl PackageService {
 
     /// Refused while a release pins the package.
     pub async fn delete(&self, id: &str, version: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let m = self.state.package(id, version)?;
-        let used: Vec<String> = self
-            .state
-            .store
-            .all_records::<Release>("")?
-            .into_iter()
-            .filter(|r| {
-                r.packages
-                    .iter()
-                    .any(|p| p.id.eq_ignore_ascii_case(&m.id) && p.version == m.version)
+        self.state
+            .commit_guarded(|| {
+                let m = self.state.package(id, version)?;
+                let used: Vec<String> = self
+                    .state
+                    .store
+                    .all_records::<Release>("")?
+                    .into_iter()
+                    .filter(|r| {
+                        r.packages
+                            .iter()
+                            .any(|p| p.id.eq_ignore_ascii_case(&m.id) && p.version == m.version)
+                    })
+                    .map(|r| format!("{} {}", r.project, r.version))
+                    .collect();
+                if !used.is_empty() {
+                    return Err(ApiError::Precondition(format!(
+                        "package {} {} is pinned by release(s) {}: delete those releases first",
+                        m.id,
+                        m.version,
+                        used.join(", ")
+                    )));
+                }
+                let mut b = Batch::new();
+                b.delete(PackageManifest::TABLE, &key_of(&[&m.id, &m.version]));
+                Ok((b, ()))
             })
-            .map(|r| format!("{} {}", r.project, r.version))
-            .collect();
-        if !used.is_empty() {
-            return Err(ApiError::Precondition(format!(
-                "package {} {} is pinned by release(s) {}: delete those releases first",
-                m.id,
-                m.version,
-                used.join(", ")
-            )));
-        }
-        let mut b = Batch::new();
-        b.delete(PackageManifest::TABLE, &key_of(&[&m.id, &m.version]));
-        self.state.commit(b).await?;
-        Ok(())
+            .await
     }
 
     pub async fn stats(&self) -> ApiResult<FeedStats> {

@@ -36,11 +36,25 @@ impl ProjectService {
     /// Creates the project with its default channel, an empty process and variable set.
     pub async fn create(&self, p: Project) -> ApiResult<Project> {
         check_name("project", &p.name)?;
-        let _g = self.state.write_lock.lock().await;
+        let p = self
+            .state
+            .commit_guarded(|| self.create_plan(&p))
+            .await
+            .map_err(|e| match e {
+                ApiError::Storage(StorageError::Conflict { .. }) => {
+                    ApiError::exists("project", &p.name)
+                }
+                e => e,
+            })?;
+        tracing::info!(project = %p.name, lifecycle = %p.lifecycle, "project created");
+        Ok(p)
+    }
+
+    fn create_plan(&self, p: &Project) -> ApiResult<(Batch, Project)> {
         let lifecycle = self.state.lifecycle(&p.lifecycle)?;
         let p = Project {
             lifecycle: lifecycle.name,
-            ..p
+            ..p.clone()
         };
         let mut b = Batch::new();
         b.insert_record(&p)?;
@@ -60,12 +74,7 @@ impl ProjectService {
             next_id: 1,
             ..Default::default()
         })?;
-        self.state.commit(b).await.map_err(|e| match e {
-            StorageError::Conflict { .. } => ApiError::exists("project", &p.name),
-            e => e.into(),
-        })?;
-        tracing::info!(project = %p.name, lifecycle = %p.lifecycle, "project created");
-        Ok(p)
+        Ok((b, p))
     }
 
     pub fn get(&self, name: &str) -> ApiResult<Project> {
@@ -82,25 +91,32 @@ impl ProjectService {
 
     /// Changes description and lifecycle; the name and a Remote Project's origin stay.
     pub async fn update(&self, p: Project) -> ApiResult<Project> {
-        let _g = self.state.write_lock.lock().await;
-        let old = self.state.project(&p.name)?;
-        let lifecycle = self.state.lifecycle(&p.lifecycle)?;
-        let p = Project {
-            name: old.name,
-            lifecycle: lifecycle.name,
-            remote: old.remote,
-            ..p
-        };
-        let mut b = Batch::new();
-        b.put_record(&p)?;
-        self.state.commit(b).await?;
-        Ok(p)
+        self.state
+            .commit_guarded(|| {
+                let old = self.state.project(&p.name)?;
+                let lifecycle = self.state.lifecycle(&p.lifecycle)?;
+                let p = Project {
+                    name: old.name,
+                    lifecycle: lifecycle.name,
+                    remote: old.remote,
+                    ..p.clone()
+                };
+                let mut b = Batch::new();
+                b.put_record(&p)?;
+                Ok((b, p))
+            })
+            .await
     }
 
     /// Deletes the project with its channels, process, variables and releases; the bundles
     /// imported into a Remote Project become pending again (they can be imported anew).
     pub async fn delete(&self, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
+        let p = self.state.commit_guarded(|| self.delete_plan(name)).await?;
+        tracing::info!(project = %p.name, "project deleted with its channels, process, variables and releases");
+        Ok(())
+    }
+
+    fn delete_plan(&self, name: &str) -> ApiResult<(Batch, Project)> {
         let p = self.state.project(name)?;
         let prefix = prefix_of(&[&p.name]);
         let mut b = Batch::new();
@@ -121,9 +137,7 @@ impl ProjectService {
                 }
             }
         }
-        self.state.commit(b).await?;
-        tracing::info!(project = %p.name, "project deleted with its channels, process, variables and releases");
-        Ok(())
+        Ok((b, p))
     }
 }
 
@@ -165,18 +179,21 @@ impl ChannelService {
     }
 
     pub async fn create(&self, c: Channel) -> ApiResult<Channel> {
-        let _g = self.state.write_lock.lock().await;
-        let c = self.check(&c)?;
-        let mut b = Batch::new();
-        self.demote_others(&c, &mut b)?;
-        b.insert_record(&c)?;
-        self.state.commit(b).await.map_err(|e| match e {
-            StorageError::Conflict { .. } => {
-                ApiError::exists("channel", format!("{}/{}", c.project, c.name))
-            }
-            e => e.into(),
-        })?;
-        Ok(c)
+        self.state
+            .commit_guarded(|| {
+                let c = self.check(&c)?;
+                let mut b = Batch::new();
+                self.demote_others(&c, &mut b)?;
+                b.insert_record(&c)?;
+                Ok((b, c))
+            })
+            .await
+            .map_err(|e| match e {
+                ApiError::Storage(StorageError::Conflict { .. }) => {
+                    ApiError::exists("channel", format!("{}/{}", c.project, c.name))
+                }
+                e => e,
+            })
     }
 
     pub fn get(&self, project: &str, name: &str) -> ApiResult<Channel> {
@@ -195,7 +212,10 @@ impl ChannelService {
 
     /// The default channel stays the default until another one becomes it.
     pub async fn update(&self, c: Channel) -> ApiResult<Channel> {
-        let _g = self.state.write_lock.lock().await;
+        self.state.commit_guarded(|| self.update_plan(&c)).await
+    }
+
+    fn update_plan(&self, c: &Channel) -> ApiResult<(Batch, Channel)> {
         let old = self.state.channel(&c.project, &c.name)?;
         if old.is_default && !c.is_default {
             return Err(ApiError::Precondition(format!(
@@ -205,27 +225,28 @@ impl ChannelService {
         }
         let c = self.check(&Channel {
             name: old.name,
-            ..c
+            ..c.clone()
         })?;
         let mut b = Batch::new();
         self.demote_others(&c, &mut b)?;
         b.put_record(&c)?;
-        self.state.commit(b).await?;
-        Ok(c)
+        Ok((b, c))
     }
 
     pub async fn delete(&self, project: &str, name: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let c = self.state.channel(project, name)?;
-        if c.is_default {
-            return Err(ApiError::Precondition(format!(
-                "channel '{}' is the default of project '{}' and cannot be deleted",
-                c.name, c.project
-            )));
-        }
-        let mut b = Batch::new();
-        b.delete(Channel::TABLE, &key_of(&[&c.project, &c.name]));
-        self.state.commit(b).await?;
-        Ok(())
+        self.state
+            .commit_guarded(|| {
+                let c = self.state.channel(project, name)?;
+                if c.is_default {
+                    return Err(ApiError::Precondition(format!(
+                        "channel '{}' is the default of project '{}' and cannot be deleted",
+                        c.name, c.project
+                    )));
+                }
+                let mut b = Batch::new();
+                b.delete(Channel::TABLE, &key_of(&[&c.project, &c.name]));
+                Ok((b, ()))
+            })
+            .await
     }
 }

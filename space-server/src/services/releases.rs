@@ -131,19 +131,21 @@ impl ReleaseService {
 
 impl ReleaseService {
     pub async fn create(&self, req: NewRelease, who: String) -> ApiResult<Release> {
-        let r = {
-            let _g = self.state.write_lock.lock().await;
-            let r = self.build(req, who)?;
-            let mut b = Batch::new();
-            b.insert_record(&r)?;
-            self.state.commit(b).await.map_err(|e| match e {
-                StorageError::Conflict { .. } => {
-                    ApiError::exists("release", format!("{} {}", r.project, r.version))
+        let r = self
+            .state
+            .commit_guarded(|| {
+                let r = self.build(req.clone(), who.clone())?;
+                let mut b = Batch::new();
+                b.insert_record(&r)?;
+                Ok((b, r))
+            })
+            .await
+            .map_err(|e| match e {
+                ApiError::Storage(StorageError::Conflict { .. }) => {
+                    ApiError::exists("release", format!("{} {}", req.project, req.version.trim()))
                 }
-                e => e.into(),
+                e => e,
             })?;
-            r
-        };
         tracing::info!(project = %r.project, release = %r.version, channel = %r.channel, steps = r.process.steps.len(), variables = r.variables.len(), packages = r.packages.len(), "release created");
         if let Some(engine) = &self.engine {
             engine.start_automatic(&r, "release creation");
@@ -179,17 +181,19 @@ impl ReleaseService {
 
     /// Imported releases are not deleted one by one (delete the Remote Project instead).
     pub async fn delete(&self, project: &str, version: &str) -> ApiResult<()> {
-        let _g = self.state.write_lock.lock().await;
-        let r = self.state.release(project, version)?;
-        if let Some(o) = &r.origin {
-            return Err(ApiError::Precondition(format!(
-                "release {} of '{}' was imported from space '{}' (bundle {}): releases of a Remote Project are not deleted one by one; delete the project to import its bundles anew",
-                r.version, r.project, o.source_space, o.bundle_id
-            )));
-        }
-        let mut b = Batch::new();
-        b.delete(Release::TABLE, &key_of(&[&r.project, &r.version]));
-        self.state.commit(b).await?;
-        Ok(())
+        self.state
+            .commit_guarded(|| {
+                let r = self.state.release(project, version)?;
+                if let Some(o) = &r.origin {
+                    return Err(ApiError::Precondition(format!(
+                        "release {} of '{}' was imported from space '{}' (bundle {}): releases of a Remote Project are not deleted one by one; delete the project to import its bundles anew",
+                        r.version, r.project, o.source_space, o.bundle_id
+                    )));
+                }
+                let mut b = Batch::new();
+                b.delete(Release::TABLE, &key_of(&[&r.project, &r.version]));
+                Ok((b, ()))
+            })
+            .await
     }
 }

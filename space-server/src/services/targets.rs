@@ -106,17 +106,30 @@ impl TargetService {
     pub async fn create(&self, mut t: Target, pw: DropPassword) -> ApiResult<TargetView> {
         self.set_drop_password(&mut t, None, &pw.new, pw.clear)?;
         let state = &self.hub.state;
-        let _g = state.write_lock.lock().await;
-        self.check(&t)?;
-        if t.is_offline_drop() {
-            let mut b = Batch::new();
-            b.insert_record(&t)?;
-            state.commit(b).await.map_err(|e| match e {
-                StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
-                e => e.into(),
+        state
+            .commit_guarded(|| self.create_plan(&t))
+            .await
+            .map_err(|e| match e {
+                ApiError::Storage(StorageError::Conflict { .. }) => {
+                    ApiError::exists("target", &t.name)
+                }
+                e => e,
             })?;
+        if t.is_offline_drop() {
             tracing::info!(target = %t.name, environments = ?t.environments, roles = ?t.roles, "offline drop target registered");
-            return Ok(self.view(t));
+        } else {
+            self.hub.sync_allowed(&[&t.fingerprint])?;
+            tracing::info!(target = %t.name, fingerprint = %t.fingerprint, environments = ?t.environments, roles = ?t.roles, "target registered");
+        }
+        Ok(self.view(t))
+    }
+
+    fn create_plan(&self, t: &Target) -> ApiResult<(Batch, ())> {
+        self.check(t)?;
+        let mut b = Batch::new();
+        b.insert_record(t)?;
+        if t.is_offline_drop() {
+            return Ok((b, ()));
         }
         if let Some(other) = self.hub.target_by_fingerprint(&t.fingerprint)? {
             return Err(ApiError::Precondition(format!(
@@ -124,20 +137,12 @@ impl TargetService {
                 t.fingerprint, other.name
             )));
         }
-        let mut b = Batch::new();
-        b.insert_record(&t)?;
         b.insert(
             TARGET_BY_FINGERPRINT,
             &t.fingerprint,
             t.name.clone().into_bytes(),
         );
-        state.commit(b).await.map_err(|e| match e {
-            StorageError::Conflict { .. } => ApiError::exists("target", &t.name),
-            e => e.into(),
-        })?;
-        self.hub.allowed.insert(t.fingerprint.clone());
-        tracing::info!(target = %t.name, fingerprint = %t.fingerprint, environments = ?t.environments, roles = ?t.roles, "target registered");
-        Ok(self.view(t))
+        Ok((b, ()))
     }
 
     pub fn find(&self, name: &str) -> ApiResult<TargetView> {
@@ -167,13 +172,24 @@ impl TargetService {
     /// Replaces a target (name and creation time stay); a new fingerprint replaces the old
     /// one in the agent listener's allowed set.
     pub async fn update(&self, t: Target, pw: DropPassword) -> ApiResult<TargetView> {
-        let state = &self.hub.state;
-        let _g = state.write_lock.lock().await;
+        let (t, old_fingerprint) = self
+            .hub
+            .state
+            .commit_guarded(|| self.update_plan(&t, &pw))
+            .await?;
+        if t.fingerprint != old_fingerprint {
+            self.hub.sync_allowed(&[&old_fingerprint, &t.fingerprint])?;
+            self.hub.forget(&t.name);
+        }
+        Ok(self.view(t))
+    }
+
+    fn update_plan(&self, t: &Target, pw: &DropPassword) -> ApiResult<(Batch, (Target, String))> {
         let old = self.get(&t.name)?;
         let mut t = Target {
             name: old.name.clone(),
             created_at: old.created_at,
-            ..t
+            ..t.clone()
         };
         self.set_drop_password(&mut t, Some(&old), &pw.new, pw.clear)?;
         self.check(&t)?;
@@ -199,28 +215,24 @@ impl TargetService {
                 );
             }
         }
-        state.commit(b).await?;
-        if t.fingerprint != old.fingerprint {
-            self.hub.allowed.remove(&old.fingerprint);
-            if !t.fingerprint.is_empty() {
-                self.hub.allowed.insert(t.fingerprint.clone());
-            }
-            self.hub.forget(&t.name);
-        }
-        Ok(self.view(t))
+        Ok((b, (t, old.fingerprint)))
     }
 
     pub async fn delete(&self, name: &str) -> ApiResult<()> {
-        let state = &self.hub.state;
-        let _g = state.write_lock.lock().await;
-        let t = self.get(name)?;
-        let mut b = Batch::new();
-        b.delete(Target::TABLE, &key_of(&[&t.name]));
-        if !t.fingerprint.is_empty() {
-            b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
-        }
-        state.commit(b).await?;
-        self.hub.allowed.remove(&t.fingerprint);
+        let t = self
+            .hub
+            .state
+            .commit_guarded(|| {
+                let t = self.get(name)?;
+                let mut b = Batch::new();
+                b.delete(Target::TABLE, &key_of(&[&t.name]));
+                if !t.fingerprint.is_empty() {
+                    b.delete(TARGET_BY_FINGERPRINT, &t.fingerprint);
+                }
+                Ok((b, t))
+            })
+            .await?;
+        self.hub.sync_allowed(&[&t.fingerprint])?;
         self.hub.forget(&t.name);
         tracing::info!(target = %t.name, "target deleted");
         Ok(())

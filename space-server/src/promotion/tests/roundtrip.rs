@@ -184,7 +184,7 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     ps.environments.create(env("Production")).await.unwrap();
     let l = lifecycle("Local", &["Production"]);
     ps.lifecycles.create(l).await.unwrap();
-    let imported = bundles::import(&prod, &rb.id, "Local", "tester")
+    let imported = crate::promotion::import::import(&prod, &rb.id, "Local", "tester")
         .await
         .unwrap();
     assert!(imported.project_created);
@@ -196,7 +196,7 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
         .find(|v| v.name == "Password")
         .unwrap();
     assert_eq!(prod.reveal("DevTest: Web", secret).unwrap(), "s3cret");
-    let again = bundles::import(&prod, &rb.id, "Local", "tester").await;
+    let again = crate::promotion::import::import(&prod, &rb.id, "Local", "tester").await;
     assert!(
         matches!(again, Err(ApiError::AlreadyExists { .. })),
         "a second import must be refused"

@@ -6,6 +6,8 @@ use domain::model::{Environment, Lifecycle, Phase, PhaseRule, Project};
 use storage::MemoryStore;
 
 use super::*;
+
+mod guarded;
 use crate::state::SpaceState;
 
 /// A Space over a memory store (keys and chunks in a temporary directory).

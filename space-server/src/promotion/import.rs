@@ -1,0 +1,345 @@
+//! Importing a pending Release Bundle as a release of its Remote Project "<source>: <project>":
+//! packages checked whole, sensitive values re-sealed for this Space, environments renamed as
+//! this Space sees them, all written in one guarded commit.
+
+use std::sync::Arc;
+
+use domain::model::{
+    BundleState, Lifecycle, Project, ReceivedBundle, Release, ReleaseOrigin, RemoteOrigin, Scope,
+    Variable, VariableValue,
+};
+use exchange::bundle::{BundleValue, DecryptedVariable, VerifiedBundle};
+use package_store::{
+    ArchiveFormat, PackageError, PackageManifest, PackageReader, validate_archive, validate_stream,
+};
+use proto::odcm::v1 as odcm_pb;
+use storage::records::{ProcessRecord, VariableSetRecord};
+use storage::{Batch, StoreExt, key_of};
+
+use super::bundles::{find, load};
+use super::{audit, bundle_error, peering};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{SpaceState, now};
+
+/// Rewrites the environments a source scoped things to as this Space sees them
+/// ([`domain::model::Environment::as_seen_from`]).
+fn localise(envs: &mut [String], me: &str, source: &str) {
+    for e in envs.iter_mut() {
+        *e = domain::model::Environment::as_seen_from(e, me, source);
+    }
+}
+
+fn localise_scope(s: &mut Scope, me: &str, source: &str) {
+    localise(&mut s.environments, me, source);
+}
+
+/// Checks a package is whole here, as a feed upload would be: every chunk present, the bytes
+/// reassembling to its SHA-256, and a safe archive (no `..`, absolute paths, escaping links).
+fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
+    let missing = state.chunks.missing(&m.chunks).len();
+    if missing > 0 {
+        return Err(ApiError::Precondition(format!(
+            "package {} {} is missing {missing} of its {} chunks: import its transfer archive first (deploy package import ARCHIVE)",
+            m.id,
+            m.version,
+            m.chunks.len()
+        )));
+    }
+    let bad = |e: PackageError| {
+        ApiError::Precondition(format!(
+            "package {} {} cannot be imported: {e}",
+            m.id, m.version
+        ))
+    };
+    let mut r = PackageReader::new(state.chunks.clone(), m);
+    if m.format == ArchiveFormat::TarGz {
+        validate_stream(&mut r, m.format).map_err(bad)?;
+        // The rest (if any), so the whole-file SHA-256 is checked at the end.
+        std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| bad(PackageError::from_io(e)))?;
+        return Ok(());
+    }
+    let tmp = super::packages::upload_target(state)?;
+    let mut f = std::fs::File::create(&tmp.0)
+        .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display())))?;
+    std::io::copy(&mut r, &mut f).map_err(|e| bad(PackageError::from_io(e)))?;
+    drop(f);
+    validate_archive(&tmp.0, m.format).map_err(bad)?;
+    Ok(())
+}
+
+/// Refuses a bundle imported before.
+fn already(rec: &ReceivedBundle) -> ApiResult<()> {
+    match &rec.state {
+        BundleState::Imported { project, .. } => Err(ApiError::exists(
+            "imported bundle",
+            format!("{} (release {} of '{project}')", rec.id, rec.version),
+        )),
+        BundleState::Pending => Ok(()),
+    }
+}
+
+/// What an import did.
+pub struct Imported {
+    pub release: Release,
+    pub lifecycle: String,
+    pub project_created: bool,
+}
+
+/// Imports a pending bundle as a release of the Remote Project "<source>: <project>".
+pub async fn import(
+    state: &Arc<SpaceState>,
+    id: &str,
+    lifecycle: &str,
+    who: &str,
+) -> ApiResult<Imported> {
+    let rec = find(state, id)?;
+    already(&rec)?;
+    let v = load(state, &rec, true)?;
+    let p = peering(state)?;
+    let secrets = v
+        .decrypt_sensitive(&p.identity.key_pem)
+        .map_err(bundle_error)?;
+    let c = &v.contents;
+    // The packages are read outside the write lock (they may be large); the bundle's state is
+    // checked again under it.
+    let manifests = v.manifests();
+    tracing::info!(bundle = %rec.id, packages = manifests.len(), "importing release bundle: checking its packages");
+    {
+        let state = state.clone();
+        let manifests = manifests.clone();
+        tokio::task::spawn_blocking(move || {
+            manifests.iter().try_for_each(|m| verify_package(&state, m))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
+    let imported = state
+        .commit_guarded(|| import_plan(state, &v, &secrets, &manifests, id, lifecycle, who))
+        .await?; // durable: acknowledged promotion steps survive a crash
+    let Imported {
+        release, lifecycle, ..
+    } = &imported;
+    let project_name = &release.project;
+    tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
+    audit(
+        state,
+        odcm_pb::EventKind::BundleAccepted,
+        &c.source_space,
+        &format!("{} {}", c.project.name, c.release.version),
+        &format!(
+            "bundle {} ({}) imported into '{project_name}'",
+            rec.id, v.digest
+        ),
+    );
+    Ok(imported)
+}
+
+/// What importing the verified bundle `v` writes, decided on what the store holds now: the
+/// bundle's state is checked again here (it may have been imported meanwhile).
+fn import_plan(
+    state: &SpaceState,
+    v: &VerifiedBundle,
+    secrets: &[DecryptedVariable],
+    manifests: &[PackageManifest],
+    id: &str,
+    asked_lifecycle: &str,
+    who: &str,
+) -> ApiResult<(Batch, Imported)> {
+    let rec = find(state, id)?;
+    already(&rec)?;
+    let c = &v.contents;
+    let project_name = format!("{}: {}", c.source_space, c.project.name);
+    crate::api::check_name("project", &project_name)?;
+    package_store::validate_version(&c.release.version)
+        .map_err(|e| ApiError::Invalid(format!("the bundle's release version: {e}")))?;
+    let existing = state
+        .store
+        .get_record::<Project>(&key_of(&[&project_name]))?;
+    if let Some(e) = &existing
+        && !e.remote.as_ref().is_some_and(|o| {
+            o.space.eq_ignore_ascii_case(&c.source_space)
+                && o.project.eq_ignore_ascii_case(&c.project.name)
+        })
+    {
+        return Err(ApiError::Precondition(format!(
+            "project '{project_name}' exists and is not the Remote Project of '{}' from space '{}': delete it (or move its releases elsewhere) before importing",
+            c.project.name, c.source_space
+        )));
+    }
+    let lifecycle = choose_lifecycle(state, asked_lifecycle, existing.as_ref())?;
+    if state
+        .store
+        .get_record::<Release>(&key_of(&[&project_name, &c.release.version]))?
+        .is_some()
+    {
+        return Err(ApiError::exists(
+            "release",
+            format!("{} of '{project_name}'", c.release.version),
+        ));
+    }
+    // Packages: not conflicting with the feed.
+    let mut new_manifests = Vec::new();
+    for m in manifests {
+        match state.package(&m.id, &m.version) {
+            Ok(have) if have.sha256 == m.sha256 => {}
+            Ok(have) => {
+                return Err(ApiError::Precondition(format!(
+                    "package {} {} in this Space's feed has SHA-256 {}, the bundle's has {}: the same version with other content cannot be imported",
+                    m.id, m.version, have.sha256, m.sha256
+                )));
+            }
+            Err(_) => new_manifests.push(m.clone()),
+        }
+    }
+    let me = state.name.clone();
+    let mut process = c.process.clone();
+    for s in &mut process.steps {
+        localise(&mut s.environments, &me, &c.source_space);
+    }
+    let mut variables = Vec::with_capacity(c.variables.len());
+    for bv in &c.variables {
+        let value = match &bv.value {
+            BundleValue::Plain(s) => VariableValue::Plain(s.clone()),
+            BundleValue::Sealed { .. } => {
+                let clear = secrets.iter().find(|s| s.id == bv.id).ok_or_else(|| {
+                    ApiError::Internal(format!("value of {} not decrypted", bv.id))
+                })?;
+                VariableValue::Sensitive(state.master.seal(
+                    &clear.value,
+                    &SpaceState::seal_context(&project_name, &bv.id),
+                )?)
+            }
+        };
+        let mut scope = bv.scope.clone();
+        localise_scope(&mut scope, &me, &c.source_space);
+        variables.push(Variable {
+            id: bv.id.clone(),
+            name: bv.name.clone(),
+            value,
+            scope,
+            description: bv.description.clone(),
+        });
+    }
+    let release = Release {
+        project: project_name.clone(),
+        version: c.release.version.clone(),
+        channel: c.release.channel.clone(),
+        notes: c.release.notes.clone(),
+        packages: c.pinned_packages.clone(),
+        process: process.clone(),
+        variables,
+        templates: c.templates.clone(),
+        created_at: c.created_at,
+        created_by: format!("{} (space {})", who, c.source_space),
+        origin: Some(ReleaseOrigin {
+            source_space: c.source_space.clone(),
+            source_project: c.project.name.clone(),
+            bundle_id: c.bundle_id.clone(),
+            bundle_digest: v.digest.clone(),
+            signer: v.signer_keyid.clone(),
+            imported_at: now(),
+            imported_by: who.to_string(),
+            deployments: c.deployments.clone(),
+            traceparent: c.traceparent.clone(),
+        }),
+    };
+    let project = Project {
+        name: project_name.clone(),
+        description: c.project.description.clone(),
+        lifecycle: lifecycle.clone(),
+        remote: Some(RemoteOrigin {
+            space: c.source_space.clone(),
+            project: c.project.name.clone(),
+        }),
+    };
+    let mut vars = state
+        .store
+        .get_record::<VariableSetRecord>(&key_of(&[&project_name]))?
+        .unwrap_or_else(|| VariableSetRecord {
+            project: project_name.clone(),
+            ..Default::default()
+        });
+    // The Remote Project shows the process and templates of its newest release: importing an
+    // older one after it adds the release without turning the project back.
+    let newest = state
+        .store
+        .all_records::<Release>(&storage::prefix_of(&[&project_name]))?
+        .iter()
+        .all(|r| {
+            domain::compare::compare_versions(&r.version, &c.release.version)
+                != std::cmp::Ordering::Greater
+        });
+    let mut b = Batch::new();
+    if newest {
+        for t in &c.templates {
+            vars.templates
+                .retain(|x| !x.name.eq_ignore_ascii_case(&t.name));
+            vars.templates.push(t.clone());
+        }
+        b.put_record(&ProcessRecord {
+            project: project_name.clone(),
+            process,
+        })?;
+    } else {
+        for t in &c.templates {
+            if !vars
+                .templates
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&t.name))
+            {
+                vars.templates.push(t.clone());
+            }
+        }
+    }
+    b.put_record(&project)?;
+    b.put_record(&vars)?;
+    b.insert_record(&release)?;
+    for m in &new_manifests {
+        b.insert_record(m)?;
+    }
+    b.put_record(&ReceivedBundle {
+        state: BundleState::Imported {
+            at: now(),
+            by: who.to_string(),
+            project: project_name.clone(),
+        },
+        ..rec.clone()
+    })?;
+    Ok((
+        b,
+        Imported {
+            release,
+            lifecycle,
+            project_created: existing.is_none(),
+        },
+    ))
+}
+
+/// The lifecycle for an import: the one asked for, else the Remote Project's, else the only one.
+fn choose_lifecycle(
+    state: &SpaceState,
+    asked: &str,
+    existing: Option<&Project>,
+) -> ApiResult<String> {
+    if !asked.trim().is_empty() {
+        return Ok(state.lifecycle(asked.trim())?.name);
+    }
+    if let Some(p) = existing {
+        return Ok(p.lifecycle.clone());
+    }
+    let all = state.store.all_records::<Lifecycle>("")?;
+    match all.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(ApiError::Precondition(
+            "this Space has no lifecycle: create one first (deploy lifecycle create)".into(),
+        )),
+        many => Err(ApiError::Invalid(format!(
+            "this Space has {} lifecycles: choose one with --lifecycle ({})",
+            many.len(),
+            many.iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
