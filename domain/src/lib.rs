@@ -9,4 +9,5 @@ pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod package;
+pub mod text;
 pub mod variables;

@@ -18,6 +18,8 @@ pub enum OdcmError {
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal error: {0}")]
@@ -48,6 +50,7 @@ impl ServiceError for OdcmError {
             OdcmError::Precondition(_) => ErrorCode::FailedPrecondition,
             OdcmError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             OdcmError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            OdcmError::Unavailable(_) => ErrorCode::Unavailable,
             OdcmError::Storage(e) => e.code(),
             OdcmError::Internal(_) => ErrorCode::Internal,
         }

@@ -63,7 +63,7 @@ pub async fn serve(
             },
         }))
         .add_service(pb::spaces_server::SpacesServer::new(SpacesApi {
-            state: state.clone(),
+            link: Arc::new(crate::services::link::LinkService::new(state.clone())),
             stop: stop_rx,
         }))
         .serve_with_incoming_shutdown(incoming, async move {

@@ -14,7 +14,7 @@ use storage::{Batch, Record, SledStore, Store, StoreExt, decode, key_of};
 use crate::audit::{self, AuditEvent};
 use crate::config::Config;
 use crate::error::{OdcmError, OdcmResult};
-use crate::records::{MetaRecord, RemoteSpaceRecord, SpaceRecord, TRUST_VERSION};
+use crate::records::{AUDIT_HEAD, MetaRecord, RemoteSpaceRecord, SpaceRecord, TRUST_VERSION};
 
 /// Validity of the ODCM's own API server certificate.
 const SERVER_CERT_DAYS: i64 = 10 * 365;
@@ -37,11 +37,19 @@ pub struct OdcmState {
     /// What the TLS verifier accepts client certificates from: this ODCM's CA.
     pub trust: TrustStore,
     pub settings: Settings,
-    /// Serialises read-modify-write sequences and audit appends.
-    pub write_lock: tokio::sync::Mutex<()>,
     /// The trust-set version; bumped (and so announced) by every trust-relevant change.
     pub changes: tokio::sync::watch::Sender<u64>,
 }
+
+/// What a planned write commits (see [`OdcmState::commit_planned`]).
+pub struct Planned<T> {
+    pub batch: Batch,
+    pub events: Vec<AuditEvent>,
+    pub trust_changed: bool,
+    pub value: T,
+}
+
+const PLAN_ATTEMPTS: u32 = 50;
 
 pub struct Opened {
     pub state: Arc<OdcmState>,
@@ -138,7 +146,6 @@ impl OdcmState {
                     cert_validity_secs: days(config.cert_validity_days) * 86_400,
                     token_validity_secs: days(config.token_validity_secs),
                 },
-                write_lock: tokio::sync::Mutex::new(()),
                 changes,
             }),
             new_admin_key,
@@ -157,10 +164,47 @@ impl OdcmState {
             .get_record::<RemoteSpaceRecord>(&key_of(&[name]))?)
     }
 
+    /// Commits what `plan` decides, with its audit entries, optimistically: the batch commits
+    /// only if the audit head is still the one read before `plan` ran (every write appends to
+    /// the audit log, so any other write since moved it); otherwise `plan` runs again on what
+    /// is there now. Read-modify-writes without a lock. `plan` must have no other effects.
+    pub async fn commit_planned<T>(
+        &self,
+        mut plan: impl FnMut() -> OdcmResult<Planned<T>>,
+    ) -> OdcmResult<T> {
+        for attempt in 0..PLAN_ATTEMPTS {
+            let seen = self.store.get(MetaRecord::TABLE, AUDIT_HEAD)?;
+            let Planned {
+                mut batch,
+                events,
+                trust_changed,
+                value,
+            } = plan()?;
+            if events.is_empty() {
+                return Err(OdcmError::Internal(
+                    "a planned write records no audit event".into(),
+                ));
+            }
+            batch.require(MetaRecord::TABLE, AUDIT_HEAD, seen);
+            match self.commit(batch, &events, trust_changed).await {
+                Ok(()) => return Ok(value),
+                Err(OdcmError::Storage(storage::StorageError::Changed { table, key }))
+                    if table == MetaRecord::TABLE && key == AUDIT_HEAD =>
+                {
+                    tracing::debug!(attempt, "concurrent change: planning again");
+                    tokio::time::sleep(std::time::Duration::from_millis(attempt as u64)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(OdcmError::Unavailable(
+            "the ODCM kept changing while this change was checked: try again".into(),
+        ))
+    }
+
     /// Commits `batch` with audit entries for `events` (atomically) and makes it durable,
     /// bumping the trust-set version when `trust_changed`, and wakes every `WatchTrustSet`
-    /// stream. Call while holding
-    /// [`OdcmState::write_lock`].
+    /// stream. A read-modify-write goes through [`OdcmState::commit_planned`] instead.
     pub async fn commit(
         &self,
         mut batch: Batch,

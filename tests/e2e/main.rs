@@ -8,6 +8,7 @@ mod netns;
 mod odcm;
 mod offline_drop;
 mod packages_releases;
+mod peer_flood;
 mod peering;
 mod peering_disconnected;
 mod promotion;

@@ -115,3 +115,48 @@ pub fn fetch_chunks_as(
         Ok(n)
     })
 }
+
+/// Calls `CheckTrust` (releases) on the peer service at `address` presenting `identity` (or
+/// none), offering `subject`. Returns the status code and message on refusal.
+pub fn check_trust(
+    address: &str,
+    ca_pem: &str,
+    identity: Option<&Identity>,
+    subject: &str,
+) -> Result<String, (tonic::Code, String)> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut snap = TrustSnapshot::default();
+        snap.add_ca_pem("peer", ca_pem).expect("ca");
+        let verifier = TrustVerifier::new(TrustStore::new(snap)).expecting(PeerRole::Space);
+        let cfg = client_config(identity, Arc::new(verifier)).expect("client config");
+        let ch = connect_mtls(address, cfg, Duration::from_secs(5))
+            .await
+            .map_err(|e| (tonic::Code::Unavailable, e.to_string()))?;
+        let mut req = tonic::Request::new(proto::peer::v1::CheckTrustRequest {
+            kind: proto::peer::v1::TrustKind::Releases as i32,
+            subject: subject.to_string(),
+        });
+        req.set_timeout(Duration::from_secs(5));
+        proto::peer::v1::peer_client::PeerClient::new(ch)
+            .check_trust(req)
+            .await
+            .map(|r| r.into_inner().trusted)
+            .map_err(|s| (s.code(), s.message().to_string()))
+    })
+}
+
+/// Bytes under `dir`, recursively.
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

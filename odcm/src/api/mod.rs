@@ -111,33 +111,7 @@ pub fn calling_space<T>(
 ) -> OdcmResult<(SpaceRecord, String)> {
     let id = net::pki::peer_identity(req, &state.trust, PeerRole::Space)
         .map_err(|r| OdcmError::Unauthenticated(r.message))?;
-    current_space(state, &id.space, &id.fingerprint)
-}
-
-/// Checks that `fingerprint` is (still) accepted for Space `name`.
-pub fn current_space(
-    state: &OdcmState,
-    name: &str,
-    fingerprint: &str,
-) -> OdcmResult<(SpaceRecord, String)> {
-    let space = state.space(name).map_err(|_| {
-        OdcmError::Unauthenticated(format!("Space '{name}' is not known to this ODCM"))
-    })?;
-    if space.fingerprint == fingerprint {
-        return Ok((space, fingerprint.to_string()));
-    }
-    let now = domain::model::now();
-    match space.previous.iter().find(|p| p.fingerprint == fingerprint) {
-        Some(p) if p.accept_until > now => Ok((space, fingerprint.to_string())),
-        Some(p) => Err(OdcmError::Unauthenticated(format!(
-            "certificate {fingerprint} of Space '{name}' was replaced and stopped being accepted at {}; use the current certificate ({})",
-            rfc3339(p.accept_until),
-            space.fingerprint
-        ))),
-        None => Err(OdcmError::Unauthenticated(format!(
-            "certificate {fingerprint} was not issued to Space '{name}' by this ODCM"
-        ))),
-    }
+    crate::services::link::current_space(state, &id.space, &id.fingerprint)
 }
 
 pub use crate::services::rfc3339;

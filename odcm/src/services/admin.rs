@@ -14,7 +14,7 @@ use crate::error::{OdcmError, OdcmResult};
 use crate::records::{
     AuditRecord, RemoteSpaceRecord, SpaceRecord, TokenRecord, TrustKind, TrustRecord,
 };
-use crate::state::{OdcmState, check_endpoint, check_name, new_token};
+use crate::state::{OdcmState, Planned, check_endpoint, check_name, new_token};
 
 pub struct AdminService {
     pub state: Arc<OdcmState>,
@@ -44,6 +44,11 @@ pub struct SpaceCert {
     pub fingerprint: String,
     pub odcm: String,
 }
+
+/// Most audit entries one page holds, and characters of a subject or detail it shows: 200
+/// entries of three 2,000-character fields stay well under the 4 MiB message limit.
+pub const AUDIT_PAGE: usize = 200;
+pub const AUDIT_SHOWN: usize = 2_000;
 
 impl AdminService {
     /// Refuses a name already used by a Space or a Remote Space.
@@ -107,8 +112,23 @@ impl AdminService {
     ) -> OdcmResult<CreatedSpace> {
         let name = check_name("Space", name)?;
         let endpoint = check_endpoint(endpoint)?;
-        let _g = self.state.write_lock.lock().await;
-        self.name_free(&name)?;
+        let created = self
+            .state
+            .commit_planned(|| self.create_space_plan(who, &name, &endpoint))
+            .await?;
+        tracing::info!(space = %name, "space created");
+        Ok(created)
+    }
+
+    fn create_space_plan(
+        &self,
+        who: &str,
+        name: &str,
+        endpoint: &str,
+    ) -> OdcmResult<Planned<CreatedSpace>> {
+        self.name_free(name)?;
+        let name = name.to_string();
+        let endpoint = endpoint.to_string();
         let now = domain::model::now();
         let token = new_token()?;
         let expires_at = now + self.state.settings.token_validity_secs;
@@ -136,12 +156,15 @@ impl AdminService {
             &name,
             format!("enrolment token expires at {}", rfc3339(expires_at)),
         );
-        self.state.commit(b, &[ev], false).await?;
-        tracing::info!(space = %name, "space created");
-        Ok(CreatedSpace {
-            space,
-            token,
-            expires_at,
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: false,
+            value: CreatedSpace {
+                space,
+                token,
+                expires_at,
+            },
         })
     }
 
@@ -195,8 +218,23 @@ impl AdminService {
                 cert.subject
             )));
         }
-        let _g = self.state.write_lock.lock().await;
-        self.name_free(&name)?;
+        let rec = self
+            .state
+            .commit_planned(|| self.add_remote_space_plan(who, &name, &endpoint, &cert))
+            .await?;
+        tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
+        Ok(rec)
+    }
+
+    fn add_remote_space_plan(
+        &self,
+        who: &str,
+        name: &str,
+        endpoint: &str,
+        cert: &CertInfo,
+    ) -> OdcmResult<Planned<RemoteSpaceRecord>> {
+        self.name_free(name)?;
+        let (name, endpoint) = (name.to_string(), endpoint.to_string());
         let all = self.state.store.all_records::<RemoteSpaceRecord>("")?;
         if let Some(dup) = all.iter().find(|x| x.fingerprint == cert.fingerprint) {
             return Err(OdcmError::Invalid(format!(
@@ -222,9 +260,12 @@ impl AdminService {
             &name,
             format!("{} subject '{}'", rec.fingerprint, rec.subject),
         );
-        self.state.commit(b, &[ev], true).await?;
-        tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
-        Ok(rec)
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: true,
+            value: rec,
+        })
     }
 
     pub fn list_remote_spaces(&self, page: Page) -> OdcmResult<Listed<RemoteSpaceRecord>> {
@@ -238,7 +279,12 @@ impl AdminService {
 
     /// Removes a Remote Space and revokes every trust that names it.
     pub async fn remove_remote_space(&self, who: &str, name: &str) -> OdcmResult<()> {
-        let _g = self.state.write_lock.lock().await;
+        self.state
+            .commit_planned(|| self.remove_remote_space_plan(who, name))
+            .await
+    }
+
+    fn remove_remote_space_plan(&self, who: &str, name: &str) -> OdcmResult<Planned<()>> {
         let rec = self
             .state
             .remote_space(name)?
@@ -259,12 +305,25 @@ impl AdminService {
             let (subject, detail) = describe(t);
             events.push(AuditEvent::new("trust_revoked", who, &subject, detail));
         }
-        self.state.commit(b, &events, true).await
+        Ok(Planned {
+            batch: b,
+            events,
+            trust_changed: true,
+            value: (),
+        })
     }
 
     /// Adds a trust; at least one side must be a Space of this ODCM.
     pub async fn add_trust(&self, who: &str, r: &TrustRequest) -> OdcmResult<TrustRecord> {
-        let _g = self.state.write_lock.lock().await;
+        let t = self
+            .state
+            .commit_planned(|| self.add_trust_plan(who, r))
+            .await?;
+        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust added");
+        Ok(t)
+    }
+
+    fn add_trust_plan(&self, who: &str, r: &TrustRequest) -> OdcmResult<Planned<TrustRecord>> {
         let (t, own_s, own_t) = self.trust_of(r)?;
         if !own_s && !own_t {
             return Err(OdcmError::Invalid(format!(
@@ -284,9 +343,12 @@ impl AdminService {
         let mut b = Batch::new();
         b.insert_record(&t)?;
         let ev = AuditEvent::new("trust_added", who, &subject, detail);
-        self.state.commit(b, &[ev], true).await?;
-        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust added");
-        Ok(t)
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: true,
+            value: t,
+        })
     }
 
     pub fn list_trusts(&self, page: Page) -> OdcmResult<Listed<TrustRecord>> {
@@ -298,7 +360,15 @@ impl AdminService {
     }
 
     pub async fn revoke_trust(&self, who: &str, r: &TrustRequest) -> OdcmResult<()> {
-        let _g = self.state.write_lock.lock().await;
+        let t = self
+            .state
+            .commit_planned(|| self.revoke_trust_plan(who, r))
+            .await?;
+        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust revoked");
+        Ok(())
+    }
+
+    fn revoke_trust_plan(&self, who: &str, r: &TrustRequest) -> OdcmResult<Planned<TrustRecord>> {
         let (t, _, _) = self.trust_of(r)?;
         let (subject, detail) = describe(&t);
         if self
@@ -315,14 +385,32 @@ impl AdminService {
             &key_of(&[&t.truster, &t.trusted, t.kind.as_str()]),
         );
         let ev = AuditEvent::new("trust_revoked", who, &subject, detail);
-        self.state.commit(b, &[ev], true).await?;
-        tracing::info!(truster = %t.truster, trusted = %t.trusted, kind = t.kind.as_str(), "trust revoked");
-        Ok(())
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: true,
+            value: t,
+        })
     }
 
+    /// A page of the audit log, at most [`AUDIT_PAGE`] entries, each subject and detail shown
+    /// to at most [`AUDIT_SHOWN`] characters (the stored entries, which `verify_audit` checks,
+    /// are whole): no page can outgrow the message limit, whatever older entries hold.
     pub fn list_audit(&self, page: Page) -> OdcmResult<Listed<AuditRecord>> {
-        let (items, next) =
-            audit::list(self.state.store.as_ref(), page.after.as_deref(), page.size)?;
+        let (items, next) = audit::list(
+            self.state.store.as_ref(),
+            page.after.as_deref(),
+            page.size.min(AUDIT_PAGE),
+        )?;
+        let items = items
+            .into_iter()
+            .map(|e| AuditRecord {
+                subject: domain::text::clean(&e.subject, AUDIT_SHOWN),
+                detail: domain::text::clean(&e.detail, AUDIT_SHOWN),
+                actor: domain::text::clean(&e.actor, AUDIT_SHOWN),
+                ..e
+            })
+            .collect();
         Ok(Listed { items, next })
     }
 

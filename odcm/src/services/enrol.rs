@@ -12,7 +12,7 @@ use super::rfc3339;
 use crate::audit::AuditEvent;
 use crate::error::{OdcmError, OdcmResult};
 use crate::records::{CertIndexRecord, PreviousCert, SpaceRecord, TokenRecord};
-use crate::state::{OdcmState, check_endpoint};
+use crate::state::{OdcmState, Planned, check_endpoint};
 
 pub struct EnrolmentService {
     pub state: Arc<OdcmState>,
@@ -41,12 +41,20 @@ impl EnrolmentService {
     pub async fn enrol(&self, token: &str, csr_pem: &str, endpoint: &str) -> OdcmResult<Issued> {
         let endpoint = check_endpoint(endpoint)?;
         let hash = hash_api_key(token.trim());
-        let _g = self.state.write_lock.lock().await;
+        let issued = self
+            .state
+            .commit_planned(|| self.enrol_plan(&hash, csr_pem, &endpoint))
+            .await?;
+        tracing::info!(space = %issued.space.name, fingerprint = %issued.space.fingerprint, "space enrolled");
+        Ok(issued)
+    }
+
+    fn enrol_plan(&self, hash: &str, csr_pem: &str, endpoint: &str) -> OdcmResult<Planned<Issued>> {
         let raw = self
             .state
             .store
-            .get(<TokenRecord as storage::Record>::TABLE, &hash)?;
-        let Some(mut token) = self.state.store.get_record::<TokenRecord>(&hash)? else {
+            .get(<TokenRecord as storage::Record>::TABLE, hash)?;
+        let Some(mut token) = self.state.store.get_record::<TokenRecord>(hash)? else {
             tracing::warn!(reason = "unknown token", "enrolment refused");
             return Err(OdcmError::Unauthenticated(
                 "the enrolment token is not valid for this ODCM: check it was copied whole".into(),
@@ -75,14 +83,14 @@ impl EnrolmentService {
         space.not_after = signed.info.not_after;
         space.enrolled_at = Some(now);
         if !endpoint.is_empty() {
-            space.endpoint = endpoint;
+            space.endpoint = endpoint.to_string();
         }
         token.used_at = Some(now);
         let mut b = Batch::new();
-        b.require(<TokenRecord as storage::Record>::TABLE, &hash, raw);
+        b.require(<TokenRecord as storage::Record>::TABLE, hash, raw);
         b.put(
             <TokenRecord as storage::Record>::TABLE,
-            &hash,
+            hash,
             encode(&token)?,
         );
         b.put_record(&space)?;
@@ -101,11 +109,14 @@ impl EnrolmentService {
                 space.endpoint
             ),
         );
-        self.state.commit(b, &[ev], true).await?;
-        tracing::info!(space = %space.name, fingerprint = %space.fingerprint, "space enrolled");
-        Ok(Issued {
-            space,
-            previous_accepted_until: 0,
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: true,
+            value: Issued {
+                space,
+                previous_accepted_until: 0,
+            },
         })
     }
 
@@ -117,8 +128,21 @@ impl EnrolmentService {
         fingerprint: &str,
         csr_pem: &str,
     ) -> OdcmResult<Issued> {
-        let _g = self.state.write_lock.lock().await;
-        let (mut space, fingerprint) = crate::api::current_space(&self.state, space, fingerprint)?;
+        let issued = self
+            .state
+            .commit_planned(|| self.rotate_plan(space, fingerprint, csr_pem))
+            .await?;
+        tracing::info!(space = %issued.space.name, new = %issued.space.fingerprint, "certificate rotated");
+        Ok(issued)
+    }
+
+    fn rotate_plan(
+        &self,
+        space: &str,
+        fingerprint: &str,
+        csr_pem: &str,
+    ) -> OdcmResult<Planned<Issued>> {
+        let (mut space, fingerprint) = super::link::current_space(&self.state, space, fingerprint)?;
         if fingerprint != space.fingerprint {
             return Err(OdcmError::Precondition(format!(
                 "certificate {fingerprint} was already replaced by {}: rotate with the current certificate",
@@ -153,11 +177,14 @@ impl EnrolmentService {
                 rfc3339(until)
             ),
         );
-        self.state.commit(b, &[ev], true).await?;
-        tracing::info!(space = %space.name, old = %old, new = %space.fingerprint, "certificate rotated");
-        Ok(Issued {
-            space,
-            previous_accepted_until: until,
+        Ok(Planned {
+            batch: b,
+            events: vec![ev],
+            trust_changed: true,
+            value: Issued {
+                space,
+                previous_accepted_until: until,
+            },
         })
     }
 }

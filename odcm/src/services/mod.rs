@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod enrol;
+pub mod link;
 
 /// One page request: at most `size` items after the key `after`.
 #[derive(Debug, Clone, PartialEq, Eq)]

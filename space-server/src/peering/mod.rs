@@ -7,6 +7,7 @@
 pub mod api;
 pub mod client;
 pub mod files;
+pub mod gate;
 pub mod promotions;
 pub mod service;
 pub mod watch;

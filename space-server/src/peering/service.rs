@@ -9,25 +9,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use net::pki::{
-    CertInfo, PeerIdentity, PeerRole, TrustVerifier, allows, peer_identity, server_config,
-    tls_incoming,
+    CertInfo, PeerIdentity, PeerRole, TrustVerifier, peer_identity, server_config, tls_incoming,
 };
-use proto::odcm::v1 as odcm_pb;
 use proto::peer::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::Peering;
+use super::gate::{Kind, PeerGate, Unidentified};
 
 pub struct PeerApi {
-    pub peering: Arc<Peering>,
-}
-
-pub fn odcm_kind(k: pb::TrustKind) -> odcm_pb::TrustKind {
-    match k {
-        pb::TrustKind::Releases => odcm_pb::TrustKind::Releases,
-        pb::TrustKind::Receipts => odcm_pb::TrustKind::Receipts,
-        pb::TrustKind::Unspecified => odcm_pb::TrustKind::Unspecified,
-    }
+    pub gate: PeerGate,
 }
 
 /// The `CN` a refused caller's certificate claims (for logs and the audit log only).
@@ -39,32 +30,20 @@ fn claimed<T>(req: &Request<T>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-impl PeerApi {
-    fn caller<T>(&self, req: &Request<T>) -> Result<PeerIdentity, Status> {
-        peer_identity(req, &self.peering.store, PeerRole::Space).map_err(|r| {
-            tracing::warn!(claimed = %claimed(req), reason = %r.message, "peer call refused");
-            refuse(ErrorCode::Unauthenticated, r.message)
-        })
+fn kind_pb(k: Kind) -> pb::TrustKind {
+    match k {
+        Kind::Releases => pb::TrustKind::Releases,
+        Kind::Receipts => pb::TrustKind::Receipts,
     }
+}
 
-    /// The kinds this Space accepts from `caller`; refused if none.
-    fn trusted_for(&self, caller: &PeerIdentity) -> Result<Vec<pb::TrustKind>, Status> {
-        let set = self.peering.trust_set();
-        let kinds: Vec<pb::TrustKind> = [pb::TrustKind::Releases, pb::TrustKind::Receipts]
-            .into_iter()
-            .filter(|k| allows(&set, &self.peering.me, &caller.space, odcm_kind(*k)))
-            .collect();
-        if kinds.is_empty() {
-            tracing::warn!(peer = %caller.space, odcm = %caller.odcm, "peer call refused: no trust");
-            return Err(refuse(
-                ErrorCode::PermissionDenied,
-                format!(
-                    "Space '{}' (ODCM '{}') is not trusted by {} for releases or receipts: add a trust in ODCM '{}'",
-                    caller.space, caller.odcm, self.peering.me, self.peering.enrolled.odcm
-                ),
-            ));
-        }
-        Ok(kinds)
+impl PeerApi {
+    /// Who the caller is, by its certificate against the current trust store.
+    fn identity<T>(&self, req: &Request<T>) -> Result<PeerIdentity, Unidentified> {
+        peer_identity(req, &self.gate.peering.store, PeerRole::Space).map_err(|r| Unidentified {
+            claimed: claimed(req),
+            reason: r.message,
+        })
     }
 }
 
@@ -83,20 +62,21 @@ impl pb::peer_server::Peer for PeerApi {
         &self,
         r: Request<pb::PingRequest>,
     ) -> Result<Response<pb::PingResponse>, Status> {
-        let caller = self.caller(&r)?;
-        let kinds = self.trusted_for(&caller)?;
+        let caller = self.gate.identify(self.identity(&r))?;
+        let kinds = self.gate.trusted_kinds(&caller)?;
         tracing::debug!(peer = %caller.space, "ping");
+        let p = &self.gate.peering;
         Ok(Response::new(pb::PingResponse {
-            space: self.peering.me.clone(),
-            odcm: self.peering.enrolled.odcm.clone(),
+            space: p.me.clone(),
+            odcm: p.enrolled.odcm.clone(),
             caller: Some(caller_pb(&caller)),
-            trusted_for: kinds.into_iter().map(|k| k as i32).collect(),
+            trusted_for: kinds.into_iter().map(|k| kind_pb(k) as i32).collect(),
         }))
     }
 
     async fn who_am_i(&self, r: Request<pb::Empty>) -> Result<Response<pb::Caller>, Status> {
-        let caller = self.caller(&r)?;
-        self.trusted_for(&caller)?;
+        let caller = self.gate.identify(self.identity(&r))?;
+        self.gate.trusted_kinds(&caller)?;
         Ok(Response::new(caller_pb(&caller)))
     }
 
@@ -104,67 +84,23 @@ impl pb::peer_server::Peer for PeerApi {
         &self,
         r: Request<pb::CheckTrustRequest>,
     ) -> Result<Response<pb::CheckTrustResponse>, Status> {
-        let kind = pb::TrustKind::try_from(r.get_ref().kind)
-            .ok()
-            .filter(|k| *k != pb::TrustKind::Unspecified)
-            .ok_or_else(|| {
-                refuse(
+        let pb::CheckTrustRequest { kind, subject } = r.get_ref().clone();
+        let kind = match pb::TrustKind::try_from(kind) {
+            Ok(pb::TrustKind::Releases) => Kind::Releases,
+            Ok(pb::TrustKind::Receipts) => Kind::Receipts,
+            _ => {
+                return Err(refuse(
                     ErrorCode::Invalid,
                     "the trust kind is missing: use releases or receipts",
-                )
-            })?;
-        let subject = r.get_ref().subject.clone();
-        let (what, accepted, refused, noun) = match kind {
-            pb::TrustKind::Receipts => (
-                "receipt sent",
-                odcm_pb::EventKind::ReceiptAccepted,
-                odcm_pb::EventKind::ReceiptRefused,
-                "receipts",
-            ),
-            _ => (
-                "bundle offered",
-                odcm_pb::EventKind::BundleAccepted,
-                odcm_pb::EventKind::BundleRefused,
-                "releases",
-            ),
-        };
-        let report = |k, peer: String, detail: String| {
-            super::watch::report(self.peering.clone(), k, peer, subject.clone(), detail);
-        };
-        let caller = match self.caller(&r) {
-            Ok(c) => c,
-            Err(s) => {
-                report(refused, claimed(&r), s.message().to_string());
-                return Err(s);
+                ));
             }
         };
-        if !allows(
-            &self.peering.trust_set(),
-            &self.peering.me,
-            &caller.space,
-            odcm_kind(kind),
-        ) {
-            let msg = format!(
-                "{what} by space '{}' which {} does not trust for {noun}",
-                caller.space, self.peering.me
-            );
-            tracing::warn!(peer = %caller.space, kind = noun, "trust check refused");
-            report(refused, caller.space.clone(), msg.clone());
-            return Err(refuse(ErrorCode::PermissionDenied, msg));
-        }
-        tracing::info!(peer = %caller.space, kind = noun, "trust check accepted");
-        report(
-            accepted,
-            caller.space.clone(),
-            format!(
-                "{} trusts {} for {noun} ({})",
-                self.peering.me, caller.space, caller.fingerprint
-            ),
-        );
+        let source = r.remote_addr().map(|a| a.ip());
+        let caller = self.gate.check(self.identity(&r), source, kind, &subject)?;
         Ok(Response::new(pb::CheckTrustResponse {
-            truster: self.peering.me.clone(),
+            truster: self.gate.peering.me.clone(),
             trusted: caller.space,
-            kind: kind as i32,
+            kind: kind_pb(kind) as i32,
         }))
     }
 }
@@ -185,7 +121,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_svc)
         .add_service(pb::peer_server::PeerServer::new(PeerApi {
-            peering: p.clone(),
+            gate: PeerGate::new(p.clone()),
         }))
         .add_service(
             pb::promotions_server::PromotionsServer::new(super::promotions::PromotionsPeerApi {

@@ -86,6 +86,10 @@ async fn watch_once(p: &Peering) -> Result<bool, PeeringError> {
 
 /// Reports a bundle/receipt event to the audit log, in the background (never blocks a call).
 pub fn report(p: Arc<Peering>, kind: pb::EventKind, peer: String, subject: String, detail: String) {
+    // What a report carries may come from a caller: clean and capped, as the ODCM keeps it.
+    let peer = domain::text::clean(&peer, 200);
+    let subject = domain::text::clean(&subject, 300);
+    let detail = domain::text::clean(&detail, 1000);
     tokio::spawn(async move {
         let r = async {
             let ch = connect_odcm(&p).await?;
