@@ -223,7 +223,9 @@ pub async fn serve(
         .add_service(svc!(
             pb::promotion_server::PromotionServer,
             crate::promotion::PromotionApi {
-                engine: engine.clone(),
+                service: crate::promotion::service::PromotionService {
+                    engine: engine.clone()
+                },
                 max_archive: options.max_package_bytes.saturating_mul(4)
             }
         ))

@@ -14,6 +14,7 @@ use proto::space::v1 as spb;
 use tonic::Status;
 
 use super::Peering;
+use crate::error::ApiError;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -235,4 +236,17 @@ pub async fn fetch_chunks(
         .await
         .map(|r| r.into_inner())
         .map_err(|s| peer_refusal(p, &target, s))
+}
+
+/// A peer call's failure (already explained by [`peer_refusal`]) in this Space's error
+/// vocabulary, for services that call peers.
+pub fn to_api(s: Status) -> ApiError {
+    let m = s.message().to_string();
+    match s.code() {
+        tonic::Code::PermissionDenied => ApiError::PermissionDenied(m),
+        tonic::Code::Unauthenticated => ApiError::Unauthenticated(m),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ApiError::Unavailable(m),
+        tonic::Code::InvalidArgument => ApiError::Invalid(m),
+        _ => ApiError::Precondition(m),
+    }
 }

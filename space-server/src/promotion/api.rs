@@ -3,9 +3,7 @@
 
 use domain::error::ErrorCode;
 use runtime::status::refuse;
-use std::sync::Arc;
 
-use domain::model::ReceivedBundle;
 use proto::space::v1 as pb;
 use proto::space::v1::promotion_server::Promotion;
 use proto::wire::timestamp;
@@ -13,15 +11,16 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 
 use super::api_wire::{Out, PIECE, bundle_detail, bundle_summary, missing_wire, send_bytes};
-use super::{bundles, missing, packages, promote, receipts};
+use super::service::{ImportOutcome, PromotionService, Sent};
+use super::{bundles, packages, receipts};
 use crate::api::{Resp, ok};
 use crate::auth::caller;
-use crate::deployments::Engine;
 use crate::error::ApiError;
 
-/// The engine, and the largest transfer archive accepted (bytes; 4x the package limit).
+/// The promotion service, and the largest transfer archive accepted (bytes; 4x the package
+/// limit).
 pub struct PromotionApi {
-    pub engine: Arc<Engine>,
+    pub service: PromotionService,
     /// The largest transfer archive accepted, in bytes.
     pub max_archive: u64,
 }
@@ -41,25 +40,11 @@ impl Promotion for PromotionApi {
             to_space,
             push,
         } = req.into_inner();
-        let e = self.engine.clone();
-        let p = tokio::task::spawn_blocking(move || {
-            promote::promote(&e, &project, &version, &to_space, &who)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let Sent { promoted: p, state } = self
+            .service
+            .promote(project, version, to_space, push, who)
+            .await?;
         let c = &p.bundle.contents;
-        let mut state = "written";
-        if push {
-            let peering = super::peering(&self.engine.state)?;
-            let r =
-                crate::peering::client::offer_bundle(peering, &c.target_space, &p.bytes).await?;
-            tracing::info!(bundle = %r.bundle_id, to_space = %c.target_space, chunks_missing = r.chunks_missing, "release bundle pushed");
-            state = if r.chunks_missing == 0 {
-                "offered"
-            } else {
-                "offered, fetching packages"
-            };
-        }
         let first = pb::PromoteResponse {
             part: Some(pb::promote_response::Part::Summary(pb::BundleSummary {
                 id: c.bundle_id.clone(),
@@ -97,28 +82,24 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::BundleSummary> {
         let who = caller(&req).name;
         let bytes = super::collect(req.into_inner(), "bundle file").await?;
-        let state = self.engine.state.clone();
-        let rec = tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-        ok(bundle_summary(&self.engine.state, &rec))
+        let rec = self.service.add_bundle(bytes, who).await?;
+        ok(bundle_summary(&self.service.engine.state, &rec))
     }
 
     async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
-        use storage::StoreExt;
-        let state = self.engine.state.clone();
-        let bundles = tokio::task::spawn_blocking(move || {
-            let mut all = state.store.all_records::<ReceivedBundle>("")?;
-            all.sort_by_key(|b| b.added_at);
-            Ok::<_, ApiError>(all.iter().map(|b| bundle_summary(&state, b)).collect())
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let state = &self.service.engine.state;
+        let bundles = self
+            .service
+            .bundles()
+            .await?
+            .iter()
+            .map(|b| bundle_summary(state, b))
+            .collect();
         ok(pb::ListBundlesResponse { bundles })
     }
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
-        let state = &self.engine.state;
+        let state = &self.service.engine.state;
         let pb::BundleRef { id } = req.into_inner();
         let rec = bundles::find(state, &id)?;
         let v = bundles::load(state, &rec, false)?;
@@ -131,28 +112,19 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::ImportBundleResponse> {
         let who = caller(&req).name;
         let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
-        let state = &self.engine.state;
-        let done = super::import::import(state, &id, &lifecycle, &who).await?;
-        // Imported and committed: what follows only informs, it must not turn into an error.
-        let missing = state
-            .lifecycle(&done.lifecycle)
-            .and_then(|l| missing::missing(state, &done.release, &l))
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot list the missing template values after an import");
-                Vec::new()
-            });
-        self.engine.start_automatic(&done.release, "bundle import");
+        let ImportOutcome { imported, missing } =
+            self.service.import_bundle(&id, &lifecycle, &who).await?;
         ok(pb::ImportBundleResponse {
-            project: done.release.project,
-            version: done.release.version,
-            lifecycle: done.lifecycle,
-            project_created: done.project_created,
+            project: imported.release.project,
+            version: imported.release.version,
+            lifecycle: imported.lifecycle,
+            project_created: imported.project_created,
             missing: missing_wire(missing),
         })
     }
 
     async fn inventory(&self, _req: tonic::Request<pb::Empty>) -> Resp<Self::InventoryStream> {
-        let bytes = packages::inventory(&self.engine.state).await?;
+        let bytes = packages::inventory(&self.service.engine.state).await?;
         ok(send_bytes(None, bytes, |data| pb::FileData { data }))
     }
 
@@ -181,7 +153,7 @@ impl Promotion for PromotionApi {
             }
         }
         let (tmp, stats, package_bytes) =
-            packages::export(&self.engine.state, bundle, inventory).await?;
+            packages::export(&self.service.engine.state, bundle, inventory).await?;
         let (tx, rx) =
             tokio::sync::mpsc::channel::<Result<pb::ExportPackagesResponse, tonic::Status>>(4);
         tokio::spawn(async move {
@@ -236,7 +208,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<tonic::Streaming<pb::FileData>>,
     ) -> Resp<pb::ImportPackagesResponse> {
-        let state = &self.engine.state;
+        let state = &self.service.engine.state;
         let tmp = packages::upload_target(state)?;
         let mut f = tokio::fs::File::create(&tmp.0)
             .await
@@ -278,9 +250,7 @@ impl Promotion for PromotionApi {
         req: tonic::Request<pb::ReleaseRef>,
     ) -> Resp<pb::MissingVariablesResponse> {
         let pb::ReleaseRef { project, version } = req.into_inner();
-        let r = self.engine.state.release(&project, &version)?;
-        let l = self.engine.lifecycle_of(&r)?;
-        let m = missing::missing(&self.engine.state, &r, &l)?;
+        let m = self.service.missing(&project, &version)?;
         ok(pb::MissingVariablesResponse {
             missing: missing_wire(m),
         })
@@ -305,17 +275,9 @@ impl Promotion for PromotionApi {
         };
         use pb::export_receipts_response::Part;
         if push {
-            // Delivered first, counted as sent only once the source Space accepted them.
-            let state = &self.engine.state;
-            let prepared = receipts::prepare(state, &space, select).await?;
-            let peering = super::peering(state)?;
-            let r =
-                crate::peering::client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
-                    .await?;
-            receipts::mark_sent(state, &prepared, &who).await?;
-            tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
+            let d = self.service.deliver_receipts(&space, select, &who).await?;
             let first = pb::ExportReceiptsResponse {
-                part: Some(Part::Count(prepared.count as u32)),
+                part: Some(Part::Count(d.count as u32)),
             };
             return ok(send_bytes(Some(first), Vec::new(), |d| {
                 pb::ExportReceiptsResponse {
@@ -323,7 +285,7 @@ impl Promotion for PromotionApi {
                 }
             }));
         }
-        let (n, bytes) = receipts::export(&self.engine.state, &space, select, &who).await?;
+        let (n, bytes) = receipts::export(&self.service.engine.state, &space, select, &who).await?;
         let first = pb::ExportReceiptsResponse {
             part: Some(Part::Count(n as u32)),
         };
@@ -338,7 +300,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::BundleRef>,
     ) -> Resp<pb::FetchBundlePackagesResponse> {
-        let f = super::fetch::fetch(&self.engine.state, &req.into_inner().id).await?;
+        let f = super::fetch::fetch(&self.service.engine.state, &req.into_inner().id).await?;
         ok(pb::FetchBundlePackagesResponse {
             chunks_fetched: f.chunks,
             bytes_fetched: f.bytes,
@@ -352,7 +314,7 @@ impl Promotion for PromotionApi {
     ) -> Resp<pb::ImportReceiptsResponse> {
         let who = caller(&req).name;
         let bytes = super::collect(req.into_inner(), "receipts file").await?;
-        let a = receipts::import(&self.engine.state, &bytes, &who).await?;
+        let a = self.service.import_receipts(&bytes, &who).await?;
         if a.applied == 0 {
             return Err(ApiError::exists(
                 "receipts",

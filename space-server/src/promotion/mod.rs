@@ -15,6 +15,7 @@ pub mod peer;
 pub mod promote;
 pub mod receipts;
 pub mod remote_index;
+pub mod service;
 
 use std::sync::Arc;
 

@@ -184,9 +184,16 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     ps.environments.create(env("Production")).await.unwrap();
     let l = lifecycle("Local", &["Production"]);
     ps.lifecycles.create(l).await.unwrap();
-    let imported = crate::promotion::import::import(&prod, &rb.id, "Local", "tester")
+    let prod_engine = engine(&prod);
+    let service = crate::promotion::service::PromotionService {
+        engine: prod_engine.clone(),
+    };
+    let outcome = service
+        .import_bundle(&rb.id, "Local", "tester")
         .await
         .unwrap();
+    assert!(outcome.missing.is_empty(), "{:?}", outcome.missing);
+    let imported = outcome.imported;
     assert!(imported.project_created);
     assert_eq!(imported.release.project, "DevTest: Web");
     let secret = imported
@@ -196,7 +203,7 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
         .find(|v| v.name == "Password")
         .unwrap();
     assert_eq!(prod.reveal("DevTest: Web", secret).unwrap(), "s3cret");
-    let again = crate::promotion::import::import(&prod, &rb.id, "Local", "tester").await;
+    let again = service.import_bundle(&rb.id, "Local", "tester").await;
     assert!(
         matches!(again, Err(ApiError::AlreadyExists { .. })),
         "a second import must be refused"
@@ -204,7 +211,6 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
 
     // Prod deploys it (no targets there: it fails, a result all the same) and exports the
     // receipt; DevTest applies it once and shows it on its dashboard.
-    let prod_engine = engine(&prod);
     let d = prod_engine
         .create("DevTest: Web", "1.0.0", "Production", "tester", 0)
         .unwrap();

@@ -1,0 +1,154 @@
+//! The promotion service: what `space.v1.Promotion` (and any other front end) asks for,
+//! with the rules in one place: promote (write a bundle, or offer it to the peer now), add,
+//! list and import bundles (an import reports the template values still missing and starts
+//! automatic phases that became due), send receipts to the peer (counted as sent only once
+//! the source Space accepted them), import receipts.
+
+use std::sync::Arc;
+
+use domain::model::ReceivedBundle;
+use storage::StoreExt;
+
+use super::import::Imported;
+use super::promote::Promoted;
+use super::receipts::{Applied, Selection};
+use super::{bundles, missing, receipts};
+use crate::deployments::Engine;
+use crate::error::{ApiError, ApiResult};
+use crate::peering::client;
+
+pub struct PromotionService {
+    pub engine: Arc<Engine>,
+}
+
+/// A promotion and where its bundle went.
+pub struct Sent {
+    pub promoted: Promoted,
+    /// "written" (to a file), "offered", or "offered, fetching packages".
+    pub state: &'static str,
+}
+
+/// An import and the template values still missing per environment.
+pub struct ImportOutcome {
+    pub imported: Imported,
+    pub missing: Vec<(String, Vec<String>)>,
+}
+
+/// Receipts delivered to their Space.
+pub struct Delivered {
+    pub space: String,
+    pub count: usize,
+}
+
+impl PromotionService {
+    /// Writes a bundle of `project` `version` for `to_space`; with `push`, offers it to that
+    /// Space now over the peer link.
+    pub async fn promote(
+        &self,
+        project: String,
+        version: String,
+        to_space: String,
+        push: bool,
+        who: String,
+    ) -> ApiResult<Sent> {
+        let e = self.engine.clone();
+        let promoted = tokio::task::spawn_blocking(move || {
+            super::promote::promote(&e, &project, &version, &to_space, &who)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        if !push {
+            return Ok(Sent {
+                promoted,
+                state: "written",
+            });
+        }
+        let c = &promoted.bundle.contents;
+        let peering = super::peering(&self.engine.state)?;
+        let r = client::offer_bundle(peering, &c.target_space, &promoted.bytes)
+            .await
+            .map_err(client::to_api)?;
+        tracing::info!(bundle = %r.bundle_id, to_space = %c.target_space, chunks_missing = r.chunks_missing, "release bundle pushed");
+        let state = if r.chunks_missing == 0 {
+            "offered"
+        } else {
+            "offered, fetching packages"
+        };
+        Ok(Sent { promoted, state })
+    }
+
+    pub async fn add_bundle(&self, bytes: Vec<u8>, who: String) -> ApiResult<ReceivedBundle> {
+        let state = self.engine.state.clone();
+        tokio::task::spawn_blocking(move || bundles::add(&state, &bytes, &who))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+
+    /// Every received bundle, oldest first.
+    pub async fn bundles(&self) -> ApiResult<Vec<ReceivedBundle>> {
+        let state = self.engine.state.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all = state.store.all_records::<ReceivedBundle>("")?;
+            all.sort_by_key(|b| b.added_at);
+            Ok(all)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+
+    /// Imports a pending bundle; then lists the template values still missing and starts the
+    /// automatic phases that became due (neither can undo or fail the import).
+    pub async fn import_bundle(
+        &self,
+        id: &str,
+        lifecycle: &str,
+        who: &str,
+    ) -> ApiResult<ImportOutcome> {
+        let state = &self.engine.state;
+        let imported = super::import::import(state, id, lifecycle, who).await?;
+        let missing = state
+            .lifecycle(&imported.lifecycle)
+            .and_then(|l| missing::missing(state, &imported.release, &l))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot list the missing template values after an import");
+                Vec::new()
+            });
+        self.engine
+            .start_automatic(&imported.release, "bundle import");
+        Ok(ImportOutcome { imported, missing })
+    }
+
+    /// The template values a release still lacks per environment of its lifecycle.
+    pub fn missing(&self, project: &str, version: &str) -> ApiResult<Vec<(String, Vec<String>)>> {
+        let r = self.engine.state.release(project, version)?;
+        let l = self.engine.lifecycle_of(&r)?;
+        missing::missing(&self.engine.state, &r, &l)
+    }
+
+    /// Delivers the receipts `select` chooses to `space` over the peer link; they count as
+    /// sent once that Space accepted them.
+    pub async fn deliver_receipts(
+        &self,
+        space: &str,
+        select: Selection,
+        who: &str,
+    ) -> ApiResult<Delivered> {
+        let state = &self.engine.state;
+        let prepared = receipts::prepare(state, space, select).await?;
+        let peering = super::peering(state)?;
+        let r = client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
+            .await
+            .map_err(client::to_api)?;
+        receipts::mark_sent(state, &prepared, who).await?;
+        tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
+        Ok(Delivered {
+            space: prepared.space.clone(),
+            count: prepared.count,
+        })
+    }
+
+    /// Imports a receipts file; a file whose every receipt was applied before changes nothing.
+    pub async fn import_receipts(&self, bytes: &[u8], who: &str) -> ApiResult<Applied> {
+        receipts::import(&self.engine.state, bytes, who).await
+    }
+}
