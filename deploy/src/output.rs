@@ -19,8 +19,43 @@ pub fn emit(format: Format, json: Value, headers: &[&str], rows: Vec<Vec<String>
     }
 }
 
-/// Renders an aligned table.
+/// Text from a server made safe for a terminal: ANSI escape sequences (`ESC [ ... final`)
+/// are dropped, every other control character except line feed and tab becomes `?`. A name
+/// or a log line can then never move the cursor, retitle the window or clear the screen.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                // parameters and intermediates, up to the final byte (@ to ~)
+                for f in chars.by_ref() {
+                    if ('@'..='~').contains(&f) {
+                        break;
+                    }
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`printable`] on one line: line feeds and tabs become spaces (a table cell).
+pub fn cell(s: &str) -> String {
+    printable(s).replace(['\n', '\t'], " ")
+}
+
+/// Renders an aligned table (every cell made printable).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -55,7 +90,7 @@ pub fn emit_one(format: Format, json: Value, fields: Vec<(&str, String)>) {
         Format::Table => {
             let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (k, v) in fields {
-                println!("{k:w$}  {v}");
+                println!("{k:w$}  {}", printable(&v));
             }
         }
     }

@@ -153,21 +153,38 @@ pub fn compare_releases(
             })
             .collect()
     };
+    // Several values under one name and scope (kept by releases made before duplicates were
+    // refused) are compared as a whole: every value that is there, in a stable order.
     let vars = |r: &Release| -> BTreeMap<String, (String, String)> {
-        r.variables
-            .iter()
-            .map(|v| {
-                let subject = format!("{} {}", v.name, v.scope);
-                let (cmp, shown) = match &v.value {
-                    VariableValue::Plain(s) => (format!("plain:{s}"), s.clone()),
-                    VariableValue::Sensitive(_) => (
-                        format!(
-                            "sensitive:{}",
-                            reveal(r, v).unwrap_or_else(|| format!("unreadable:{}", v.id))
-                        ),
-                        MASK.to_string(),
+        let mut by_subject: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for v in &r.variables {
+            let subject = format!("{} {}", v.name, v.scope);
+            let pair = match &v.value {
+                VariableValue::Plain(s) => (format!("plain:{s}"), s.clone()),
+                VariableValue::Sensitive(_) => (
+                    format!(
+                        "sensitive:{}",
+                        reveal(r, v).unwrap_or_else(|| format!("unreadable:{}", v.id))
                     ),
-                };
+                    MASK.to_string(),
+                ),
+            };
+            by_subject.entry(subject).or_default().push(pair);
+        }
+        by_subject
+            .into_iter()
+            .map(|(subject, mut values)| {
+                values.sort();
+                let cmp = values
+                    .iter()
+                    .map(|(c, _)| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                let shown = values
+                    .iter()
+                    .map(|(_, s)| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 (subject, (cmp, shown))
             })
             .collect()

@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use e2e::agent::Agent;
-use e2e::{Cli, Space, noise, wait_for, write_tar_gz};
+use e2e::{Cli, Space, all_bytes, contains, noise, wait_for, write_tar_gz};
 
 const SECRET: &str = "s3cr3t-Pa55";
+/// A multi-line sensitive value (a key in PEM form): every line must stay hidden.
+const CERT: &str =
+    "-----BEGIN TEST KEY-----\nQmFzZTY0TGluZU9uZQ\nU2Vjb25kTGluZVR3bw\n-----END TEST KEY-----";
 
 pub(crate) fn deployment(c: &Cli, id: &str) -> serde_json::Value {
     c.json(&["deployment", "show", id])
@@ -96,7 +99,7 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
         "--role",
         "web",
     ]);
-    c.ok(&["step", "add", "--project", "Acme", "--name", "Db", "--role", "db", "--script", "echo \"db on #{Machine.Name} sees port #{Output.Web.Port}\"; echo \"password is #{DbPassword}\""]);
+    c.ok(&["step", "add", "--project", "Acme", "--name", "Db", "--role", "db", "--script", "echo \"db on #{Machine.Name} sees port #{Output.Web.Port}\"; echo \"password is #{DbPassword}\"; echo \"key: #{Cert}\""]);
     c.ok(&[
         "variable",
         "set",
@@ -128,6 +131,21 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
                 "--sensitive"
             ],
             Some(SECRET)
+        )
+        .status
+        .success()
+    );
+    assert!(
+        c.run_with_stdin(
+            &[
+                "variable",
+                "set",
+                "--project",
+                "Acme",
+                "Cert",
+                "--sensitive"
+            ],
+            Some(CERT)
         )
         .status
         .success()
@@ -178,6 +196,13 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
     );
     assert!(log.contains("password is ********"), "{log}");
     assert!(!log.contains(SECRET), "the secret leaked into the live log");
+    assert!(log.contains("key: ********"), "{log}");
+    for line in CERT.lines() {
+        assert!(
+            !log.contains(line),
+            "a line of a multi-line secret leaked: {log}"
+        );
+    }
     let conf =
         std::fs::read_to_string(web.applications().join("Dev/Acme.Web/1.0.0/app.conf")).unwrap();
     assert_eq!(conf, "url=http://dev.local\nenv=Dev\n");
@@ -223,6 +248,14 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
     let id = history[0]["id"].as_str().unwrap().to_string();
     let stored = c.ok(&["deployment", "logs", &id]);
     assert!(stored.contains("password is ********") && !stored.contains(SECRET));
+    let db_files = all_bytes(&s.data_dir.join("db"));
+    for line in CERT.lines() {
+        assert!(!stored.contains(line), "stored log: {stored}");
+        assert!(
+            !contains(&db_files, line),
+            "'{line}' is in the Space database"
+        );
+    }
     assert!(
         !s.log_text().contains(SECRET)
             && !web.log_text().contains(SECRET)

@@ -6,6 +6,7 @@ mod deployment_failures;
 mod deployments;
 mod netns;
 mod odcm;
+mod input_refusals;
 mod offline_drop;
 mod packages_releases;
 mod peer_flood;

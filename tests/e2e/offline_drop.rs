@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use e2e::{Cli, Space, write_tar_gz};
+use e2e::{Cli, Space, all_bytes, contains, write_tar_gz};
 
 const SECRET: &str = "Sup3r-S3cret-ApiKey";
+/// A multi-line sensitive value: no line of it may appear in the drop or its output.
+const CERT: &str =
+    "-----BEGIN DROP KEY-----\nRHJvcExpbmVPbmVYWFg\nRHJvcExpbmVUd29ZWVk\n-----END DROP KEY-----";
 const PASSWORD: &str = "correct horse battery";
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -21,24 +24,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &dst).unwrap(); // keeps the mode
         }
     }
-}
-
-/// Every file's bytes under `dir`, concatenated (to look for leaked secrets).
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_bytes(&p));
-        } else {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// Runs a drop's launcher with `stdin` and extra arguments.
@@ -107,7 +92,7 @@ fn setup(s: &Space, c: &Cli) {
     );
     c.ok(&[
         "step", "add", "--project", "Acme", "--name", "Smoke", "--script",
-        "echo \"port #{Output.Web.Port} key $ApiKey\" > \"$SMOKE_OUT\"; echo \"api key is $ApiKey\"",
+        "echo \"port #{Output.Web.Port} key $ApiKey\" > \"$SMOKE_OUT\"; echo \"api key is $ApiKey\"; echo \"cert: #{Cert}\"",
     ]);
     ok(c, "variable set --project Acme Url http://prod.local");
     let o = c.run_with_stdin(
@@ -120,6 +105,18 @@ fn setup(s: &Space, c: &Cli) {
             "--sensitive",
         ],
         Some(SECRET),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = c.run_with_stdin(
+        &[
+            "variable",
+            "set",
+            "--project",
+            "Acme",
+            "Cert",
+            "--sensitive",
+        ],
+        Some(CERT),
     );
     assert!(o.status.success(), "{}", text(&o));
     ok(c, "release create --project Acme --version 1.0.0");
@@ -211,6 +208,12 @@ fn offline_drop_is_written_carried_run_and_reported() {
         !contains(&all_bytes(&folder), SECRET),
         "a secret in clear in the drop"
     );
+    for line in CERT.lines() {
+        assert!(
+            !contains(&all_bytes(&folder), line),
+            "'{line}' in clear in the drop"
+        );
+    }
     assert!(!contains(&all_bytes(&drops), ".partial-"));
 
     // Carried to another machine (directory), with other applications/working directories.
@@ -256,6 +259,13 @@ fn offline_drop_is_written_carried_run_and_reported() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("api key is ********"), "{out}");
+    assert!(out.contains("cert: ********"), "{out}");
+    for line in CERT.lines() {
+        assert!(
+            !out.contains(line),
+            "a line of a multi-line secret leaked: {out}"
+        );
+    }
     assert!(
         !out.contains(SECRET),
         "the secret leaked into the runner's output"

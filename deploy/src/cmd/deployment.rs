@@ -107,7 +107,8 @@ fn print_event(e: &pb::DeploymentEvent) {
         "warn" => "WARN ",
         _ => "",
     };
-    println!("{at} {whence}{tag}{}", e.text);
+    let line = format!("{whence}{tag}{}", e.text);
+    println!("{at} {}", crate::output::printable(&line));
 }
 
 /// Follows a deployment until it ends; returns its final state.

@@ -154,7 +154,7 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                     s.strip_suffix('\n').map(str::to_string).unwrap_or(s)
                 }
             };
-            let v = c
+            let r = c
                 .call(api.set(c.req(pb::Variable {
                     project,
                     id: id.unwrap_or_default(),
@@ -165,12 +165,21 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                     description,
                 })))
                 .await?;
+            let v = r.variable.unwrap_or_default();
             eprintln!(
-                "variable '{}' set ({}, {})",
-                v.name,
+                "variable '{}' {} ({}, {})",
+                crate::output::printable(&v.name),
+                if r.replaced {
+                    "replaced: it had a value with this scope"
+                } else {
+                    "set"
+                },
                 v.id,
                 scope_text(&v.scope)
             );
+            for n in &r.notes {
+                eprintln!("note: {}", crate::output::printable(n));
+            }
             if x.output == crate::output::Format::Json {
                 println!("{}", variable_json(&v));
             }

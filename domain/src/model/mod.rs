@@ -219,6 +219,27 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Whether `self` and `other` scope to the same things (each dimension compared as a set,
+    /// ignoring case and order).
+    pub fn same_as(&self, other: &Scope) -> bool {
+        fn set(v: &[String]) -> std::collections::BTreeSet<String> {
+            v.iter().map(|s| s.trim().to_lowercase()).collect()
+        }
+        let dims = |s: &Scope| {
+            [
+                set(&s.environments),
+                set(&s.roles),
+                set(&s.targets),
+                set(&s.steps),
+                set(&s.channels),
+                set(&s.tenants),
+            ]
+        };
+        dims(self) == dims(other)
+    }
+}
+
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let dims = [

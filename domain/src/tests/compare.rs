@@ -125,3 +125,53 @@ fn version_order() {
     );
     assert_eq!(compare_versions("0.9", "1.0"), Ordering::Less);
 }
+
+/// Two values kept under one name and scope (by releases made before duplicates were refused)
+/// are compared as what is really there, not as whichever came last.
+#[test]
+fn several_values_under_one_name_and_scope_compare_as_a_whole() {
+    let plain = |s: &str| VariableValue::Plain(s.into());
+    let a = release(
+        vec![],
+        vec![
+            var("v-1", "Region", plain("north")),
+            var("v-2", "Region", plain("south")),
+        ],
+    );
+    let b = release(
+        vec![],
+        vec![
+            var("v-1", "Region", plain("south")),
+            var("v-2", "Region", plain("north")),
+        ],
+    );
+    let none = |_: &Release, _: &Variable| -> Option<String> { None };
+    let c = compare_releases(&a, &b, &none);
+    assert_eq!(c.variables.len(), 1);
+    assert_eq!(
+        c.variables[0].kind,
+        ChangeKind::Unchanged,
+        "{:?}",
+        c.variables
+    );
+    assert_eq!(c.variables[0].from, "north, south");
+    let b2 = release(vec![], vec![var("v-1", "Region", plain("north"))]);
+    let c = compare_releases(&a, &b2, &none);
+    assert_eq!(c.variables[0].kind, ChangeKind::Changed);
+    assert_eq!(
+        (c.variables[0].from.as_str(), c.variables[0].to.as_str()),
+        ("north, south", "north")
+    );
+}
+
+#[test]
+fn scopes_are_the_same_whatever_their_order_and_case() {
+    let s = |envs: &[&str], roles: &[&str]| Scope {
+        environments: envs.iter().map(|e| e.to_string()).collect(),
+        roles: roles.iter().map(|e| e.to_string()).collect(),
+        ..Scope::default()
+    };
+    assert!(s(&["Dev", "Test"], &["web"]).same_as(&s(&["test", "dev"], &["WEB"])));
+    assert!(!s(&["Dev"], &[]).same_as(&s(&["Dev", "Test"], &[])));
+    assert!(!s(&["Dev"], &[]).same_as(&s(&[], &["Dev"])));
+}

@@ -21,7 +21,9 @@
 //! * A `}` outside a reference and a `#` not followed by `{` are literal text.
 //! * Errors are strict: an undefined name, a cycle, an unclosed `#{`, an invalid name, nesting
 //!   deeper than [`MAX_DEPTH`] or output larger than [`MAX_EXPANDED_LEN`] are all
-//!   [`VariableError`]s; nothing is silently left unexpanded.
+//!   [`VariableError`]s; nothing is silently left unexpanded. One exception: a sensitive
+//!   value with an unterminated `#{` is used literally (a password may contain `#{`); the
+//!   Space says so when the value is set ([`value_problem`]).
 
 mod mask;
 mod resolve;
@@ -37,9 +39,9 @@ mod resolve_tests;
 #[path = "tests/substitute.rs"]
 mod substitute_tests;
 
-pub use mask::{MASK, mask};
+pub use mask::{MASK, MIN_LINE, mask, secret_forms};
 pub use resolve::{Resolved, Specificity, matches, resolve, specificity};
-pub use substitute::{escape, is_valid_name};
+pub use substitute::{escape, is_valid_name, value_problem};
 
 use crate::model::Scope;
 

@@ -20,6 +20,21 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '[' | ']' | ' '))
 }
 
+/// Why a variable's value would not expand, if it would not: `Some` with a message for an
+/// unterminated `#{` (which a sensitive value keeps literally, and a plain one must escape as
+/// `##{`), `None` otherwise.
+pub fn value_problem(value: &str) -> Option<String> {
+    if !value.contains("#{") {
+        return None;
+    }
+    match parse(value) {
+        Err(VariableError::Unterminated { position }) => {
+            Some(format!("it has an unterminated '#{{' at byte {position}"))
+        }
+        _ => None,
+    }
+}
+
 /// A piece of parsed text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -159,11 +174,24 @@ impl<'v> Expander<'v> {
                 chain,
             });
         }
-        let value: Rc<str> = if var.value.contains("#{") {
-            let segments = parse(&var.value).map_err(|e| VariableError::InValue {
-                variable: var.name.clone(),
-                source: Box::new(e),
-            })?;
+        // A sensitive value that is not a well-formed template (an unterminated `#{` in a
+        // password) is used literally: it was accepted so at set time (see
+        // [`value_problem`]), and failing the deployment over it would only hide the value.
+        let parsed = if var.value.contains("#{") {
+            match parse(&var.value) {
+                Ok(segments) => Some(segments),
+                Err(VariableError::Unterminated { .. }) if var.sensitive => None,
+                Err(e) => {
+                    return Err(VariableError::InValue {
+                        variable: var.name.clone(),
+                        source: Box::new(e),
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let value: Rc<str> = if let Some(segments) = parsed {
             let mut out = String::with_capacity(var.value.len());
             self.stack.push((k.clone(), var.name.as_str()));
             self.depth += 1;

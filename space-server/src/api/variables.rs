@@ -7,7 +7,7 @@ use proto::wire::{VariableInput, template_to_wire, variable_to_wire};
 
 use super::{Resp, ok, page, token};
 use crate::error::ApiError;
-use crate::services::variables::VariableService;
+use crate::services::variables::{SetOutcome, VariableService};
 
 pub struct VariablesApi {
     pub service: VariableService,
@@ -15,10 +15,19 @@ pub struct VariablesApi {
 
 #[tonic::async_trait]
 impl Variables for VariablesApi {
-    async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::Variable> {
+    async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::SetVariableResponse> {
         let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
-        let (project, var) = self.service.set(input).await?;
-        ok(variable_to_wire(&project, var))
+        let SetOutcome {
+            project,
+            variable,
+            replaced,
+            notes,
+        } = self.service.set(input).await?;
+        ok(pb::SetVariableResponse {
+            variable: Some(variable_to_wire(&project, variable)),
+            replaced,
+            notes,
+        })
     }
 
     async fn set_many(&self, req: tonic::Request<pb::VariableBatch>) -> Resp<pb::VariableList> {

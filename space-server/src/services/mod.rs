@@ -10,6 +10,7 @@ pub mod process;
 pub mod projects;
 pub mod releases;
 pub mod targets;
+pub mod variable_checks;
 pub mod variables;
 
 use std::sync::Arc;

@@ -8,12 +8,23 @@ use domain::model::{Project, TemplateKind, Variable, VariableTemplate, VariableV
 use storage::records::VariableSetRecord;
 use storage::{StoreExt, TxExt, key_of};
 
+use super::variable_checks::{check_variable_name, value_notes};
 use super::{Listed, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{SpaceState, editable};
 
 pub struct VariableService {
     pub state: Arc<SpaceState>,
+}
+
+/// What setting one value did: the value, whether it replaced one with the same name and
+/// scope, and what the caller should know (a value used literally).
+#[derive(Debug)]
+pub struct SetOutcome {
+    pub project: String,
+    pub variable: Variable,
+    pub replaced: bool,
+    pub notes: Vec<String>,
 }
 
 impl SpaceState {
@@ -37,48 +48,6 @@ impl SpaceState {
                 .master
                 .open(c, &SpaceState::seal_context(project, &v.id))?),
         }
-    }
-}
-
-impl SpaceState {
-    /// Refuses a variable set in which some environment's values reference each other in a
-    /// cycle. Each environment (and no environment) is checked with a context carrying only
-    /// that environment; values scoped to roles, targets, steps, channels or tenants are
-    /// checked at deployment time. Reads no record (so it runs inside a transaction): `envs`
-    /// are the Space's environments, read before.
-    pub fn check_cycles(&self, project: &str, vars: &[Variable], envs: &[String]) -> ApiResult<()> {
-        use domain::variables::{Candidate, DeployContext, VariableError, resolve};
-        let candidates = vars
-            .iter()
-            .map(|v| {
-                Ok(Candidate {
-                    name: v.name.clone(),
-                    value: self.reveal(project, v)?,
-                    sensitive: v.is_sensitive(),
-                    scope: v.scope.clone(),
-                })
-            })
-            .collect::<ApiResult<Vec<_>>>()?;
-        let mut all: Vec<Option<String>> = vec![None];
-        all.extend(envs.iter().cloned().map(Some));
-        for env in all {
-            let ctx = DeployContext {
-                environment: env.clone(),
-                ..Default::default()
-            };
-            let resolved = resolve(&candidates, &ctx);
-            for name in resolved.names() {
-                if let Err(VariableError::Cycle { chain }) = resolved.get(name) {
-                    return Err(ApiError::Invalid(format!(
-                        "variables of project '{project}' would reference each other in a cycle{}: {}; nothing was changed",
-                        env.map(|e| format!(" in environment '{e}'"))
-                            .unwrap_or_default(),
-                        chain.join(" -> ")
-                    )));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -120,7 +89,7 @@ impl VariableService {
         p: &Project,
         rec: &mut VariableSetRecord,
         input: VariableInput,
-    ) -> ApiResult<Variable> {
+    ) -> ApiResult<(Variable, bool)> {
         let project = rec.project.clone();
         if let Some(o) = &p.remote
             && !rec
@@ -148,17 +117,29 @@ impl VariableService {
         {
             input.sensitive = true;
         }
-        let id = match &input.id {
-            Some(id) => {
-                if !rec.variables.iter().any(|v| &v.id == id) {
-                    return Err(ApiError::not_found("variable", format!("{project}/{id}")));
-                }
-                id.clone()
+        // One value per name and scope: setting it again replaces it; giving another value
+        // the same name and scope is refused.
+        let twin = rec
+            .variables
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(&input.name) && v.scope.same_as(&input.scope))
+            .map(|v| v.id.clone());
+        let (id, replaced) = match (&input.id, twin) {
+            (Some(id), _) if !rec.variables.iter().any(|v| &v.id == id) => {
+                return Err(ApiError::not_found("variable", format!("{project}/{id}")));
             }
-            None => {
+            (Some(id), Some(twin)) if *id != twin => {
+                return Err(ApiError::Precondition(format!(
+                    "'{}' already has a value with scope {} ({twin}): set that one (--id {twin}) or delete it first",
+                    input.name, input.scope
+                )));
+            }
+            (Some(id), _) => (id.clone(), true),
+            (None, Some(twin)) => (twin, true),
+            (None, None) => {
                 let id = format!("v-{}", rec.next_id);
                 rec.next_id += 1;
-                id
+                (id, false)
             }
         };
         let value = if input.sensitive {
@@ -182,7 +163,7 @@ impl VariableService {
             Some(slot) => *slot = var.clone(),
             None => rec.variables.push(var.clone()),
         }
-        Ok(var)
+        Ok((var, replaced))
     }
 
     fn environment_names(&self) -> ApiResult<Vec<String>> {
@@ -234,21 +215,29 @@ impl VariableService {
 }
 
 impl VariableService {
-    /// Sets one value (a new one when `input.id` is `None`); refused if it would make a cycle.
-    pub async fn set(&self, input: VariableInput) -> ApiResult<(String, Variable)> {
+    /// Sets one value: the one with `input.id`, else the one with the same name and scope,
+    /// else a new one. Refused if it would make a cycle.
+    pub async fn set(&self, input: VariableInput) -> ApiResult<SetOutcome> {
         let project = input.project.clone();
+        check_variable_name("variable", &input.name)?;
+        let notes = value_notes(&input)?;
         self.check_scope(&self.state.project(&project)?.name, &input)?;
         let envs = self.environment_names()?;
-        let (project, var) = self
+        let (project, (variable, replaced)) = self
             .change(&project, None, move |svc, p, rec| {
-                let var = svc.apply(p, rec, input.clone())?;
+                let out = svc.apply(p, rec, input.clone())?;
                 svc.state
                     .check_cycles(&rec.project, &rec.variables, &envs)?;
-                Ok(var)
+                Ok(out)
             })
             .await?;
-        tracing::info!(project = %project, variable = %var.name, id = %var.id, sensitive = var.is_sensitive(), scope = %var.scope, "variable set");
-        Ok((project, var))
+        tracing::info!(project = %project, variable = %variable.name, id = %variable.id, sensitive = variable.is_sensitive(), scope = %variable.scope, replaced, "variable set");
+        Ok(SetOutcome {
+            project,
+            variable,
+            replaced,
+            notes,
+        })
     }
 
     /// Sets many values at once: all or nothing.
@@ -258,15 +247,26 @@ impl VariableService {
         inputs: Vec<VariableInput>,
     ) -> ApiResult<(String, Vec<Variable>)> {
         let name = self.state.project(project)?.name;
-        for input in &inputs {
+        for (i, input) in inputs.iter().enumerate() {
+            check_variable_name("variable", &input.name)?;
+            value_notes(input)?;
             self.check_scope(&name, input)?;
+            if let Some(other) = inputs[..i]
+                .iter()
+                .find(|o| o.name.eq_ignore_ascii_case(&input.name) && o.scope.same_as(&input.scope))
+            {
+                return Err(ApiError::Invalid(format!(
+                    "'{}' is given twice with scope {}: one value per name and scope",
+                    other.name, other.scope
+                )));
+            }
         }
         let envs = self.environment_names()?;
         let (project, out) = self
             .change(project, None, move |svc, p, rec| {
                 let mut out = Vec::with_capacity(inputs.len());
                 for input in &inputs {
-                    out.push(svc.apply(p, rec, input.clone())?);
+                    out.push(svc.apply(p, rec, input.clone())?.0);
                 }
                 svc.state
                     .check_cycles(&rec.project, &rec.variables, &envs)?;
@@ -323,6 +323,7 @@ impl VariableService {
         project: &str,
         t: VariableTemplate,
     ) -> ApiResult<(String, VariableTemplate)> {
+        check_variable_name("variable template", &t.name)?;
         if t.kind == TemplateKind::Sensitive && t.default_value.is_some() {
             return Err(ApiError::Invalid(format!(
                 "variable template '{}' is sensitive: it cannot have a default (it would be stored and shown in the clear); set its values with deploy variable set --sensitive",

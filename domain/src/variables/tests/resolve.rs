@@ -248,3 +248,34 @@ fn mask_overlapping_secrets() {
     // Masks do not create new matches.
     assert_eq!(m("ab", &["ab", "**"]), "********");
 }
+
+/// A multi-line secret (a PEM key, a JSON document) is hidden in whatever line of output
+/// carries a piece of it, as a whole, escaped as JSON, or base64-encoded.
+#[test]
+fn mask_hides_every_line_and_the_common_encodings_of_a_multi_line_secret() {
+    let key = "-----BEGIN KEY-----\r\nMIIEvQIBADANBgkq\r\n  hkiG9w0BAQEFAASC\n}\n-----END KEY-----";
+    let m = |text: &str| mask(text, &s(&[key]));
+    for line in key.lines() {
+        let masked = m(&format!("log: {line}"));
+        assert!(
+            !masked.contains(line.trim()) || line.trim().chars().count() < 4,
+            "{masked}"
+        );
+    }
+    assert_eq!(m("log: MIIEvQIBADANBgkq"), "log: ********");
+    assert_eq!(m("   hkiG9w0BAQEFAASC   "), "   ********   ");
+    assert_eq!(
+        m("a } b"),
+        "a } b",
+        "a one-character line is not a secret on its own"
+    );
+    assert_eq!(m(&format!("whole: {key}")), "whole: ********");
+    let json = serde_json::to_string(key).unwrap();
+    assert_eq!(m(&format!("{{\"k\":{json}}}")), "{\"k\":\"********\"}");
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(m(&b64.encode(key)), "********");
+    assert_eq!(m(&b64.encode(format!("{key}\n"))), "********");
+    // Short single-line secrets are still hidden whole (and not by their base64 alone).
+    assert_eq!(mask("pw=abc", &s(&["abc"])), "pw=********");
+}
