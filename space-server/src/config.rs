@@ -43,6 +43,8 @@ pub struct Config {
     pub odcm_fingerprint: String,
     /// One-time enrolment token from `deploy odcm space create` (secret; needed once).
     pub enrolment_token: String,
+    /// Size caps on what the API stores (`[limits]`).
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             odcm_url: String::new(),
             odcm_fingerprint: String::new(),
             enrolment_token: String::new(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -195,6 +198,7 @@ impl Config {
             max_parallel: self.max_parallel.max(1),
             retention: (self.package_retention > 0).then_some(self.package_retention),
             max_package_bytes: self.max_package_bytes,
+            limits: self.limits,
             peering: None,
         }
     }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod deployments;
 pub mod error;
+pub mod limits;
 pub mod peering;
 pub mod promotion;
 pub mod server;

@@ -45,6 +45,8 @@ pub struct Options {
     pub retention: Option<usize>,
     /// The largest package upload accepted, in bytes.
     pub max_package_bytes: u64,
+    /// Size caps on what the API stores.
+    pub limits: crate::limits::Limits,
     /// This Space's ODCM identity and trust set, when it is enrolled.
     pub peering: Option<Arc<crate::peering::Peering>>,
 }
@@ -56,6 +58,7 @@ impl Default for Options {
             max_parallel: 10,
             retention: None,
             max_package_bytes: 16 << 30,
+            limits: crate::limits::Limits::default(),
             peering: None,
         }
     }
@@ -75,6 +78,7 @@ pub async fn serve(
     if let Some(p) = &options.peering {
         let _ = state.peering.set(p.clone());
     }
+    let _ = state.limits.set(options.limits);
     let auth = crate::auth::authenticator(&state);
     let hub = Hub::new(state.clone(), options.agent_wait)
         .map_err(|e| ServeError::Transport(e.to_string()))?;

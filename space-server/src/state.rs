@@ -22,6 +22,8 @@ pub struct SpaceState {
     pub identity: Identity,
     /// This Space's ODCM identity and trust set, once it is enrolled (set by `serve`).
     pub peering: std::sync::OnceLock<Arc<crate::peering::Peering>>,
+    /// Size caps (set by `serve` from the configuration; the defaults until then).
+    pub limits: std::sync::OnceLock<crate::limits::Limits>,
 }
 
 /// What opening a data directory produced.
@@ -100,9 +102,15 @@ impl SpaceState {
                 chunks,
                 identity,
                 peering: std::sync::OnceLock::new(),
+                limits: std::sync::OnceLock::new(),
             }),
             new_admin_key,
         })
+    }
+
+    /// The size caps in force.
+    pub fn limits(&self) -> crate::limits::Limits {
+        self.limits.get().copied().unwrap_or_default()
     }
 
     pub fn tmp_dir(&self) -> PathBuf {

@@ -30,17 +30,33 @@ fn variable_names_are_validated_and_one_value_per_scope_is_kept() {
     for bad in ["nul\0name", huge.as_str()] {
         let json = serde_json::json!([{ "name": bad, "value": "x" }]);
         std::fs::write(&file, json.to_string()).unwrap();
-        let e = c.fails(&["variable", "import", file.to_str().unwrap(), "--project", "Acme"]);
+        let e = c.fails(&[
+            "variable",
+            "import",
+            file.to_str().unwrap(),
+            "--project",
+            "Acme",
+        ]);
         assert!(e.contains("is not allowed"), "{}", &e[..e.len().min(300)]);
         assert!(e.len() < 2_000, "the refusal does not echo a 1 MiB name");
     }
     let listed = c.ok(&["variable", "list", "--project", "Acme"]);
-    assert!(!listed.contains("evil") && !listed.contains('\u{1b}'), "{listed}");
+    assert!(
+        !listed.contains("evil") && !listed.contains('\u{1b}'),
+        "{listed}"
+    );
 
     // The same name and scope twice replaces the value, and says so.
     let set = |value: &str| {
         c.run(&[
-            "variable", "set", "--project", "Acme", "Region", value, "--env", "Dev",
+            "variable",
+            "set",
+            "--project",
+            "Acme",
+            "Region",
+            value,
+            "--env",
+            "Dev",
         ])
     };
     let o = set("north");
@@ -49,7 +65,10 @@ fn variable_names_are_validated_and_one_value_per_scope_is_kept() {
     assert!(first.contains("variable 'Region' set"), "{first}");
     let o = set("south");
     let second: String = String::from_utf8_lossy(&o.stderr).into();
-    assert!(o.status.success() && second.contains("replaced"), "{second}");
+    assert!(
+        o.status.success() && second.contains("replaced"),
+        "{second}"
+    );
     let vars = c.json(&["variable", "list", "--project", "Acme"]);
     let regions: Vec<&serde_json::Value> = vars
         .as_array()
@@ -74,7 +93,16 @@ fn variable_names_are_validated_and_one_value_per_scope_is_kept() {
         .to_string();
     // Giving that one the first one's scope would make two: refused.
     let e = c.fails(&[
-        "variable", "set", "--project", "Acme", "Region", "x", "--env", "Dev", "--id", &other,
+        "variable",
+        "set",
+        "--project",
+        "Acme",
+        "Region",
+        "x",
+        "--env",
+        "Dev",
+        "--id",
+        &other,
     ]);
     assert!(e.contains("already has a value with scope env=Dev"), "{e}");
 }
@@ -103,10 +131,25 @@ fn a_sensitive_value_with_an_unterminated_reference_is_used_literally() {
     assert!(err.contains("will be used literally"), "{err}");
     assert!(!err.contains("p#{ss"), "the note does not show the value");
     c.ok(&[
-        "step", "add", "--project", "Acme", "--name", "Check", "--role", "web", "--script",
+        "step",
+        "add",
+        "--project",
+        "Acme",
+        "--name",
+        "Check",
+        "--role",
+        "web",
+        "--script",
         "if [ \"$Pw\" = 'p#''{ss' ]; then echo literal-ok; else echo literal-wrong; fi",
     ]);
-    c.ok(&["release", "create", "--project", "Acme", "--version", "1.0.0"]);
+    c.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Acme",
+        "--version",
+        "1.0.0",
+    ]);
     let id = start(&c, "Acme", "1.0.0", "Dev");
     let d = wait_state(&c, &id, Duration::from_secs(60));
     let logs = c.ok(&["deployment", "logs", &id]);

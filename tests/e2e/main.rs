@@ -4,10 +4,11 @@
 
 mod deployment_failures;
 mod deployments;
+mod input_refusals;
 mod netns;
 mod odcm;
-mod input_refusals;
 mod offline_drop;
+mod oversized;
 mod packages_releases;
 mod peer_flood;
 mod peering;

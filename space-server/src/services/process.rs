@@ -39,6 +39,18 @@ impl SpaceState {
 impl ProcessService {
     fn validate(&self, project: &str, s: &Step) -> ApiResult<()> {
         check_name("step", &s.name)?;
+        if let domain::model::StepAction::RunScript {
+            source: domain::model::ScriptSource::Inline(body),
+            ..
+        } = &s.action
+        {
+            crate::limits::check(
+                &format!("the script of step '{}'", s.name),
+                body.len(),
+                self.state.limits().script_bytes,
+                "script_bytes",
+            )?;
+        }
         for e in &s.environments {
             self.state.environment(e).map_err(|_| {
                 ApiError::Invalid(format!(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use domain::compare::{Comparison, compare_releases};
-use domain::model::{PinnedPackage, Release};
+use domain::model::{PinnedPackage, Release, ScriptSource, StepAction, VariableValue};
 use package_store::validate_version;
 use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 
@@ -57,6 +57,12 @@ impl ReleaseService {
             notes,
             packages,
         } = req;
+        crate::limits::check(
+            "the release notes",
+            notes.len(),
+            self.state.limits().release_notes_bytes,
+            "release_notes_bytes",
+        )?;
         let project = self.state.editable_project(&project, "releases")?;
         let version = version.trim().to_string();
         validate_version(&version).map_err(|e| ApiError::Invalid(e.to_string()))?;
@@ -154,17 +160,23 @@ impl ReleaseService {
     }
 
     pub fn get(&self, project: &str, version: &str) -> ApiResult<Release> {
-        self.state.release(project, version)
+        Ok(view(self.state.release(project, version)?))
     }
 
     /// A page of the project's releases, newest version first within the page.
     pub fn list(&self, project: &str, page: Page) -> ApiResult<Listed<Release>> {
         let project = self.state.project(project)?;
-        let (mut items, next) = self.state.store.list_records::<Release>(
+        let (mut items, mut next) = self.state.store.list_records::<Release>(
             &prefix_of(&[&project.name]),
             page.after.as_deref(),
             page.size,
         )?;
+        let n = crate::limits::page_len(items.iter().map(bytes_of));
+        if n < items.len() {
+            items.truncate(n);
+            next = items.last().map(storage::Record::key);
+        }
+        let mut items: Vec<Release> = items.into_iter().map(view).collect();
         items.sort_by(|a, b| domain::compare::compare_versions(&b.version, &a.version));
         Ok(Listed { items, next })
     }
@@ -196,4 +208,40 @@ impl ReleaseService {
             })
             .await
     }
+}
+
+/// About how many bytes a release takes in an answer (notes, values, scripts).
+fn bytes_of(r: &Release) -> usize {
+    let values: usize = r
+        .variables
+        .iter()
+        .map(|v| match &v.value {
+            VariableValue::Plain(s) => s.len(),
+            VariableValue::Sensitive(_) => 0,
+        })
+        .sum();
+    let scripts: usize = r
+        .process
+        .steps
+        .iter()
+        .map(|s| match &s.action {
+            StepAction::RunScript {
+                source: ScriptSource::Inline(b),
+                ..
+            } => b.len(),
+            _ => 0,
+        })
+        .sum();
+    512 + r.notes.len() + values + scripts
+}
+
+/// A release as an answer shows it: text stored before the size limits is cut.
+fn view(mut r: Release) -> Release {
+    r.notes = crate::limits::shown(std::mem::take(&mut r.notes));
+    for v in &mut r.variables {
+        if let VariableValue::Plain(s) = &mut v.value {
+            *s = crate::limits::shown(std::mem::take(s));
+        }
+    }
+    r
 }

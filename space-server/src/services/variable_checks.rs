@@ -2,7 +2,10 @@
 //! nothing `#{}` cannot name), its value (a sensitive one that is not a well-formed template
 //! is used literally, a plain one is refused), and the whole set (no reference cycle).
 
-use domain::model::{Variable, VariableInput};
+use domain::model::{Variable, VariableInput, VariableValue};
+use storage::records::VariableSetRecord;
+
+use crate::limits::{Limits, check};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::SpaceState;
@@ -82,3 +85,34 @@ impl SpaceState {
     }
 }
 
+/// INVALID if one value is over `limits.variable_value_bytes`.
+pub(super) fn check_value_size(input: &VariableInput, limits: &Limits) -> ApiResult<()> {
+    check(
+        &format!("the value of '{}'", input.name),
+        input.value.len(),
+        limits.variable_value_bytes,
+        "variable_value_bytes",
+    )
+}
+
+/// INVALID if the project's values together are over `limits.variable_set_bytes` (a release
+/// freezes them all into one record that `release show` answers whole).
+pub(super) fn check_set_size(rec: &VariableSetRecord, limits: &Limits) -> ApiResult<()> {
+    let bytes: usize = rec
+        .variables
+        .iter()
+        .map(|v| {
+            v.name.len()
+                + match &v.value {
+                    VariableValue::Plain(s) => s.len(),
+                    VariableValue::Sensitive(c) => c.len(),
+                }
+        })
+        .sum();
+    check(
+        &format!("the variables of project '{}' together", rec.project),
+        bytes,
+        limits.variable_set_bytes,
+        "variable_set_bytes",
+    )
+}

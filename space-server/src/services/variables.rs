@@ -8,7 +8,7 @@ use domain::model::{Project, TemplateKind, Variable, VariableTemplate, VariableV
 use storage::records::VariableSetRecord;
 use storage::{StoreExt, TxExt, key_of};
 
-use super::variable_checks::{check_variable_name, value_notes};
+use super::variable_checks::{check_set_size, check_value_size, check_variable_name, value_notes};
 use super::{Listed, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{SpaceState, editable};
@@ -220,12 +220,15 @@ impl VariableService {
     pub async fn set(&self, input: VariableInput) -> ApiResult<SetOutcome> {
         let project = input.project.clone();
         check_variable_name("variable", &input.name)?;
+        let limits = self.state.limits();
+        check_value_size(&input, &limits)?;
         let notes = value_notes(&input)?;
         self.check_scope(&self.state.project(&project)?.name, &input)?;
         let envs = self.environment_names()?;
         let (project, (variable, replaced)) = self
             .change(&project, None, move |svc, p, rec| {
                 let out = svc.apply(p, rec, input.clone())?;
+                check_set_size(rec, &limits)?;
                 svc.state
                     .check_cycles(&rec.project, &rec.variables, &envs)?;
                 Ok(out)
@@ -247,8 +250,10 @@ impl VariableService {
         inputs: Vec<VariableInput>,
     ) -> ApiResult<(String, Vec<Variable>)> {
         let name = self.state.project(project)?.name;
+        let limits = self.state.limits();
         for (i, input) in inputs.iter().enumerate() {
             check_variable_name("variable", &input.name)?;
+            check_value_size(input, &limits)?;
             value_notes(input)?;
             self.check_scope(&name, input)?;
             if let Some(other) = inputs[..i]
@@ -268,6 +273,7 @@ impl VariableService {
                 for input in &inputs {
                     out.push(svc.apply(p, rec, input.clone())?.0);
                 }
+                check_set_size(rec, &limits)?;
                 svc.state
                     .check_cycles(&rec.project, &rec.variables, &envs)?;
                 Ok(out)
@@ -289,13 +295,24 @@ impl VariableService {
             None => 0,
         };
         let total = rec.variables.len();
-        let end = (start + page.size).min(total);
-        let items = rec
+        let mut items: Vec<Variable> = rec
             .variables
             .into_iter()
             .skip(start)
             .take(page.size)
             .collect();
+        items.truncate(crate::limits::page_len(items.iter().map(|v| {
+            256 + match &v.value {
+                VariableValue::Plain(s) => s.len(),
+                VariableValue::Sensitive(_) => 0,
+            }
+        })));
+        for v in &mut items {
+            if let VariableValue::Plain(s) = &mut v.value {
+                *s = crate::limits::shown(std::mem::take(s));
+            }
+        }
+        let end = start + items.len();
         let next = (end < total).then(|| end.to_string());
         Ok((rec.project, Listed { items, next }))
     }
