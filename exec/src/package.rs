@@ -41,7 +41,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<(), String> {
         pkg.version,
         dir.display()
     ));
-    if let Err(e) = packages::extract(&pkg.archive, pkg.format, &dir) {
+    let extracted = packages::ExtractLimits::from_env()
+        .and_then(|limits| packages::extract(&pkg.archive, pkg.format, &dir, limits));
+    if let Err(e) = extracted {
         let removed = force_remove_dir(&dir).is_ok();
         record(ctx, pkg, &dir, false, removed);
         return Err(format!(

@@ -85,7 +85,8 @@ fn from_package(
         "extracting package {} {} to a temporary directory",
         pkg.id, pkg.version
     ));
-    packages::extract(&pkg.archive, pkg.format, dir)
+    packages::ExtractLimits::from_env()
+        .and_then(|limits| packages::extract(&pkg.archive, pkg.format, dir, limits))
         .map_err(|e| format!("cannot extract package {} {}: {e}", pkg.id, pkg.version))?;
     ctx.check_cancel()?;
     let script = safe_join(dir, path).map_err(|e| format!("script path '{path}' {e}"))?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
+use super::limits::{Budget, Consumed, Counting, ExtractLimits};
 use super::safety::{Checker, EscapingLink, Kind, sanitize, unsafe_link};
 use super::{ArchiveFormat, PackageError};
 
@@ -50,6 +51,9 @@ struct Tracked<'a> {
     inner: &'a mut dyn Read,
     read: u64,
     error: Option<String>,
+    budget: &'a mut Budget,
+    /// The limit the entry went over (the read that crossed it fails).
+    over: Option<PackageError>,
 }
 
 impl Read for Tracked<'_> {
@@ -57,6 +61,11 @@ impl Read for Tracked<'_> {
         match self.inner.read(buf) {
             Ok(n) => {
                 self.read += n as u64;
+                if let Err(e) = self.budget.unpacked(n as u64) {
+                    let msg = e.to_string();
+                    self.over = Some(e);
+                    return Err(io::Error::other(msg));
+                }
                 Ok(n)
             }
             Err(e) => {
@@ -71,8 +80,10 @@ type Visitor<'v> = dyn FnMut(Entry<'_>) -> Result<(), PackageError> + 'v;
 
 /// Checks one entry, hands it to `visit`, then reads whatever it left to the end and checks
 /// the size, so truncation and CRC/trailer errors surface even when the visitor skips data.
+#[allow(clippy::too_many_arguments)] // one entry's facts, read by three walkers
 fn visit_one(
     checker: &mut Checker,
+    budget: &mut Budget,
     visit: &mut Visitor<'_>,
     name: &str,
     kind: Kind,
@@ -82,10 +93,13 @@ fn visit_one(
 ) -> Result<(), PackageError> {
     let parts = sanitize(name)?;
     checker.check(name, &parts, &kind)?;
+    budget.entry()?;
     let mut tracked = Tracked {
         inner: data,
         read: 0,
         error: None,
+        budget,
+        over: None,
     };
     let result = visit(Entry {
         name,
@@ -94,12 +108,18 @@ fn visit_one(
         mode,
         data: &mut tracked,
     });
+    if let Some(over) = tracked.over.take() {
+        return Err(over);
+    }
     if let Some(err) = tracked.error.take() {
         return Err(read_error(&format!("cannot read entry '{name}'"), err));
     }
     result?;
-    io::copy(&mut tracked, &mut io::sink())
-        .map_err(|e| read_error(&format!("cannot read entry '{name}'"), e))?;
+    let rest = io::copy(&mut tracked, &mut io::sink());
+    if let Some(over) = tracked.over.take() {
+        return Err(over);
+    }
+    rest.map_err(|e| read_error(&format!("cannot read entry '{name}'"), e))?;
     if let Some(size) = declared
         && tracked.read != size
     {
@@ -115,14 +135,28 @@ fn visit_one(
 pub(crate) fn walk(
     path: &Path,
     format: ArchiveFormat,
+    limits: ExtractLimits,
     visit: &mut Visitor<'_>,
 ) -> Result<Walked, PackageError> {
     let file = File::open(path).map_err(|e| PackageError::io_at("cannot open archive", path, e))?;
     let mut checker = Checker::default();
     let count = match format {
-        ArchiveFormat::TarGz => walk_tar(BufReader::new(file), &mut checker, visit)?,
+        ArchiveFormat::TarGz => {
+            let consumed = Consumed::default();
+            let mut budget = Budget::streaming(limits, consumed.clone());
+            let reader = Counting {
+                inner: BufReader::new(file),
+                consumed,
+            };
+            walk_tar(reader, &mut checker, &mut budget, visit)?
+        }
         ArchiveFormat::Zip | ArchiveFormat::Nupkg => {
-            walk_zip(BufReader::new(file), &mut checker, visit)?
+            let size = file
+                .metadata()
+                .map_err(|e| PackageError::io_at("cannot inspect archive", path, e))?
+                .len();
+            let mut budget = Budget::sized(limits, size);
+            walk_zip(BufReader::new(file), &mut checker, &mut budget, visit)?
         }
     };
     Ok(Walked {
@@ -143,6 +177,7 @@ fn utf8(bytes: &[u8], what: &str) -> Result<String, PackageError> {
 fn walk_tar<R: Read>(
     file: R,
     checker: &mut Checker,
+    budget: &mut Budget,
     visit: &mut Visitor<'_>,
 ) -> Result<u64, PackageError> {
     let mut archive = tar::Archive::new(MultiGzDecoder::new(file));
@@ -187,7 +222,9 @@ fn walk_tar<R: Read>(
             tar::EntryType::Fifo => return Err(unsupported(&name, "FIFO (named pipe)")),
             other => return Err(unsupported(&name, &format!("tar entry of type {other:?}"))),
         };
-        visit_one(checker, visit, &name, kind, mode, declared, &mut entry)?;
+        visit_one(
+            checker, budget, visit, &name, kind, mode, declared, &mut entry,
+        )?;
         count += 1;
     }
     // Read to the end of the gzip stream so its CRC/length trailer is checked too.
@@ -199,6 +236,7 @@ fn walk_tar<R: Read>(
 fn walk_zip(
     file: BufReader<File>,
     checker: &mut Checker,
+    budget: &mut Budget,
     visit: &mut Visitor<'_>,
 ) -> Result<u64, PackageError> {
     let mut archive = zip::ZipArchive::new(file).map_err(|e| read_error("cannot read zip", e))?;
@@ -227,6 +265,7 @@ fn walk_zip(
                 let target = utf8(&target, "link target")?;
                 visit_one(
                     checker,
+                    budget,
                     visit,
                     &name,
                     Kind::Symlink(target),
@@ -244,6 +283,7 @@ fn walk_zip(
         };
         visit_one(
             checker,
+            budget,
             visit,
             &name,
             kind,
@@ -259,8 +299,12 @@ fn walk_zip(
 /// readable to its end (detects truncation/corruption: CRC for zip, gzip trailer for tar.gz),
 /// no absolute paths, no `..` components, no symlink/hardlink whose target escapes, no device
 /// files. Returns the entry count.
-pub fn validate_archive(path: &Path, format: ArchiveFormat) -> Result<u64, PackageError> {
-    let walked = walk(path, format, &mut |_| Ok(()))?;
+pub fn validate_archive(
+    path: &Path,
+    format: ArchiveFormat,
+    limits: ExtractLimits,
+) -> Result<u64, PackageError> {
+    let walked = walk(path, format, limits, &mut |_| Ok(()))?;
     if let Some(link) = walked.escaping_links.first() {
         return Err(link.to_error());
     }
@@ -271,14 +315,24 @@ pub fn validate_archive(path: &Path, format: ArchiveFormat) -> Result<u64, Packa
 /// Validates a `.tar.gz` read from a stream (e.g. while an upload is still arriving), with
 /// the same checks as [`validate_archive`]. Zip archives need a file (their index is at the
 /// end), so they are refused here.
-pub fn validate_stream(reader: impl Read, format: ArchiveFormat) -> Result<u64, PackageError> {
+pub fn validate_stream(
+    reader: impl Read,
+    format: ArchiveFormat,
+    limits: ExtractLimits,
+) -> Result<u64, PackageError> {
     if format != ArchiveFormat::TarGz {
         return Err(PackageError::malformed(format!(
             "{format} archives can only be validated from a file"
         )));
     }
     let mut checker = Checker::default();
-    let count = walk_tar(reader, &mut checker, &mut |_| Ok(()))?;
+    let consumed = Consumed::default();
+    let mut budget = Budget::streaming(limits, consumed.clone());
+    let reader = Counting {
+        inner: reader,
+        consumed,
+    };
+    let count = walk_tar(reader, &mut checker, &mut budget, &mut |_| Ok(()))?;
     if let Some(link) = checker.escaping_links().first() {
         return Err(link.to_error());
     }

@@ -18,6 +18,12 @@ pub enum PackageError {
     #[error("package archive is malformed: {reason}")]
     Malformed { reason: String },
 
+    /// The archive unpacks to more than an extraction limit allows.
+    #[error(
+        "package refused: {reason}; nothing was kept (limits: [limits] in the Space configuration, PACKAGE_EXTRACT_* on agents and drop runs)"
+    )]
+    LimitExceeded { reason: String },
+
     /// An entry (or a link's target) would land outside the extraction directory.
     #[error("archive entry '{entry}' would be written outside the extraction directory")]
     UnsafePath { entry: String },

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::archive::{Entry, walk};
 use super::safety::Kind;
-use super::{ArchiveFormat, PackageError};
+use super::{ArchiveFormat, ExtractLimits, PackageError};
 
 /// Extracts into `dest` (created if needed). Re-checks every entry and never writes outside
 /// `dest` even if validation was skipped; refuses unsafe entries with UnsafePath before writing
@@ -16,7 +16,12 @@ use super::{ArchiveFormat, PackageError};
 /// Never follows a symlink while writing, including symlinks already in `dest`. Files already
 /// present are replaced; a failed extraction can leave earlier entries behind, so extract into
 /// a fresh directory and discard it on error. Returns the entry count.
-pub fn extract(archive: &Path, format: ArchiveFormat, dest: &Path) -> Result<u64, PackageError> {
+pub fn extract(
+    archive: &Path,
+    format: ArchiveFormat,
+    dest: &Path,
+    limits: ExtractLimits,
+) -> Result<u64, PackageError> {
     fs::create_dir_all(dest)
         .map_err(|e| PackageError::io_at("cannot create extraction directory", dest, e))?;
     let mut ex = Extractor {
@@ -24,7 +29,7 @@ pub fn extract(archive: &Path, format: ArchiveFormat, dest: &Path) -> Result<u64
         verified: HashSet::new(),
         dir_modes: Vec::new(),
     };
-    let walked = walk(archive, format, &mut |e| ex.entry(e))?;
+    let walked = walk(archive, format, limits, &mut |e| ex.entry(e))?;
     if let Some(first) = walked.escaping_links.first() {
         for link in &walked.escaping_links {
             let path = join(dest, &link.parts);

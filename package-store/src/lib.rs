@@ -14,6 +14,7 @@ mod chunks;
 mod error;
 mod extract;
 mod ingest;
+mod limits;
 mod reader;
 mod safety;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use chunks::{ChunkStore, MAX_CHUNK_LEN, StoreStats, ZSTD_LEVEL, chunk_hash};
 pub use error::PackageError;
 pub use extract::extract;
 pub use ingest::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Ingested, ingest};
+pub use limits::{ExtractLimits, RATIO_FLOOR};
 // Package identity lives in the domain; re-exported so users of the store need one import.
 pub use domain::package::{
     ArchiveFormat, ChunkHash, ChunkRef, NameError, PackageManifest, format_from_file_name,

@@ -2,6 +2,7 @@
 //! binaries (`space-server`, `odcm`, `agent`, `deploy`) on loopback and drives them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
 
+mod bombs;
 mod deployment_failures;
 mod deployments;
 mod input_refusals;

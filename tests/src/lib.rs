@@ -429,6 +429,22 @@ pub fn write_stored_tar_gz(path: &Path, entry: &str, data: &[u8]) {
     t.into_inner().expect("tar").finish().expect("gzip");
 }
 
+/// A `.tar.gz` holding `entry`: `len` zero bytes, compressed as well as gzip can (a bomb when
+/// `len` is large), written without holding them in memory.
+pub fn write_zeros_tar_gz(path: &Path, entry: &str, len: u64) {
+    use std::io::Read;
+    let f = std::fs::File::create(path).expect("create archive");
+    let gz = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+    let mut t = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len);
+    h.set_mode(0o755);
+    h.set_cksum();
+    t.append_data(&mut h, entry, std::io::repeat(0).take(len))
+        .expect("append");
+    t.into_inner().expect("tar").finish().expect("gzip");
+}
+
 /// Deterministic pseudo-random bytes (xorshift), poorly compressible.
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -8,6 +8,7 @@ fn validate_tar(entries: &[E<'_>]) -> Result<u64, PackageError> {
     validate_archive(
         &write(dir.path(), "p.tar.gz", &tar_gz(entries)),
         ArchiveFormat::TarGz,
+        crate::ExtractLimits::default(),
     )
 }
 
@@ -16,6 +17,7 @@ fn validate_zip(entries: &[E<'_>]) -> Result<u64, PackageError> {
     validate_archive(
         &write(dir.path(), "p.zip", &zip(entries)),
         ArchiveFormat::Zip,
+        crate::ExtractLimits::default(),
     )
 }
 
@@ -56,7 +58,10 @@ fn accepts_good_archives() {
     assert_eq!(validate_zip(&zipped).unwrap(), 4);
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "p.nupkg", &zip(&zipped));
-    assert_eq!(validate_archive(&p, ArchiveFormat::Nupkg).unwrap(), 4);
+    assert_eq!(
+        validate_archive(&p, ArchiveFormat::Nupkg, crate::ExtractLimits::default()).unwrap(),
+        4
+    );
     assert_eq!(validate_zip(&[]).unwrap(), 0);
 }
 
@@ -70,18 +75,27 @@ fn rejects_truncated_and_corrupt_tar_gz() {
     let dir = tempfile::tempdir().unwrap();
     for cut in [good.len() - 4, good.len() - 8, good.len() / 2, 30, 5] {
         let p = write(dir.path(), "t.tar.gz", &good[..cut]);
-        assert_malformed(validate_archive(&p, ArchiveFormat::TarGz));
+        assert_malformed(validate_archive(
+            &p,
+            ArchiveFormat::TarGz,
+            crate::ExtractLimits::default(),
+        ));
     }
     let mut flipped = good.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x55;
     let p = write(dir.path(), "f.tar.gz", &flipped);
-    assert_malformed(validate_archive(&p, ArchiveFormat::TarGz));
+    assert_malformed(validate_archive(
+        &p,
+        ArchiveFormat::TarGz,
+        crate::ExtractLimits::default(),
+    ));
     let p = write(dir.path(), "g.tar.gz", &pseudo_random(10_000, 3));
-    let err = validate_archive(&p, ArchiveFormat::TarGz).unwrap_err();
+    let err =
+        validate_archive(&p, ArchiveFormat::TarGz, crate::ExtractLimits::default()).unwrap_err();
     assert!(err.to_string().contains("malformed"), "{err}");
     let p = write(dir.path(), "e.tar.gz", b"");
-    assert!(validate_archive(&p, ArchiveFormat::TarGz).is_err());
+    assert!(validate_archive(&p, ArchiveFormat::TarGz, crate::ExtractLimits::default()).is_err());
 }
 
 #[test]
@@ -94,22 +108,35 @@ fn rejects_truncated_and_corrupt_zip() {
     let dir = tempfile::tempdir().unwrap();
     for cut in [good.len() - 1, good.len() - 30, good.len() * 2 / 3, 100, 0] {
         let p = write(dir.path(), "t.zip", &good[..cut]);
-        assert_malformed(validate_archive(&p, ArchiveFormat::Zip));
+        assert_malformed(validate_archive(
+            &p,
+            ArchiveFormat::Zip,
+            crate::ExtractLimits::default(),
+        ));
     }
     // Flip a byte inside a.bin's (incompressible, so stored-as-is) data: CRC must catch it.
     let mut flipped = good.clone();
     flipped[50_000] ^= 0x01;
     let p = write(dir.path(), "f.zip", &flipped);
-    let err = validate_archive(&p, ArchiveFormat::Zip).unwrap_err();
+    let err =
+        validate_archive(&p, ArchiveFormat::Zip, crate::ExtractLimits::default()).unwrap_err();
     assert!(
         matches!(err, PackageError::Malformed { ref reason } if reason.contains("a.bin")),
         "{err}"
     );
     let p = write(dir.path(), "g.zip", &pseudo_random(10_000, 5));
-    assert_malformed(validate_archive(&p, ArchiveFormat::Zip));
+    assert_malformed(validate_archive(
+        &p,
+        ArchiveFormat::Zip,
+        crate::ExtractLimits::default(),
+    ));
     let missing = dir.path().join("nope.zip");
     assert!(matches!(
-        validate_archive(&missing, ArchiveFormat::Zip),
+        validate_archive(
+            &missing,
+            ArchiveFormat::Zip,
+            crate::ExtractLimits::default()
+        ),
         Err(PackageError::Io(_))
     ));
 }
@@ -237,9 +264,28 @@ fn stream_validation_matches_file_validation() {
     }
     let bytes = std::fs::read(&good).unwrap();
     assert_eq!(
-        super::validate_stream(&bytes[..], ArchiveFormat::TarGz).unwrap(),
+        super::validate_stream(
+            &bytes[..],
+            ArchiveFormat::TarGz,
+            crate::ExtractLimits::default()
+        )
+        .unwrap(),
         1
     );
-    assert!(super::validate_stream(&bytes[..bytes.len() - 5], ArchiveFormat::TarGz).is_err());
-    assert!(super::validate_stream(&bytes[..], ArchiveFormat::Zip).is_err());
+    assert!(
+        super::validate_stream(
+            &bytes[..bytes.len() - 5],
+            ArchiveFormat::TarGz,
+            crate::ExtractLimits::default()
+        )
+        .is_err()
+    );
+    assert!(
+        super::validate_stream(
+            &bytes[..],
+            ArchiveFormat::Zip,
+            crate::ExtractLimits::default()
+        )
+        .is_err()
+    );
 }

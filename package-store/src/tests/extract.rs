@@ -47,7 +47,16 @@ fn extracts_tar_gz_with_modes_and_links() {
         ]),
     );
     let dest = dir.path().join("out/nested");
-    assert_eq!(extract(&archive, ArchiveFormat::TarGz, &dest).unwrap(), 8);
+    assert_eq!(
+        extract(
+            &archive,
+            ArchiveFormat::TarGz,
+            &dest,
+            crate::ExtractLimits::default()
+        )
+        .unwrap(),
+        8
+    );
     assert_eq!(
         fs::read(dest.join("bin/deploy.sh")).unwrap(),
         b"#!/bin/sh\necho deployed\n"
@@ -71,7 +80,16 @@ fn extracts_tar_gz_with_modes_and_links() {
     );
 
     // Extracting again over the top replaces files (and the link) cleanly.
-    assert_eq!(extract(&archive, ArchiveFormat::TarGz, &dest).unwrap(), 8);
+    assert_eq!(
+        extract(
+            &archive,
+            ArchiveFormat::TarGz,
+            &dest,
+            crate::ExtractLimits::default()
+        )
+        .unwrap(),
+        8
+    );
     assert_eq!(mode(&dest.join("bin/deploy.sh")), 0o755);
 }
 
@@ -89,7 +107,16 @@ fn extracts_zip_and_keeps_executable_bit() {
         ]),
     );
     let dest = dir.path().join("out");
-    assert_eq!(extract(&archive, ArchiveFormat::Zip, &dest).unwrap(), 4);
+    assert_eq!(
+        extract(
+            &archive,
+            ArchiveFormat::Zip,
+            &dest,
+            crate::ExtractLimits::default()
+        )
+        .unwrap(),
+        4
+    );
     assert_eq!(mode(&dest.join("scripts/PreDeploy.sh")), 0o755);
     assert_eq!(mode(&dest.join("readme.txt")), 0o644);
     assert_eq!(
@@ -134,7 +161,7 @@ fn refuses_parent_paths_and_writes_nothing_outside() {
     ];
     for (name, bytes, format) in cases {
         let archive = write(dir.path(), name, &bytes);
-        let err = extract(&archive, format, &dest).unwrap_err();
+        let err = extract(&archive, format, &dest, crate::ExtractLimits::default()).unwrap_err();
         assert!(
             matches!(err, PackageError::UnsafePath { .. }),
             "{name}: {err}"
@@ -165,7 +192,13 @@ fn never_writes_through_symlinks() {
             E::File("link/pwned", b"x", 0o644),
         ]),
     );
-    let err = extract(&a, ArchiveFormat::TarGz, &dest).unwrap_err();
+    let err = extract(
+        &a,
+        ArchiveFormat::TarGz,
+        &dest,
+        crate::ExtractLimits::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, PackageError::UnsafePath { ref entry } if entry == "link -> ../outside"),
         "{err}"
@@ -179,7 +212,12 @@ fn never_writes_through_symlinks() {
         &tar_gz(&[E::Symlink("s", "a/.."), E::Symlink("a", ".")]),
     );
     assert!(matches!(
-        extract(&b, ArchiveFormat::TarGz, &dest),
+        extract(
+            &b,
+            ArchiveFormat::TarGz,
+            &dest,
+            crate::ExtractLimits::default()
+        ),
         Err(PackageError::UnsafePath { .. })
     ));
     assert!(
@@ -195,7 +233,12 @@ fn never_writes_through_symlinks() {
         &tar_gz(&[E::File("pre/pwned", b"x", 0o644)]),
     );
     assert!(matches!(
-        extract(&c, ArchiveFormat::TarGz, &dest),
+        extract(
+            &c,
+            ArchiveFormat::TarGz,
+            &dest,
+            crate::ExtractLimits::default()
+        ),
         Err(PackageError::UnsafePath { .. })
     ));
     // ...nor replaced by writing through it when the entry is the link itself.
@@ -204,7 +247,13 @@ fn never_writes_through_symlinks() {
         "d.tar.gz",
         &tar_gz(&[E::File("pre", b"replaced", 0o644)]),
     );
-    extract(&d, ArchiveFormat::TarGz, &dest).unwrap();
+    extract(
+        &d,
+        ArchiveFormat::TarGz,
+        &dest,
+        crate::ExtractLimits::default(),
+    )
+    .unwrap();
     assert_eq!(fs::read(dest.join("pre")).unwrap(), b"replaced");
     assert_eq!(
         fs::read_dir(&outside).unwrap().count(),
@@ -219,7 +268,12 @@ fn refuses_devices() {
     let a = write(dir.path(), "a.tar.gz", &tar_gz(&[E::Fifo("pipe")]));
     let dest = dir.path().join("dest");
     assert!(matches!(
-        extract(&a, ArchiveFormat::TarGz, &dest),
+        extract(
+            &a,
+            ArchiveFormat::TarGz,
+            &dest,
+            crate::ExtractLimits::default()
+        ),
         Err(PackageError::UnsupportedEntry { .. })
     ));
     assert!(fs::symlink_metadata(dest.join("pipe")).is_err());
@@ -247,9 +301,20 @@ fn keeps_long_link_targets_whole() {
         t.append_link(&mut l, "link.txt", &target).unwrap();
         t.into_inner().unwrap().finish().unwrap();
     }
-    crate::validate_archive(&archive, ArchiveFormat::TarGz).unwrap();
+    crate::validate_archive(
+        &archive,
+        ArchiveFormat::TarGz,
+        crate::ExtractLimits::default(),
+    )
+    .unwrap();
     let dest = dir.path().join("out");
-    extract(&archive, ArchiveFormat::TarGz, &dest).unwrap();
+    extract(
+        &archive,
+        ArchiveFormat::TarGz,
+        &dest,
+        crate::ExtractLimits::default(),
+    )
+    .unwrap();
     assert_eq!(
         std::fs::read_link(dest.join("link.txt")).unwrap(),
         PathBuf::from(&target)

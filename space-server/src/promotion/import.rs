@@ -53,7 +53,7 @@ fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
     };
     let mut r = PackageReader::new(state.chunks.clone(), m);
     if m.format == ArchiveFormat::TarGz {
-        validate_stream(&mut r, m.format).map_err(bad)?;
+        validate_stream(&mut r, m.format, state.limits().extract).map_err(bad)?;
         // The rest (if any), so the whole-file SHA-256 is checked at the end.
         std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| bad(PackageError::from_io(e)))?;
         return Ok(());
@@ -63,7 +63,7 @@ fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
         .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display())))?;
     std::io::copy(&mut r, &mut f).map_err(|e| bad(PackageError::from_io(e)))?;
     drop(f);
-    validate_archive(&tmp.0, m.format).map_err(bad)?;
+    validate_archive(&tmp.0, m.format, state.limits().extract).map_err(bad)?;
     Ok(())
 }
 

@@ -153,11 +153,12 @@ impl PackageService {
         let mut file =
             tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::fs::File::from_std(std_file));
         let mut received: u64 = 0;
+        let extract = self.state.limits().extract;
         // A .tar.gz is validated while it arrives; a zip (index at the end) once it is on disk.
         let (vtx, mut validation) = if format == ArchiveFormat::TarGz {
             let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
             let task = tokio::task::spawn_blocking(move || {
-                validate_stream(ChannelReader::new(rx), ArchiveFormat::TarGz)
+                validate_stream(ChannelReader::new(rx), ArchiveFormat::TarGz, extract)
             });
             (Some(tx), Some(task))
         } else {
@@ -212,7 +213,7 @@ impl PackageService {
         let path = tmp.path().to_path_buf();
         let ingested = tokio::task::spawn_blocking(move || -> ApiResult<_> {
             if format != ArchiveFormat::TarGz {
-                validate_archive(&path, format)?;
+                validate_archive(&path, format, extract)?;
             }
             let f = std::fs::File::open(&path)
                 .map_err(|e| ApiError::Internal(format!("cannot read upload: {e}")))?;
