@@ -26,10 +26,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Runs a drop's launcher with `stdin` and extra arguments.
+/// Runs a drop's launcher (the runner copied into the drop) with `stdin` and extra arguments.
 fn launch(drop: &Path, stdin: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let name = drop.file_name().unwrap().to_string_lossy().into_owned();
-    let mut cmd = Command::new(drop.join(format!("{name}.sh")));
+    run(
+        Command::new(drop.join(format!("{name}.sh"))),
+        stdin,
+        args,
+        env,
+    )
+}
+
+/// Runs a drop with the `deploy` installed on this machine (the README's way).
+fn run_installed(drop: &Path, stdin: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(e2e::bin("deploy"));
+    cmd.arg("drop").arg("run").arg(drop);
+    run(cmd, stdin, args, env)
+}
+
+fn run(mut cmd: Command, stdin: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.args(args)
         // Set but empty counts as unset (a bug once): the password then comes from stdin.
         .env("DEPLOY_DROP_PASSWORD", "")
@@ -226,13 +241,15 @@ fn offline_drop_is_written_carried_run_and_reported() {
         apps.to_str().unwrap(),
         "--working-dir",
         work.to_str().unwrap(),
+        "--space-fingerprint",
+        &s.fingerprint,
     ];
     let env = [("SMOKE_OUT", smoke.to_str().unwrap())];
     let carried = there.path().join(name);
     copy_dir(&folder, &carried);
 
     // A wrong password refuses and deploys nothing.
-    let o = launch(&carried, Some("not it\n"), &run_args, &env);
+    let o = run_installed(&carried, Some("not it\n"), &run_args, &env);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("wrong sensitive-variables password"),
@@ -245,7 +262,7 @@ fn offline_drop_is_written_carried_run_and_reported() {
     let tampered = there.path().join("tampered").join(name);
     copy_dir(&folder, &tampered);
     std::fs::write(tampered.join("scripts/Smoke.sh"), "echo pwned").unwrap();
-    let o = launch(&tampered, Some(&format!("{PASSWORD}\n")), &run_args, &env);
+    let o = run_installed(&tampered, Some(&format!("{PASSWORD}\n")), &run_args, &env);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("does not match its manifest") && text(&o).contains("scripts/Smoke.sh"),
@@ -254,8 +271,37 @@ fn offline_drop_is_written_carried_run_and_reported() {
     );
     assert!(!apps.exists() && !work.exists());
 
+    // The runner in the folder replaced and the manifest rewritten to match: the installed
+    // deploy checks the Space's signature and refuses before it asks for the password; the
+    // replaced runner never runs.
+    let replaced = there.path().join("replaced").join(name);
+    copy_dir(&folder, &replaced);
+    let captured = there.path().join("captured.txt");
+    let fake = format!("#!/bin/sh\ncat > '{}'\n", captured.display());
+    std::fs::write(replaced.join("deploy"), fake).unwrap();
+    let m = exec::drop::build_manifest(&replaced).unwrap();
+    std::fs::write(
+        replaced.join("manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    exec::drop::verify(&replaced).unwrap();
+    let o = run_installed(&replaced, Some(&format!("{PASSWORD}\n")), &run_args, &env);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("not signed by the certificate"),
+        "{}",
+        text(&o)
+    );
+    assert!(!captured.exists() && !apps.exists());
+    // Nothing pinned at all: refused, and it says what to pin.
+    let unpinned = &run_args[..4];
+    let o = run_installed(&carried, Some(&format!("{PASSWORD}\n")), unpinned, &env);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--space-fingerprint"), "{}", text(&o));
+
     // The right password from stdin: deployed like an agent would.
-    let o = launch(&carried, Some(&format!("{PASSWORD}\n")), &run_args, &env);
+    let o = run_installed(&carried, Some(&format!("{PASSWORD}\n")), &run_args, &env);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("api key is ********"), "{out}");
@@ -379,6 +425,7 @@ fn a_drop_without_sensitive_variables_needs_no_password() {
     let there = tempfile::tempdir().unwrap();
     let out = there.path().join("hello.txt");
     let work = there.path().join("work");
+    // The launcher in the folder (for a machine without deploy) takes the same pin.
     let o = launch(
         &folder,
         None,
@@ -387,6 +434,8 @@ fn a_drop_without_sensitive_variables_needs_no_password() {
             there.path().join("apps").to_str().unwrap(),
             "--working-dir",
             work.to_str().unwrap(),
+            "--space-fingerprint",
+            &s.fingerprint,
         ],
         &[("OUT", out.to_str().unwrap())],
     );

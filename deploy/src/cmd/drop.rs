@@ -154,6 +154,12 @@ pub async fn update_drop(x: &Env, a: DropTargetArgs) -> anyhow::Result<()> {
 pub enum DropCmd {
     /// Verify an offline drop and deploy it on this machine.
     ///
+    /// The drop must be pinned from outside its folder (whoever carries it can rewrite every
+    /// file in it): --space-fingerprint checks the Space's signature over its manifest with the
+    /// certificate you pin, --expect-manifest checks the manifest's SHA-256 the Space's
+    /// deployment log shows. Run it with a deploy installed on this machine, not the copy in
+    /// the folder.
+    ///
     /// The sensitive-variables password (asked only when the drop has sensitive values) comes
     /// from, in order: --password-file, the DEPLOY_DROP_PASSWORD environment variable, a
     /// prompt on the terminal when stdin is one, else the first line of stdin.
@@ -172,6 +178,13 @@ pub enum DropCmd {
         /// log prints it when it writes the drop).
         #[arg(long)]
         expect_manifest: Option<String>,
+        /// Refuse to run unless the drop is signed by the Space with this certificate
+        /// fingerprint (sha256:..., the one `deploy` contexts pin for that Space).
+        #[arg(long, env = "DEPLOY_DROP_SPACE_FINGERPRINT")]
+        space_fingerprint: Option<String>,
+        /// Run a drop that neither of the above pins (only its own manifest checks it).
+        #[arg(long)]
+        unverified: bool,
     },
     /// Write the result of a drop that was run, to import in the Space (deploy receipt import).
     Receipt {
@@ -272,12 +285,17 @@ pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
             working_dir,
             password_file,
             expect_manifest,
+            space_fingerprint,
+            unverified,
         } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             let opts = RunOptions {
                 applications_dir,
                 working_dir,
                 expect_manifest,
+                space_fingerprint,
+                check_signature: Some(net::pki::verify_with_cert),
+                unverified,
             };
             let cancel = exec::Cancel::new();
             let c2 = cancel.clone();

@@ -3,7 +3,6 @@
 //! refuses a version newer than it knows.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -156,11 +155,4 @@ pub(crate) fn parse<T: Versioned + DeserializeOwned>(
         )));
     }
     Ok(v)
-}
-
-/// Reads and parses a versioned file inside a drop.
-pub(crate) fn read<T: Versioned + DeserializeOwned>(dir: &Path, rel: &str) -> Result<T, DropError> {
-    let p = dir.join(rel);
-    let bytes = std::fs::read(&p).map_err(|e| DropError::io("cannot read", &p, e))?;
-    parse(&bytes, &p.display().to_string())
 }

@@ -76,7 +76,7 @@ fn walk(dir: &Path) -> Result<BTreeMap<String, Found>, DropError> {
     Ok(out)
 }
 
-fn hash_file(path: &Path) -> Result<String, DropError> {
+pub(crate) fn hash_file(path: &Path) -> Result<String, DropError> {
     use sha2::Digest;
     let mut f = std::fs::File::open(path).map_err(|e| DropError::io("cannot read", path, e))?;
     let mut h = sha2::Sha256::new();
@@ -115,28 +115,31 @@ pub fn build_manifest(dir: &Path) -> Result<Manifest, DropError> {
     })
 }
 
-/// Checks every file of the drop in `dir` against its `manifest.json`: a changed or missing
-/// file, a symbolic link, or an executable file the manifest does not list refuses the drop
-/// (other extra files, like `result.json`, are allowed). Returns the manifest and the
-/// SHA-256 of `manifest.json`.
-pub fn verify(dir: &Path) -> Result<(Manifest, String), DropError> {
-    let mp = dir.join(MANIFEST_FILE);
-    let bytes = std::fs::read(&mp).map_err(|e| DropError::io("cannot read", &mp, e))?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| DropError::Format {
+/// Parses `manifest.json` (read from `path`), refusing another kind or a newer version.
+pub(crate) fn parse_manifest(bytes: &[u8], path: &Path) -> Result<Manifest, DropError> {
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| DropError::Format {
         what: "drop manifest",
-        path: mp.display().to_string(),
+        path: path.display().to_string(),
         reason: e.to_string(),
     })?;
     if manifest.kind != KIND || manifest.version > FORMAT_VERSION {
         return Err(DropError::Format {
             what: "drop manifest",
-            path: mp.display().to_string(),
+            path: path.display().to_string(),
             reason: format!(
                 "kind '{}' version {} (expected '{KIND}' up to {FORMAT_VERSION})",
                 manifest.kind, manifest.version
             ),
         });
     }
+    Ok(manifest)
+}
+
+/// What in the folder disagrees with the manifest's list of files, without reading contents:
+/// a listed file missing, of another size or a symbolic link, a path that leaves the drop, or
+/// an executable file or symbolic link the manifest does not list (other extra files, like
+/// `result.json` or `manifest.sig`, are allowed).
+pub(crate) fn listing_problems(dir: &Path, manifest: &Manifest) -> Result<Vec<String>, DropError> {
     let mut found = walk(dir)?;
     let mut problems = Vec::new();
     for e in &manifest.files {
@@ -148,11 +151,7 @@ pub fn verify(dir: &Path) -> Result<(Manifest, String), DropError> {
             None => problems.push(format!("'{}' is missing", e.path)),
             Some(f) if f.symlink => problems.push(format!("'{}' is a symbolic link", e.path)),
             Some(f) if f.size != e.size => problems.push(format!("'{}' was changed", e.path)),
-            Some(_) => {
-                if hash_file(&dir.join(&e.path))? != e.sha256 {
-                    problems.push(format!("'{}' was changed", e.path));
-                }
-            }
+            Some(_) => {}
         }
     }
     for (path, f) in found {
@@ -164,6 +163,25 @@ pub fn verify(dir: &Path) -> Result<(Manifest, String), DropError> {
             problems.push(format!(
                 "'{path}' is an executable file the drop does not list"
             ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Checks every file of the drop in `dir` against its `manifest.json` (see
+/// [`listing_problems`]; every listed file's content is hashed too). Returns the manifest and
+/// the SHA-256 of `manifest.json`. The runner does not use this: it reads each file once
+/// into private storage and checks that copy (`snapshot`).
+pub fn verify(dir: &Path) -> Result<(Manifest, String), DropError> {
+    let mp = dir.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&mp).map_err(|e| DropError::io("cannot read", &mp, e))?;
+    let manifest = parse_manifest(&bytes, &mp)?;
+    let mut problems = listing_problems(dir, &manifest)?;
+    if problems.is_empty() {
+        for e in &manifest.files {
+            if hash_file(&dir.join(&e.path))? != e.sha256 {
+                problems.push(format!("'{}' was changed", e.path));
+            }
         }
     }
     if !problems.is_empty() {

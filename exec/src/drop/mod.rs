@@ -13,18 +13,23 @@
 //! | `deploy` | the runner: a copy of the `deploy` binary (`deploy drop run`) |
 //! | `{name}.sh`, `{name}.cmd`, `{name}.ps1` | launchers calling the runner |
 //! | `manifest.json` | SHA-256, size and mode of every other file |
+//! | `manifest.sig` | the Space's signature over `manifest.json` (its API certificate's key) |
 //!
 //! It is built in `<drop folder>/.{name}.partial-{random}` and renamed into place, so a
-//! half-written drop never carries its final name. The runner verifies every file against
-//! the manifest before anything else; when the drop has sensitive values, the encrypted file
-//! also holds the hash of every other file, so a drop changed by someone who does not know
-//! the password is refused even if they rewrote `manifest.json`.
+//! half-written drop never carries its final name. The runner runs only a drop pinned from
+//! outside the folder (the Space's certificate fingerprint, against which it checks
+//! `manifest.sig`, or the manifest's SHA-256 from the deployment log), reads every file it
+//! uses once into private storage and checks that copy against the manifest before anything
+//! else; when the drop has sensitive values, the encrypted file also holds the hash of every
+//! other file.
 
 mod crypt;
 mod format;
 mod manifest;
 mod receipt;
 mod runner;
+mod signature;
+mod snapshot;
 mod writer;
 
 #[cfg(test)]
@@ -38,6 +43,7 @@ pub use format::{
 pub use manifest::{Manifest, ManifestEntry, build_manifest, verify};
 pub use receipt::{DropReceipt, RECEIPT_KIND, make_receipt, parse_receipt};
 pub use runner::{RunOptions, RunResult, StepResult, run_drop};
+pub use signature::{CheckSignature, DropSigner, ManifestSignature, SIGNATURE_FILE};
 pub use writer::{DropPlan, PlannedStep, Written, write_drop};
 
 pub use age::secrecy::{ExposeSecret, SecretString};

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use age::secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::format::{parse, read};
+use super::format::parse;
+use super::snapshot::Snapshot;
 use super::{
     DEFINITION_FILE, DropDefinition, DropError, FORMAT_VERSION, PlainVariable, RESULT_FILE,
-    SensitivePayload, StepVariablesFile, verify,
+    SensitivePayload, StepVariablesFile,
 };
 use crate::{Cancel, ExecConfig, LogSink, LogStream, PackageInput, StepJob, run_step};
 use domain::model::{RunState, ScriptSource, StepAction, Timestamp};
@@ -25,9 +26,15 @@ pub struct RunOptions {
     pub applications_dir: Option<PathBuf>,
     pub working_dir: Option<PathBuf>,
     /// The manifest SHA-256 the Space recorded for this drop (its deployment log shows it).
-    /// Everything inside the folder can be rewritten by whoever carries it, so this is the
-    /// check that does not trust the folder; without it the runner prints the hash to compare.
+    /// Everything inside the folder can be rewritten by whoever carries it, so a pin from
+    /// outside the folder is what the drop is checked against: this, or `space_fingerprint`.
     pub expect_manifest: Option<String>,
+    /// The Space certificate fingerprint the operator pins: the drop's manifest must be
+    /// signed with that certificate's key (checked by `check_signature`).
+    pub space_fingerprint: Option<String>,
+    pub check_signature: Option<super::CheckSignature>,
+    /// Run a drop nothing pins (only the manifest inside the folder checks it).
+    pub unverified: bool,
 }
 
 /// `result.json`: what the runner recorded in the drop folder.
@@ -84,13 +91,12 @@ impl LogSink for Printer<'_> {
 fn open_sensitive(
     dir: &Path,
     def: &DropDefinition,
-    manifest: &super::Manifest,
+    snap: &Snapshot,
     rel: &str,
     password: &mut dyn FnMut() -> Result<SecretString, DropError>,
 ) -> Result<BTreeMap<String, Vec<PlainVariable>>, DropError> {
-    let p = dir.join(rel);
-    let cipher = std::fs::read(&p).map_err(|e| DropError::io("cannot read", &p, e))?;
-    let plain = super::decrypt(&cipher, &password()?)?;
+    let manifest = &snap.manifest;
+    let plain = super::decrypt(snap.bytes(rel)?, &password()?)?;
     let payload: SensitivePayload = parse(&plain, rel)?;
     let listed: BTreeMap<String, String> = manifest
         .files
@@ -107,35 +113,6 @@ fn open_sensitive(
     Ok(payload.steps)
 }
 
-/// Copies `src` to `dst`, hashing what it copies; an error names what differs.
-fn copy_verified(src: &Path, dst: &Path, sha256: &str) -> Result<(), String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut from = std::fs::File::open(src).map_err(|e| format!("'{}': {e}", src.display()))?;
-    let mut to = std::fs::File::create(dst).map_err(|e| format!("'{}': {e}", dst.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = from
-            .read(&mut buf)
-            .map_err(|e| format!("'{}': {e}", src.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])
-            .map_err(|e| format!("'{}': {e}", dst.display()))?;
-    }
-    let got = hex::encode(hasher.finalize());
-    if !got.eq_ignore_ascii_case(sha256.trim_start_matches("sha256:")) {
-        return Err(format!(
-            "package '{}' changed after the drop was verified (SHA-256 {got})",
-            src.display()
-        ));
-    }
-    Ok(())
-}
-
 /// Verifies and runs the drop in `dir`. Refusals (changed files, wrong password, unreadable
 /// drop) are errors and run nothing; a failing step is an `Ok` result with state `failed`
 /// (later steps `skipped`). `result.json` is written in `dir` either way once steps ran.
@@ -146,43 +123,23 @@ pub fn run_drop(
     out: &mut dyn Write,
     cancel: &Cancel,
 ) -> Result<RunResult, DropError> {
-    let (manifest, manifest_sha256) = verify(dir)?;
-    match &opts.expect_manifest {
-        Some(expected) => {
-            let want = expected
-                .trim()
-                .trim_start_matches("sha256:")
-                .to_ascii_lowercase();
-            let got = manifest_sha256
-                .trim_start_matches("sha256:")
-                .to_ascii_lowercase();
-            if want != got {
-                return Err(DropError::Tampered {
-                    dir: dir.display().to_string(),
-                    problems: format!(
-                        "its manifest is sha256:{got}, not the sha256:{want} the Space recorded"
-                    ),
-                });
-            }
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "Drop manifest sha256:{}: compare it with the one in the Space's deployment log, or pass --expect-manifest",
-                manifest_sha256.trim_start_matches("sha256:")
-            );
-        }
+    let mut notes = Vec::new();
+    let snap = Snapshot::take(dir, &mut |manifest, sig| {
+        notes = trust(dir, opts, manifest, sig)?;
+        Ok(())
+    })?;
+    for n in notes {
+        let _ = writeln!(out, "{n}");
     }
-    let def: DropDefinition = read(dir, DEFINITION_FILE)?;
+    let manifest_sha256 = snap.manifest_sha256.clone();
+    let def: DropDefinition = parse(snap.bytes(DEFINITION_FILE)?, DEFINITION_FILE)?;
     let sensitive = match &def.sensitive_file {
-        Some(rel) => open_sensitive(dir, &def, &manifest, rel, password)?,
+        Some(rel) => open_sensitive(dir, &def, &snap, rel, password)?,
         None => BTreeMap::new(),
     };
-    let private = tempfile::tempdir()
-        .map_err(|e| DropError::io("cannot create", Path::new("a temporary directory"), e))?;
     let mut steps = Vec::new();
     for s in &def.steps {
-        let vars: StepVariablesFile = read(dir, &s.variables_file)?;
+        let vars: StepVariablesFile = parse(snap.bytes(&s.variables_file)?, &s.variables_file)?;
         let mut step = vars.step.clone();
         if let (
             Some(f),
@@ -192,13 +149,17 @@ pub fn run_drop(
             },
         ) = (&s.script_file, &mut step.action)
         {
-            let p = dir.join(f);
-            *body = std::fs::read_to_string(&p).map_err(|e| DropError::io("cannot read", &p, e))?;
+            *body = String::from_utf8(snap.bytes(f)?.to_vec()).map_err(|_| DropError::Format {
+                what: "script",
+                path: f.clone(),
+                reason: "not UTF-8".into(),
+            })?;
         }
         let package = match &vars.package {
             None => None,
             Some(p) => {
-                if !manifest
+                if !snap
+                    .manifest
                     .files
                     .iter()
                     .any(|e| e.path == p.file && e.sha256 == p.sha256)
@@ -211,22 +172,12 @@ pub fn run_drop(
                         ),
                     });
                 }
-                // Run from a private copy checked while copying: the drop folder may still be
-                // writable by others after it was verified.
-                let copy = private
-                    .path()
-                    .join(format!("{}.{}", steps.len(), p.format.extension()));
-                copy_verified(&dir.join(&p.file), &copy, &p.sha256).map_err(|problems| {
-                    DropError::Tampered {
-                        dir: dir.display().to_string(),
-                        problems,
-                    }
-                })?;
+                // The private copy the snapshot checked, never the folder's file.
                 Some(PackageInput {
                     id: p.id.clone(),
                     version: p.version.clone(),
                     format: p.format,
-                    archive: copy,
+                    archive: snap.package(&p.file)?.to_path_buf(),
                 })
             }
         };
@@ -380,6 +331,56 @@ pub fn run_drop(
         dir.display()
     );
     Ok(result)
+}
+
+/// Checks the drop's manifest (its bytes as read, and its signature file) against what the
+/// operator pins from outside the folder; returns what to tell them.
+fn trust(
+    dir: &Path,
+    opts: &RunOptions,
+    manifest: &[u8],
+    sig: Option<&[u8]>,
+) -> Result<Vec<String>, DropError> {
+    let got = super::sha256_hex(manifest);
+    let mut notes = Vec::new();
+    if let Some(expected) = &opts.expect_manifest {
+        let want = expected
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        if want != got {
+            return Err(DropError::Tampered {
+                dir: dir.display().to_string(),
+                problems: format!(
+                    "its manifest is sha256:{got}, not the sha256:{want} the Space recorded"
+                ),
+            });
+        }
+        notes.push(format!(
+            "Drop manifest sha256:{got}: as the Space recorded it"
+        ));
+    }
+    if let Some(fp) = &opts.space_fingerprint {
+        let check = opts
+            .check_signature
+            .ok_or_else(|| DropError::Invalid("this runner cannot check signatures".into()))?;
+        let space = super::signature::check(dir, manifest, sig, fp, check)?;
+        notes.push(format!(
+            "Drop signed by Space '{}' with the pinned certificate {fp}",
+            domain::text::clean(&space, 100)
+        ));
+    }
+    if opts.expect_manifest.is_none() && opts.space_fingerprint.is_none() {
+        if !opts.unverified {
+            return Err(DropError::Invalid(
+                "nothing pins this drop to its Space, so nothing was run: pass --space-fingerprint with the Space's certificate fingerprint (the one `deploy` contexts pin), or --expect-manifest with the manifest SHA-256 the Space's deployment log shows (--unverified runs it anyway)".into(),
+            ));
+        }
+        notes.push(format!(
+            "Drop manifest sha256:{got}: NOT checked against the Space (--unverified)"
+        ));
+    }
+    Ok(notes)
 }
 
 fn write_result(dir: &Path, r: &RunResult) -> Result<(), DropError> {

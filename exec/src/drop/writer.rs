@@ -7,9 +7,10 @@ use age::secrecy::SecretString;
 
 use super::format::{KIND_DEFINITION, KIND_SENSITIVE, KIND_VARIABLES};
 use super::{
-    DEFINITION_FILE, DropDefinition, DropError, DropStep, FORMAT_VERSION, MANIFEST_FILE,
-    PackageRef, PlainVariable, RUNNER_FILE, SENSITIVE_FILE, SensitivePayload, StepVariablesFile,
-    build_manifest, drop_name, file_safe, package_file_name, sha256_hex, variables_file_name,
+    DEFINITION_FILE, DropDefinition, DropError, DropSigner, DropStep, FORMAT_VERSION,
+    MANIFEST_FILE, PackageRef, PlainVariable, RUNNER_FILE, SENSITIVE_FILE, SensitivePayload,
+    StepVariablesFile, build_manifest, drop_name, file_safe, package_file_name, sha256_hex,
+    variables_file_name,
 };
 use domain::model::StepVariable;
 use domain::model::{ScriptSource, ScriptSyntax, Step, StepAction, Timestamp};
@@ -58,6 +59,8 @@ pub struct Written {
     pub folder: PathBuf,
     /// SHA-256 (hex) of its `manifest.json`.
     pub manifest_sha256: String,
+    /// SHA-256 (hex) of the runner copied into it (`deploy`), for machines without one.
+    pub runner_sha256: String,
 }
 
 fn write(path: &Path, bytes: &[u8], executable: bool) -> Result<(), DropError> {
@@ -101,7 +104,7 @@ fn unique(taken: &mut HashSet<String>, stem: &str, suffix: &str) -> String {
 /// The launchers: a POSIX shell script and a `.cmd` that runs the `.ps1`.
 fn launchers(name: &str) -> [(String, String, bool); 3] {
     let sh = format!(
-        "#!/bin/sh\n# Offline drop {name}: verifies every file, asks for the sensitive-variables\n# password if needed, then deploys on this machine. Options: deploy drop run --help\nhere=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\nexec \"$here/{RUNNER_FILE}\" drop run \"$here\" \"$@\"\n"
+        "#!/bin/sh\n# Offline drop {name}. Prefer a deploy you installed yourself:\n#   deploy drop run <this folder> --space-fingerprint sha256:<the Space's certificate>\n# This launcher runs the copy of deploy that came with the folder, which whoever carried\n# it could have replaced. Check it first: sha256sum {RUNNER_FILE} must print the runner\n# SHA-256 the Space's deployment log shows for this drop. Options: deploy drop run --help\nhere=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\nexec \"$here/{RUNNER_FILE}\" drop run \"$here\" \"$@\"\n"
     );
     let ps1 = format!(
         "# Offline drop {name}: verifies every file, asks for the sensitive-variables password if\r\n# needed, then deploys on this machine. Needs a Windows build of the runner as deploy.exe.\r\n$here = Split-Path -Parent $MyInvocation.MyCommand.Path\r\n$runner = Join-Path $here '{RUNNER_FILE}.exe'\r\nif (-not (Test-Path $runner)) {{ $runner = Join-Path $here '{RUNNER_FILE}' }}\r\n& $runner drop run $here @args\r\nexit $LASTEXITCODE\r\n"
@@ -124,6 +127,7 @@ pub fn write_drop(
     runner: &Path,
     password: Option<&SecretString>,
     chunks: &ChunkStore,
+    signer: &DropSigner<'_>,
 ) -> Result<Written, DropError> {
     if plan.has_sensitive() && password.is_none() {
         return Err(DropError::Invalid(format!(
@@ -152,15 +156,16 @@ pub fn write_drop(
         .map_err(|e| DropError::Invalid(format!("no randomness: {e}")))?;
     let tmp = drop_folder.join(format!(".{name}.partial-{}", hex::encode(rnd)));
     std::fs::create_dir(&tmp).map_err(|e| DropError::io("cannot create", &tmp, e))?;
-    let result = fill(plan, &tmp, &name, runner, password, chunks).and_then(|sha| {
+    let result = fill(plan, &tmp, &name, runner, password, chunks, signer).and_then(|sha| {
         std::fs::rename(&tmp, &folder)
             .map_err(|e| DropError::io("cannot rename the drop into place at", &folder, e))?;
         Ok(sha)
     });
     match result {
-        Ok(manifest_sha256) => Ok(Written {
+        Ok((manifest_sha256, runner_sha256)) => Ok(Written {
             folder,
             manifest_sha256,
+            runner_sha256,
         }),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -177,7 +182,8 @@ fn fill(
     runner: &Path,
     password: Option<&SecretString>,
     chunks: &ChunkStore,
-) -> Result<String, DropError> {
+    signer: &DropSigner<'_>,
+) -> Result<(String, String), DropError> {
     let mut taken = HashSet::new();
     let mut steps = Vec::new();
     let mut sensitive: BTreeMap<String, Vec<PlainVariable>> = BTreeMap::new();
@@ -315,5 +321,10 @@ fn fill(
     }
     let manifest = json(&build_manifest(dir)?)?;
     write(&dir.join(MANIFEST_FILE), &manifest, false)?;
-    Ok(sha256_hex(&manifest))
+    write(
+        &dir.join(super::SIGNATURE_FILE),
+        &super::signature::sign(&manifest, signer)?,
+        false,
+    )?;
+    Ok((sha256_hex(&manifest), super::manifest::hash_file(&rp)?))
 }

@@ -277,3 +277,27 @@ pub fn new_csr(space: &str, odcm: &str) -> Result<PendingIdentity, PkiError> {
         csr_pem: csr.pem().map_err(gen_err)?,
     })
 }
+
+/// Signs `msg` with the ECDSA P-256 key `key_pem` (PKCS#8 PEM): the fixed-width signature
+/// [`verify_signature`] checks against the key's certificate.
+pub fn sign_with_key(key_pem: &str, msg: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let der = rcgen::KeyPair::from_pem(key_pem)
+        .map_err(|_| PkiError::Sign("the signing key is not a PEM private key".into()))?
+        .serialize_der();
+    let rng = SystemRandom::new();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
+        .map_err(|_| PkiError::Sign("the signing key is not an ECDSA P-256 key".into()))?;
+    key.sign(&rng, msg)
+        .map(|s| s.as_ref().to_vec())
+        .map_err(|e| PkiError::Sign(e.to_string()))
+}
+
+/// Checks that `sig` over `msg` was made by the key of certificate `cert_pem`; returns the
+/// certificate's `sha256:` fingerprint (for the caller to compare with the one it pins).
+pub fn verify_with_cert(cert_pem: &str, msg: &[u8], sig: &[u8]) -> Result<String, String> {
+    let der = super::cert::pem_to_der(cert_pem).map_err(|e| format!("the certificate: {e}"))?;
+    if !verify_signature(&der, msg, sig) {
+        return Err("the signature does not match the certificate".into());
+    }
+    Ok(crate::tls::fingerprint(&der))
+}

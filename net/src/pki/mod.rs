@@ -31,7 +31,10 @@ mod trust;
 mod trustset;
 mod verifier;
 
-pub use ca::{CertificateAuthority, PendingIdentity, SignedCert, new_csr, verify_signature};
+pub use ca::{
+    CertificateAuthority, PendingIdentity, SignedCert, new_csr, sign_with_key, verify_signature,
+    verify_with_cert,
+};
 pub use cert::{CertInfo, der_to_pem, pem_to_der};
 pub use net::{client_config, connect_mtls, peer_identity, server_config, tls_incoming};
 pub use trust::{PinnedCert, Refusal, RefusalKind, TrustSnapshot, TrustStore, TrustedCa};

@@ -14,7 +14,8 @@ use domain::model::{
     Target,
 };
 use exec::drop::{
-    DropPlan, DropReceipt, PlannedStep, SecretString, parse_receipt, sha256_hex, write_drop,
+    DropPlan, DropReceipt, DropSigner, PlannedStep, SecretString, parse_receipt, sha256_hex,
+    write_drop,
 };
 use package_store::PackageManifest;
 use storage::Batch;
@@ -174,8 +175,21 @@ impl Engine {
                 ),
             );
             let (chunks, folder) = (self.state.chunks.clone(), PathBuf::from(drop_folder));
+            let identity = self.state.identity.clone();
+            let space = self.state.name.clone();
+            let fingerprint = identity.fingerprint().map_err(|e| fail(e.to_string()))?;
             let w = tokio::task::spawn_blocking(move || {
-                write_drop(&plan, &folder, &runner, password.as_ref(), &chunks)
+                // Signed with the key of the API certificate every `deploy` context pins.
+                let sign = |m: &[u8]| {
+                    net::pki::sign_with_key(&identity.key_pem, m).map_err(|e| e.to_string())
+                };
+                let signer = DropSigner {
+                    space,
+                    certificate_pem: identity.cert_pem.clone(),
+                    fingerprint,
+                    sign: &sign,
+                };
+                write_drop(&plan, &folder, &runner, password.as_ref(), &chunks, &signer)
             })
             .await
             .map_err(|e| fail(format!("the drop writer crashed: {e}")))?
@@ -192,8 +206,10 @@ impl Engine {
                 &t.name,
                 "info",
                 &format!(
-                    "Offline drop written: {folder} (manifest sha256:{m}); run it there with: deploy drop run DIR --expect-manifest sha256:{m}",
-                    m = w.manifest_sha256.trim_start_matches("sha256:")
+                    "Offline drop written: {folder}, signed by this Space's certificate {fp} (manifest sha256:{m}, runner sha256:{r}); run it there with an installed deploy: deploy drop run DIR --space-fingerprint {fp}",
+                    m = w.manifest_sha256.trim_start_matches("sha256:"),
+                    r = w.runner_sha256,
+                    fp = self.state.identity.fingerprint().unwrap_or_default(),
                 ),
             );
             tracing::info!(deployment = %id, target = %t.name, folder = %folder, manifest_sha256 = %w.manifest_sha256, "offline drop written");

@@ -14,6 +14,43 @@ use package_store::{ArchiveFormat, ChunkStore, PackageManifest, ingest};
 
 const SECRET: &str = "Pa55-w0rd-sekrit";
 
+/// A stand-in for the Space's signing key (the real ECDSA one is tested in `net` and end to
+/// end): the signature is SHA-256 over a key and the message.
+const TEST_KEY: &str = "test-signing-key";
+pub(super) const TEST_FP: &str = "sha256:7e57";
+
+fn test_sign(m: &[u8]) -> Result<Vec<u8>, String> {
+    Ok(sha256_hex(&[TEST_KEY.as_bytes(), m].concat()).into_bytes())
+}
+
+fn test_check(cert: &str, m: &[u8], sig: &[u8]) -> Result<String, String> {
+    if cert != "TEST CERTIFICATE" || test_sign(m)? != sig {
+        return Err("the signature does not match the certificate".into());
+    }
+    Ok(TEST_FP.into())
+}
+
+pub(super) fn signer() -> DropSigner<'static> {
+    DropSigner {
+        space: "DevTest".into(),
+        certificate_pem: "TEST CERTIFICATE".into(),
+        fingerprint: TEST_FP.into(),
+        sign: &test_sign,
+    }
+}
+
+/// Runner options pinning the drop by signature (`None`: nothing pins it, run unverified).
+pub(super) fn pinned(fx_dir: &Path, fingerprint: Option<&str>) -> RunOptions {
+    RunOptions {
+        applications_dir: Some(fx_dir.join("apps")),
+        working_dir: Some(fx_dir.join("work")),
+        expect_manifest: None,
+        space_fingerprint: fingerprint.map(Into::into),
+        check_signature: Some(test_check),
+        unverified: fingerprint.is_none(),
+    }
+}
+
 fn tar_gz(files: &[(&str, &str, u32)]) -> Vec<u8> {
     let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
     for (path, data, mode) in files {
@@ -147,6 +184,7 @@ impl Fx {
             &self.runner,
             pw.as_ref(),
             &self.chunks,
+            &signer(),
         )
         .unwrap()
     }
@@ -165,9 +203,9 @@ impl Fx {
         let r = run_drop(
             dir,
             &RunOptions {
-                applications_dir: Some(self.dir.path().join("apps")),
-                working_dir: Some(self.dir.path().join("work")),
+                unverified: expect_manifest.is_none(),
                 expect_manifest,
+                ..pinned(self.dir.path(), None)
             },
             &mut || Ok(SecretString::from(pw.to_string())),
             &mut out,
@@ -271,6 +309,7 @@ fn writer_lays_out_the_drop_and_keeps_secrets_encrypted() {
         &fx.runner,
         Some(&pw),
         &fx.chunks,
+        &signer(),
     );
     assert!(again.is_err());
     // Sensitive values without a password are refused.
@@ -284,6 +323,7 @@ fn writer_lays_out_the_drop_and_keeps_secrets_encrypted() {
         &fx.runner,
         None,
         &fx.chunks,
+        &signer(),
     );
     assert!(
         e.unwrap_err()
@@ -423,3 +463,6 @@ fn the_manifest_hash_the_space_recorded_catches_a_drop_rewritten_without_its_sec
     let (_, out) = fx.run(&w.folder, "pw");
     assert!(out.contains("Drop manifest sha256:"), "{out}");
 }
+
+#[path = "trust.rs"]
+mod trust;
