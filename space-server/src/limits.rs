@@ -20,6 +20,9 @@ pub struct Limits {
     pub release_notes_bytes: usize,
     /// An inline script of a step (default 256 KiB).
     pub script_bytes: usize,
+    /// A project's whole deployment process, its steps and scripts (default 1 MiB): a
+    /// release freezes it too.
+    pub process_bytes: usize,
     /// What one package may unpack to, checked when it is uploaded or imported
     /// (`[limits.extract]`: `max_bytes` 64 GiB, `max_entries` 1,000,000, `max_ratio` 200).
     pub extract: package_store::ExtractLimits,
@@ -32,6 +35,7 @@ impl Default for Limits {
             variable_set_bytes: 1 << 20,
             release_notes_bytes: 64 << 10,
             script_bytes: 256 << 10,
+            process_bytes: 1 << 20,
             extract: package_store::ExtractLimits::default(),
         }
     }

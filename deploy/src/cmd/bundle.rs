@@ -83,9 +83,16 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
             }
         }
         BundleCmd::List => {
-            let r = c.call(api.list_bundles(c.req(pb::Empty {}))).await?;
-            let rows = r
-                .bundles
+            let bundles = super::all_pages(|t| {
+                let mut api = api.clone();
+                let c = &c;
+                async move {
+                    let r = c.call(api.list_bundles(c.req(super::page(t)))).await?;
+                    Ok((r.bundles, r.next_page_token))
+                }
+            })
+            .await?;
+            let rows = bundles
                 .iter()
                 .map(|b| {
                     vec![
@@ -104,7 +111,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
                 .collect();
             emit(
                 x.output,
-                json!(r.bundles.iter().map(summary_json).collect::<Vec<_>>()),
+                json!(bundles.iter().map(summary_json).collect::<Vec<_>>()),
                 &[
                     "ID", "FROM", "PROJECT", "VERSION", "STATE", "PACKAGES", "ADDED",
                 ],

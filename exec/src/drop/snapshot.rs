@@ -43,10 +43,7 @@ impl Snapshot {
     /// Reads `manifest.json` and `manifest.sig` once and hands them to `trust` (which refuses
     /// a drop it cannot trust) before reading anything else; then reads and checks every
     /// file the manifest lists.
-    pub fn take(
-        dir: &Path,
-        trust: &mut TrustFn<'_>,
-    ) -> Result<Self, DropError> {
+    pub fn take(dir: &Path, trust: &mut TrustFn<'_>) -> Result<Self, DropError> {
         let tampered = |problems: String| DropError::Tampered {
             dir: dir.display().to_string(),
             problems,

@@ -86,16 +86,19 @@ impl Promotion for PromotionApi {
         ok(bundle_summary(&self.service.engine.state, &rec))
     }
 
-    async fn list_bundles(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListBundlesResponse> {
+    async fn list_bundles(
+        &self,
+        req: tonic::Request<pb::PageRequest>,
+    ) -> Resp<pb::ListBundlesResponse> {
         let state = &self.service.engine.state;
-        let bundles = self
+        let l = self
             .service
-            .bundles()
-            .await?
-            .iter()
-            .map(|b| bundle_summary(state, b))
-            .collect();
-        ok(pb::ListBundlesResponse { bundles })
+            .bundles(crate::api::page(Some(req.into_inner()))?)
+            .await?;
+        ok(pb::ListBundlesResponse {
+            bundles: l.items.iter().map(|b| bundle_summary(state, b)).collect(),
+            next_page_token: crate::api::token(l.next),
+        })
     }
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {

@@ -84,13 +84,19 @@ impl PromotionService {
             .map_err(|e| ApiError::Internal(e.to_string()))?
     }
 
-    /// Every received bundle, oldest first.
-    pub async fn bundles(&self) -> ApiResult<Vec<ReceivedBundle>> {
+    /// A page of the received bundles (in id order), oldest first within the page.
+    pub async fn bundles(
+        &self,
+        page: crate::services::Page,
+    ) -> ApiResult<crate::services::Listed<ReceivedBundle>> {
         let state = self.engine.state.clone();
         tokio::task::spawn_blocking(move || {
-            let mut all = state.store.all_records::<ReceivedBundle>("")?;
-            all.sort_by_key(|b| b.added_at);
-            Ok(all)
+            let (mut items, next) =
+                state
+                    .store
+                    .list_records::<ReceivedBundle>("", page.after.as_deref(), page.size)?;
+            items.sort_by_key(|b| b.added_at);
+            Ok(crate::services::Listed { items, next })
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

@@ -89,6 +89,7 @@ impl ProcessService {
         mut f: impl FnMut(&mut ProcessRecord) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<(String, T)> {
         let name = project.to_string();
+        let max = self.state.limits().process_bytes;
         self.state
             .transaction(move |tx| {
                 let p: Project = tx
@@ -102,6 +103,13 @@ impl ProcessService {
                         process: Default::default(),
                     });
                 let out = f(&mut rec)?;
+                let bytes = storage::encode(&rec)?.len();
+                crate::limits::check(
+                    &format!("the deployment process of '{}'", rec.project),
+                    bytes,
+                    max,
+                    "process_bytes",
+                )?;
                 tx.put_record(&rec)?;
                 Ok((p.name, out))
             })

@@ -8,6 +8,7 @@ use storage::MemoryStore;
 use super::*;
 
 mod guarded;
+mod limits;
 use crate::state::SpaceState;
 
 /// A Space over a memory store (keys and chunks in a temporary directory).
