@@ -89,9 +89,12 @@ enum Command {
     /// Results that cross: signed Deployment Receipts out and in, offline drop results in.
     #[command(subcommand)]
     Receipt(cmd::drop::ReceiptCmd),
-    /// Release Bundles received from another Space: add, inspect, import.
+    /// Release Bundles received from another Space: add, inspect, import, import by itself.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
+    /// Automatic promotions to other Spaces and where each stands.
+    #[command(subcommand)]
+    Promotion(cmd::automation::PromotionCmd),
     /// This Space's links to other Spaces: ODCM identity, trust set, peer calls.
     #[command(subcommand)]
     Space(cmd::space::SpaceCmd),
@@ -164,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Space(c) => cmd::space::run(c, x).await,
         Command::Receipt(c) => cmd::drop::receipt(c, x).await,
         Command::Bundle(c) => cmd::bundle::run(c, x).await,
+        Command::Promotion(c) => cmd::automation::promotions(c, x).await,
     }
 }
 

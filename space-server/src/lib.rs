@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod api;
 pub mod auth;
+pub mod automation;
 pub mod config;
 pub mod deployments;
 pub mod error;

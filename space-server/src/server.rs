@@ -122,6 +122,12 @@ pub async fn serve(
                 .await
         })
     };
+    let automation = {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::automation::run(engine.clone(), async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }))
+    };
     let closing = hub.clone();
     let shutdown = async move {
         shutdown.await;
@@ -248,6 +254,9 @@ pub async fn serve(
         }
         Err(e) => tracing::error!(error = %e, "agent endpoint task failed"),
         Ok(Ok(())) => {}
+    }
+    if let Err(e) = automation.await {
+        tracing::error!(error = %e, "the automation loop failed");
     }
     if let Err(e) = state.store.flush() {
         tracing::error!(error = %e, "flushing the database at shutdown failed");

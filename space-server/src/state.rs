@@ -24,6 +24,11 @@ pub struct SpaceState {
     pub peering: std::sync::OnceLock<Arc<crate::peering::Peering>>,
     /// Size caps (set by `serve` from the configuration; the defaults until then).
     pub limits: std::sync::OnceLock<crate::limits::Limits>,
+    /// Wakes the automation loop (a promotion queued, a bundle offered or fetched, a
+    /// deployment ended): see `crate::automation`.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
+    pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What opening a data directory produced.
@@ -103,6 +108,8 @@ impl SpaceState {
                 identity,
                 peering: std::sync::OnceLock::new(),
                 limits: std::sync::OnceLock::new(),
+                wake: Arc::new(tokio::sync::Notify::new()),
+                fetching: Default::default(),
             }),
             new_admin_key,
         })

@@ -151,6 +151,22 @@ impl Record for domain::model::Promotion {
     }
 }
 
+impl Record for domain::model::PromotionJob {
+    const TABLE: &'static str = "promotion_job";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.version, &self.target_space])
+    }
+}
+
+impl Record for domain::model::AutoImportRule {
+    const TABLE: &'static str = "auto_import";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.source_space, &self.project])
+    }
+}
+
 impl Record for domain::model::ReceivedBundle {
     const TABLE: &'static str = "bundle";
     const VERSION: u32 = 1;

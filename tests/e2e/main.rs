@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
 
 mod bombs;
+mod connected_auto;
 mod deployment_failures;
 mod deployments;
 mod input_refusals;

@@ -1,7 +1,7 @@
 //! End to end, connected Spaces (one ODCM, peer endpoints known): a release is offered to Prod
 //! over the peer link (refused until Prod trusts DevTest for releases), Prod fetches the chunks
-//! it lacks from DevTest (each verified), imports and deploys it on its own agent, and delivers
-//! the signed receipt back over the link; DevTest's dashboard shows the result.
+//! it lacks from DevTest (each verified), imports and deploys it on its own agent, and its
+//! outbox delivers the signed receipt back over the link; DevTest's dashboard shows the result.
 
 use std::time::Duration;
 
@@ -165,8 +165,12 @@ fn a_release_is_pushed_fetched_deployed_and_its_receipt_delivered() {
         "{log}"
     );
 
-    // The receipt goes back over the link, counted as sent once DevTest accepted it.
-    p.ok(&["receipt", "send"]);
+    // The receipt goes back over the link by itself (Prod's outbox), counted as sent once
+    // DevTest accepted it; `receipt send` then has nothing left to send.
+    wait_for("the receipt to stream back", Duration::from_secs(30), || {
+        let dash = d.json(&["dashboard"]);
+        dash["projects"][0]["environments"]["Prod: Production"]["state"] == "success"
+    });
     let err = p.fails(&["receipt", "send"]);
     assert!(err.contains("no receipts to export"), "{err}");
     let dash = d.json(&["dashboard"]);

@@ -33,6 +33,9 @@ pub enum BundleCmd {
         #[arg(long)]
         lifecycle: Option<String>,
     },
+    /// Which Spaces' bundles this Space imports by itself.
+    #[command(subcommand)]
+    AutoImport(super::automation::AutoImportCmd),
 }
 
 fn summary_json(b: &pb::BundleSummary) -> serde_json::Value {
@@ -58,6 +61,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.promotion.clone();
     match cmd {
+        BundleCmd::AutoImport(a) => return super::automation::auto_import(a, x).await,
         BundleCmd::Add { file } => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("cannot read '{}'", file.display()))?;

@@ -91,3 +91,47 @@ pub struct RemoteResult {
     /// `sha256:<hex>` of the receipts file payload it came in.
     pub file_digest: String,
 }
+
+/// Where an automatic promotion stands (the source side's queue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromotionJobState {
+    /// Waiting for its turn, or for the peer to answer again (`last_error` says why).
+    Queued,
+    /// The bundle was offered and added at the target.
+    Offered {
+        bundle_id: String,
+        chunks_missing: u32,
+    },
+    /// Refused for a reason retrying will not change; a person promotes by hand.
+    Failed,
+}
+
+/// A release to promote to a Space without a person: queued when an automatic phase naming
+/// the Space (or one of its remote environments) becomes due, retried with backoff while the
+/// Space cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionJob {
+    pub project: String,
+    pub version: String,
+    pub target_space: String,
+    pub state: PromotionJobState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// What queued it ("release creation", a deployment that completed a phase, ...).
+    pub trigger: String,
+}
+
+/// The target's choice for bundles from a trusted Space: imported with `lifecycle` as soon as
+/// their packages are complete (without a rule, bundles stay pending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoImportRule {
+    pub source_space: String,
+    /// Empty: every project of that Space.
+    pub project: String,
+    pub lifecycle: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}

@@ -385,6 +385,7 @@ impl Engine {
         if state == RunState::Success {
             self.start_automatic(release, &env);
         }
+        self.state.wake.notify_one(); // its receipt may be due upstream
     }
 
     /// Starts deployments to automatic phases that became due.
@@ -396,13 +397,19 @@ impl Engine {
             return;
         };
         for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
-            // Remote environments and whole Spaces are reached by promotion, never here.
-            if !self
-                .state
-                .environment(&env)
-                .is_ok_and(|e| e.remote_space.is_none())
-            {
-                tracing::info!(environment = %env, "automatic phase names another Space: promote the release there (deploy release promote)");
+            // Remote environments and whole Spaces are reached by promotion: queued for the
+            // automation loop, which offers the release there.
+            let space = match self.state.environment(&env) {
+                Ok(e) if e.remote_space.is_none() => None,
+                Ok(e) => e.remote_space,
+                Err(_) => Some(env.clone()),
+            };
+            if let Some(space) = space {
+                if let Err(e) =
+                    crate::automation::queue::enqueue(&self.state, release, &space, after)
+                {
+                    tracing::warn!(environment = %env, to_space = %space, error = %e, "automatic promotion could not be queued");
+                }
                 continue;
             }
             match self.create(

@@ -40,7 +40,9 @@ impl Promotion for PromotionApi {
             to_space,
             push,
         } = req.into_inner();
-        let Sent { promoted: p, state } = self
+        let Sent {
+            promoted: p, state, ..
+        } = self
             .service
             .promote(project, version, to_space, push, who)
             .await?;
@@ -334,5 +336,64 @@ impl Promotion for PromotionApi {
             already_applied: a.already as u32,
             environments: a.environments,
         })
+    }
+
+    async fn list_promotions(
+        &self,
+        req: tonic::Request<pb::PageRequest>,
+    ) -> Resp<pb::ListPromotionsResponse> {
+        let page = crate::api::page(Some(req.into_inner()))?;
+        let l = crate::automation::queue::list(&self.service.engine.state, page)?;
+        ok(pb::ListPromotionsResponse {
+            promotions: l.items.into_iter().map(super::api_wire::job_wire).collect(),
+            next_page_token: crate::api::token(l.next),
+        })
+    }
+
+    async fn set_auto_import(
+        &self,
+        req: tonic::Request<pb::AutoImportRule>,
+    ) -> Resp<pb::AutoImportRule> {
+        let who = caller(&req).name;
+        let pb::AutoImportRule {
+            source_space,
+            project,
+            lifecycle,
+            created_at: _,
+            created_by: _,
+        } = req.into_inner();
+        let r = self
+            .auto_import()
+            .set(&source_space, &project, &lifecycle, &who)
+            .await?;
+        ok(super::api_wire::rule_wire(r))
+    }
+
+    async fn list_auto_imports(
+        &self,
+        _req: tonic::Request<pb::Empty>,
+    ) -> Resp<pb::ListAutoImportsResponse> {
+        let rules = self.auto_import().list()?;
+        ok(pb::ListAutoImportsResponse {
+            rules: rules.into_iter().map(super::api_wire::rule_wire).collect(),
+        })
+    }
+
+    async fn delete_auto_import(&self, req: tonic::Request<pb::AutoImportRule>) -> Resp<pb::Empty> {
+        let pb::AutoImportRule {
+            source_space,
+            project,
+            ..
+        } = req.into_inner();
+        self.auto_import().delete(&source_space, &project).await?;
+        ok(pb::Empty {})
+    }
+}
+
+impl PromotionApi {
+    fn auto_import(&self) -> crate::automation::import::AutoImportService {
+        crate::automation::import::AutoImportService {
+            state: self.service.engine.state.clone(),
+        }
     }
 }

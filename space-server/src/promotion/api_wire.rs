@@ -160,3 +160,42 @@ pub(super) fn bundle_detail(
         signer: v.signer_keyid,
     }
 }
+
+/// An automatic promotion as the wire shows it.
+pub fn job_wire(v: crate::automation::queue::JobView) -> pb::PromotionJob {
+    let crate::automation::queue::JobView {
+        job,
+        state,
+        detail,
+        bundle_id,
+    } = v;
+    pb::PromotionJob {
+        project: job.project,
+        version: job.version,
+        target_space: job.target_space,
+        state: state.into(),
+        detail,
+        attempts: job.attempts,
+        next_attempt_at: (state == "retrying").then(|| timestamp(job.next_attempt_at)),
+        bundle_id,
+        updated_at: Some(timestamp(job.updated_at)),
+        trigger: job.trigger,
+    }
+}
+
+pub fn rule_wire(r: domain::model::AutoImportRule) -> pb::AutoImportRule {
+    let domain::model::AutoImportRule {
+        source_space,
+        project,
+        lifecycle,
+        created_at,
+        created_by,
+    } = r;
+    pb::AutoImportRule {
+        source_space,
+        project,
+        lifecycle,
+        created_at: Some(timestamp(created_at)),
+        created_by,
+    }
+}

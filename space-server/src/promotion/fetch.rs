@@ -95,12 +95,26 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     Ok(done)
 }
 
-/// Starts [`fetch`] in the background (after a bundle was offered); failures are logged, and
-/// `deploy bundle fetch` resumes.
-pub fn spawn(state: Arc<SpaceState>, id: String) {
+/// Starts [`fetch`] in the background unless one runs for the bundle already; failures are
+/// logged (the automation loop tries again later, `deploy bundle fetch` forces it). Wakes the
+/// automation loop when done (an automatic import may be due). Returns whether it started.
+pub fn spawn(state: Arc<SpaceState>, id: String) -> bool {
+    let started = state
+        .fetching
+        .lock()
+        .map(|mut f| f.insert(id.clone()))
+        .unwrap_or(false);
+    if !started {
+        return false;
+    }
     tokio::spawn(async move {
         if let Err(e) = fetch(&state, &id).await {
-            tracing::warn!(bundle = %id, error = %e, "fetching the packages of an offered bundle failed; deploy bundle fetch resumes it");
+            tracing::warn!(bundle = %id, error = %e, "fetching the packages of a bundle failed; it is tried again later (deploy bundle fetch forces it)");
         }
+        if let Ok(mut f) = state.fetching.lock() {
+            f.remove(&id);
+        }
+        state.wake.notify_one();
     });
+    true
 }

@@ -83,6 +83,8 @@ pub async fn offer(state: &Arc<SpaceState>, caller: &str, bytes: Vec<u8>) -> Api
     tracing::info!(bundle = %rec.id, from = %caller, missing, "release bundle offered");
     if missing > 0 {
         fetch::spawn(state.clone(), rec.id.clone());
+    } else {
+        state.wake.notify_one(); // complete already: an automatic import may be due
     }
     Ok(Offered {
         bundle_id: rec.id,

@@ -26,6 +26,8 @@ pub struct Sent {
     pub promoted: Promoted,
     /// "written" (to a file), "offered", or "offered, fetching packages".
     pub state: &'static str,
+    /// Chunks the target still lacked when it was offered.
+    pub chunks_missing: u32,
 }
 
 /// An import and the template values still missing per environment.
@@ -61,6 +63,7 @@ impl PromotionService {
             return Ok(Sent {
                 promoted,
                 state: "written",
+                chunks_missing: 0,
             });
         }
         let c = &promoted.bundle.contents;
@@ -74,7 +77,11 @@ impl PromotionService {
         } else {
             "offered, fetching packages"
         };
-        Ok(Sent { promoted, state })
+        Ok(Sent {
+            promoted,
+            state,
+            chunks_missing: r.chunks_missing,
+        })
     }
 
     pub async fn add_bundle(&self, bytes: Vec<u8>, who: String) -> ApiResult<ReceivedBundle> {

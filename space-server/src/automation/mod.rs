@@ -1,0 +1,52 @@
+//! What a connected Space does without a person: promote releases whose automatic phase names
+//! another Space (`queue`), import bundles a rule says to import and resume package fetches
+//! (`import`), and stream receipts back to the Spaces releases came from (`outbox`). One loop
+//! per Space runs the three passes whenever something wakes it (`SpaceState::wake`: a job
+//! queued, a bundle offered or fetched, a deployment ended) and at least every [`TICK`].
+
+pub mod import;
+pub mod outbox;
+pub mod queue;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::deployments::Engine;
+use crate::state::now;
+
+/// The longest the loop sleeps.
+pub const TICK: Duration = Duration::from_secs(5);
+
+/// Runs the automation loop until `stop` resolves.
+pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()>) {
+    let state = engine.state.clone();
+    let mut fetch_retry: HashMap<String, i64> = HashMap::new();
+    let mut outbox_backoff = outbox::Backoff::new();
+    tokio::pin!(stop);
+    loop {
+        let next = match queue::work(&engine).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "automatic promotions could not be worked");
+                None
+            }
+        };
+        if let Err(e) = import::pass(&engine, &mut fetch_retry).await {
+            tracing::warn!(error = %e, "automatic imports could not be worked");
+        }
+        if let Err(e) = outbox::pass(&engine, &mut outbox_backoff).await {
+            tracing::warn!(error = %e, "the receipt outbox could not be worked");
+        }
+        let mut sleep = TICK;
+        if let Some(at) = next {
+            let secs = (at - now()).clamp(0, TICK.as_secs() as i64) as u64;
+            sleep = sleep.min(Duration::from_secs(secs.max(1)));
+        }
+        tokio::select! {
+            _ = state.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            _ = &mut stop => return,
+        }
+    }
+}

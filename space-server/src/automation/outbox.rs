@@ -1,0 +1,67 @@
+//! Streamed receipts, the target side: the outbox is every finished deployment of a release
+//! imported from another Space that has no `ReceiptSent` record for it yet (so it survives a
+//! crash by construction). Each pass delivers the outbox of every upstream Space over the
+//! peer link; a Space that cannot be reached waits with backoff and gets everything once it
+//! answers. The source applies each receipt once (by its id), in the order they were signed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use domain::model::{BundleState, ReceivedBundle};
+use storage::StoreExt;
+
+use crate::deployments::Engine;
+use crate::error::{ApiError, ApiResult};
+use crate::promotion::receipts::Selection;
+use crate::promotion::service::PromotionService;
+use crate::state::now;
+
+/// Per upstream Space: failed attempts in a row and when to try again.
+pub type Backoff = HashMap<String, (u32, i64)>;
+
+pub async fn pass(engine: &Arc<Engine>, backoff: &mut Backoff) -> ApiResult<()> {
+    let state = &engine.state;
+    if state.peering.get().is_none() {
+        return Ok(());
+    }
+    let upstream: BTreeSet<String> = state
+        .store
+        .all_records::<ReceivedBundle>("")?
+        .into_iter()
+        .filter(|b| matches!(b.state, BundleState::Imported { .. }))
+        .map(|b| b.source_space)
+        .collect();
+    let service = PromotionService {
+        engine: engine.clone(),
+    };
+    for space in upstream {
+        let key = space.to_lowercase();
+        if backoff.get(&key).is_some_and(|(_, at)| *at > now()) {
+            continue;
+        }
+        let select = Selection {
+            all: false,
+            range: None,
+        };
+        match service
+            .deliver_receipts(&space, select, "receipt outbox")
+            .await
+        {
+            Ok(d) => {
+                tracing::info!(to_space = %d.space, receipts = d.count, "receipts streamed");
+                backoff.remove(&key);
+            }
+            // Nothing waiting for this Space.
+            Err(ApiError::Precondition(m)) if m.starts_with("no receipts to export") => {
+                backoff.remove(&key);
+            }
+            Err(e) => {
+                let (n, _) = backoff.get(&key).copied().unwrap_or((0, 0));
+                let wait = super::queue::backoff(n + 1);
+                tracing::warn!(to_space = %space, retry_in_secs = wait, error = %e, "receipts wait in the outbox");
+                backoff.insert(key, (n + 1, now() + wait));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Automatic promotion, the source side: a durable queue of releases to promote to other
+//! Spaces, filled when an automatic phase naming a Space (or one of its remote environments)
+//! becomes due, and worked by the automation loop: each job is offered over the peer link,
+//! and retried with backoff (1 s doubling to 5 min) while the Space cannot be reached.
+
+use std::sync::Arc;
+
+use domain::model::{PromotionJob, PromotionJobState, Release};
+use storage::{Batch, StorageError, StoreExt};
+
+use crate::deployments::Engine;
+use crate::error::{ApiError, ApiResult};
+use crate::promotion::service::PromotionService;
+use crate::state::{SpaceState, now};
+
+/// Jobs kept at most; a full queue refuses new ones (and says so in the log).
+pub const MAX_JOBS: usize = 10_000;
+/// Longest wait between two attempts.
+pub const MAX_BACKOFF_SECS: i64 = 300;
+
+/// Queues `release` for `space` unless a job for it exists. Synchronous: called by the
+/// deployment engine when a phase completes (the write is durable before it returns).
+pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str) -> ApiResult<()> {
+    let queued = state
+        .store
+        .scan(<PromotionJob as storage::Record>::TABLE, "", None, MAX_JOBS)?;
+    if queued.len() >= MAX_JOBS {
+        tracing::error!(project = %release.project, release = %release.version, to_space = %space, "the automatic promotion queue is full ({MAX_JOBS} jobs): not queued; promote by hand");
+        return Err(ApiError::Unavailable(format!(
+            "the automatic promotion queue is full ({MAX_JOBS} jobs)"
+        )));
+    }
+    let t = now();
+    let job = PromotionJob {
+        project: release.project.clone(),
+        version: release.version.clone(),
+        target_space: space.to_string(),
+        state: PromotionJobState::Queued,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: t,
+        created_at: t,
+        updated_at: t,
+        trigger: trigger.to_string(),
+    };
+    let mut b = Batch::new();
+    b.insert_record(&job)?;
+    match state.commit_blocking(b) {
+        Ok(()) => {
+            tracing::info!(project = %job.project, release = %job.version, to_space = %space, trigger, "automatic promotion queued");
+            state.wake.notify_one();
+            Ok(())
+        }
+        Err(StorageError::Conflict { .. }) => Ok(()), // queued before
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Seconds to wait after `attempts` failed attempts.
+pub fn backoff(attempts: u32) -> i64 {
+    1i64.checked_shl(attempts.min(16))
+        .unwrap_or(i64::MAX)
+        .min(MAX_BACKOFF_SECS)
+}
+
+/// Whether an error may go away by itself (the peer unreachable, its trust not there yet).
+fn transient(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Unavailable(_) | ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_)
+    )
+}
+
+/// Works every queued job that is due; returns when the next one will be (UNIX seconds).
+pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
+    let state = &engine.state;
+    let jobs = state.store.all_records::<PromotionJob>("")?;
+    let service = PromotionService {
+        engine: engine.clone(),
+    };
+    let mut next: Option<i64> = None;
+    for mut job in jobs {
+        if job.state != PromotionJobState::Queued {
+            continue;
+        }
+        if job.next_attempt_at > now() {
+            next = Some(next.map_or(job.next_attempt_at, |n| n.min(job.next_attempt_at)));
+            continue;
+        }
+        let r = service
+            .promote(
+                job.project.clone(),
+                job.version.clone(),
+                job.target_space.clone(),
+                true,
+                format!("automatic promotion ({})", job.trigger),
+            )
+            .await;
+        job.attempts += 1;
+        job.updated_at = now();
+        match r {
+            Ok(sent) => {
+                let c = &sent.promoted.bundle.contents;
+                tracing::info!(project = %job.project, release = %job.version, to_space = %job.target_space, bundle = %c.bundle_id, "automatic promotion offered");
+                job.state = PromotionJobState::Offered {
+                    bundle_id: c.bundle_id.clone(),
+                    chunks_missing: sent.chunks_missing,
+                };
+                job.last_error = None;
+            }
+            Err(e) if transient(&e) => {
+                let wait = backoff(job.attempts);
+                tracing::warn!(project = %job.project, release = %job.version, to_space = %job.target_space, attempts = job.attempts, retry_in_secs = wait, error = %e, "automatic promotion will be retried");
+                job.last_error = Some(e.to_string());
+                job.next_attempt_at = now() + wait;
+                next = Some(next.map_or(job.next_attempt_at, |n| n.min(job.next_attempt_at)));
+            }
+            Err(e) => {
+                tracing::warn!(project = %job.project, release = %job.version, to_space = %job.target_space, error = %e, "automatic promotion failed");
+                job.state = PromotionJobState::Failed;
+                job.last_error = Some(e.to_string());
+            }
+        }
+        let mut b = Batch::new();
+        b.put_record(&job)?;
+        state.commit(b).await?;
+    }
+    Ok(next)
+}
+
+/// A job as a list shows it: its state, with what the source knows after the offer (the
+/// receipts that came back for its bundle).
+#[derive(Debug, Clone)]
+pub struct JobView {
+    pub job: PromotionJob,
+    /// queued, retrying, offered, fetching, deployed, failed.
+    pub state: &'static str,
+    pub detail: String,
+    pub bundle_id: String,
+}
+
+/// A page of the queue (in key order).
+pub fn list(
+    state: &SpaceState,
+    page: crate::services::Page,
+) -> ApiResult<crate::services::Listed<JobView>> {
+    let (jobs, next) =
+        state
+            .store
+            .list_records::<PromotionJob>("", page.after.as_deref(), page.size)?;
+    let mut items = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        items.push(view(state, job)?);
+    }
+    Ok(crate::services::Listed { items, next })
+}
+
+fn view(state: &SpaceState, job: PromotionJob) -> ApiResult<JobView> {
+    let error = job.last_error.clone().unwrap_or_default();
+    let (st, detail, bundle_id) =
+        match &job.state {
+            PromotionJobState::Queued if job.attempts == 0 => ("queued", error, String::new()),
+            PromotionJobState::Queued => ("retrying", error, String::new()),
+            PromotionJobState::Failed => ("failed", error, String::new()),
+            PromotionJobState::Offered {
+                bundle_id,
+                chunks_missing,
+            } => {
+                let results =
+                    state
+                        .store
+                        .get_record::<domain::model::Promotion>(&bundle_id.to_ascii_lowercase())?
+                        .map(|p| {
+                            state.store.all_records::<domain::model::RemoteResult>(
+                                &storage::prefix_of(&[&p.target_space, &p.digest]),
+                            )
+                        })
+                        .transpose()?
+                        .unwrap_or_default();
+                match results
+                    .iter()
+                    .max_by_key(|r| (r.finished_at, r.received_at))
+                {
+                    Some(r) => (
+                        "deployed",
+                        format!("{} in {}", r.state.as_str(), r.environment),
+                        bundle_id.clone(),
+                    ),
+                    None if *chunks_missing > 0 => (
+                        "fetching",
+                        format!("{chunks_missing} chunks were missing at the offer"),
+                        bundle_id.clone(),
+                    ),
+                    None => ("offered", String::new(), bundle_id.clone()),
+                }
+            }
+        };
+    Ok(JobView {
+        job,
+        state: st,
+        detail,
+        bundle_id,
+    })
+}

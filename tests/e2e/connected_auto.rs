@@ -1,0 +1,137 @@
+//! End to end, connected Spaces that run themselves: with Prod willing to import DevTest's
+//! bundles and both lifecycles automatic, `release create` in DevTest is the only command. The
+//! promotion waits (retrying, with the reason) while Prod is down, is offered when it is back,
+//! Prod fetches the packages, imports, deploys on its agent, and the receipt streams back to
+//! DevTest's dashboard.
+
+use std::time::Duration;
+
+use e2e::agent::Agent;
+use e2e::odcm::Odcm;
+use e2e::promotion::{odcm, s, wait_peer};
+use e2e::{noise, wait_for, write_stored_tar_gz};
+
+fn promotion_state(d: &e2e::Cli) -> (String, String) {
+    let l = d.json(&["promotion", "list"]);
+    let p = &l[0];
+    (
+        p["state"].as_str().unwrap_or("").to_string(),
+        p["detail"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
+    let net = Odcm::start("Net");
+    let (dev, _) = net.enrolled_space("DevTest");
+    let (mut prod, _) = net.enrolled_space("Prod");
+    for kind in ["releases", "receipts"] {
+        odcm(
+            &net,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", kind,
+            ],
+        );
+    }
+    wait_peer(&dev, "Prod", 2);
+    wait_peer(&prod, "DevTest", 2);
+
+    // Prod: its own automatic lifecycle, an agent, and the choice to import DevTest's bundles.
+    let p = prod.cli();
+    p.ok(&["env", "create", "Production"]);
+    p.ok(&[
+        "lifecycle",
+        "create",
+        "Only",
+        "--phase",
+        "Production:Production:auto",
+    ]);
+    p.ok(&[
+        "bundle",
+        "auto-import",
+        "set",
+        "--from",
+        "DevTest",
+        "--lifecycle",
+        "Only",
+    ]);
+    let rules = p.json(&["bundle", "auto-import", "list"]);
+    assert_eq!(rules[0]["lifecycle"], "Only", "{rules}");
+
+    // DevTest: a lifecycle whose first phase is Prod, automatic.
+    let d = dev.cli();
+    d.ok(&[
+        "lifecycle",
+        "create",
+        "ToProd",
+        "--phase",
+        "Production:Prod:auto",
+    ]);
+    d.ok(&["project", "create", "Web", "--lifecycle", "ToProd"]);
+    d.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Install",
+        "--package",
+        "Acme.Web",
+    ]);
+    d.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Hello",
+        "--script",
+        "echo hello from #{Environment.Name} in #{Space.Name}",
+    ]);
+    let pkg = dev.dir.join("Acme.Web.1.0.0.tgz");
+    write_stored_tar_gz(&pkg, "app.bin", &noise(5, 2 << 20));
+    d.ok(&["package", "upload", s(&pkg)]);
+
+    // Prod is down when the release is created: the promotion waits and says why.
+    prod.stop();
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    wait_for(
+        "the promotion to be retried",
+        Duration::from_secs(20),
+        || {
+            let (state, detail) = promotion_state(&d);
+            state == "retrying" && !detail.is_empty()
+        },
+    );
+    prod.start_again();
+    // (Its agent joins now: the restarted Space listens for agents on a new port.)
+    let p = prod.cli();
+    let agent = Agent::polling(&prod, "prod-web");
+    agent.register(&prod, &["Production"], &[]);
+
+    // Nothing else is typed: offered, fetched, imported, deployed, and the receipt comes back.
+    wait_for(
+        "Prod's result on DevTest's dashboard",
+        Duration::from_secs(90),
+        || {
+            let dash = d.json(&["dashboard"]);
+            dash["projects"][0]["environments"]["Prod: Production"]["state"] == "success"
+        },
+    );
+    let (state, detail) = promotion_state(&d);
+    assert_eq!(state, "deployed", "{detail}");
+    assert!(detail.contains("success in Prod: Production"), "{detail}");
+    let deployments = p.json(&["deployment", "list", "--project", "DevTest: Web"]);
+    assert_eq!(deployments[0]["state"], "success", "{deployments}");
+    assert_eq!(deployments[0]["created_by"], "lifecycle (automatic phase)");
+    // The receipt was sent once: nothing is left in Prod's outbox.
+    let err = p.fails(&["receipt", "send"]);
+    assert!(err.contains("no receipts to export"), "{err}");
+}
