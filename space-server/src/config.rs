@@ -43,6 +43,8 @@ pub struct Config {
     pub odcm_fingerprint: String,
     /// One-time enrolment token from `deploy odcm space create` (secret; needed once).
     pub enrolment_token: String,
+    /// Seconds of silence after which another Space's results show as stale (default 600).
+    pub peer_stale_after_secs: i64,
     /// Size caps on what the API stores (`[limits]`).
     pub limits: crate::limits::Limits,
 }
@@ -67,6 +69,7 @@ impl Default for Config {
             odcm_url: String::new(),
             odcm_fingerprint: String::new(),
             enrolment_token: String::new(),
+            peer_stale_after_secs: crate::contacts::DEFAULT_STALE_AFTER,
             limits: crate::limits::Limits::default(),
         }
     }
@@ -102,6 +105,9 @@ pub struct Overrides {
     /// The largest package upload accepted, in bytes.
     #[arg(long, env = "SPACE_MAX_PACKAGE_BYTES", global = true)]
     pub max_package_bytes: Option<u64>,
+    /// Seconds of silence after which another Space's results show as stale.
+    #[arg(long, env = "SPACE_PEER_STALE_AFTER_SECS", global = true)]
+    pub peer_stale_after_secs: Option<i64>,
     /// Log format: text or json.
     #[arg(long, env = "SPACE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -160,6 +166,9 @@ impl Config {
         if let Some(v) = o.package_retention {
             c.package_retention = v;
         }
+        if let Some(v) = o.peer_stale_after_secs {
+            c.peer_stale_after_secs = v;
+        }
         if let Some(v) = o.max_package_bytes {
             c.max_package_bytes = v;
         }
@@ -199,6 +208,7 @@ impl Config {
             retention: (self.package_retention > 0).then_some(self.package_retention),
             max_package_bytes: self.max_package_bytes,
             limits: self.limits,
+            stale_after_secs: self.peer_stale_after_secs,
             peering: None,
         }
     }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod automation;
 pub mod config;
+pub mod contacts;
 pub mod deployments;
 pub mod error;
 pub mod limits;

@@ -47,6 +47,8 @@ pub struct Options {
     pub max_package_bytes: u64,
     /// Size caps on what the API stores.
     pub limits: crate::limits::Limits,
+    /// Seconds of silence after which a peer Space's results show as stale.
+    pub stale_after_secs: i64,
     /// This Space's ODCM identity and trust set, when it is enrolled.
     pub peering: Option<Arc<crate::peering::Peering>>,
 }
@@ -59,6 +61,7 @@ impl Default for Options {
             retention: None,
             max_package_bytes: 16 << 30,
             limits: crate::limits::Limits::default(),
+            stale_after_secs: crate::contacts::DEFAULT_STALE_AFTER,
             peering: None,
         }
     }
@@ -79,6 +82,7 @@ pub async fn serve(
         let _ = state.peering.set(p.clone());
     }
     let _ = state.limits.set(options.limits);
+    let _ = state.stale_after.set(options.stale_after_secs.max(1));
     let auth = crate::auth::authenticator(&state);
     let hub = Hub::new(state.clone(), options.agent_wait)
         .map_err(|e| ServeError::Transport(e.to_string()))?;
@@ -242,7 +246,8 @@ pub async fn serve(
         .add_service(svc!(
             pb::peers_server::PeersServer,
             crate::peering::api::PeersApi {
-                peering: options.peering.clone()
+                peering: options.peering.clone(),
+                state: state.clone()
             }
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -29,6 +29,11 @@ pub struct SpaceState {
     pub wake: Arc<tokio::sync::Notify>,
     /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
     pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// When each peer Space was last heard from, and when that was last stored (see
+    /// `crate::contacts`).
+    pub contacts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
+    /// Seconds of silence after which a peer's results show as stale (set by `serve`).
+    pub stale_after: std::sync::OnceLock<i64>,
 }
 
 /// What opening a data directory produced.
@@ -110,6 +115,8 @@ impl SpaceState {
                 limits: std::sync::OnceLock::new(),
                 wake: Arc::new(tokio::sync::Notify::new()),
                 fetching: Default::default(),
+                contacts: Default::default(),
+                stale_after: std::sync::OnceLock::new(),
             }),
             new_admin_key,
         })

@@ -167,6 +167,14 @@ impl Record for domain::model::AutoImportRule {
     }
 }
 
+impl Record for domain::model::PeerContact {
+    const TABLE: &'static str = "peer_contact";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.space])
+    }
+}
+
 impl Record for domain::model::ReceivedBundle {
     const TABLE: &'static str = "bundle";
     const VERSION: u32 = 1;

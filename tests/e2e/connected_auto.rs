@@ -23,7 +23,8 @@ fn promotion_state(d: &e2e::Cli) -> (String, String) {
 #[test]
 fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     let net = Odcm::start("Net");
-    let (dev, _) = net.enrolled_space("DevTest");
+    // DevTest calls a peer silent after 4 s (a test-sized limit; the default is 10 minutes).
+    let (dev, _) = net.enrolled_space_with("DevTest", &[("SPACE_PEER_STALE_AFTER_SECS", "4")]);
     let (mut prod, _) = net.enrolled_space("Prod");
     for kind in ["releases", "receipts"] {
         odcm(
@@ -134,4 +135,36 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     // The receipt was sent once: nothing is left in Prod's outbox.
     let err = p.fails(&["receipt", "send"]);
     assert!(err.contains("no receipts to export"), "{err}");
+
+    // Honest staleness: Prod goes silent, its result on DevTest's dashboard turns stale after
+    // the configured time (never a fresh-looking success), and fresh again when it is back.
+    let cell = |d: &e2e::Cli| {
+        d.json(&["dashboard"])["projects"][0]["environments"]["Prod: Production"].clone()
+    };
+    assert_eq!(cell(&d)["stale"], false, "{}", cell(&d));
+    prod.stop();
+    wait_for(
+        "Prod's result to turn stale",
+        Duration::from_secs(20),
+        || cell(&d)["stale"] == true,
+    );
+    let table = d.ok(&["dashboard"]);
+    assert!(table.contains("STALE: Prod silent since"), "{table}");
+    let status = d.json(&["space", "status"]);
+    let peer = status["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Prod")
+        .unwrap()
+        .clone();
+    assert_eq!(peer["stale"], true, "{peer}");
+    assert!(peer["last_contact"].is_string(), "{peer}");
+    prod.start_again();
+    wait_for(
+        "Prod's result to be fresh again",
+        Duration::from_secs(20),
+        || cell(&d)["stale"] == false,
+    );
+    assert_eq!(cell(&d)["state"], "success");
 }

@@ -167,10 +167,14 @@ fn a_release_is_pushed_fetched_deployed_and_its_receipt_delivered() {
 
     // The receipt goes back over the link by itself (Prod's outbox), counted as sent once
     // DevTest accepted it; `receipt send` then has nothing left to send.
-    wait_for("the receipt to stream back", Duration::from_secs(30), || {
-        let dash = d.json(&["dashboard"]);
-        dash["projects"][0]["environments"]["Prod: Production"]["state"] == "success"
-    });
+    wait_for(
+        "the receipt to stream back",
+        Duration::from_secs(30),
+        || {
+            let dash = d.json(&["dashboard"]);
+            dash["projects"][0]["environments"]["Prod: Production"]["state"] == "success"
+        },
+    );
     let err = p.fails(&["receipt", "send"]);
     assert!(err.contains("no receipts to export"), "{err}");
     let dash = d.json(&["dashboard"]);

@@ -180,10 +180,17 @@ impl Odcm {
     /// Creates Space `name` in this ODCM and starts a space-server enrolled with its one-time
     /// token (given by environment, as a secret should be); returns it and the token.
     pub fn enrolled_space(&self, name: &str) -> (crate::Space, String) {
+        self.enrolled_space_with(name, &[])
+    }
+
+    /// [`Odcm::enrolled_space`] with extra environment for the server.
+    pub fn enrolled_space_with(&self, name: &str, env: &[(&str, &str)]) -> (crate::Space, String) {
         let token = self.cli().ok(&["odcm", "space", "create", name]);
         let token = token.trim().to_string();
+        let mut all = vec![("SPACE_ENROLMENT_TOKEN", token.as_str())];
+        all.extend_from_slice(env);
         let s = crate::Space::start_with(
-            &[("SPACE_ENROLMENT_TOKEN", token.as_str())],
+            &all,
             &[
                 "--name",
                 name,

@@ -352,6 +352,7 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                         "version": c.version, "state": c.state, "deployment": c.deployment_id,
                         "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
                         "receipt_received_at": secs(&c.receipt_received_at).map(time),
+                        "last_heard_at": secs(&c.last_heard_at).map(time), "stale": c.stale,
                     })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
                 })).collect::<Vec<_>>(),
             });
@@ -371,7 +372,22 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                                 let how = if c.operator_reported {
                                     " (operator-reported)".to_string()
                                 } else if let Some(at) = secs(&c.receipt_received_at) {
-                                    format!(" (receipt {})", time(at))
+                                    let stale = if c.stale {
+                                        match secs(&c.last_heard_at) {
+                                            Some(h) => format!(
+                                                ", STALE: {} silent since {}",
+                                                space_of(&c.environment),
+                                                time(h)
+                                            ),
+                                            None => format!(
+                                                ", STALE: never heard from {}",
+                                                space_of(&c.environment)
+                                            ),
+                                        }
+                                    } else {
+                                        String::new()
+                                    };
+                                    format!(" (receipt {}{stale})", time(at))
                                 } else {
                                     String::new()
                                 };
@@ -386,4 +402,9 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The Space of a remote environment name ("Prod: Production" -> "Prod").
+fn space_of(environment: &str) -> &str {
+    environment.split_once(": ").map_or(environment, |(s, _)| s)
 }

@@ -49,7 +49,8 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
             let peers: Vec<_> = s
                 .peers
                 .iter()
-                .map(|p| json!({"name": p.name, "odcm": p.odcm, "remote": p.remote, "endpoint": p.endpoint, "fingerprints": p.fingerprints}))
+                .map(|p| json!({"name": p.name, "odcm": p.odcm, "remote": p.remote, "endpoint": p.endpoint, "fingerprints": p.fingerprints,
+                    "last_contact": p.last_contact.as_ref().map(|t| time(t.seconds)), "stale": p.stale}))
                 .collect();
             emit_one(
                 x.output,
@@ -70,7 +71,16 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                         join(
                             &s.peers
                                 .iter()
-                                .map(|p| format!("{} {}", p.name, p.endpoint))
+                                .map(|p| {
+                                    let heard = match &p.last_contact {
+                                        Some(t) if p.stale => {
+                                            format!("silent since {}", time(t.seconds))
+                                        }
+                                        Some(t) => format!("heard {}", time(t.seconds)),
+                                        None => "never heard from".into(),
+                                    };
+                                    format!("{} {} ({heard})", p.name, p.endpoint)
+                                })
                                 .collect::<Vec<_>>(),
                         ),
                     ),

@@ -135,3 +135,12 @@ pub struct AutoImportRule {
     pub created_at: Timestamp,
     pub created_by: String,
 }
+
+/// When this Space last heard from another Space (a verified call either way, a receipt, or
+/// a heartbeat answer), and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerContact {
+    pub space: String,
+    pub last_heard: Timestamp,
+    pub via: String,
+}

@@ -1,9 +1,11 @@
 //! What a connected Space does without a person: promote releases whose automatic phase names
 //! another Space (`queue`), import bundles a rule says to import and resume package fetches
-//! (`import`), and stream receipts back to the Spaces releases came from (`outbox`). One loop
+//! (`import`), stream receipts back to the Spaces releases came from (`outbox`), and ask
+//! every peer in the trust set whether it is there (`heartbeat`, for honest staleness). One loop
 //! per Space runs the three passes whenever something wakes it (`SpaceState::wake`: a job
 //! queued, a bundle offered or fetched, a deployment ended) and at least every [`TICK`].
 
+pub mod heartbeat;
 pub mod import;
 pub mod outbox;
 pub mod queue;
@@ -23,6 +25,7 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
     let state = engine.state.clone();
     let mut fetch_retry: HashMap<String, i64> = HashMap::new();
     let mut outbox_backoff = outbox::Backoff::new();
+    let mut last_beat: Option<std::time::Instant> = None;
     tokio::pin!(stop);
     loop {
         let next = match queue::work(&engine).await {
@@ -38,7 +41,12 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
         if let Err(e) = outbox::pass(&engine, &mut outbox_backoff).await {
             tracing::warn!(error = %e, "the receipt outbox could not be worked");
         }
-        let mut sleep = TICK;
+        let every = heartbeat::interval(state.stale_after());
+        if last_beat.is_none_or(|t| t.elapsed() >= every) {
+            heartbeat::beat(&state);
+            last_beat = Some(std::time::Instant::now());
+        }
+        let mut sleep = TICK.min(heartbeat::interval(state.stale_after()));
         if let Some(at) = next {
             let secs = (at - now()).clamp(0, TICK.as_secs() as i64) as u64;
             sleep = sleep.min(Duration::from_secs(secs.max(1)));
@@ -50,3 +58,6 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

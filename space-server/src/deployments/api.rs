@@ -199,6 +199,8 @@ fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
         finished_at,
         operator_reported,
         receipt_received_at,
+        last_heard_at,
+        stale,
     } = c;
     pb::DashboardCell {
         project,
@@ -209,5 +211,7 @@ fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
         finished_at: finished_at.map(timestamp),
         operator_reported,
         receipt_received_at: receipt_received_at.map(timestamp),
+        last_heard_at: last_heard_at.map(timestamp),
+        stale,
     }
 }

@@ -24,6 +24,10 @@ pub struct DashboardCell {
     pub operator_reported: bool,
     /// When the receipt carrying a remote result arrived.
     pub receipt_received_at: Option<Timestamp>,
+    /// For a remote result: when its Space was last heard from, and whether that is longer
+    /// ago than the Space's staleness limit (the result may be out of date).
+    pub last_heard_at: Option<Timestamp>,
+    pub stale: bool,
 }
 
 /// Environments in display order (remote ones that only receipts named, after them),
@@ -61,6 +65,8 @@ impl Engine {
         let mut cells: Vec<DashboardCell> = index::latest(store.as_ref())?
             .into_iter()
             .map(|d| DashboardCell {
+                last_heard_at: None,
+                stale: false,
                 operator_reported: super::drop::reported_state(&d).is_some(),
                 state: super::drop::reported_state(&d).unwrap_or(d.state),
                 project: d.project,
@@ -90,6 +96,8 @@ impl Engine {
                 finished_at: r.finished_at,
                 operator_reported: false,
                 receipt_received_at: Some(r.received_at),
+                last_heard_at: self.state.last_heard(&r.from_space),
+                stale: self.state.is_stale(&r.from_space),
             });
         }
         Ok(Dashboard {

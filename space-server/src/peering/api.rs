@@ -13,6 +13,8 @@ use super::Peering;
 
 pub struct PeersApi {
     pub peering: Option<Arc<Peering>>,
+    /// For each peer's last contact.
+    pub state: Arc<crate::state::SpaceState>,
 }
 
 impl PeersApi {
@@ -60,6 +62,8 @@ impl pb::peers_server::Peers for PeersApi {
                     remote: x.remote,
                     endpoint: x.endpoint.clone(),
                     fingerprints: x.certs.iter().map(|c| c.fingerprint.clone()).collect(),
+                    last_contact: self.state.last_heard(&x.name).map(proto::wire::timestamp),
+                    stale: self.state.is_stale(&x.name),
                 })
                 .collect(),
             trusts: set.trusts.iter().map(trust_line).collect(),

@@ -74,19 +74,25 @@ struct Refusals {
 
 pub struct PeerGate {
     pub peering: Arc<Peering>,
+    /// Where contacts are recorded (an identified caller is a peer heard from).
+    pub state: Arc<crate::state::SpaceState>,
     refusals: Refusals,
 }
 
 impl PeerGate {
-    pub fn new(peering: Arc<Peering>) -> Self {
+    pub fn new(peering: Arc<Peering>, state: Arc<crate::state::SpaceState>) -> Self {
         Self {
             peering,
+            state,
             refusals: Refusals::new(WINDOW, MAX_SOURCES),
         }
     }
 
     /// The caller, or UNAUTHENTICATED with the reason.
     pub fn identify(&self, id: Result<PeerIdentity, Unidentified>) -> ApiResult<PeerIdentity> {
+        if let Ok(c) = &id {
+            self.state.heard_from(&c.space, "its call");
+        }
         id.map_err(|u| {
             tracing::warn!(claimed = %domain::text::clean(&u.claimed, 200), reason = %u.reason, "peer call refused");
             ApiError::Unauthenticated(u.reason)
@@ -147,7 +153,10 @@ impl PeerGate {
             e
         };
         let caller = match caller {
-            Ok(c) => c,
+            Ok(c) => {
+                self.state.heard_from(&c.space, "its call");
+                c
+            }
             Err(u) => {
                 let claimed = u.claimed.clone();
                 let e = match self.identify(Err(u)) {

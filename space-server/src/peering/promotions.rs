@@ -26,8 +26,10 @@ pub struct PromotionsPeerApi {
 impl PromotionsPeerApi {
     /// The calling Space, by its certificate against the current trust store.
     fn caller<T>(&self, req: &Request<T>) -> Result<PeerIdentity, Status> {
-        peer_identity(req, &self.peering.store, PeerRole::Space)
-            .map_err(|r| refuse(ErrorCode::Unauthenticated, r.message))
+        let c = peer_identity(req, &self.peering.store, PeerRole::Space)
+            .map_err(|r| refuse(ErrorCode::Unauthenticated, r.message))?;
+        self.state.heard_from(&c.space, "its call");
+        Ok(c)
     }
 }
 

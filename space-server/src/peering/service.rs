@@ -121,7 +121,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_svc)
         .add_service(pb::peer_server::PeerServer::new(PeerApi {
-            gate: PeerGate::new(p.clone()),
+            gate: PeerGate::new(p.clone(), state.clone()),
         }))
         .add_service(
             pb::promotions_server::PromotionsServer::new(super::promotions::PromotionsPeerApi {

@@ -90,6 +90,7 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
             done.bytes += len;
         }
     }
+    state.heard_from(&rec.source_space, "chunks fetched");
     done.missing = missing_of(state, &v).len();
     tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
     Ok(done)

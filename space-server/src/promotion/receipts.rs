@@ -243,6 +243,8 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
         .map_err(receipt_error)
         .map_err(refuse)?;
     let from = v.file.from_space.clone();
+    // A file it signed is word from it, as of when it was signed.
+    state.heard_from_at(&from, v.file.created_at, "receipts it signed");
     if v.file.receipts.is_empty() {
         return Err(refuse(ApiError::Invalid(format!(
             "the receipts file from '{from}' holds no receipt"

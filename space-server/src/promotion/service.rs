@@ -72,6 +72,9 @@ impl PromotionService {
             .await
             .map_err(client::to_api)?;
         tracing::info!(bundle = %r.bundle_id, to_space = %c.target_space, chunks_missing = r.chunks_missing, "release bundle pushed");
+        self.engine
+            .state
+            .heard_from(&c.target_space, "bundle offered");
         let state = if r.chunks_missing == 0 {
             "offered"
         } else {
@@ -152,6 +155,7 @@ impl PromotionService {
         let r = client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
             .await
             .map_err(client::to_api)?;
+        state.heard_from(&prepared.space, "receipts delivered");
         receipts::mark_sent(state, &prepared, who).await?;
         tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
         Ok(Delivered {

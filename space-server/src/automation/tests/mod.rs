@@ -1,0 +1,105 @@
+//! Unit tests of the automation pieces against the memory backend: the promotion queue (one
+//! job per release and Space, backoff, states as listed) and peer contacts (staleness).
+
+use domain::model::{PromotionJob, PromotionJobState};
+use storage::{Batch, StoreExt};
+
+use super::queue::{MAX_BACKOFF_SECS, backoff, enqueue, list};
+use crate::services::Page;
+use crate::services::tests::space;
+
+fn page() -> Page {
+    Page {
+        size: 100,
+        after: None,
+    }
+}
+
+#[test]
+fn backoff_doubles_up_to_five_minutes() {
+    assert_eq!(backoff(1), 2);
+    assert_eq!(backoff(2), 4);
+    assert_eq!(backoff(8), 256);
+    assert_eq!(backoff(9), MAX_BACKOFF_SECS);
+    assert_eq!(backoff(u32::MAX), MAX_BACKOFF_SECS);
+}
+
+#[tokio::test]
+async fn a_release_is_queued_once_per_space_and_listed_with_its_state() {
+    let (_tmp, state) = space("DevTest");
+    let r = domain::model::Release {
+        project: "Web".into(),
+        version: "1.0.0".into(),
+        channel: "Default".into(),
+        notes: String::new(),
+        packages: vec![],
+        process: Default::default(),
+        variables: vec![],
+        templates: vec![],
+        created_at: 1,
+        created_by: "t".into(),
+        origin: None,
+    };
+    enqueue(&state, &r, "Prod", "release creation").unwrap();
+    enqueue(&state, &r, "prod", "a later phase").unwrap();
+    enqueue(&state, &r, "QA", "release creation").unwrap();
+    let l = list(&state, page()).unwrap();
+    assert_eq!(l.items.len(), 2, "one job per release and Space");
+    assert!(l.items.iter().all(|v| v.state == "queued"));
+
+    // A failed attempt shows as retrying, with the reason.
+    let mut job: PromotionJob = state
+        .store
+        .all_records::<PromotionJob>("")
+        .unwrap()
+        .into_iter()
+        .find(|j| j.target_space == "Prod")
+        .unwrap();
+    job.attempts = 1;
+    job.last_error = Some("calling Space 'Prod': connection refused".into());
+    let mut b = Batch::new();
+    b.put_record(&job).unwrap();
+    state.store.commit(b).unwrap();
+    let v = list(&state, page())
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|v| v.job.target_space == "Prod")
+        .unwrap();
+    assert_eq!(
+        (v.state, v.detail.as_str()),
+        ("retrying", "calling Space 'Prod': connection refused")
+    );
+
+    // Offered with chunks missing: fetching; failed: failed with the reason.
+    job.state = PromotionJobState::Offered {
+        bundle_id: "b1".into(),
+        chunks_missing: 3,
+    };
+    let mut b = Batch::new();
+    b.put_record(&job).unwrap();
+    state.store.commit(b).unwrap();
+    let v = list(&state, page())
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|v| v.job.target_space == "Prod")
+        .unwrap();
+    assert_eq!(v.state, "fetching");
+}
+
+#[test]
+fn a_peer_is_stale_when_never_heard_from_or_silent_too_long() {
+    let (_tmp, state) = space("DevTest");
+    assert!(state.is_stale("Prod"), "never heard from");
+    state.heard_from("Prod", "test");
+    assert!(!state.is_stale("prod"), "names compare case-insensitively");
+    assert!(state.last_heard("Prod").is_some());
+    // A signed file from an hour ago is older news than now: it changes nothing.
+    let t = state.last_heard("Prod").unwrap();
+    state.heard_from_at("Prod", t - 3600, "old receipts");
+    assert_eq!(state.last_heard("Prod"), Some(t));
+    // Long silent: an hour-old contact with a 10-minute limit.
+    state.heard_from_at("QA", crate::state::now() - 3600, "old receipts");
+    assert!(state.is_stale("QA"));
+}
