@@ -11,9 +11,18 @@ use crate::output::{emit, emit_one, time};
 
 #[derive(Subcommand)]
 pub enum PromotionCmd {
-    /// Automatic promotions (queued when an automatic phase names another Space): queued,
-    /// retrying (with the reason), offered, fetching, deployed (with the result), failed.
+    /// Automatic and scheduled promotions: scheduled, queued, retrying (with the reason),
+    /// offered, fetching, deployed (with the result), failed.
     List,
+    /// Cancel a promotion not offered yet.
+    Cancel {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        to_space: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,7 +96,89 @@ pub async fn promotions(cmd: PromotionCmd, x: Env) -> anyhow::Result<()> {
                 rows,
             );
         }
+        PromotionCmd::Cancel {
+            project,
+            version,
+            to_space,
+        } => {
+            let mut api = c.promotion.clone();
+            c.call(api.cancel_promotion(c.req(pb::PromotionJobRef {
+                project: project.clone(),
+                version: version.clone(),
+                to_space: to_space.clone(),
+            })))
+            .await?;
+            eprintln!("promotion of {project} {version} to '{to_space}' cancelled");
+        }
     }
+    Ok(())
+}
+
+/// A time as people give it: RFC 3339, or `+N` seconds/minutes/hours/days from now (`+90s`,
+/// `+10m`, `+2h`, `+1d`).
+pub fn parse_at(s: &str) -> anyhow::Result<i64> {
+    let s = s.trim();
+    if let Some(rel) = s.strip_prefix('+') {
+        let split = rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len());
+        let (n, unit) = rel.split_at(split);
+        let n: i64 = n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("'{s}' is not a time: use RFC 3339 or +30s, +10m, +2h"))?;
+        let mult = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            u => anyhow::bail!("'{u}' in '{s}' is not a unit: use s, m, h or d"),
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        return Ok(now + n.saturating_mul(mult));
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "'{s}' is not a time (RFC 3339, e.g. 2026-12-24T18:00:00Z, or +10m): {e}"
+            )
+        })
+}
+
+/// `release promote --at`: queues the promotion for that time.
+pub async fn schedule(
+    x: &Env,
+    project: String,
+    version: String,
+    to_space: String,
+    at: &str,
+) -> anyhow::Result<()> {
+    let c = &x.client;
+    let at = parse_at(at)?;
+    let mut api = c.promotion.clone();
+    let j = c
+        .call(api.queue_promotion(c.req(pb::QueuePromotionRequest {
+            project,
+            version,
+            to_space,
+            at: Some(prost_types::Timestamp {
+                seconds: at,
+                nanos: 0,
+            }),
+        })))
+        .await?;
+    eprintln!(
+        "promotion of {} {} to '{}' {} for {} (deploy promotion list; deploy promotion cancel)",
+        j.project,
+        j.version,
+        j.target_space,
+        j.state,
+        time(at)
+    );
+    emit_one(
+        x.output,
+        json!({"project": j.project, "version": j.version, "target_space": j.target_space,
+            "state": j.state, "at": time(at)}),
+        vec![("state", j.state.clone()), ("at", time(at))],
+    );
     Ok(())
 }
 

@@ -82,6 +82,10 @@ pub enum ReleaseCmd {
         /// Write the bundle here (disconnected); without it the bundle is pushed.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Push it at this time instead of now (RFC 3339, or +30s, +10m, +2h): queued, listed by
+        /// `deploy promotion list`, cancellable with `deploy promotion cancel` until then.
+        #[arg(long, conflicts_with = "out")]
+        at: Option<String>,
     },
     /// List, per environment, the mandatory variable-template values the release still lacks.
     MissingVariables {
@@ -310,9 +314,15 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             version,
             to_space,
             out,
-        } => match out {
-            Some(out) => super::promotion::promote(&x, project, version, to_space, &out).await?,
-            None => super::promotion::push(&x, project, version, to_space).await?,
+            at,
+        } => match (out, at) {
+            (_, Some(at)) => {
+                super::automation::schedule(&x, project, version, to_space, &at).await?
+            }
+            (Some(out), None) => {
+                super::promotion::promote(&x, project, version, to_space, &out).await?
+            }
+            (None, None) => super::promotion::push(&x, project, version, to_space).await?,
         },
         ReleaseCmd::MissingVariables { project, version } => {
             super::promotion::missing_variables(&x, project, version).await?

@@ -159,6 +159,9 @@ fn view(state: &SpaceState, job: PromotionJob) -> ApiResult<JobView> {
     let error = job.last_error.clone().unwrap_or_default();
     let (st, detail, bundle_id) =
         match &job.state {
+            PromotionJobState::Queued if job.attempts == 0 && job.next_attempt_at > now() => {
+                ("scheduled", job.trigger.clone(), String::new())
+            }
             PromotionJobState::Queued if job.attempts == 0 => ("queued", error, String::new()),
             PromotionJobState::Queued => ("retrying", error, String::new()),
             PromotionJobState::Failed => ("failed", error, String::new()),
@@ -201,4 +204,85 @@ fn view(state: &SpaceState, job: PromotionJob) -> ApiResult<JobView> {
         detail,
         bundle_id,
     })
+}
+
+/// Queues `project` `version` for `space` at `at` (a person's choice of time): a queued or
+/// failed job is rescheduled, an offered one is refused (promote by hand to send it again).
+pub async fn schedule(
+    state: &SpaceState,
+    project: &str,
+    version: &str,
+    space: &str,
+    at: i64,
+    who: &str,
+) -> ApiResult<JobView> {
+    let r = state.release(project, version)?;
+    let space = space.trim();
+    crate::services::check_name("space", space)?;
+    let key = storage::key_of(&[&r.project, &r.version, space]);
+    let t = now();
+    let job = match state.store.get_record::<PromotionJob>(&key)? {
+        Some(PromotionJob {
+            state: PromotionJobState::Offered { bundle_id, .. },
+            ..
+        }) => {
+            return Err(ApiError::Precondition(format!(
+                "release {} of '{}' was already offered to '{space}' (bundle {bundle_id}): promote it by hand to send it again",
+                r.version, r.project
+            )));
+        }
+        Some(j) => PromotionJob {
+            state: PromotionJobState::Queued,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: at,
+            updated_at: t,
+            trigger: format!("scheduled by {who}"),
+            ..j
+        },
+        None => PromotionJob {
+            project: r.project.clone(),
+            version: r.version.clone(),
+            target_space: space.to_string(),
+            state: PromotionJobState::Queued,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: at,
+            created_at: t,
+            updated_at: t,
+            trigger: format!("scheduled by {who}"),
+        },
+    };
+    let mut b = Batch::new();
+    b.put_record(&job)?;
+    state.commit(b).await?;
+    tracing::info!(project = %job.project, release = %job.version, to_space = %space, at, by = %who, "promotion scheduled");
+    state.wake.notify_one();
+    view(state, job)
+}
+
+/// Removes a job not offered yet.
+pub async fn cancel(
+    state: &SpaceState,
+    project: &str,
+    version: &str,
+    space: &str,
+) -> ApiResult<()> {
+    let key = storage::key_of(&[project.trim(), version.trim(), space.trim()]);
+    let job = state
+        .store
+        .get_record::<PromotionJob>(&key)?
+        .ok_or_else(|| {
+            ApiError::not_found("promotion", format!("{project} {version} to {space}"))
+        })?;
+    if let PromotionJobState::Offered { bundle_id, .. } = &job.state {
+        return Err(ApiError::Precondition(format!(
+            "it was offered already (bundle {bundle_id}): the target decides what happens to it"
+        )));
+    }
+    let mut b = Batch::new();
+    b.delete(<PromotionJob as storage::Record>::TABLE, &key);
+    state.commit(b).await?;
+    tracing::info!(project = %job.project, release = %job.version, to_space = %job.target_space, "queued promotion cancelled");
+    Ok(())
 }

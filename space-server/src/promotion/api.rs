@@ -350,6 +350,41 @@ impl Promotion for PromotionApi {
         })
     }
 
+    async fn queue_promotion(
+        &self,
+        req: tonic::Request<pb::QueuePromotionRequest>,
+    ) -> Resp<pb::PromotionJob> {
+        let who = caller(&req).name;
+        let pb::QueuePromotionRequest {
+            project,
+            version,
+            to_space,
+            at,
+        } = req.into_inner();
+        let at = at.map_or_else(crate::state::now, |t| t.seconds);
+        let v = crate::automation::queue::schedule(
+            &self.service.engine.state,
+            &project,
+            &version,
+            &to_space,
+            at,
+            &who,
+        )
+        .await?;
+        ok(super::api_wire::job_wire(v))
+    }
+
+    async fn cancel_promotion(&self, req: tonic::Request<pb::PromotionJobRef>) -> Resp<pb::Empty> {
+        let pb::PromotionJobRef {
+            project,
+            version,
+            to_space,
+        } = req.into_inner();
+        crate::automation::queue::cancel(&self.service.engine.state, &project, &version, &to_space)
+            .await?;
+        ok(pb::Empty {})
+    }
+
     async fn set_auto_import(
         &self,
         req: tonic::Request<pb::AutoImportRule>,

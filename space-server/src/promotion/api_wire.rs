@@ -176,7 +176,8 @@ pub fn job_wire(v: crate::automation::queue::JobView) -> pb::PromotionJob {
         state: state.into(),
         detail,
         attempts: job.attempts,
-        next_attempt_at: (state == "retrying").then(|| timestamp(job.next_attempt_at)),
+        next_attempt_at: matches!(state, "retrying" | "scheduled")
+            .then(|| timestamp(job.next_attempt_at)),
         bundle_id,
         updated_at: Some(timestamp(job.updated_at)),
         trigger: job.trigger,
