@@ -175,6 +175,14 @@ impl Record for domain::model::PeerContact {
     }
 }
 
+impl Record for domain::model::ScheduledDeployment {
+    const TABLE: &'static str = "scheduled_deployment";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.project, &self.version, &self.environment])
+    }
+}
+
 impl Record for domain::model::ReceivedBundle {
     const TABLE: &'static str = "bundle";
     const VERSION: u32 = 1;

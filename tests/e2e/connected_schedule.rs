@@ -1,11 +1,13 @@
-//! A promotion at a time of the operator's choosing (the RFC's "promote the release at a time
-//! of their choosing"): queued, listed as scheduled, pushed then by itself, cancellable until.
+//! Promotions and deployments at a time of the operator's choosing (the RFC's "promote the
+//! release at a time of their choosing"): listed as scheduled, done then by themselves,
+//! cancellable until.
 
 use std::time::{Duration, Instant};
 
+use e2e::agent::Agent;
 use e2e::odcm::Odcm;
 use e2e::promotion::{odcm, wait_peer};
-use e2e::wait_for;
+use e2e::{Space, wait_for};
 
 #[test]
 fn a_promotion_waits_for_its_time_and_can_be_cancelled_until_then() {
@@ -124,4 +126,105 @@ fn a_promotion_waits_for_its_time_and_can_be_cancelled_until_then() {
         "Prod",
     ]);
     assert!(e.contains("offered already"), "{e}");
+}
+
+#[test]
+fn a_deployment_waits_for_its_time_and_can_be_unscheduled_until_then() {
+    let s = Space::start();
+    let c = s.cli();
+    for e in ["Dev", "Test"] {
+        c.ok(&["env", "create", e]);
+    }
+    c.ok(&[
+        "lifecycle",
+        "create",
+        "Any",
+        "--phase",
+        "Both:Dev,Test:optional",
+    ]);
+    let web = Agent::polling(&s, "web-01");
+    web.register(&s, &["Dev", "Test"], &[]);
+    c.ok(&["project", "create", "Web", "--lifecycle", "Any"]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Hello",
+        "--script",
+        "echo hi",
+    ]);
+    c.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    let asked = Instant::now();
+    for (env, at) in [("Dev", "+3s"), ("Test", "+1h")] {
+        c.ok(&[
+            "release",
+            "deploy",
+            "--project",
+            "Web",
+            "--version",
+            "1.0.0",
+            "--env",
+            env,
+            "--at",
+            at,
+        ]);
+    }
+    let scheduled = c.json(&["deployment", "scheduled"]);
+    assert_eq!(scheduled.as_array().map(Vec::len), Some(2), "{scheduled}");
+    assert!(
+        scheduled
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "scheduled")
+    );
+    assert_eq!(
+        c.json(&["deployment", "list"]),
+        serde_json::json!([]),
+        "nothing ran early"
+    );
+    c.ok(&[
+        "deployment",
+        "unschedule",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+        "--env",
+        "Test",
+    ]);
+    wait_for(
+        "the scheduled deployment to start",
+        Duration::from_secs(30),
+        || c.json(&["deployment", "scheduled"])[0]["state"] == "started",
+    );
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "not before its time"
+    );
+    let id = c.json(&["deployment", "scheduled"])[0]["deployment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("it to succeed", Duration::from_secs(30), || {
+        c.json(&["deployment", "show", &id])["state"] == "success"
+    });
+    let d = c.json(&["deployment", "show", &id]);
+    assert_eq!(d["environment"], "Dev");
+    assert_eq!(d["created_by"], "admin (scheduled)");
+    assert_eq!(
+        c.json(&["deployment", "scheduled"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }

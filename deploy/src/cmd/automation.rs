@@ -261,3 +261,107 @@ pub async fn auto_import(cmd: AutoImportCmd, x: Env) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+fn at_ts(at: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: at,
+        nanos: 0,
+    })
+}
+
+/// `release deploy --at`: schedules the deployment.
+pub async fn schedule_deployment(
+    x: &Env,
+    project: String,
+    version: String,
+    environment: String,
+    at: &str,
+) -> anyhow::Result<()> {
+    let c = &x.client;
+    let at = parse_at(at)?;
+    let mut api = c.deployments.clone();
+    let s = c
+        .call(api.schedule(c.req(pb::ScheduleDeploymentRequest {
+            project,
+            version,
+            environment,
+            at: at_ts(at),
+        })))
+        .await?;
+    eprintln!(
+        "deployment of {} {} to {} scheduled for {} (deploy deployment scheduled; deploy deployment unschedule)",
+        s.project,
+        s.version,
+        s.environment,
+        time(at)
+    );
+    emit_one(
+        x.output,
+        scheduled_json(&s),
+        vec![("state", s.state.clone()), ("at", time(at))],
+    );
+    Ok(())
+}
+
+fn scheduled_json(s: &pb::ScheduledDeployment) -> serde_json::Value {
+    json!({"project": s.project, "version": s.version, "environment": s.environment,
+        "at": opt_time(&s.at), "state": s.state, "deployment": s.deployment_id,
+        "reason": s.reason, "created_by": s.created_by})
+}
+
+pub async fn list_scheduled(x: &Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let all = all_pages(|t| {
+        let mut api = c.deployments.clone();
+        async move {
+            let r = c.call(api.list_scheduled(c.req(page(t)))).await?;
+            Ok((r.scheduled, r.next_page_token))
+        }
+    })
+    .await?;
+    let rows = all
+        .iter()
+        .map(|s| {
+            let detail = if s.deployment_id.is_empty() {
+                s.reason.clone()
+            } else {
+                s.deployment_id.clone()
+            };
+            vec![
+                s.project.clone(),
+                s.version.clone(),
+                s.environment.clone(),
+                opt_time(&s.at),
+                s.state.clone(),
+                detail,
+            ]
+        })
+        .collect();
+    let j = json!(all.iter().map(scheduled_json).collect::<Vec<_>>());
+    emit(
+        x.output,
+        j,
+        &["PROJECT", "RELEASE", "ENVIRONMENT", "AT", "STATE", "DETAIL"],
+        rows,
+    );
+    Ok(())
+}
+
+pub async fn unschedule(
+    x: &Env,
+    project: String,
+    version: String,
+    environment: String,
+) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    c.call(api.unschedule(c.req(pb::ScheduleDeploymentRequest {
+        project: project.clone(),
+        version: version.clone(),
+        environment: environment.clone(),
+        at: None,
+    })))
+    .await?;
+    eprintln!("deployment of {project} {version} to {environment} unscheduled");
+    Ok(())
+}

@@ -24,6 +24,17 @@ pub enum DeploymentCmd {
     Logs { id: String },
     /// Cancel a running deployment.
     Cancel { id: String },
+    /// Deployments scheduled for a time (`release deploy --at`): scheduled, started, failed.
+    Scheduled,
+    /// Cancel a scheduled deployment that has not started.
+    Unschedule {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long = "env")]
+        environment: String,
+    },
 }
 
 fn secs(t: &Option<prost_types::Timestamp>) -> Option<i64> {
@@ -220,6 +231,12 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.deployments.clone();
     match cmd {
+        DeploymentCmd::Scheduled => return super::automation::list_scheduled(&x).await,
+        DeploymentCmd::Unschedule {
+            project,
+            version,
+            environment,
+        } => return super::automation::unschedule(&x, project, version, environment).await,
         DeploymentCmd::List { project, env } => {
             let ds = all_pages(|t| {
                 let mut api = c.deployments.clone();

@@ -68,6 +68,10 @@ pub enum ReleaseCmd {
         /// Print the deployment id and return at once.
         #[arg(long)]
         no_follow: bool,
+        /// Deploy at this time instead of now (RFC 3339, or +30s, +10m, +2h): listed by
+        /// `deploy deployment scheduled`, cancellable with `deploy deployment unschedule`.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Promote a release to another Space: write its signed Release Bundle to a file (--out;
     /// sensitive values encrypted for that Space; packages: deploy package export), or, for a
@@ -333,7 +337,18 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             environment,
             max_parallel,
             no_follow,
+            at,
         } => {
+            if let Some(at) = at {
+                return super::automation::schedule_deployment(
+                    &x,
+                    project,
+                    version,
+                    environment,
+                    &at,
+                )
+                .await;
+            }
             return super::deployment::deploy_release(
                 &x,
                 project,

@@ -144,3 +144,28 @@ pub struct PeerContact {
     pub last_heard: Timestamp,
     pub via: String,
 }
+
+/// Where a deployment asked for at a chosen time stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScheduledState {
+    Scheduled,
+    Started {
+        deployment_id: String,
+    },
+    /// Refused when its time came (the lifecycle, a missing value, ...).
+    Failed {
+        reason: String,
+    },
+}
+
+/// A deployment of a release to an environment at a time of a person's choosing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledDeployment {
+    pub project: String,
+    pub version: String,
+    pub environment: String,
+    pub at: Timestamp,
+    pub state: ScheduledState,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}

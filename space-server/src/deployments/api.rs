@@ -175,6 +175,57 @@ impl Deployments for DeploymentsApi {
         })
     }
 
+    async fn schedule(
+        &self,
+        req: tonic::Request<pb::ScheduleDeploymentRequest>,
+    ) -> Resp<pb::ScheduledDeployment> {
+        let who = caller(&req).name;
+        let pb::ScheduleDeploymentRequest {
+            project,
+            version,
+            environment,
+            at,
+        } = req.into_inner();
+        let at = at.map_or_else(crate::state::now, |t| t.seconds);
+        let s = crate::automation::schedule::schedule(
+            &self.engine.state,
+            &project,
+            &version,
+            &environment,
+            at,
+            &who,
+        )
+        .await?;
+        ok(scheduled_to_wire(s))
+    }
+
+    async fn list_scheduled(
+        &self,
+        req: tonic::Request<pb::PageRequest>,
+    ) -> Resp<pb::ListScheduledResponse> {
+        let page = crate::api::page(Some(req.into_inner()))?;
+        let l = crate::automation::schedule::list(&self.engine.state, page)?;
+        ok(pb::ListScheduledResponse {
+            scheduled: l.items.into_iter().map(scheduled_to_wire).collect(),
+            next_page_token: crate::api::token(l.next),
+        })
+    }
+
+    async fn unschedule(
+        &self,
+        req: tonic::Request<pb::ScheduleDeploymentRequest>,
+    ) -> Resp<pb::Empty> {
+        let pb::ScheduleDeploymentRequest {
+            project,
+            version,
+            environment,
+            at: _,
+        } = req.into_inner();
+        crate::automation::schedule::cancel(&self.engine.state, &project, &version, &environment)
+            .await?;
+        ok(pb::Empty {})
+    }
+
     async fn dashboard(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
         let Dashboard {
             environments,
@@ -213,5 +264,33 @@ fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
         receipt_received_at: receipt_received_at.map(timestamp),
         last_heard_at: last_heard_at.map(timestamp),
         stale,
+    }
+}
+
+fn scheduled_to_wire(s: domain::model::ScheduledDeployment) -> pb::ScheduledDeployment {
+    use domain::model::ScheduledState;
+    let domain::model::ScheduledDeployment {
+        project,
+        version,
+        environment,
+        at,
+        state,
+        created_at: _,
+        created_by,
+    } = s;
+    let (state, deployment_id, reason) = match state {
+        ScheduledState::Scheduled => ("scheduled", String::new(), String::new()),
+        ScheduledState::Started { deployment_id } => ("started", deployment_id, String::new()),
+        ScheduledState::Failed { reason } => ("failed", String::new(), reason),
+    };
+    pb::ScheduledDeployment {
+        project,
+        version,
+        environment,
+        at: Some(timestamp(at)),
+        state: state.into(),
+        deployment_id,
+        reason,
+        created_by,
     }
 }
