@@ -29,6 +29,9 @@ pub struct SpaceState {
     pub wake: Arc<tokio::sync::Notify>,
     /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
     pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// How far each running fetch is (see `promotion::fetch`).
+    pub fetch_progress:
+        std::sync::Mutex<std::collections::HashMap<String, crate::promotion::fetch::Progress>>,
     /// When each peer Space was last heard from, and when that was last stored (see
     /// `crate::contacts`).
     pub contacts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
@@ -115,6 +118,7 @@ impl SpaceState {
                 limits: std::sync::OnceLock::new(),
                 wake: Arc::new(tokio::sync::Notify::new()),
                 fetching: Default::default(),
+                fetch_progress: Default::default(),
                 contacts: Default::default(),
                 stale_after: std::sync::OnceLock::new(),
             }),

@@ -46,14 +46,32 @@ fn summary_json(b: &pb::BundleSummary) -> serde_json::Value {
         "added_at": b.added_at.as_ref().map(|t| time(t.seconds)),
         "variables": b.variables, "sensitive": b.sensitive, "packages": b.packages,
         "packages_missing": b.packages_missing, "schema": b.schema, "bytes": b.bytes,
+        "fetch": fetch_json(&b.fetch),
     })
 }
 
 fn packages_cell(b: &pb::BundleSummary) -> String {
     if b.packages_missing == 0 {
-        format!("{} present", b.packages)
-    } else {
-        format!("{} of {} missing", b.packages_missing, b.packages)
+        return format!("{} present", b.packages);
+    }
+    let missing = format!("{} of {} missing", b.packages_missing, b.packages);
+    match &b.fetch {
+        Some(f) if f.bytes_total > 0 => format!(
+            "{missing}, fetching {}% ({:.1} MB/s, ETA {}s)",
+            f.bytes_done * 100 / f.bytes_total,
+            f.bytes_per_second as f64 / 1e6,
+            f.eta_seconds
+        ),
+        _ => missing,
+    }
+}
+
+fn fetch_json(f: &Option<pb::FetchProgress>) -> serde_json::Value {
+    match f {
+        Some(f) => json!({"chunks_done": f.chunks_done, "chunks_total": f.chunks_total,
+            "bytes_done": f.bytes_done, "bytes_total": f.bytes_total,
+            "bytes_per_second": f.bytes_per_second, "eta_seconds": f.eta_seconds}),
+        None => json!(null),
     }
 }
 

@@ -64,6 +64,7 @@ impl Promotion for PromotionApi {
                 packages_missing: 0,
                 schema: p.bundle.schema.to_string(),
                 bytes: p.bytes.len() as u64,
+                fetch: None,
             })),
         };
         if push {

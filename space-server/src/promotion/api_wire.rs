@@ -61,6 +61,7 @@ pub(super) fn summary(
         packages_missing: missing,
         schema,
         bytes: b.bytes,
+        fetch: None,
     }
 }
 
@@ -81,13 +82,29 @@ pub(super) fn bundle_summary(state: &SpaceState, b: &ReceivedBundle) -> pb::Bund
                 .iter()
                 .filter(|(_, n)| *n > 0)
                 .count() as u32;
-            summary(b, Some(&v), missing)
+            let mut s = summary(b, Some(&v), missing);
+            s.fetch = fetch_progress(state, &b.id);
+            s
         }
         Err(e) => {
             tracing::warn!(bundle = %b.id, error = %e, "stored bundle cannot be verified");
             summary(b, None, 0)
         }
     }
+}
+
+/// How far the running fetch of bundle `id` is, if one runs.
+fn fetch_progress(state: &SpaceState, id: &str) -> Option<pb::FetchProgress> {
+    let p = state.fetch_progress.lock().ok()?.get(id).copied()?;
+    let (rate, eta) = p.rate_and_eta();
+    Some(pb::FetchProgress {
+        chunks_done: p.chunks_done,
+        chunks_total: p.chunks_total,
+        bytes_done: p.bytes_done,
+        bytes_total: p.bytes_total,
+        bytes_per_second: rate,
+        eta_seconds: eta,
+    })
 }
 
 /// What `bundle show` prints: the verified contents (sealed values not opened) and which

@@ -15,6 +15,42 @@ use crate::state::SpaceState;
 /// Chunks asked for per call.
 const BATCH: usize = 512;
 
+/// How far a running fetch is: chunks and (uncompressed) bytes received of those missing when
+/// it started, and since when.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub chunks_done: u64,
+    pub chunks_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub started: std::time::Instant,
+}
+
+impl Progress {
+    /// Bytes per second so far, and the seconds left at that rate.
+    pub fn rate_and_eta(&self) -> (u64, u64) {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (self.bytes_done as f64 / secs) as u64;
+        let left = self.bytes_total.saturating_sub(self.bytes_done);
+        let eta = if rate == 0 { 0 } else { left.div_ceil(rate) };
+        (rate, eta)
+    }
+}
+
+/// Removes a fetch's progress when the fetch ends, however it ends.
+struct Forget<'a> {
+    state: &'a SpaceState,
+    id: String,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.state.fetch_progress.lock() {
+            p.remove(&self.id);
+        }
+    }
+}
+
 /// What a fetch did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Fetched {
@@ -43,6 +79,27 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     let rec = bundles::find(state, id)?;
     let v = bundles::load(state, &rec, false)?;
     let missing = missing_of(state, &v);
+    let lengths: std::collections::HashMap<ChunkHash, u64> = missing
+        .iter()
+        .map(|c| (c.hash, u64::from(c.length)))
+        .collect();
+    let progress = |f: &dyn Fn(&mut Progress)| {
+        if let Ok(mut m) = state.fetch_progress.lock() {
+            let p = m.entry(rec.id.clone()).or_insert(Progress {
+                chunks_done: 0,
+                chunks_total: missing.len() as u64,
+                bytes_done: 0,
+                bytes_total: lengths.values().sum(),
+                started: std::time::Instant::now(),
+            });
+            f(p);
+        }
+    };
+    progress(&|_| {});
+    let _forget = Forget {
+        state,
+        id: rec.id.clone(),
+    };
     let mut done = Fetched::default();
     for batch in missing.chunks(BATCH) {
         let wanted: HashSet<ChunkHash> = batch.iter().map(|c| c.hash).collect();
@@ -88,6 +145,11 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
                 })?;
             done.chunks += 1;
             done.bytes += len;
+            let plain = lengths.get(&hash).copied().unwrap_or(0);
+            progress(&|p| {
+                p.chunks_done += 1;
+                p.bytes_done += plain;
+            });
         }
     }
     state.heard_from(&rec.source_space, "chunks fetched");
@@ -115,7 +177,33 @@ pub fn spawn(state: Arc<SpaceState>, id: String) -> bool {
         if let Ok(mut f) = state.fetching.lock() {
             f.remove(&id);
         }
+
         state.wake.notify_one();
     });
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn progress_gives_a_rate_and_the_time_left_at_it() {
+        let p = Progress {
+            chunks_done: 10,
+            chunks_total: 40,
+            bytes_done: 1_000_000,
+            bytes_total: 4_000_000,
+            started: std::time::Instant::now() - std::time::Duration::from_secs(2),
+        };
+        let (rate, eta) = p.rate_and_eta();
+        assert!((450_000..=510_000).contains(&rate), "{rate}");
+        assert!((5..=7).contains(&eta), "{eta}");
+        let none = Progress { bytes_done: 0, ..p };
+        assert_eq!(
+            none.rate_and_eta(),
+            (0, 0),
+            "no estimate before the first byte"
+        );
+    }
 }
