@@ -343,91 +343,41 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::PageRequest>,
     ) -> Resp<pb::ListPromotionsResponse> {
-        let page = crate::api::page(Some(req.into_inner()))?;
-        let l = crate::automation::queue::list(&self.service.engine.state, page)?;
-        ok(pb::ListPromotionsResponse {
-            promotions: l.items.into_iter().map(super::api_wire::job_wire).collect(),
-            next_page_token: crate::api::token(l.next),
-        })
+        super::api_auto::list_promotions(self, req).await
     }
 
     async fn queue_promotion(
         &self,
         req: tonic::Request<pb::QueuePromotionRequest>,
     ) -> Resp<pb::PromotionJob> {
-        let who = caller(&req).name;
-        let pb::QueuePromotionRequest {
-            project,
-            version,
-            to_space,
-            at,
-        } = req.into_inner();
-        let at = at.map_or_else(crate::state::now, |t| t.seconds);
-        let v = crate::automation::queue::schedule(
-            &self.service.engine.state,
-            &project,
-            &version,
-            &to_space,
-            at,
-            &who,
-        )
-        .await?;
-        ok(super::api_wire::job_wire(v))
+        super::api_auto::queue_promotion(self, req).await
     }
 
     async fn cancel_promotion(&self, req: tonic::Request<pb::PromotionJobRef>) -> Resp<pb::Empty> {
-        let pb::PromotionJobRef {
-            project,
-            version,
-            to_space,
-        } = req.into_inner();
-        crate::automation::queue::cancel(&self.service.engine.state, &project, &version, &to_space)
-            .await?;
-        ok(pb::Empty {})
+        super::api_auto::cancel_promotion(self, req).await
     }
 
     async fn set_auto_import(
         &self,
         req: tonic::Request<pb::AutoImportRule>,
     ) -> Resp<pb::AutoImportRule> {
-        let who = caller(&req).name;
-        let pb::AutoImportRule {
-            source_space,
-            project,
-            lifecycle,
-            created_at: _,
-            created_by: _,
-        } = req.into_inner();
-        let r = self
-            .auto_import()
-            .set(&source_space, &project, &lifecycle, &who)
-            .await?;
-        ok(super::api_wire::rule_wire(r))
+        super::api_auto::set_auto_import(self, req).await
     }
 
     async fn list_auto_imports(
         &self,
-        _req: tonic::Request<pb::Empty>,
+        req: tonic::Request<pb::Empty>,
     ) -> Resp<pb::ListAutoImportsResponse> {
-        let rules = self.auto_import().list()?;
-        ok(pb::ListAutoImportsResponse {
-            rules: rules.into_iter().map(super::api_wire::rule_wire).collect(),
-        })
+        super::api_auto::list_auto_imports(self, req).await
     }
 
     async fn delete_auto_import(&self, req: tonic::Request<pb::AutoImportRule>) -> Resp<pb::Empty> {
-        let pb::AutoImportRule {
-            source_space,
-            project,
-            ..
-        } = req.into_inner();
-        self.auto_import().delete(&source_space, &project).await?;
-        ok(pb::Empty {})
+        super::api_auto::delete_auto_import(self, req).await
     }
 }
 
 impl PromotionApi {
-    fn auto_import(&self) -> crate::automation::import::AutoImportService {
+    pub(super) fn auto_import(&self) -> crate::automation::import::AutoImportService {
         crate::automation::import::AutoImportService {
             state: self.service.engine.state.clone(),
         }

@@ -5,6 +5,7 @@
 //! leaves this process; trust comes from the trust set its ODCM sends.
 
 pub mod api;
+mod api_auto;
 mod api_wire;
 pub mod bundles;
 pub mod fetch;

@@ -1,0 +1,100 @@
+//! The `space.v1.Promotion` handlers of connected Spaces running themselves: automatic and
+//! scheduled promotions, automatic import rules. They convert and call `crate::automation`.
+
+use proto::space::v1 as pb;
+
+use super::api::PromotionApi;
+use crate::api::{Resp, ok};
+use crate::auth::caller;
+
+pub(super) async fn list_promotions(
+    api: &PromotionApi,
+    req: tonic::Request<pb::PageRequest>,
+) -> Resp<pb::ListPromotionsResponse> {
+    let page = crate::api::page(Some(req.into_inner()))?;
+    let l = crate::automation::queue::list(&api.service.engine.state, page)?;
+    ok(pb::ListPromotionsResponse {
+        promotions: l.items.into_iter().map(super::api_wire::job_wire).collect(),
+        next_page_token: crate::api::token(l.next),
+    })
+}
+
+pub(super) async fn queue_promotion(
+    api: &PromotionApi,
+    req: tonic::Request<pb::QueuePromotionRequest>,
+) -> Resp<pb::PromotionJob> {
+    let who = caller(&req).name;
+    let pb::QueuePromotionRequest {
+        project,
+        version,
+        to_space,
+        at,
+    } = req.into_inner();
+    let at = at.map_or_else(crate::state::now, |t| t.seconds);
+    let v = crate::automation::queue::schedule(
+        &api.service.engine.state,
+        &project,
+        &version,
+        &to_space,
+        at,
+        &who,
+    )
+    .await?;
+    ok(super::api_wire::job_wire(v))
+}
+
+pub(super) async fn cancel_promotion(
+    api: &PromotionApi,
+    req: tonic::Request<pb::PromotionJobRef>,
+) -> Resp<pb::Empty> {
+    let pb::PromotionJobRef {
+        project,
+        version,
+        to_space,
+    } = req.into_inner();
+    crate::automation::queue::cancel(&api.service.engine.state, &project, &version, &to_space)
+        .await?;
+    ok(pb::Empty {})
+}
+
+pub(super) async fn set_auto_import(
+    api: &PromotionApi,
+    req: tonic::Request<pb::AutoImportRule>,
+) -> Resp<pb::AutoImportRule> {
+    let who = caller(&req).name;
+    let pb::AutoImportRule {
+        source_space,
+        project,
+        lifecycle,
+        created_at: _,
+        created_by: _,
+    } = req.into_inner();
+    let r = api
+        .auto_import()
+        .set(&source_space, &project, &lifecycle, &who)
+        .await?;
+    ok(super::api_wire::rule_wire(r))
+}
+
+pub(super) async fn list_auto_imports(
+    api: &PromotionApi,
+    _req: tonic::Request<pb::Empty>,
+) -> Resp<pb::ListAutoImportsResponse> {
+    let rules = api.auto_import().list()?;
+    ok(pb::ListAutoImportsResponse {
+        rules: rules.into_iter().map(super::api_wire::rule_wire).collect(),
+    })
+}
+
+pub(super) async fn delete_auto_import(
+    api: &PromotionApi,
+    req: tonic::Request<pb::AutoImportRule>,
+) -> Resp<pb::Empty> {
+    let pb::AutoImportRule {
+        source_space,
+        project,
+        ..
+    } = req.into_inner();
+    api.auto_import().delete(&source_space, &project).await?;
+    ok(pb::Empty {})
+}
