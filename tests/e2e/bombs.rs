@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use e2e::agent::Agent;
-use e2e::{Space, wait_for, write_zeros_tar_gz};
+use e2e::{Space, write_zeros_tar_gz};
 
 use crate::deployments::{setup_envs, start, wait_state};
 
@@ -34,11 +34,7 @@ fn a_compression_bomb_is_refused_at_upload_and_again_on_the_agent() {
     c.ok(&["package", "upload", bomb.to_str().unwrap()]);
     setup_envs(&c, &["Dev"]);
     c.ok(&["lifecycle", "create", "Main", "--phase", "Dev:Dev"]);
-    let web = Agent::polling(&lax, "web-01");
-    web.register(&lax, &["Dev"], &["web"]);
-    wait_for("the agent to connect", Duration::from_secs(20), || {
-        c.json(&["target", "show", "web-01"])["connected"] == true
-    });
+    let web = Agent::connected(&lax, "web-01", &["Dev"], &["web"]);
     c.ok(&["project", "create", "Acme", "--lifecycle", "Main"]);
     c.ok(&[
         "step",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{odcm, s, wait_peer};
+use e2e::promotion::{connected_pair, s};
 use e2e::{noise, wait_for, write_stored_tar_gz};
 
 fn promotion_state(d: &e2e::Cli) -> (String, String) {
@@ -24,18 +24,8 @@ fn promotion_state(d: &e2e::Cli) -> (String, String) {
 fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     let net = Odcm::start("Net");
     // DevTest calls a peer silent after 4 s (a test-sized limit; the default is 10 minutes).
-    let (dev, _) = net.enrolled_space_with("DevTest", &[("SPACE_PEER_STALE_AFTER_SECS", "4")]);
-    let (mut prod, _) = net.enrolled_space("Prod");
-    for kind in ["releases", "receipts"] {
-        odcm(
-            &net,
-            &[
-                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", kind,
-            ],
-        );
-    }
-    wait_peer(&dev, "Prod", 2);
-    wait_peer(&prod, "DevTest", 2);
+    let stale = [("SPACE_PEER_STALE_AFTER_SECS", "4")];
+    let (dev, mut prod) = connected_pair(&net, &stale, &["releases", "receipts"]);
 
     // Prod: its own automatic lifecycle, an agent, and the choice to import DevTest's bundles.
     let p = prod.cli();

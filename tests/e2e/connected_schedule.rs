@@ -6,22 +6,13 @@ use std::time::{Duration, Instant};
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{odcm, wait_peer};
+use e2e::promotion::{connected_pair, script_project};
 use e2e::{Space, wait_for};
 
 #[test]
 fn a_promotion_waits_for_its_time_and_can_be_cancelled_until_then() {
     let net = Odcm::start("Net");
-    let (dev, _) = net.enrolled_space("DevTest");
-    let (prod, _) = net.enrolled_space("Prod");
-    odcm(
-        &net,
-        &[
-            "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", "releases",
-        ],
-    );
-    wait_peer(&dev, "Prod", 1);
-    wait_peer(&prod, "DevTest", 1);
+    let (dev, prod) = connected_pair(&net, &[], &["releases"]);
     let d = dev.cli();
     d.ok(&[
         "lifecycle",
@@ -30,17 +21,7 @@ fn a_promotion_waits_for_its_time_and_can_be_cancelled_until_then() {
         "--phase",
         "Production:Prod",
     ]);
-    d.ok(&["project", "create", "Web", "--lifecycle", "ToProd"]);
-    d.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Web",
-        "--name",
-        "Hello",
-        "--script",
-        "echo hi",
-    ]);
+    script_project(&dev, "Web", "ToProd", "echo hi");
     for v in ["1.0.0", "1.0.1"] {
         d.ok(&["release", "create", "--project", "Web", "--version", v]);
     }
@@ -142,19 +123,8 @@ fn a_deployment_waits_for_its_time_and_can_be_unscheduled_until_then() {
         "--phase",
         "Both:Dev,Test:optional",
     ]);
-    let web = Agent::polling(&s, "web-01");
-    web.register(&s, &["Dev", "Test"], &[]);
-    c.ok(&["project", "create", "Web", "--lifecycle", "Any"]);
-    c.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Web",
-        "--name",
-        "Hello",
-        "--script",
-        "echo hi",
-    ]);
+    let _web = Agent::connected(&s, "web-01", &["Dev", "Test"], &[]);
+    script_project(&s, "Web", "Any", "echo hi");
     c.ok(&[
         "release",
         "create",

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use e2e::Space;
 use e2e::agent::Agent;
-use e2e::{Space, wait_for};
 
 use crate::deployments::{setup_envs, start, wait_state};
 
@@ -113,11 +113,7 @@ fn a_sensitive_value_with_an_unterminated_reference_is_used_literally() {
     let c = s.cli();
     setup_envs(&c, &["Dev"]);
     c.ok(&["lifecycle", "create", "Main", "--phase", "Dev:Dev"]);
-    let web = Agent::polling(&s, "web-01");
-    web.register(&s, &["Dev"], &["web"]);
-    wait_for("the agent to connect", Duration::from_secs(20), || {
-        c.json(&["target", "show", "web-01"])["connected"] == true
-    });
+    let _web = Agent::connected(&s, "web-01", &["Dev"], &["web"]);
     c.ok(&["project", "create", "Acme", "--lifecycle", "Main"]);
     // A plain value that would never expand is refused at once.
     let e = c.fails(&["variable", "set", "--project", "Acme", "Plain", "a#{b"]);

@@ -169,6 +169,18 @@ impl Agent {
         space.cli().ok(&args);
     }
 
+    /// A polling agent registered in `space` for `envs` and `roles`, once it is connected.
+    pub fn connected(space: &Space, name: &str, envs: &[&str], roles: &[&str]) -> Self {
+        let a = Agent::polling(space, name);
+        a.register(space, envs, roles);
+        crate::wait_for(
+            &format!("{name} to connect"),
+            std::time::Duration::from_secs(20),
+            || space.cli().json(&["target", "show", name])["connected"] == true,
+        );
+        a
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -19,6 +19,40 @@ pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Two Spaces of ODCM `net`, DevTest (started with `dev_env`) and Prod, with "Prod accepts
+/// `kinds` from DevTest" trusts in place and known on both sides.
+pub fn connected_pair(net: &Odcm, dev_env: &[(&str, &str)], kinds: &[&str]) -> (Space, Space) {
+    let (dev, _) = net.enrolled_space_with("DevTest", dev_env);
+    let (prod, _) = net.enrolled_space("Prod");
+    for kind in kinds {
+        odcm(
+            net,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", kind,
+            ],
+        );
+    }
+    wait_peer(&dev, "Prod", kinds.len());
+    wait_peer(&prod, "DevTest", kinds.len());
+    (dev, prod)
+}
+
+/// A project `project` in `space` on `lifecycle` with one script step.
+pub fn script_project(space: &Space, project: &str, lifecycle: &str, script: &str) {
+    let c = space.cli();
+    c.ok(&["project", "create", project, "--lifecycle", lifecycle]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        project,
+        "--name",
+        "Hello",
+        "--script",
+        script,
+    ]);
+}
+
 /// Waits until `space`'s trust set names `peer`.
 pub fn wait_peer(space: &Space, peer: &str, trusts: usize) {
     wait_for(

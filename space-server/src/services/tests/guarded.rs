@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use storage::{StoreExt, prefix_of};
 
-use super::{env, lifecycle, new_release, project};
+use super::{env, lifecycle, new_release, web_project};
 use crate::services::Services;
 use crate::state::SpaceState;
 
@@ -58,12 +58,7 @@ async fn an_environment_deleted_while_a_lifecycle_names_it_is_never_left_danglin
 async fn a_project_deleted_while_releases_are_created_leaves_none_behind() {
     let (_tmp, state) = sled_space();
     let s = Arc::new(Services::new(&state, None));
-    s.environments.create(env("Dev")).await.unwrap();
-    s.lifecycles
-        .create(lifecycle("Default", &["Dev"]))
-        .await
-        .unwrap();
-    s.projects.create(project("Web", "Default")).await.unwrap();
+    web_project(&s).await;
     let mut creates = Vec::new();
     for i in 0..16 {
         let s = s.clone();

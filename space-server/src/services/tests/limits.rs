@@ -1,6 +1,6 @@
 //! Size caps refuse at write time what an answer could not carry back.
 
-use super::{env, lifecycle, project, script_step, space};
+use super::{script_step, space, web_project};
 use crate::error::ApiError;
 use crate::services::Services;
 
@@ -8,12 +8,7 @@ use crate::services::Services;
 async fn scripts_and_whole_processes_are_capped() {
     let (_tmp, state) = space("DevTest");
     let s = Services::new(&state, None);
-    s.environments.create(env("Dev")).await.unwrap();
-    s.lifecycles
-        .create(lifecycle("Default", &["Dev"]))
-        .await
-        .unwrap();
-    s.projects.create(project("Web", "Default")).await.unwrap();
+    web_project(&s).await;
     let big = "x".repeat(300 << 10);
     let e = s
         .process

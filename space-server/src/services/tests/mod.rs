@@ -34,6 +34,16 @@ pub(crate) fn remote_env(name: &str, space: Option<&str>) -> Environment {
     }
 }
 
+/// Environment Dev, lifecycle Default (Dev) and project Web on it.
+pub(crate) async fn web_project(s: &Services) {
+    s.environments.create(env("Dev")).await.unwrap();
+    s.lifecycles
+        .create(lifecycle("Default", &["Dev"]))
+        .await
+        .unwrap();
+    s.projects.create(project("Web", "Default")).await.unwrap();
+}
+
 /// A lifecycle with one manual phase per environment, in order.
 pub(crate) fn lifecycle(name: &str, envs: &[&str]) -> Lifecycle {
     Lifecycle {
@@ -199,12 +209,7 @@ async fn concurrent_step_changes_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let state = SpaceState::open(tmp.path(), "DevTest", &[]).unwrap().state;
     let s = Arc::new(Services::new(&state, None));
-    s.environments.create(env("Dev")).await.unwrap();
-    s.lifecycles
-        .create(lifecycle("Default", &["Dev"]))
-        .await
-        .unwrap();
-    s.projects.create(project("Web", "Default")).await.unwrap();
+    web_project(&s).await;
     let mut tasks = Vec::new();
     for i in 0..24 {
         let s = s.clone();
@@ -233,12 +238,7 @@ async fn concurrent_variable_sets_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let state = SpaceState::open(tmp.path(), "DevTest", &[]).unwrap().state;
     let s = Arc::new(Services::new(&state, None));
-    s.environments.create(env("Dev")).await.unwrap();
-    s.lifecycles
-        .create(lifecycle("Default", &["Dev"]))
-        .await
-        .unwrap();
-    s.projects.create(project("Web", "Default")).await.unwrap();
+    web_project(&s).await;
     let run = async {
         let mut tasks = Vec::new();
         for i in 0..16 {
