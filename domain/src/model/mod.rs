@@ -387,6 +387,23 @@ pub struct ReleaseOrigin {
     pub deployments: Vec<DeploymentSummary>,
     /// W3C `traceparent` of the promotion.
     pub traceparent: String,
+    /// Where the release was first made when the sender had imported it too (a chain): the
+    /// Remote Project is named after it. Empty: `source_space` / `source_project`.
+    #[serde(default)]
+    pub first_space: String,
+    #[serde(default)]
+    pub first_project: String,
+}
+
+impl ReleaseOrigin {
+    /// The Space and project where the release was first made.
+    pub fn first(&self) -> (&str, &str) {
+        if self.first_space.is_empty() {
+            (&self.source_space, &self.source_project)
+        } else {
+            (&self.first_space, &self.first_project)
+        }
+    }
 }
 
 /// A variable value as sent by a client, in plaintext; the server seals sensitive ones.

@@ -14,6 +14,16 @@ pub struct ProjectInfo {
     pub description: String,
 }
 
+/// Where a release was first made, when the Space promoting it imported it itself (a chain
+/// Dev -> QA -> Ops): the target names the Remote Project after it ("Dev: Svc"), whichever
+/// route the release took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleOrigin {
+    pub space: String,
+    pub project: String,
+}
+
 /// The release being promoted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +81,8 @@ pub struct BundleDraft {
     pub deployments: Vec<DeploymentSummary>,
     /// W3C `traceparent` of the promotion, so the target continues the same trace.
     pub traceparent: String,
+    /// Set when the release was imported from another Space (schema 1.1).
+    pub origin: Option<BundleOrigin>,
 }
 
 /// A variable's value inside a bundle.
@@ -203,6 +215,9 @@ pub struct BundleContents {
     pub deployments: Vec<DeploymentSummary>,
     pub created_at: Timestamp,
     pub traceparent: String,
+    /// Where the release was first made, when that is not `source_space` (schema 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<BundleOrigin>,
 }
 
 /// A sensitive value after decryption by the target Space. `Debug` masks the value.

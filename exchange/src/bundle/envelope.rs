@@ -180,6 +180,7 @@ pub(super) fn build_with_schema(
         deployments: draft.deployments,
         created_at: domain::model::now(),
         traceparent: draft.traceparent,
+        origin: draft.origin,
     };
     check_consistent(&contents)?;
     let statement = Statement {

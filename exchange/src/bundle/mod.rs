@@ -29,14 +29,14 @@ mod tests;
 mod verify;
 
 pub use contents::{
-    BundleContents, BundleDraft, BundlePackage, BundleValue, BundleVariable, DecryptedVariable,
-    DeploymentSummary, DraftVariable, ProjectInfo, ReleaseInfo,
+    BundleContents, BundleDraft, BundleOrigin, BundlePackage, BundleValue, BundleVariable,
+    DecryptedVariable, DeploymentSummary, DraftVariable, ProjectInfo, ReleaseInfo,
 };
 pub use envelope::{DsseParts, SigningIdentity, build, dsse_signature_ok, envelope_parts};
 pub use verify::{VerifiedBundle, verify, verify_signed_by};
 
 /// The bundle schema this build writes and the newest it reads (`major.minor`).
-pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 0 };
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
 
 /// `predicateType` of the in-toto Statement, before `v<major>.<minor>`.
 pub const PREDICATE_TYPE_PREFIX: &str = "urn:deploy:release-bundle:";

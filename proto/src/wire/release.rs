@@ -316,8 +316,12 @@ fn origin_to_wire(o: domain::model::ReleaseOrigin) -> pb::ReleaseOrigin {
         imported_by,
         deployments,
         traceparent,
+        first_space,
+        first_project,
     } = o;
     pb::ReleaseOrigin {
+        first_space,
+        first_project,
         source_space,
         source_project,
         bundle_id,

@@ -83,6 +83,8 @@ pub struct Imported {
     pub release: Release,
     pub lifecycle: String,
     pub project_created: bool,
+    /// The release was here already (the same release by another route): nothing new.
+    pub arrived_before: bool,
 }
 
 /// Imports a pending bundle as a release of the Remote Project "<source>: <project>".
@@ -148,7 +150,12 @@ fn import_plan(
     let rec = find(state, id)?;
     already(&rec)?;
     let c = &v.contents;
-    let project_name = format!("{}: {}", c.source_space, c.project.name);
+    // Named after where the release was first made, whichever route it took.
+    let (first_space, first_project) = match &c.origin {
+        Some(o) => (o.space.as_str(), o.project.as_str()),
+        None => (c.source_space.as_str(), c.project.name.as_str()),
+    };
+    let project_name = format!("{first_space}: {first_project}");
     crate::api::check_name("project", &project_name)?;
     package_store::validate_version(&c.release.version)
         .map_err(|e| ApiError::Invalid(format!("the bundle's release version: {e}")))?;
@@ -157,24 +164,48 @@ fn import_plan(
         .get_record::<Project>(&key_of(&[&project_name]))?;
     if let Some(e) = &existing
         && !e.remote.as_ref().is_some_and(|o| {
-            o.space.eq_ignore_ascii_case(&c.source_space)
-                && o.project.eq_ignore_ascii_case(&c.project.name)
+            o.space.eq_ignore_ascii_case(first_space)
+                && o.project.eq_ignore_ascii_case(first_project)
         })
     {
         return Err(ApiError::Precondition(format!(
-            "project '{project_name}' exists and is not the Remote Project of '{}' from space '{}': delete it (or move its releases elsewhere) before importing",
-            c.project.name, c.source_space
+            "project '{project_name}' exists and is not the Remote Project of '{first_project}' from space '{first_space}': delete it (or move its releases elsewhere) before importing"
         )));
     }
     let lifecycle = choose_lifecycle(state, asked_lifecycle, existing.as_ref())?;
-    if state
+    if let Some(have) = state
         .store
         .get_record::<Release>(&key_of(&[&project_name, &c.release.version]))?
-        .is_some()
     {
-        return Err(ApiError::exists(
-            "release",
-            format!("{} of '{project_name}'", c.release.version),
+        // The same release, arrived by another route (from Dev directly and through QA):
+        // one release; this bundle is recorded as imported into it.
+        let same = have.origin.as_ref().is_some_and(|o| {
+            let (s, p) = o.first();
+            s.eq_ignore_ascii_case(first_space) && p.eq_ignore_ascii_case(first_project)
+        });
+        if !same {
+            return Err(ApiError::exists(
+                "release",
+                format!("{} of '{project_name}'", c.release.version),
+            ));
+        }
+        let mut b = Batch::new();
+        b.put_record(&ReceivedBundle {
+            state: BundleState::Imported {
+                at: now(),
+                by: who.to_string(),
+                project: project_name.clone(),
+            },
+            ..rec.clone()
+        })?;
+        return Ok((
+            b,
+            Imported {
+                release: have,
+                lifecycle,
+                project_created: false,
+                arrived_before: true,
+            },
         ));
     }
     // Packages: not conflicting with the feed.
@@ -241,6 +272,16 @@ fn import_plan(
             imported_by: who.to_string(),
             deployments: c.deployments.clone(),
             traceparent: c.traceparent.clone(),
+            first_space: c
+                .origin
+                .as_ref()
+                .map(|o| o.space.clone())
+                .unwrap_or_default(),
+            first_project: c
+                .origin
+                .as_ref()
+                .map(|o| o.project.clone())
+                .unwrap_or_default(),
         }),
     };
     let project = Project {
@@ -248,8 +289,8 @@ fn import_plan(
         description: c.project.description.clone(),
         lifecycle: lifecycle.clone(),
         remote: Some(RemoteOrigin {
-            space: c.source_space.clone(),
-            project: c.project.name.clone(),
+            space: first_space.to_string(),
+            project: first_project.to_string(),
         }),
     };
     let mut vars = state
@@ -311,6 +352,7 @@ fn import_plan(
             release,
             lifecycle,
             project_created: existing.is_none(),
+            arrived_before: false,
         },
     ))
 }

@@ -189,6 +189,13 @@ pub fn promote(
         packages,
         deployments: earlier_deployments(engine, &r)?,
         traceparent: traceparent.clone(),
+        origin: r.origin.as_ref().map(|o| {
+            let (space, project) = o.first();
+            exchange::bundle::BundleOrigin {
+                space: space.to_string(),
+                project: project.to_string(),
+            }
+        }),
     };
     let signer = signer(p)?;
     let bytes = exchange::bundle::build(draft, &target.der, &signer).map_err(bundle_error)?;

@@ -133,6 +133,7 @@ fn draft(target: &str) -> BundleDraft {
             finished_at: Some(42),
         }],
         traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        origin: None,
     }
 }
 
@@ -195,7 +196,7 @@ fn round_trip_with_real_keys() {
         .unwrap();
     let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(st["_type"], STATEMENT_TYPE);
-    assert_eq!(st["predicateType"], "urn:deploy:release-bundle:v1.0");
+    assert_eq!(st["predicateType"], "urn:deploy:release-bundle:v1.1");
     assert_eq!(st["subject"][0]["name"], "Acme.Web@1.0.0");
     assert_eq!(st["subject"][0]["digest"]["sha256"], "ab".repeat(32));
 }
@@ -249,16 +250,21 @@ fn schema_versions() {
         .unwrap();
         verify(&b, "Prod", trusting(&f.dev))
     };
+    // 1.0 (before `origin`) is still read; 1.1 is this build's.
     assert!(with(1, 0).is_ok());
+    assert!(with(1, 1).is_ok());
     let err = with(2, 0).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "bundle schema 2.0 is newer than this server understands (1.0); upgrade this Space server"
+        "bundle schema 2.0 is newer than this server understands (1.1); upgrade this Space server"
     );
-    assert!(matches!(with(1, 1), Err(BundleError::SchemaTooNew { .. })));
+    assert!(matches!(with(1, 2), Err(BundleError::SchemaTooNew { .. })));
     let err = with(0, 9).unwrap_err();
     assert!(matches!(err, BundleError::SchemaTooOld { .. }), "{err}");
-    assert!(err.to_string().contains("0.9") && err.to_string().contains("1.0"));
+    assert!(
+        err.to_string().contains("0.9") && err.to_string().contains("1.1"),
+        "{err}"
+    );
     assert_eq!(
         SchemaVersion::from_predicate_type("urn:deploy:release-bundle:v1."),
         None
