@@ -8,6 +8,7 @@ pub mod netns;
 pub mod odcm;
 pub mod peers;
 pub mod promotion;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,135 @@
+//! Receipts produced while the link is cut wait in the target's outbox and arrive once, in
+//! order, after it heals (a TCP proxy in front of DevTest's peer listener cuts the link).
+
+use std::time::Duration;
+
+use e2e::agent::Agent;
+use e2e::odcm::Odcm;
+use e2e::promotion::{odcm, script_project, wait_peer};
+use e2e::proxy::Proxy;
+use e2e::wait_for;
+
+/// Receipts DevTest applied, from its log.
+fn applied(dev: &e2e::Space) -> u64 {
+    dev.log_text()
+        .lines()
+        .filter(|l| l.contains("deployment receipts imported"))
+        .filter_map(|l| {
+            l.split("applied=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[test]
+fn receipts_made_during_a_cut_arrive_once_after_it_heals() {
+    let net = Odcm::start("Net");
+    let proxy = Proxy::start();
+    let endpoint = format!("https://{}", proxy.address);
+    let (dev, _) = net.enrolled_space_with("DevTest", &[("SPACE_PEER_ENDPOINT", &endpoint)]);
+    proxy.forward_to(&dev.peer_address);
+    let (prod, _) = net.enrolled_space("Prod");
+    for kind in ["releases", "receipts"] {
+        odcm(
+            &net,
+            &[
+                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", kind,
+            ],
+        );
+    }
+    wait_peer(&dev, "Prod", 2);
+    wait_peer(&prod, "DevTest", 2);
+
+    let p = prod.cli();
+    p.ok(&["env", "create", "Production"]);
+    p.ok(&[
+        "lifecycle",
+        "create",
+        "Only",
+        "--phase",
+        "Production:Production",
+    ]);
+    p.ok(&[
+        "bundle",
+        "auto-import",
+        "set",
+        "--from",
+        "DevTest",
+        "--lifecycle",
+        "Only",
+    ]);
+    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let d = dev.cli();
+    d.ok(&[
+        "lifecycle",
+        "create",
+        "ToProd",
+        "--phase",
+        "Production:Prod:auto",
+    ]);
+    script_project(&dev, "Web", "ToProd", "echo hello");
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    wait_for(
+        "Prod to import the release",
+        Duration::from_secs(30),
+        || {
+            p.json(&["bundle", "list"])
+                .as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["state"] == "imported")
+        },
+    );
+
+    // The link to DevTest is cut; Prod deploys three times meanwhile.
+    proxy.set_cut(true);
+    for _ in 0..3 {
+        p.ok(&[
+            "release",
+            "deploy",
+            "--project",
+            "DevTest: Web",
+            "--version",
+            "1.0.0",
+            "--env",
+            "Production",
+        ]);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(applied(&dev), 0, "nothing crossed the cut link");
+    assert!(
+        prod.log_text().contains("receipts wait in the outbox"),
+        "the outbox keeps them while DevTest cannot be reached"
+    );
+
+    proxy.set_cut(false);
+    wait_for(
+        "the three receipts to arrive",
+        Duration::from_secs(60),
+        || applied(&dev) == 3,
+    );
+    let cell = d.json(&["dashboard"])["projects"][0]["environments"]["Prod: Production"].clone();
+    assert_eq!(cell["state"], "success", "{cell}");
+    assert!(
+        cell["deployment"]
+            .as_str()
+            .unwrap()
+            .ends_with("Deployments-3"),
+        "{cell}"
+    );
+    // Once: nothing left to send, nothing applied twice.
+    let err = p.fails(&["receipt", "send"]);
+    assert!(err.contains("no receipts to export"), "{err}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(applied(&dev), 3);
+    assert!(!dev.log_text().contains("receipts refused"));
+}
