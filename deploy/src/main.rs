@@ -163,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Release(c) => cmd::release::run(c, x).await,
         Command::Target(c) => cmd::target::run(c, x).await,
         Command::Deployment(c) => cmd::deployment::run(c, x).await,
-        Command::Dashboard => cmd::deployment::dashboard(x).await,
+        Command::Dashboard => cmd::dashboard::dashboard(x).await,
         Command::Space(c) => cmd::space::run(c, x).await,
         Command::Receipt(c) => cmd::drop::receipt(c, x).await,
         Command::Bundle(c) => cmd::bundle::run(c, x).await,

@@ -101,6 +101,15 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
             state == "retrying" && !detail.is_empty()
         },
     );
+    // The dashboard says so too.
+    let dash = d.json(&["dashboard"]);
+    assert_eq!(dash["promotions"][0]["state"], "retrying", "{dash}");
+    assert_eq!(dash["promotions"][0]["target_space"], "Prod", "{dash}");
+    let table = d.ok(&["dashboard"]);
+    assert!(
+        table.contains("Web 1.0.0 -> Prod  retrying: calling Space 'Prod'"),
+        "{table}"
+    );
     prod.start_again();
     // (Its agent joins now: the restarted Space listens for agents on a new port.)
     let p = prod.cli();
@@ -118,6 +127,11 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     );
     let (state, detail) = promotion_state(&d);
     assert_eq!(state, "deployed", "{detail}");
+    assert_eq!(
+        d.json(&["dashboard"])["promotions"],
+        serde_json::json!([]),
+        "deployed: off the list"
+    );
     assert!(detail.contains("success in Prod: Production"), "{detail}");
     let deployments = p.json(&["deployment", "list", "--project", "DevTest: Web"]);
     assert_eq!(deployments[0]["state"], "success", "{deployments}");

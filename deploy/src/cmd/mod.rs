@@ -3,6 +3,7 @@
 pub mod automation;
 pub mod bundle;
 pub mod config;
+pub mod dashboard;
 pub mod deployment;
 pub mod drop;
 pub mod lifecycle;

@@ -128,9 +128,30 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
     Ok(next)
 }
 
+/// Promotions a dashboard shows at most.
+pub const DASHBOARD_JOBS: usize = 50;
+
+/// Promotions not deployed at their target yet (scheduled, queued, retrying, offered,
+/// fetching, failed), most recently changed first.
+pub fn in_flight(state: &SpaceState) -> ApiResult<Vec<JobView>> {
+    let mut jobs = state.store.all_records::<PromotionJob>("")?;
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.updated_at));
+    let mut out = Vec::new();
+    for job in jobs {
+        let v = view(state, job)?;
+        if v.state != "deployed" {
+            out.push(v);
+        }
+        if out.len() == DASHBOARD_JOBS {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// A job as a list shows it: its state, with what the source knows after the offer (the
 /// receipts that came back for its bundle).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobView {
     pub job: PromotionJob,
     /// queued, retrying, offered, fetching, deployed, failed.

@@ -231,8 +231,19 @@ impl Deployments for DeploymentsApi {
             environments,
             projects,
             cells,
+            promotions,
         } = self.engine.dashboard()?;
         ok(pb::DashboardResponse {
+            promotions: promotions
+                .into_iter()
+                .map(|v| pb::DashboardPromotion {
+                    project: v.job.project,
+                    version: v.job.version,
+                    target_space: v.job.target_space,
+                    state: v.state.into(),
+                    detail: v.detail,
+                })
+                .collect(),
             environments,
             projects,
             cells: cells.into_iter().map(cell_to_wire).collect(),

@@ -37,6 +37,9 @@ pub struct Dashboard {
     pub environments: Vec<String>,
     pub projects: Vec<String>,
     pub cells: Vec<DashboardCell>,
+    /// Promotions to other Spaces not deployed there yet (newest first, at most
+    /// [`crate::automation::queue::DASHBOARD_JOBS`]).
+    pub promotions: Vec<crate::automation::queue::JobView>,
 }
 
 impl Engine {
@@ -104,6 +107,7 @@ impl Engine {
             environments,
             projects: projects.into_iter().map(|p| p.name).collect(),
             cells,
+            promotions: crate::automation::queue::in_flight(&self.state)?,
         })
     }
 }

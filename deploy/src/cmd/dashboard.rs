@@ -1,0 +1,109 @@
+//! `deploy dashboard`: projects x environments with the latest release and state in each
+//! (remote cells from receipts, marked stale when their Space went silent), and the
+//! promotions not deployed at their Space yet.
+
+use proto::space::v1 as pb;
+use serde_json::json;
+
+use super::Env;
+use super::deployment::secs;
+use crate::output::{Format, emit, time};
+
+/// `deploy dashboard`: projects x environments, latest release and state per cell.
+pub async fn dashboard(x: Env) -> anyhow::Result<()> {
+    let c = &x.client;
+    let mut api = c.deployments.clone();
+    let r = c.call(api.dashboard(c.req(pb::Empty {}))).await?;
+    let cell = |p: &str, e: &str| {
+        r.cells
+            .iter()
+            .find(|c| c.project.eq_ignore_ascii_case(p) && c.environment.eq_ignore_ascii_case(e))
+    };
+    match x.output {
+        Format::Json => {
+            let j = json!({
+                "environments": r.environments,
+                "projects": r.projects.iter().map(|p| json!({
+                    "name": p,
+                    "environments": r.environments.iter().map(|e| (e.clone(), cell(p, e).map(|c| json!({
+                        "version": c.version, "state": c.state, "deployment": c.deployment_id,
+                        "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
+                        "receipt_received_at": secs(&c.receipt_received_at).map(time),
+                        "last_heard_at": secs(&c.last_heard_at).map(time), "stale": c.stale,
+                    })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
+                })).collect::<Vec<_>>(),
+                "promotions": r.promotions.iter().map(|p| json!({
+                    "project": p.project, "version": p.version, "target_space": p.target_space,
+                    "state": p.state, "detail": p.detail,
+                })).collect::<Vec<_>>(),
+            });
+            emit(x.output, j, &[], vec![]);
+        }
+        Format::Table => {
+            let mut headers = vec!["PROJECT"];
+            headers.extend(r.environments.iter().map(String::as_str));
+            let rows = r
+                .projects
+                .iter()
+                .map(|p| {
+                    let mut row = vec![p.clone()];
+                    row.extend(r.environments.iter().map(|e| {
+                        cell(p, e)
+                            .map(|c| {
+                                let how = if c.operator_reported {
+                                    " (operator-reported)".to_string()
+                                } else if let Some(at) = secs(&c.receipt_received_at) {
+                                    let stale = if c.stale {
+                                        match secs(&c.last_heard_at) {
+                                            Some(h) => format!(
+                                                ", STALE: {} silent since {}",
+                                                space_of(&c.environment),
+                                                time(h)
+                                            ),
+                                            None => format!(
+                                                ", STALE: never heard from {}",
+                                                space_of(&c.environment)
+                                            ),
+                                        }
+                                    } else {
+                                        String::new()
+                                    };
+                                    format!(" (receipt {}{stale})", time(at))
+                                } else {
+                                    String::new()
+                                };
+                                format!("{} {}{how}", c.version, c.state)
+                            })
+                            .unwrap_or_else(|| "-".into())
+                    }));
+                    row
+                })
+                .collect();
+            emit(x.output, json!(null), &headers, rows);
+            if !r.promotions.is_empty() {
+                println!("\nPromotions not deployed at their Space yet:");
+                for p in &r.promotions {
+                    let detail = if p.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", p.detail)
+                    };
+                    println!(
+                        "  {} {} -> {}  {}{}",
+                        crate::output::cell(&p.project),
+                        p.version,
+                        crate::output::cell(&p.target_space),
+                        p.state,
+                        crate::output::cell(&detail)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Space of a remote environment name ("Prod: Production" -> "Prod").
+fn space_of(environment: &str) -> &str {
+    environment.split_once(": ").map_or(environment, |(s, _)| s)
+}
