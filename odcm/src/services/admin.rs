@@ -1,19 +1,16 @@
-//! The ODCM's administration rules: Spaces and their enrolment tokens, Remote Spaces, trusts
-//! and the audit log. Every change is committed together with its audit entry. The Admin
-//! gRPC service (`api/admin.rs`) only converts and calls these.
+//! The ODCM's administration rules: Spaces and their enrolment tokens, and trusts (Remote
+//! Spaces and the audit log in `admin_more.rs`). Every change is committed together with its
+//! audit entry. The Admin gRPC service (`api/admin.rs`) only converts and calls these.
 
 use std::sync::Arc;
 
-use net::pki::CertInfo;
 use secrets::hash_api_key;
 use storage::{Batch, Record, StoreExt, key_of};
 
 use super::{Listed, Page, rfc3339};
-use crate::audit::{self, AuditEvent, Verification};
+use crate::audit::AuditEvent;
 use crate::error::{OdcmError, OdcmResult};
-use crate::records::{
-    AuditRecord, RemoteSpaceRecord, SpaceRecord, TokenRecord, TrustKind, TrustRecord,
-};
+use crate::records::{SpaceRecord, TokenRecord, TrustKind, TrustRecord};
 use crate::state::{OdcmState, Planned, check_endpoint, check_name, new_token};
 
 pub struct AdminService {
@@ -45,14 +42,9 @@ pub struct SpaceCert {
     pub odcm: String,
 }
 
-/// Most audit entries one page holds, and characters of a subject or detail it shows: 200
-/// entries of three 2,000-character fields stay well under the 4 MiB message limit.
-pub const AUDIT_PAGE: usize = 200;
-pub const AUDIT_SHOWN: usize = 2_000;
-
 impl AdminService {
     /// Refuses a name already used by a Space or a Remote Space.
-    fn name_free(&self, name: &str) -> OdcmResult<()> {
+    pub(super) fn name_free(&self, name: &str) -> OdcmResult<()> {
         if self.state.space(name).is_ok() {
             return Err(OdcmError::exists("Space", name));
         }
@@ -90,7 +82,7 @@ impl AdminService {
     }
 }
 
-fn describe(t: &TrustRecord) -> (String, String) {
+pub(super) fn describe(t: &TrustRecord) -> (String, String) {
     let (s, d) = t.source_target();
     let what = match t.kind {
         TrustKind::Releases => "release bundles",
@@ -193,126 +185,6 @@ impl AdminService {
         })
     }
 
-    /// Registers another network's Space by its certificate (valid now, not issued here, not
-    /// registered yet).
-    pub async fn add_remote_space(
-        &self,
-        who: &str,
-        name: &str,
-        endpoint: &str,
-        cert_pem: &str,
-    ) -> OdcmResult<RemoteSpaceRecord> {
-        let name = check_name("Remote Space", name)?;
-        let endpoint = check_endpoint(endpoint)?;
-        let cert = CertInfo::from_pem(cert_pem).map_err(|e| {
-            OdcmError::Invalid(format!(
-                "the certificate for Remote Space '{name}' is refused: {e}"
-            ))
-        })?;
-        if let Some(why) = cert.validity_problem(domain::model::now()) {
-            return Err(OdcmError::Invalid(why));
-        }
-        if cert.is_signed_by(&self.state.ca.cert().der) {
-            return Err(OdcmError::Invalid(format!(
-                "certificate '{}' was issued by this ODCM: its Spaces are trusted already, register only other networks' Spaces",
-                cert.subject
-            )));
-        }
-        let rec = self
-            .state
-            .commit_planned(|| self.add_remote_space_plan(who, &name, &endpoint, &cert))
-            .await?;
-        tracing::info!(remote_space = %name, fingerprint = %rec.fingerprint, "remote space added");
-        Ok(rec)
-    }
-
-    fn add_remote_space_plan(
-        &self,
-        who: &str,
-        name: &str,
-        endpoint: &str,
-        cert: &CertInfo,
-    ) -> OdcmResult<Planned<RemoteSpaceRecord>> {
-        self.name_free(name)?;
-        let (name, endpoint) = (name.to_string(), endpoint.to_string());
-        let all = self.state.store.all_records::<RemoteSpaceRecord>("")?;
-        if let Some(dup) = all.iter().find(|x| x.fingerprint == cert.fingerprint) {
-            return Err(OdcmError::Invalid(format!(
-                "this certificate ({}) is already registered as Remote Space '{}'",
-                cert.fingerprint, dup.name
-            )));
-        }
-        let rec = RemoteSpaceRecord {
-            name: name.clone(),
-            odcm: cert.organization.clone(),
-            endpoint,
-            cert_pem: cert.to_pem(),
-            fingerprint: cert.fingerprint.clone(),
-            subject: cert.subject.clone(),
-            not_after: cert.not_after,
-            added_at: domain::model::now(),
-        };
-        let mut b = Batch::new();
-        b.insert_record(&rec)?;
-        let ev = AuditEvent::new(
-            "remote_space_added",
-            who,
-            &name,
-            format!("{} subject '{}'", rec.fingerprint, rec.subject),
-        );
-        Ok(Planned {
-            batch: b,
-            events: vec![ev],
-            trust_changed: true,
-            value: rec,
-        })
-    }
-
-    pub fn list_remote_spaces(&self, page: Page) -> OdcmResult<Listed<RemoteSpaceRecord>> {
-        let (items, next) = self.state.store.list_records::<RemoteSpaceRecord>(
-            "",
-            page.after.as_deref(),
-            page.size,
-        )?;
-        Ok(Listed { items, next })
-    }
-
-    /// Removes a Remote Space and revokes every trust that names it.
-    pub async fn remove_remote_space(&self, who: &str, name: &str) -> OdcmResult<()> {
-        self.state
-            .commit_planned(|| self.remove_remote_space_plan(who, name))
-            .await
-    }
-
-    fn remove_remote_space_plan(&self, who: &str, name: &str) -> OdcmResult<Planned<()>> {
-        let rec = self
-            .state
-            .remote_space(name)?
-            .ok_or_else(|| OdcmError::not_found("Remote Space", name))?;
-        let trusts = self.state.store.all_records::<TrustRecord>("")?;
-        let mut b = Batch::new();
-        b.delete(RemoteSpaceRecord::TABLE, &rec.key());
-        let mut events = vec![AuditEvent::new(
-            "remote_space_removed",
-            who,
-            &rec.name,
-            rec.fingerprint.clone(),
-        )];
-        for t in trusts.iter().filter(|t| {
-            t.truster.eq_ignore_ascii_case(&rec.name) || t.trusted.eq_ignore_ascii_case(&rec.name)
-        }) {
-            b.delete(TrustRecord::TABLE, &t.key());
-            let (subject, detail) = describe(t);
-            events.push(AuditEvent::new("trust_revoked", who, &subject, detail));
-        }
-        Ok(Planned {
-            batch: b,
-            events,
-            trust_changed: true,
-            value: (),
-        })
-    }
-
     /// Adds a trust; at least one side must be a Space of this ODCM.
     pub async fn add_trust(&self, who: &str, r: &TrustRequest) -> OdcmResult<TrustRecord> {
         let t = self
@@ -391,36 +263,6 @@ impl AdminService {
             trust_changed: true,
             value: t,
         })
-    }
-
-    /// A page of the audit log, at most [`AUDIT_PAGE`] entries, each subject and detail shown
-    /// to at most [`AUDIT_SHOWN`] characters (the stored entries, which `verify_audit` checks,
-    /// are whole): no page can outgrow the message limit, whatever older entries hold.
-    pub fn list_audit(&self, page: Page) -> OdcmResult<Listed<AuditRecord>> {
-        let (items, next) = audit::list(
-            self.state.store.as_ref(),
-            page.after.as_deref(),
-            page.size.min(AUDIT_PAGE),
-        )?;
-        let items = items
-            .into_iter()
-            .map(|e| AuditRecord {
-                subject: domain::text::clean(&e.subject, AUDIT_SHOWN),
-                detail: domain::text::clean(&e.detail, AUDIT_SHOWN),
-                actor: domain::text::clean(&e.actor, AUDIT_SHOWN),
-                ..e
-            })
-            .collect();
-        Ok(Listed { items, next })
-    }
-
-    /// Checks the audit log's hash chain and signatures.
-    pub fn verify_audit(&self) -> OdcmResult<Verification> {
-        let v = audit::verify(self.state.store.as_ref(), &self.state.ca.cert().der)?;
-        if let Some((index, reason)) = &v.broken {
-            tracing::warn!(index, reason = %reason, "audit log verification failed");
-        }
-        Ok(v)
     }
 }
 

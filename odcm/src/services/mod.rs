@@ -3,6 +3,7 @@
 //! and commits (with their audit entries); handlers only convert.
 
 pub mod admin;
+pub mod admin_more;
 pub mod enrol;
 pub mod link;
 

@@ -27,7 +27,7 @@ fn all_entries(state: &Arc<OdcmState>) -> Vec<crate::records::AuditRecord> {
     let mut after = None;
     loop {
         let l = admin.list_audit(Page { size: 1000, after }).unwrap();
-        assert!(l.items.len() <= crate::services::admin::AUDIT_PAGE);
+        assert!(l.items.len() <= crate::services::admin_more::AUDIT_PAGE);
         out.extend(l.items);
         match l.next {
             Some(n) => after = Some(n),
