@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, s};
-use e2e::{noise, wait_for, write_stored_tar_gz};
+use e2e::promotion::{connected_pair, package_project};
+use e2e::wait_for;
 
 fn promotion_state(d: &e2e::Cli) -> (String, String) {
     let l = d.json(&["promotion", "list"]);
@@ -58,17 +58,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
         "--phase",
         "Production:Prod:auto",
     ]);
-    d.ok(&["project", "create", "Web", "--lifecycle", "ToProd"]);
-    d.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Web",
-        "--name",
-        "Install",
-        "--package",
-        "Acme.Web",
-    ]);
+    package_project(&dev, "Web", "ToProd", 5, 2 << 20);
     d.ok(&[
         "step",
         "add",
@@ -79,9 +69,6 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
         "--script",
         "echo hello from #{Environment.Name} in #{Space.Name}",
     ]);
-    let pkg = dev.dir.join("Acme.Web.1.0.0.tgz");
-    write_stored_tar_gz(&pkg, "app.bin", &noise(5, 2 << 20));
-    d.ok(&["package", "upload", s(&pkg)]);
 
     // Prod is down when the release is created: the promotion waits and says why.
     prod.stop();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{odcm, script_project, wait_peer};
+use e2e::promotion::{odcm, package_project, script_project, wait_peer};
 use e2e::proxy::Proxy;
 use e2e::wait_for;
 
@@ -181,20 +181,7 @@ fn a_fetch_cut_by_a_crash_resumes_by_itself_after_the_restart() {
         "--phase",
         "Production:Prod",
     ]);
-    d.ok(&["project", "create", "Web", "--lifecycle", "ToProd"]);
-    d.ok(&[
-        "step",
-        "add",
-        "--project",
-        "Web",
-        "--name",
-        "Install",
-        "--package",
-        "Acme.Web",
-    ]);
-    let pkg = dev.dir.join("Acme.Web.1.0.0.tgz");
-    e2e::write_stored_tar_gz(&pkg, "app.bin", &e2e::noise(9, 8 << 20));
-    d.ok(&["package", "upload", pkg.to_str().unwrap()]);
+    package_project(&dev, "Web", "ToProd", 9, 8 << 20);
     d.ok(&[
         "release",
         "create",

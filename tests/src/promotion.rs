@@ -53,6 +53,26 @@ pub fn script_project(space: &Space, project: &str, lifecycle: &str, script: &st
     ]);
 }
 
+/// A project `project` in `space` on `lifecycle` whose step "Install" deploys package
+/// Acme.Web 1.0.0 (`size` poorly compressible bytes from `seed`, uploaded now).
+pub fn package_project(space: &Space, project: &str, lifecycle: &str, seed: u64, size: usize) {
+    let c = space.cli();
+    c.ok(&["project", "create", project, "--lifecycle", lifecycle]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        project,
+        "--name",
+        "Install",
+        "--package",
+        "Acme.Web",
+    ]);
+    let pkg = space.dir.join("Acme.Web.1.0.0.tgz");
+    crate::write_stored_tar_gz(&pkg, "app.bin", &crate::noise(seed, size));
+    c.ok(&["package", "upload", s(&pkg)]);
+}
+
 /// Waits until `space`'s trust set names `peer`.
 pub fn wait_peer(space: &Space, peer: &str, trusts: usize) {
     wait_for(
