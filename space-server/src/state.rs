@@ -27,6 +27,9 @@ pub struct SpaceState {
     /// Wakes the automation loop (a promotion queued, a bundle offered or fetched, a
     /// deployment ended): see `crate::automation`.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Set when a deployment ends: its receipt may be due upstream (the outbox looks then,
+    /// after a failed delivery when its backoff ends, and at least every minute).
+    pub outbox_due: std::sync::atomic::AtomicBool,
     /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
     pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
     /// How far each running fetch is (see `promotion::fetch`).
@@ -117,6 +120,7 @@ impl SpaceState {
                 peering: std::sync::OnceLock::new(),
                 limits: std::sync::OnceLock::new(),
                 wake: Arc::new(tokio::sync::Notify::new()),
+                outbox_due: std::sync::atomic::AtomicBool::new(true),
                 fetching: Default::default(),
                 fetch_progress: Default::default(),
                 contacts: Default::default(),

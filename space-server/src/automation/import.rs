@@ -105,10 +105,26 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
         .collect();
     retry_at.retain(|id, _| pending.iter().any(|b| &b.id == id));
     for rb in pending {
+        if retry_at.get(&rb.id) == Some(&i64::MAX) {
+            continue; // an automatic import was refused before: a person decides
+        }
+        let fetching = state
+            .fetching
+            .lock()
+            .map(|f| f.contains(&rb.id))
+            .unwrap_or(true);
+        let rule = rule_for(state, &rb.source_space, &rb.project)?;
+        let due = retry_at.get(&rb.id).is_none_or(|t| *t <= now());
+        // Without a rule there is nothing to import: the bundle is only looked at (read and
+        // verified) every 30 s, to resume its fetch; with one it is looked at every pass.
+        if fetching || (rule.is_none() && !due) {
+            continue;
+        }
         let v = match bundles::load(state, &rb, false) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(bundle = %rb.id, error = %e, "a pending bundle cannot be read");
+                retry_at.insert(rb.id.clone(), now() + 30);
                 continue;
             }
         };
@@ -117,20 +133,16 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
             .map(|(_, n)| n)
             .sum();
         if missing > 0 {
-            if retry_at.get(&rb.id).is_none_or(|t| *t <= now())
-                && fetch::spawn(state.clone(), rb.id.clone())
-            {
+            if due && fetch::spawn(state.clone(), rb.id.clone()) {
                 retry_at.insert(rb.id.clone(), now() + 30);
                 tracing::info!(bundle = %rb.id, from = %rb.source_space, missing, "resuming the package fetch of a pending bundle");
             }
             continue;
         }
-        let Some(rule) = rule_for(state, &rb.source_space, &rb.project)? else {
+        let Some(rule) = rule else {
+            retry_at.insert(rb.id.clone(), now() + 30);
             continue;
         };
-        if retry_at.get(&rb.id) == Some(&i64::MAX) {
-            continue; // refused before: a person decides
-        }
         let service = PromotionService {
             engine: engine.clone(),
         };

@@ -27,6 +27,7 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
     let mut fetch_retry: HashMap<String, i64> = HashMap::new();
     let mut outbox_backoff = outbox::Backoff::new();
     let mut last_beat: Option<std::time::Instant> = None;
+    let mut last_outbox: Option<std::time::Instant> = None;
     tokio::pin!(stop);
     loop {
         let next = match queue::work(&engine).await {
@@ -49,8 +50,17 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
         if let Err(e) = import::pass(&engine, &mut fetch_retry).await {
             tracing::warn!(error = %e, "automatic imports could not be worked");
         }
-        if let Err(e) = outbox::pass(&engine, &mut outbox_backoff).await {
-            tracing::warn!(error = %e, "the receipt outbox could not be worked");
+        let ended = state
+            .outbox_due
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if ended
+            || outbox::retry_due(&outbox_backoff)
+            || last_outbox.is_none_or(|t| t.elapsed() >= outbox::LOOK_EVERY)
+        {
+            last_outbox = Some(std::time::Instant::now());
+            if let Err(e) = outbox::pass(&engine, &mut outbox_backoff).await {
+                tracing::warn!(error = %e, "the receipt outbox could not be worked");
+            }
         }
         let every = heartbeat::interval(state.stale_after());
         if last_beat.is_none_or(|t| t.elapsed() >= every) {

@@ -19,6 +19,15 @@ use crate::state::now;
 /// Per upstream Space: failed attempts in a row and when to try again.
 pub type Backoff = HashMap<String, (u32, i64)>;
 
+/// The longest the outbox goes unlooked-at (a pass reads every deployment, so it runs when a
+/// deployment ended, when a failed delivery may be retried, and at least this often).
+pub const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a failed delivery may be retried now.
+pub fn retry_due(backoff: &Backoff) -> bool {
+    backoff.values().any(|(_, at)| *at <= now())
+}
+
 pub async fn pass(engine: &Arc<Engine>, backoff: &mut Backoff) -> ApiResult<()> {
     let state = &engine.state;
     if state.peering.get().is_none() {

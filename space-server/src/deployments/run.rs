@@ -385,7 +385,11 @@ impl Engine {
         if state == RunState::Success {
             self.start_automatic(release, &env);
         }
-        self.state.wake.notify_one(); // its receipt may be due upstream
+        // Its receipt may be due upstream.
+        self.state
+            .outbox_due
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state.wake.notify_one();
     }
 
     /// Starts deployments to automatic phases that became due.
