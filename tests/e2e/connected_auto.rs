@@ -82,7 +82,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     ]);
     wait_for(
         "the promotion to be retried",
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         || {
             let (state, detail) = promotion_state(&d);
             state == "retrying" && !detail.is_empty()
@@ -139,7 +139,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     prod.stop();
     wait_for(
         "Prod's result to turn stale",
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         || cell(&d)["stale"] == true,
     );
     let table = d.ok(&["dashboard"]);
@@ -157,7 +157,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
     prod.start_again();
     wait_for(
         "Prod's result to be fresh again",
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         || cell(&d)["stale"] == false,
     );
     assert_eq!(cell(&d)["state"], "success");

@@ -130,7 +130,7 @@ fn automatic_phases_deploy_by_themselves() {
     ]);
     let agent = Agent::polling(&s, "box");
     agent.register(&s, &["Dev", "Test", "Prod"], &[]);
-    wait_for("the agent to connect", Duration::from_secs(20), || {
+    wait_for("the agent to connect", Duration::from_secs(60), || {
         c.json(&["target", "show", "box"])["connected"] == true
     });
     c.ok(&["project", "create", "Auto", "--lifecycle", "Auto"]);

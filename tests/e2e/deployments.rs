@@ -67,7 +67,7 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
     db.register(&s, &["Dev", "Test"], &["db"]);
     wait_for(
         "the polling agent to connect",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         || c.json(&["target", "show", "web-01"])["connected"] == true,
     );
 

@@ -173,9 +173,11 @@ impl Agent {
     pub fn connected(space: &Space, name: &str, envs: &[&str], roles: &[&str]) -> Self {
         let a = Agent::polling(space, name);
         a.register(space, envs, roles);
+        // Generous: a loaded machine (the whole suite at once) can take long, and an agent
+        // refused before its registration backs off up to 10 s between attempts.
         crate::wait_for(
             &format!("{name} to connect"),
-            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(60),
             || space.cli().json(&["target", "show", name])["connected"] == true,
         );
         a
