@@ -11,7 +11,7 @@ use domain::model::{BundleState, ReceivedBundle};
 use storage::StoreExt;
 
 use crate::deployments::Engine;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::promotion::receipts::Selection;
 use crate::promotion::service::PromotionService;
 use crate::state::now;
@@ -53,16 +53,15 @@ pub async fn pass(engine: &Arc<Engine>, backoff: &mut Backoff) -> ApiResult<()> 
             range: None,
         };
         match service
-            .deliver_receipts(&space, select, "receipt outbox")
+            .deliver_pending(&space, select, "receipt outbox")
             .await
         {
-            Ok(d) => {
+            Ok(Some(d)) => {
                 tracing::info!(to_space = %d.space, receipts = d.count, "receipts streamed");
                 backoff.remove(&key);
             }
-            // Nothing waiting for this Space.
-            Err(ApiError::Precondition(m)) if m.starts_with("no receipts to export") => {
-                backoff.remove(&key);
+            Ok(None) => {
+                backoff.remove(&key); // nothing waits for this Space
             }
             Err(e) => {
                 let (n, _) = backoff.get(&key).copied().unwrap_or((0, 0));

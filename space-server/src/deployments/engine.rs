@@ -175,7 +175,7 @@ impl Engine {
                 any.push(d.environment);
             }
         }
-        ok.extend(crate::promotion::receipts::remote_successes(
+        ok.extend(crate::promotion::remote_index::remote_successes(
             &self.state,
             release,
         )?);

@@ -103,7 +103,7 @@ fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<Deployment
         .map(|o| o.deployments.clone())
         .unwrap_or_default();
     out.extend(latest.into_values());
-    for rr in super::receipts::results_for(&engine.state, r)? {
+    for rr in super::remote_index::results_for(&engine.state, r)? {
         let environment = domain::model::Environment::split_remote(&rr.environment)
             .map(|(_, e)| e.to_string())
             .unwrap_or(rr.environment.clone());

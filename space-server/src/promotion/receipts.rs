@@ -104,8 +104,23 @@ pub struct Prepared {
     subjects: String,
 }
 
-/// Builds and signs the receipts `select` chooses for `space`, without marking them exported.
+/// Builds and signs the receipts `select` chooses for `space`, without marking them exported;
+/// FAILED_PRECONDITION when there are none.
 pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiResult<Prepared> {
+    let (prepared, skipped) = prepare_pending(state, space, select).await?;
+    prepared.ok_or_else(|| {
+        ApiError::Precondition(format!(
+            "no receipts to export for space '{space}' ({skipped} left out: exported before or outside the range; --all exports everything again)"
+        ))
+    })
+}
+
+/// [`prepare`], with `None` when nothing is selected (and how many were left out).
+pub async fn prepare_pending(
+    state: &SpaceState,
+    space: &str,
+    select: Selection,
+) -> ApiResult<(Option<Prepared>, usize)> {
     let p = peering(state)?;
     let mut by_space: Vec<(String, Receipt, u64)> = Vec::new();
     for d in state.store.all_records::<Deployment>("")? {
@@ -159,9 +174,7 @@ pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiR
         numbers.push(number);
     }
     if receipts.is_empty() {
-        return Err(ApiError::Precondition(format!(
-            "no receipts to export for space '{space}' ({skipped} left out: exported before or outside the range; --all exports everything again)"
-        )));
+        return Ok((None, skipped));
     }
     let file = ReceiptFile {
         kind: KIND.to_string(),
@@ -185,13 +198,16 @@ pub async fn prepare(state: &SpaceState, space: &str, select: Selection) -> ApiR
             )
         })
         .collect();
-    Ok(Prepared {
-        space,
-        count: file.receipts.len(),
-        bytes,
-        numbers,
-        subjects: subjects.join("; "),
-    })
+    Ok((
+        Some(Prepared {
+            space,
+            count: file.receipts.len(),
+            bytes,
+            numbers,
+            subjects: subjects.join("; "),
+        }),
+        skipped,
+    ))
 }
 
 /// Records that the receipts of `prepared` left (written to a file or delivered).
@@ -362,33 +378,4 @@ fn import_plan(
             environments: envs.into_iter().collect(),
         },
     ))
-}
-
-/// The results received for bundles of this release (promoted since it was created: a release
-/// deleted and created again does not inherit the old one's results).
-pub fn results_for(state: &SpaceState, release: &Release) -> ApiResult<Vec<RemoteResult>> {
-    let mut out = Vec::new();
-    for p in state.store.all_records::<Promotion>("")? {
-        if p.project.eq_ignore_ascii_case(&release.project)
-            && p.version == release.version
-            && p.created_at >= release.created_at
-        {
-            // Results are keyed (from Space, bundle digest, receipt): one prefix per promotion.
-            let prefix = storage::prefix_of(&[&p.target_space, &p.digest]);
-            out.extend(state.store.all_records::<RemoteResult>(&prefix)?);
-        }
-    }
-    Ok(out)
-}
-
-/// What succeeded remotely, as lifecycle entries: "Prod: Production" and the Space "Prod".
-pub fn remote_successes(state: &SpaceState, release: &Release) -> ApiResult<Vec<String>> {
-    let mut out = Vec::new();
-    for r in results_for(state, release)? {
-        if r.state == RunState::Success {
-            out.push(r.environment);
-            out.push(r.from_space);
-        }
-    }
-    Ok(out)
 }

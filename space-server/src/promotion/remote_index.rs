@@ -1,10 +1,14 @@
-//! The newest Deployment Receipt result per (project, remote environment), so the dashboard
+//! Results received in Deployment Receipts: those of one release (`results_for`, the lifecycle
+//! inputs), and the newest per (project, remote environment), so the dashboard
 //! reads one row per cell instead of every result ever received: `remote_latest` maps
 //! (project, environment) to the `remote_result` key. Written in the batch that applies the
 //! receipts (see `receipts::import`); a store that predates it is indexed once at start
 //! ([`ensure`], marker `meta/remote_latest`).
 
-use domain::model::RemoteResult;
+use domain::model::{Promotion, Release, RemoteResult, RunState};
+
+use crate::error::ApiResult;
+use crate::state::SpaceState;
 use storage::{Batch, StorageError, Store, StoreExt, key_of};
 
 pub const LATEST: &str = "remote_latest";
@@ -74,6 +78,35 @@ pub fn ensure(store: &dyn Store) -> Result<(), StorageError> {
     store.commit(b)?;
     tracing::info!(results = all.len(), "remote result index built");
     Ok(())
+}
+
+/// The results received for bundles of this release (promoted since it was created: a release
+/// deleted and created again does not inherit the old one's results).
+pub fn results_for(state: &SpaceState, release: &Release) -> ApiResult<Vec<RemoteResult>> {
+    let mut out = Vec::new();
+    for p in state.store.all_records::<Promotion>("")? {
+        if p.project.eq_ignore_ascii_case(&release.project)
+            && p.version == release.version
+            && p.created_at >= release.created_at
+        {
+            // Results are keyed (from Space, bundle digest, receipt): one prefix per promotion.
+            let prefix = storage::prefix_of(&[&p.target_space, &p.digest]);
+            out.extend(state.store.all_records::<RemoteResult>(&prefix)?);
+        }
+    }
+    Ok(out)
+}
+
+/// What succeeded remotely, as lifecycle entries: "Prod: Production" and the Space "Prod".
+pub fn remote_successes(state: &SpaceState, release: &Release) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    for r in results_for(state, release)? {
+        if r.state == RunState::Success {
+            out.push(r.environment);
+            out.push(r.from_space);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

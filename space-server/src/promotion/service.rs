@@ -149,8 +149,25 @@ impl PromotionService {
         select: Selection,
         who: &str,
     ) -> ApiResult<Delivered> {
+        let prepared = receipts::prepare(&self.engine.state, space, select).await?;
+        self.deliver(prepared, who).await
+    }
+
+    /// [`PromotionService::deliver_receipts`], with `None` when nothing waits for `space`.
+    pub async fn deliver_pending(
+        &self,
+        space: &str,
+        select: Selection,
+        who: &str,
+    ) -> ApiResult<Option<Delivered>> {
+        match receipts::prepare_pending(&self.engine.state, space, select).await? {
+            (Some(prepared), _) => self.deliver(prepared, who).await.map(Some),
+            (None, _) => Ok(None),
+        }
+    }
+
+    async fn deliver(&self, prepared: receipts::Prepared, who: &str) -> ApiResult<Delivered> {
         let state = &self.engine.state;
-        let prepared = receipts::prepare(state, space, select).await?;
         let peering = super::peering(state)?;
         let r = client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
             .await
