@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, package_project};
+use e2e::promotion::{connected_pair, importing_target, package_project};
 use e2e::wait_for;
 
 fn promotion_state(d: &e2e::Cli) -> (String, String) {
@@ -29,23 +29,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
 
     // Prod: its own automatic lifecycle, an agent, and the choice to import DevTest's bundles.
     let p = prod.cli();
-    p.ok(&["env", "create", "Production"]);
-    p.ok(&[
-        "lifecycle",
-        "create",
-        "Only",
-        "--phase",
-        "Production:Production:auto",
-    ]);
-    p.ok(&[
-        "bundle",
-        "auto-import",
-        "set",
-        "--from",
-        "DevTest",
-        "--lifecycle",
-        "Only",
-    ]);
+    importing_target(&prod, "Production:Production:auto");
     let rules = p.json(&["bundle", "auto-import", "list"]);
     assert_eq!(rules[0]["lifecycle"], "Only", "{rules}");
 

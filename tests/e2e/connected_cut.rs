@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{odcm, package_project, script_project, wait_peer};
+use e2e::promotion::{connected_pair, importing_target, package_project, script_project};
 use e2e::proxy::Proxy;
 use e2e::wait_for;
 
@@ -25,43 +25,22 @@ fn applied(dev: &e2e::Space) -> u64 {
         .sum()
 }
 
+/// DevTest and Prod with `kinds` trusts, DevTest's peer listener behind a proxy that can cut it.
+fn proxied_pair(net: &Odcm, kinds: &[&str]) -> (Proxy, e2e::Space, e2e::Space) {
+    let proxy = Proxy::start();
+    let endpoint = format!("https://{}", proxy.address);
+    let (dev, prod) = connected_pair(net, &[("SPACE_PEER_ENDPOINT", &endpoint)], kinds);
+    proxy.forward_to(&dev.peer_address);
+    (proxy, dev, prod)
+}
+
 #[test]
 fn receipts_made_during_a_cut_arrive_once_after_it_heals() {
     let net = Odcm::start("Net");
-    let proxy = Proxy::start();
-    let endpoint = format!("https://{}", proxy.address);
-    let (dev, _) = net.enrolled_space_with("DevTest", &[("SPACE_PEER_ENDPOINT", &endpoint)]);
-    proxy.forward_to(&dev.peer_address);
-    let (prod, _) = net.enrolled_space("Prod");
-    for kind in ["releases", "receipts"] {
-        odcm(
-            &net,
-            &[
-                "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", kind,
-            ],
-        );
-    }
-    wait_peer(&dev, "Prod", 2);
-    wait_peer(&prod, "DevTest", 2);
+    let (proxy, dev, prod) = proxied_pair(&net, &["releases", "receipts"]);
 
     let p = prod.cli();
-    p.ok(&["env", "create", "Production"]);
-    p.ok(&[
-        "lifecycle",
-        "create",
-        "Only",
-        "--phase",
-        "Production:Production",
-    ]);
-    p.ok(&[
-        "bundle",
-        "auto-import",
-        "set",
-        "--from",
-        "DevTest",
-        "--lifecycle",
-        "Only",
-    ]);
+    importing_target(&prod, "Production:Production");
     let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
     let d = dev.cli();
     d.ok(&[
@@ -141,37 +120,9 @@ fn receipts_made_during_a_cut_arrive_once_after_it_heals() {
 #[test]
 fn a_fetch_cut_by_a_crash_resumes_by_itself_after_the_restart() {
     let net = Odcm::start("Net");
-    let proxy = Proxy::start();
-    let endpoint = format!("https://{}", proxy.address);
-    let (dev, _) = net.enrolled_space_with("DevTest", &[("SPACE_PEER_ENDPOINT", &endpoint)]);
-    proxy.forward_to(&dev.peer_address);
-    let (mut prod, _) = net.enrolled_space("Prod");
-    odcm(
-        &net,
-        &[
-            "trust", "add", "--from", "DevTest", "--to", "Prod", "--kind", "releases",
-        ],
-    );
-    wait_peer(&dev, "Prod", 1);
-    wait_peer(&prod, "DevTest", 1);
+    let (proxy, dev, mut prod) = proxied_pair(&net, &["releases"]);
     let p = prod.cli();
-    p.ok(&["env", "create", "Production"]);
-    p.ok(&[
-        "lifecycle",
-        "create",
-        "Only",
-        "--phase",
-        "Production:Production",
-    ]);
-    p.ok(&[
-        "bundle",
-        "auto-import",
-        "set",
-        "--from",
-        "DevTest",
-        "--lifecycle",
-        "Only",
-    ]);
+    importing_target(&prod, "Production:Production");
 
     let d = dev.cli();
     d.ok(&[

@@ -73,6 +73,23 @@ pub fn package_project(space: &Space, project: &str, lifecycle: &str, seed: u64,
     c.ok(&["package", "upload", s(&pkg)]);
 }
 
+/// Makes `space` a target that imports DevTest's bundles by itself: environment Production,
+/// lifecycle "Only" with the single phase `phase` (e.g. "Production:Production:auto").
+pub fn importing_target(space: &Space, phase: &str) {
+    let c = space.cli();
+    c.ok(&["env", "create", "Production"]);
+    c.ok(&["lifecycle", "create", "Only", "--phase", phase]);
+    c.ok(&[
+        "bundle",
+        "auto-import",
+        "set",
+        "--from",
+        "DevTest",
+        "--lifecycle",
+        "Only",
+    ]);
+}
+
 /// Waits until `space`'s trust set names `peer`.
 pub fn wait_peer(space: &Space, peer: &str, trusts: usize) {
     wait_for(
