@@ -152,17 +152,11 @@ impl PeerGate {
             }
             e
         };
-        let caller = match caller {
-            Ok(c) => {
-                self.state.heard_from(&c.space, "its call");
-                c
-            }
-            Err(u) => {
-                let claimed = u.claimed.clone();
-                let e = match self.identify(Err(u)) {
-                    Err(e) => e,
-                    Ok(_) => ApiError::Internal("an unidentified caller was identified".into()),
-                };
+        let claimed = caller.as_ref().err().map(|u| u.claimed.clone());
+        let caller = match self.identify(caller) {
+            Ok(c) => c,
+            Err(e) => {
+                let claimed = claimed.unwrap_or_default();
                 return Err(refuse(&claimed, Source::Address(source, kind), e));
             }
         };
