@@ -70,6 +70,13 @@ pub enum OpenError {
 }
 
 impl SpaceState {
+    /// Asks the automation loop to work the receipt outbox now (something may be due upstream).
+    pub fn outbox_now(&self) {
+        self.outbox_due
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
     /// Opens the Space in `data_dir`, creating the directory, the database, the master key
     /// (0600), the TLS identity and the admin API key on first start. Partial uploads left by
     /// a crash are removed.

@@ -199,6 +199,18 @@ impl Record for domain::model::ReceiptSent {
     }
 }
 
+impl Record for domain::model::RelayedReceipts {
+    const TABLE: &'static str = "receipt_relay";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[
+            &self.to_space,
+            &format!("{:012}", self.created_at.max(0)),
+            &self.digest,
+        ])
+    }
+}
+
 impl Record for domain::model::RemoteResult {
     const TABLE: &'static str = "remote_result";
     const VERSION: u32 = 1;

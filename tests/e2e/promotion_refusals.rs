@@ -189,7 +189,7 @@ fn bundles_for_another_space_or_a_newer_schema_are_refused_and_change_nothing() 
     std::fs::write(f("newer.json"), &newer).unwrap();
     let err = p.fails(&["bundle", "add", s(&f("newer.json"))]);
     assert!(
-        err.contains("schema 2.0 is newer") && err.contains("(1.1)"),
+        err.contains("schema 2.0 is newer") && err.contains("(1.2)"),
         "{err}"
     );
     assert_eq!(p.json(&["bundle", "list"]), serde_json::json!([]));

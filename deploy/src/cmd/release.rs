@@ -116,6 +116,10 @@ fn release_json(r: &pb::Release) -> serde_json::Value {
                 "space": d.space, "environment": d.environment, "state": d.state,
             })).collect::<Vec<_>>(),
             "traceparent": o.traceparent,
+            "first_space": o.first_space, "first_project": o.first_project,
+            "route": o.route.iter().map(|h| json!({
+                "space": h.space, "project": h.project, "bundle_id": h.bundle_id, "bundle_digest": h.bundle_digest,
+            })).collect::<Vec<_>>(),
         })),
     })
 }
@@ -224,6 +228,14 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                             "Imported from space {} (project {}) by {}, bundle {} signed by {}",
                             o.source_space, o.source_project, o.imported_by, o.bundle_id, o.signer
                         );
+                        if !o.route.is_empty() {
+                            let hops: Vec<String> = o
+                                .route
+                                .iter()
+                                .map(|h| format!("{} ({})", h.space, h.project))
+                                .collect();
+                            println!("  route: {} -> {}", hops.join(" -> "), o.source_space);
+                        }
                         for d in &o.deployments {
                             println!("  earlier: {}: {} {}", d.space, d.environment, d.state);
                         }

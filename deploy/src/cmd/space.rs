@@ -50,7 +50,8 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                 .peers
                 .iter()
                 .map(|p| json!({"name": p.name, "odcm": p.odcm, "remote": p.remote, "endpoint": p.endpoint, "fingerprints": p.fingerprints,
-                    "last_contact": p.last_contact.as_ref().map(|t| time(t.seconds)), "stale": p.stale}))
+                    "last_contact": p.last_contact.as_ref().map(|t| time(t.seconds)), "stale": p.stale,
+                    "relay_waiting": p.relay_waiting}))
                 .collect();
             emit_one(
                 x.output,
@@ -79,7 +80,11 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                                         Some(t) => format!("heard {}", time(t.seconds)),
                                         None => "never heard from".into(),
                                     };
-                                    format!("{} {} ({heard})", p.name, p.endpoint)
+                                    let relay = match p.relay_waiting {
+                                        0 => String::new(),
+                                        n => format!(", {n} receipts file(s) to relay"),
+                                    };
+                                    format!("{} {} ({heard}{relay})", p.name, p.endpoint)
                                 })
                                 .collect::<Vec<_>>(),
                         ),

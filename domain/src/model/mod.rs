@@ -360,52 +360,6 @@ pub struct Release {
     pub origin: Option<ReleaseOrigin>,
 }
 
-/// One deployment of a release already done in an earlier Space (carried by bundles).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeploymentSummary {
-    pub space: String,
-    pub environment: String,
-    pub state: RunState,
-    pub finished_at: Option<Timestamp>,
-}
-
-/// Where an imported release came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseOrigin {
-    pub source_space: String,
-    /// The project's name in the source Space.
-    pub source_project: String,
-    pub bundle_id: String,
-    /// `sha256:<hex>` of the signed bundle payload; receipts name it.
-    pub bundle_digest: String,
-    /// Certificate fingerprint that signed the bundle.
-    pub signer: String,
-    pub imported_at: Timestamp,
-    pub imported_by: String,
-    /// Deployments done in earlier Spaces, as the bundle reported them.
-    pub deployments: Vec<DeploymentSummary>,
-    /// W3C `traceparent` of the promotion.
-    pub traceparent: String,
-    /// Where the release was first made when the sender had imported it too (a chain): the
-    /// Remote Project is named after it. Empty: `source_space` / `source_project`.
-    #[serde(default)]
-    pub first_space: String,
-    #[serde(default)]
-    pub first_project: String,
-}
-
-impl ReleaseOrigin {
-    /// The Space and project where the release was first made.
-    pub fn first(&self) -> (&str, &str) {
-        if self.first_space.is_empty() {
-            (&self.source_space, &self.source_project)
-        } else {
-            (&self.first_space, &self.first_project)
-        }
-    }
-}
-
 /// A variable value as sent by a client, in plaintext; the server seals sensitive ones.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VariableInput {

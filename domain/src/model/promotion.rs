@@ -169,3 +169,81 @@ pub struct ScheduledDeployment {
     pub created_at: Timestamp,
     pub created_by: String,
 }
+
+/// One deployment of a release already done in an earlier Space (carried by bundles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSummary {
+    pub space: String,
+    pub environment: String,
+    pub state: RunState,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// Where an imported release came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseOrigin {
+    pub source_space: String,
+    /// The project's name in the source Space.
+    pub source_project: String,
+    pub bundle_id: String,
+    /// `sha256:<hex>` of the signed bundle payload; receipts name it.
+    pub bundle_digest: String,
+    /// Certificate fingerprint that signed the bundle.
+    pub signer: String,
+    pub imported_at: Timestamp,
+    pub imported_by: String,
+    /// Deployments done in earlier Spaces, as the bundle reported them.
+    pub deployments: Vec<DeploymentSummary>,
+    /// W3C `traceparent` of the promotion.
+    pub traceparent: String,
+    /// Where the release was first made when the sender had imported it too (a chain): the
+    /// Remote Project is named after it. Empty: `source_space` / `source_project`.
+    #[serde(default)]
+    pub first_space: String,
+    #[serde(default)]
+    pub first_project: String,
+    /// The hops before `source_space`, first Space first (a chain Dev -> QA -> Ops: at Ops,
+    /// the hop from Dev to QA). Receipts name them so they can be relayed back hop by hop.
+    #[serde(default)]
+    pub route: Vec<RouteHop>,
+}
+
+/// One hop a release took on its way here: the Space that sent a bundle, the project's name
+/// there, and the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteHop {
+    pub space: String,
+    pub project: String,
+    pub bundle_id: String,
+    /// `sha256:<hex>` of the signed bundle payload.
+    pub bundle_digest: String,
+}
+
+impl ReleaseOrigin {
+    /// The Space and project where the release was first made.
+    pub fn first(&self) -> (&str, &str) {
+        if self.first_space.is_empty() {
+            (&self.source_space, &self.source_project)
+        } else {
+            (&self.first_space, &self.first_project)
+        }
+    }
+}
+
+/// A receipts file another Space signed, waiting here to be passed on (unchanged, still
+/// signed by it) to the Space before this one on the route of the releases it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayedReceipts {
+    pub to_space: String,
+    /// The Space that signed the file.
+    pub from_space: String,
+    /// When the signer signed it: files from one signer leave in this order.
+    pub created_at: Timestamp,
+    /// `sha256:<hex>` of the signed payload.
+    pub digest: String,
+    /// The signed file (a DSSE envelope, JSON text).
+    pub envelope: String,
+    pub received_at: Timestamp,
+}

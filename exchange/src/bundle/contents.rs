@@ -22,6 +22,10 @@ pub struct ProjectInfo {
 pub struct BundleOrigin {
     pub space: String,
     pub project: String,
+    /// The hops the release took before the sending Space, first Space first (schema 1.2):
+    /// receipts name them so they are relayed back along the chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<domain::model::RouteHop>,
 }
 
 /// The release being promoted.

@@ -36,7 +36,7 @@ pub use envelope::{DsseParts, SigningIdentity, build, dsse_signature_ok, envelop
 pub use verify::{VerifiedBundle, verify, verify_signed_by};
 
 /// The bundle schema this build writes and the newest it reads (`major.minor`).
-pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
 
 /// `predicateType` of the in-toto Statement, before `v<major>.<minor>`.
 pub const PREDICATE_TYPE_PREFIX: &str = "urn:deploy:release-bundle:";

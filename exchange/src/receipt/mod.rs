@@ -6,12 +6,16 @@
 //! the target Space's ODCM identity. The importing Space accepts it only when the signer is a
 //! Space it trusts for receipts, the file is addressed to it, and the schema major is its own;
 //! each receipt has an id unique in its issuing Space, so applying is exactly once.
+//!
+//! Along a chain Dev -> QA -> Ops, Ops' receipts are addressed to QA and name the earlier hops
+//! (schema 1.1, `route`); QA passes the file on unchanged, still signed by Ops, and Dev accepts
+//! it as relayed because a receipt's route names it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bundle::{SchemaVersion, SigningIdentity};
-use domain::model::{RunState, Timestamp};
+use domain::model::{RouteHop, RunState, Timestamp};
 use net::pki::CertInfo;
 
 #[cfg(test)]
@@ -20,7 +24,9 @@ mod tests;
 /// DSSE `payloadType` of a receipts file.
 pub const PAYLOAD_TYPE: &str = "application/vnd.deploy.receipts+json";
 /// The receipts schema this build writes and the newest it reads.
-pub const SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 0 };
+pub const SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
+/// The most hops a receipt's route may name.
+pub const MAX_ROUTE: usize = 16;
 /// `kind` of a receipts file.
 pub const KIND: &str = "deployment-receipts";
 
@@ -54,6 +60,10 @@ pub struct Receipt {
     pub steps: Vec<ReceiptStep>,
     pub targets: u32,
     pub traceparent: String,
+    /// The hops before the bundle this receipt answers, first Space first (schema 1.1): each
+    /// Space named may receive the file relayed and applies the receipt to its own bundle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteHop>,
 }
 
 /// The signed payload: receipts from one Space to another.
@@ -75,6 +85,9 @@ pub struct VerifiedReceipts {
     /// `sha256:<hex>` of the signed payload.
     pub digest: String,
     pub signer_keyid: String,
+    /// Addressed to another Space (the next hop) and accepted because a receipt's route names
+    /// this Space: only the receipts naming it apply here.
+    pub relayed: bool,
 }
 
 /// Why a receipts file could not be written or accepted. Each message says what to do.
@@ -222,20 +235,10 @@ pub fn verify(
         });
     }
     for r in &file.receipts {
-        for (what, v) in [
-            ("id", &r.id),
-            ("project", &r.project),
-            ("version", &r.version),
-            ("environment", &r.environment),
-        ] {
-            if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
-                return Err(ReceiptError::Malformed(format!(
-                    "a receipt's {what} is empty, too long or holds control characters"
-                )));
-            }
-        }
+        check_names(r)?;
     }
-    if !file.to_space.eq_ignore_ascii_case(this_space) {
+    let relayed = !file.to_space.eq_ignore_ascii_case(this_space);
+    if relayed && !file.receipts.iter().any(|r| names(r, this_space)) {
         return Err(ReceiptError::WrongAddressee {
             to: file.to_space,
             this: this_space.to_string(),
@@ -245,5 +248,43 @@ pub fn verify(
         file,
         digest: format!("sha256:{}", hex::encode(Sha256::digest(&payload))),
         signer_keyid,
+        relayed,
     })
+}
+
+/// Whether `r`'s route names `space` (it may receive the receipt relayed).
+pub fn names(r: &Receipt, space: &str) -> bool {
+    r.route.iter().any(|h| h.space.eq_ignore_ascii_case(space))
+}
+
+fn check_names(r: &Receipt) -> Result<(), ReceiptError> {
+    if r.route.len() > MAX_ROUTE {
+        return Err(ReceiptError::Malformed(format!(
+            "a receipt's route names more than {MAX_ROUTE} hops"
+        )));
+    }
+    let hops = r.route.iter().flat_map(|h| {
+        [
+            ("route space", &h.space),
+            ("route project", &h.project),
+            ("route bundle", &h.bundle_id),
+            ("route digest", &h.bundle_digest),
+        ]
+    });
+    for (what, v) in [
+        ("id", &r.id),
+        ("project", &r.project),
+        ("version", &r.version),
+        ("environment", &r.environment),
+    ]
+    .into_iter()
+    .chain(hops)
+    {
+        if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+            return Err(ReceiptError::Malformed(format!(
+                "a receipt's {what} is empty, too long or holds control characters"
+            )));
+        }
+    }
+    Ok(())
 }

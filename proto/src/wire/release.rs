@@ -318,10 +318,12 @@ fn origin_to_wire(o: domain::model::ReleaseOrigin) -> pb::ReleaseOrigin {
         traceparent,
         first_space,
         first_project,
+        route,
     } = o;
     pb::ReleaseOrigin {
         first_space,
         first_project,
+        route: route.into_iter().map(hop_to_wire).collect(),
         source_space,
         source_project,
         bundle_id,
@@ -331,6 +333,21 @@ fn origin_to_wire(o: domain::model::ReleaseOrigin) -> pb::ReleaseOrigin {
         imported_by,
         deployments: deployments.into_iter().map(earlier_to_wire).collect(),
         traceparent,
+    }
+}
+
+fn hop_to_wire(h: domain::model::RouteHop) -> pb::RouteHop {
+    let domain::model::RouteHop {
+        space,
+        project,
+        bundle_id,
+        bundle_digest,
+    } = h;
+    pb::RouteHop {
+        space,
+        project,
+        bundle_id,
+        bundle_digest,
     }
 }
 

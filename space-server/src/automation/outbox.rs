@@ -3,6 +3,8 @@
 //! crash by construction). Each pass delivers the outbox of every upstream Space over the
 //! peer link; a Space that cannot be reached waits with backoff and gets everything once it
 //! answers. The source applies each receipt once (by its id), in the order they were signed.
+//! After its own receipts, each upstream Space gets the files relayed through this one
+//! (`promotion::relay`): receipts of Spaces further down a chain, still signed by them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -52,16 +54,19 @@ pub async fn pass(engine: &Arc<Engine>, backoff: &mut Backoff) -> ApiResult<()> 
             all: false,
             range: None,
         };
-        match service
+        let own = service
             .deliver_pending(&space, select, "receipt outbox")
-            .await
-        {
-            Ok(Some(d)) => {
-                tracing::info!(to_space = %d.space, receipts = d.count, "receipts streamed");
+            .await;
+        if let Ok(Some(d)) = &own {
+            tracing::info!(to_space = %d.space, receipts = d.count, "receipts streamed");
+        }
+        let relayed = match own {
+            Ok(_) => crate::promotion::relay::deliver(state, &space).await,
+            Err(e) => Err(e),
+        };
+        match relayed {
+            Ok(_) => {
                 backoff.remove(&key);
-            }
-            Ok(None) => {
-                backoff.remove(&key); // nothing waits for this Space
             }
             Err(e) => {
                 let (n, _) = backoff.get(&key).copied().unwrap_or((0, 0));

@@ -386,10 +386,7 @@ impl Engine {
             self.start_automatic(release, &env);
         }
         // Its receipt may be due upstream.
-        self.state
-            .outbox_due
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.state.wake.notify_one();
+        self.state.outbox_now();
     }
 
     /// Starts deployments to automatic phases that became due.

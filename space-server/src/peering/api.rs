@@ -64,6 +64,8 @@ impl pb::peers_server::Peers for PeersApi {
                     fingerprints: x.certs.iter().map(|c| c.fingerprint.clone()).collect(),
                     last_contact: self.state.last_heard(&x.name).map(proto::wire::timestamp),
                     stale: self.state.is_stale(&x.name),
+                    relay_waiting: crate::promotion::relay::waiting(&self.state, &x.name)
+                        .unwrap_or_default() as u32,
                 })
                 .collect(),
             trusts: set.trusts.iter().map(trust_line).collect(),

@@ -282,6 +282,11 @@ fn import_plan(
                 .as_ref()
                 .map(|o| o.project.clone())
                 .unwrap_or_default(),
+            route: c
+                .origin
+                .as_ref()
+                .map(|o| o.route.clone())
+                .unwrap_or_default(),
         }),
     };
     let project = Project {

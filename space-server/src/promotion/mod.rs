@@ -15,6 +15,8 @@ pub mod packages;
 pub mod peer;
 pub mod promote;
 pub mod receipts;
+pub mod receipts_in;
+pub mod relay;
 pub mod remote_index;
 pub mod service;
 

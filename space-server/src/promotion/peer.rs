@@ -11,7 +11,7 @@ use package_store::ChunkHash;
 use proto::odcm::v1 as odcm_pb;
 use storage::StoreExt;
 
-use super::{bundles, claimed_sender, fetch, peering, receipts};
+use super::{bundles, claimed_sender, fetch, peering, receipts_in};
 use crate::error::{ApiError, ApiResult};
 use crate::state::SpaceState;
 
@@ -139,19 +139,23 @@ pub fn chunks_for(
     Ok(wanted)
 }
 
-/// Receipts delivered by `caller` (trusted for receipts, their signer): imported as by file.
+/// Receipts delivered by `caller` (trusted for receipts): its own, or a file addressed to it
+/// that it relays (signed by a Space further down the chain, which this Space must trust for
+/// receipts too); imported as by file.
 pub async fn deliver(
     state: &SpaceState,
     caller: &str,
     bytes: &[u8],
-) -> ApiResult<receipts::Applied> {
+) -> ApiResult<receipts_in::Applied> {
     require_trust(state, caller, odcm_pb::TrustKind::Receipts)?;
-    require_own(
-        caller,
-        bytes,
-        "/from_space",
-        "delivered receipts",
-        "a Space delivers only its own",
-    )?;
-    receipts::import(state, bytes, &format!("space {caller}")).await
+    if !claimed_sender(bytes, "/to_space").eq_ignore_ascii_case(caller) {
+        require_own(
+            caller,
+            bytes,
+            "/from_space",
+            "delivered receipts",
+            "a Space delivers only its own, or relays those addressed to it",
+        )?;
+    }
+    receipts_in::import(state, bytes, &format!("space {caller}")).await
 }

@@ -191,9 +191,17 @@ pub fn promote(
         traceparent: traceparent.clone(),
         origin: r.origin.as_ref().map(|o| {
             let (space, project) = o.first();
+            let mut route = o.route.clone();
+            route.push(domain::model::RouteHop {
+                space: o.source_space.clone(),
+                project: o.source_project.clone(),
+                bundle_id: o.bundle_id.clone(),
+                bundle_digest: o.bundle_digest.clone(),
+            });
             exchange::bundle::BundleOrigin {
                 space: space.to_string(),
                 project: project.to_string(),
+                route,
             }
         }),
     };

@@ -1,23 +1,19 @@
-//! Deployment Receipts both ways: the target Space signs the results of deployments of releases
-//! it imported and exports them; the source Space verifies them against a Space it trusts for
-//! receipts, checks they answer a bundle it sent, and applies each exactly once.
+//! Deployment Receipts out: the target Space signs the results of deployments of releases it
+//! imported and exports them (to a file or over the peer link); `receipts_in` applies them at
+//! the source.
 
 use std::collections::BTreeSet;
 
-use domain::model::{
-    Deployment, Environment, Promotion, ReceiptSent, Release, RemoteResult, RemoteStep, RunState,
-};
-use exchange::receipt::{
-    KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA, VerifiedReceipts,
-};
+use domain::model::{Deployment, ReceiptSent, Release, RunState};
+use exchange::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
 use proto::odcm::v1 as odcm_pb;
-use storage::{Batch, StoreExt, key_of};
+use storage::{Batch, StoreExt};
 
-use super::{audit, peering, signer, trusted_for};
+use super::{audit, peering, signer};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{SpaceState, now};
 
-fn receipt_error(e: ReceiptError) -> ApiError {
+pub(super) fn receipt_error(e: ReceiptError) -> ApiError {
     match e {
         ReceiptError::Untrusted { .. }
         | ReceiptError::WrongAddressee { .. }
@@ -61,6 +57,7 @@ fn receipt_of(d: &Deployment, r: &Release) -> Option<Receipt> {
         steps,
         targets: targets.len() as u32,
         traceparent: o.traceparent.clone(),
+        route: o.route.clone(),
     })
 }
 
@@ -230,152 +227,4 @@ pub async fn mark_sent(state: &SpaceState, prepared: &Prepared, who: &str) -> Ap
         &format!("{} receipt(s)", prepared.count),
     );
     Ok(())
-}
-
-/// What importing a receipts file did.
-pub struct Applied {
-    pub from_space: String,
-    pub applied: usize,
-    pub already: usize,
-    pub environments: Vec<String>,
-}
-
-/// Verifies a receipts file and applies each receipt not applied before, all in one batch.
-pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Applied> {
-    let p = peering(state)?;
-    let refuse = |e: ApiError| {
-        let msg = e.to_string();
-        tracing::warn!(error = %msg, "deployment receipts refused");
-        audit(
-            state,
-            odcm_pb::EventKind::ReceiptRefused,
-            &super::claimed_sender(bytes, "/from_space"),
-            "deployment receipts",
-            &format!("{msg} (sender as the file claims it)"),
-        );
-        e
-    };
-    let v = exchange::receipt::verify(bytes, &p.me, trusted_for(p, odcm_pb::TrustKind::Receipts))
-        .map_err(receipt_error)
-        .map_err(refuse)?;
-    let from = v.file.from_space.clone();
-    // A file it signed is word from it, as of when it was signed.
-    state.heard_from_at(&from, v.file.created_at, "receipts it signed");
-    if v.file.receipts.is_empty() {
-        return Err(refuse(ApiError::Invalid(format!(
-            "the receipts file from '{from}' holds no receipt"
-        ))));
-    }
-    let mut ids = std::collections::HashSet::new();
-    for r in &v.file.receipts {
-        if !ids.insert((r.bundle_digest.as_str(), r.id.to_lowercase())) {
-            return Err(refuse(ApiError::Invalid(format!(
-                "receipt {} appears twice in the file from '{from}': nothing was applied",
-                r.id
-            ))));
-        }
-    }
-    let done = state
-        .commit_guarded(|| import_plan(state, &v, &refuse))
-        .await?; // durable: acknowledged promotion steps survive a crash
-    let Applied {
-        applied, already, ..
-    } = done;
-    if applied == 0 {
-        tracing::info!(from_space = %from, already, "deployment receipts: every one was applied before");
-        return Ok(done);
-    }
-    tracing::info!(from_space = %from, applied, already, by = %who, "deployment receipts imported");
-    audit(
-        state,
-        odcm_pb::EventKind::ReceiptAccepted,
-        &from,
-        &done.environments.join(", "),
-        &format!(
-            "{applied} receipt(s) applied, {already} already applied ({})",
-            v.digest
-        ),
-    );
-    Ok(done)
-}
-
-/// What applying the verified receipts file `v` writes, decided on what the store holds now:
-/// the batch and what it applies. A refusal is audited by `refuse`.
-fn import_plan(
-    state: &SpaceState,
-    v: &VerifiedReceipts,
-    refuse: &dyn Fn(ApiError) -> ApiError,
-) -> ApiResult<(Batch, Applied)> {
-    let from = v.file.from_space.clone();
-    let mut b = Batch::new();
-    let mut applied = 0;
-    let mut already = 0;
-    let mut envs = BTreeSet::new();
-    let mut newest: Vec<RemoteResult> = Vec::new();
-    for r in &v.file.receipts {
-        let promo = state
-            .store
-            .get_record::<Promotion>(&r.bundle_id)?
-            .filter(|x| x.digest == r.bundle_digest && x.target_space.eq_ignore_ascii_case(&from))
-            .ok_or_else(|| {
-                refuse(ApiError::Precondition(format!(
-                    "receipt {} from '{from}' answers bundle {} which this Space never sent to '{from}': nothing was applied",
-                    r.id, r.bundle_id
-                )))
-            })?;
-        if !promo.project.eq_ignore_ascii_case(&r.project) || promo.version != r.version {
-            return Err(refuse(ApiError::Invalid(format!(
-                "receipt {} names {} {} but bundle {} carried {} {}: nothing was applied",
-                r.id, r.project, r.version, r.bundle_id, promo.project, promo.version
-            ))));
-        }
-        if state
-            .store
-            .get_record::<RemoteResult>(&key_of(&[&from, &r.bundle_digest, &r.id]))?
-            .is_some()
-        {
-            already += 1;
-            continue;
-        }
-        let environment = Environment::remote_name(&from, &r.environment);
-        envs.insert(environment.clone());
-        let result = RemoteResult {
-            from_space: from.clone(),
-            receipt_id: r.id.clone(),
-            bundle_digest: r.bundle_digest.clone(),
-            project: promo.project.clone(),
-            version: r.version.clone(),
-            environment,
-            state: r.state,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            steps: r
-                .steps
-                .iter()
-                .map(|s| RemoteStep {
-                    name: s.name.clone(),
-                    state: s.state,
-                    targets: s.targets,
-                    failed_targets: s.failed_targets,
-                })
-                .collect(),
-            targets: r.targets,
-            received_at: now(),
-            file_digest: v.digest.clone(),
-        };
-        if super::remote_index::add(state.store.as_ref(), &mut b, &result, &newest)? {
-            newest.push(result.clone());
-        }
-        b.insert_record(&result)?;
-        applied += 1;
-    }
-    Ok((
-        b,
-        Applied {
-            from_space: from,
-            applied,
-            already,
-            environments: envs.into_iter().collect(),
-        },
-    ))
 }

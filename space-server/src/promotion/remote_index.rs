@@ -2,7 +2,7 @@
 //! inputs), and the newest per (project, remote environment), so the dashboard
 //! reads one row per cell instead of every result ever received: `remote_latest` maps
 //! (project, environment) to the `remote_result` key. Written in the batch that applies the
-//! receipts (see `receipts::import`); a store that predates it is indexed once at start
+//! receipts (see `receipts_in::import`); a store that predates it is indexed once at start
 //! ([`ensure`], marker `meta/remote_latest`).
 
 use domain::model::{Promotion, Release, RemoteResult, RunState};

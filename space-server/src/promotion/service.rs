@@ -11,7 +11,8 @@ use storage::StoreExt;
 
 use super::import::Imported;
 use super::promote::Promoted;
-use super::receipts::{Applied, Selection};
+use super::receipts::Selection;
+use super::receipts_in::Applied;
 use super::{bundles, missing, receipts};
 use crate::deployments::Engine;
 use crate::error::{ApiError, ApiResult};
@@ -183,6 +184,6 @@ impl PromotionService {
 
     /// Imports a receipts file; a file whose every receipt was applied before changes nothing.
     pub async fn import_receipts(&self, bytes: &[u8], who: &str) -> ApiResult<Applied> {
-        receipts::import(&self.engine.state, bytes, who).await
+        super::receipts_in::import(&self.engine.state, bytes, who).await
     }
 }

@@ -196,7 +196,7 @@ fn round_trip_with_real_keys() {
         .unwrap();
     let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(st["_type"], STATEMENT_TYPE);
-    assert_eq!(st["predicateType"], "urn:deploy:release-bundle:v1.1");
+    assert_eq!(st["predicateType"], "urn:deploy:release-bundle:v1.2");
     assert_eq!(st["subject"][0]["name"], "Acme.Web@1.0.0");
     assert_eq!(st["subject"][0]["digest"]["sha256"], "ab".repeat(32));
 }
@@ -250,19 +250,20 @@ fn schema_versions() {
         .unwrap();
         verify(&b, "Prod", trusting(&f.dev))
     };
-    // 1.0 (before `origin`) is still read; 1.1 is this build's.
+    // 1.0 (before `origin`) and 1.1 (before its `route`) are still read; 1.2 is this build's.
     assert!(with(1, 0).is_ok());
     assert!(with(1, 1).is_ok());
+    assert!(with(1, 2).is_ok());
     let err = with(2, 0).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "bundle schema 2.0 is newer than this server understands (1.1); upgrade this Space server"
+        "bundle schema 2.0 is newer than this server understands (1.2); upgrade this Space server"
     );
-    assert!(matches!(with(1, 2), Err(BundleError::SchemaTooNew { .. })));
+    assert!(matches!(with(1, 3), Err(BundleError::SchemaTooNew { .. })));
     let err = with(0, 9).unwrap_err();
     assert!(matches!(err, BundleError::SchemaTooOld { .. }), "{err}");
     assert!(
-        err.to_string().contains("0.9") && err.to_string().contains("1.1"),
+        err.to_string().contains("0.9") && err.to_string().contains("1.2"),
         "{err}"
     );
     assert_eq!(

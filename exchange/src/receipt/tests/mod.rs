@@ -47,6 +47,7 @@ fn file() -> ReceiptFile {
             }],
             targets: 2,
             traceparent: String::new(),
+            route: vec![],
         }],
     }
 }
@@ -114,7 +115,7 @@ fn refusals_name_what_failed() {
     )
     .unwrap_err();
     assert!(matches!(e, ReceiptError::SchemaTooNew { .. }), "{e}");
-    assert!(e.to_string().contains("2.0") && e.to_string().contains("1.0"));
+    assert!(e.to_string().contains("2.0") && e.to_string().contains("1.1"));
     // Newer minor of our major is read.
     let mut minor = file();
     minor.schema = "1.9".into();
@@ -140,6 +141,60 @@ fn refusals_name_what_failed() {
         verify(b"hello", "DevTest", trusting(&f.prod.cert)).unwrap_err(),
         ReceiptError::Malformed(_)
     ));
+}
+
+#[test]
+fn relayed_files_are_read_where_a_route_names_the_space() {
+    let f = fixture();
+    let hop = |space: &str| RouteHop {
+        space: space.into(),
+        project: "Svc".into(),
+        bundle_id: "11".repeat(16),
+        bundle_digest: format!("sha256:{}", "cd".repeat(32)),
+    };
+    // Prod's receipts for QA name Dev as the hop before: QA reads it directly, Dev as relayed.
+    let mut chain = file();
+    chain.to_space = "QA".into();
+    chain.receipts[0].route = vec![hop("Dev")];
+    let bytes = chain.sign(&f.prod.signer).unwrap();
+    let direct = verify(&bytes, "qa", trusting(&f.prod.cert)).unwrap();
+    assert!(!direct.relayed);
+    let relayed = verify(&bytes, "DEV", trusting(&f.prod.cert)).unwrap();
+    assert!(relayed.relayed);
+    assert_eq!(relayed.file.receipts[0].route, vec![hop("Dev")]);
+    // A Space no route names is not an addressee.
+    let e = verify(&bytes, "Other", trusting(&f.prod.cert)).unwrap_err();
+    assert!(matches!(e, ReceiptError::WrongAddressee { .. }), "{e}");
+    // Route entries are names like any other, and a route is bounded.
+    let mut odd = chain.clone();
+    odd.receipts[0].route[0].space = "De\u{7}v".into();
+    let e = verify(
+        &odd.sign(&f.prod.signer).unwrap(),
+        "QA",
+        trusting(&f.prod.cert),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("route space"), "{e}");
+    let mut long = chain.clone();
+    long.receipts[0].route = (0..=MAX_ROUTE).map(|i| hop(&format!("S{i}"))).collect();
+    let e = verify(
+        &long.sign(&f.prod.signer).unwrap(),
+        "QA",
+        trusting(&f.prod.cert),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("hops"), "{e}");
+    // A 1.0 file (no route) still reads.
+    let mut old = file();
+    old.schema = "1.0".into();
+    assert!(
+        verify(
+            &old.sign(&f.prod.signer).unwrap(),
+            "DevTest",
+            trusting(&f.prod.cert)
+        )
+        .is_ok()
+    );
 }
 
 proptest! {

@@ -17,7 +17,7 @@ use crate::agents::Hub;
 use crate::deployments::Engine;
 use crate::error::ApiError;
 use crate::peering::Peering;
-use crate::promotion::{bundles, promote, receipts};
+use crate::promotion::{bundles, promote, receipts, receipts_in};
 use crate::services::Services;
 use crate::services::tests::{
     env, lifecycle, new_release, project, remote_env, script_step, space,
@@ -231,10 +231,14 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     let mut tampered = file.clone();
     let i = tampered.len() / 2;
     tampered[i] ^= 0x01;
-    assert!(receipts::import(&dev, &tampered, "tester").await.is_err());
-    let first = receipts::import(&dev, &file, "tester").await.unwrap();
+    assert!(
+        receipts_in::import(&dev, &tampered, "tester")
+            .await
+            .is_err()
+    );
+    let first = receipts_in::import(&dev, &file, "tester").await.unwrap();
     assert_eq!((first.applied, first.already), (1, 0));
-    let second = receipts::import(&dev, &file, "tester").await.unwrap();
+    let second = receipts_in::import(&dev, &file, "tester").await.unwrap();
     assert_eq!((second.applied, second.already), (0, 1));
     let dash = dev_engine.dashboard().unwrap();
     let cell = dash
