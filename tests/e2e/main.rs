@@ -6,6 +6,7 @@ mod bombs;
 mod connected_auto;
 mod connected_chain;
 mod connected_cut;
+mod connected_damage;
 mod connected_relay;
 mod connected_schedule;
 mod deployment_failures;

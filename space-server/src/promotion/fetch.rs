@@ -1,11 +1,12 @@
 //! Connected Spaces, the target side: fetching the chunks a pending bundle's packages lack from
 //! the Space that sent it, over the peer link. Every chunk is checked against its hash before
-//! it is stored; what arrived stays, so a fetch cut short resumes where it stopped.
+//! it is stored (one that does not match is refused and asked for again); what arrived stays,
+//! so a fetch cut short resumes where it stopped. Chunks are asked for [`BATCH`] at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use package_store::{ChunkHash, ChunkRef};
+use package_store::{ChunkHash, ChunkRef, PackageError};
 
 use super::{bundles, peering};
 use crate::error::{ApiError, ApiResult};
@@ -73,89 +74,135 @@ fn missing_of(state: &SpaceState, v: &exchange::bundle::VerifiedBundle) -> Vec<C
     out
 }
 
-/// Fetches every chunk bundle `id` still lacks from its source Space.
+/// Rounds of asking again for chunks that arrived damaged (did not match their hash).
+const ROUNDS: usize = 3;
+
+/// Fetches every chunk bundle `id` still lacks from its source Space. A chunk that does not
+/// match its hash is refused and asked for again (up to [`ROUNDS`] times in all).
 pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
-    let p = peering(state)?;
     let rec = bundles::find(state, id)?;
     let v = bundles::load(state, &rec, false)?;
     let missing = missing_of(state, &v);
-    let lengths: std::collections::HashMap<ChunkHash, u64> = missing
+    let lengths: HashMap<ChunkHash, u64> = missing
         .iter()
         .map(|c| (c.hash, u64::from(c.length)))
         .collect();
-    let progress = |f: &dyn Fn(&mut Progress)| {
-        if let Ok(mut m) = state.fetch_progress.lock() {
-            let p = m.entry(rec.id.clone()).or_insert(Progress {
+    if let Ok(mut m) = state.fetch_progress.lock() {
+        m.insert(
+            rec.id.clone(),
+            Progress {
                 chunks_done: 0,
                 chunks_total: missing.len() as u64,
                 bytes_done: 0,
                 bytes_total: lengths.values().sum(),
                 started: std::time::Instant::now(),
-            });
-            f(p);
-        }
-    };
-    progress(&|_| {});
+            },
+        );
+    }
     let _forget = Forget {
         state,
         id: rec.id.clone(),
     };
+    let f = Fetch {
+        state,
+        bundle: &rec.id,
+        from: &rec.source_space,
+        lengths: &lengths,
+    };
     let mut done = Fetched::default();
-    for batch in missing.chunks(BATCH) {
-        let wanted: HashSet<ChunkHash> = batch.iter().map(|c| c.hash).collect();
-        let mut stream = client::fetch_chunks(
-            p,
-            &rec.source_space,
-            &rec.id,
-            batch.iter().map(|c| c.hash.to_vec()).collect(),
-        )
-        .await
-        .map_err(|s| ApiError::Precondition(s.message().to_string()))?;
-        while let Some(c) = stream.message().await.map_err(|s| {
-            ApiError::Precondition(format!(
-                "fetching chunks from '{}' was cut short: {} (fetch again to resume)",
-                rec.source_space,
-                s.message()
-            ))
-        })? {
-            let Ok(hash) = ChunkHash::try_from(c.hash.as_slice()) else {
-                return Err(ApiError::Precondition(format!(
-                    "'{}' sent a chunk name that is not 32 bytes",
-                    rec.source_space
-                )));
-            };
-            if !wanted.contains(&hash) {
-                return Err(ApiError::Precondition(format!(
-                    "'{}' sent chunk {} which was not asked for",
-                    rec.source_space,
-                    hex::encode(hash)
-                )));
-            }
-            let st = state.clone();
-            let len = c.zstd.len() as u64;
-            tokio::task::spawn_blocking(move || st.chunks.put_compressed(&hash, &c.zstd))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .map_err(|e| {
-                    ApiError::Precondition(format!(
-                        "chunk {} from '{}' was refused: {e}",
-                        hex::encode(hash),
-                        rec.source_space
-                    ))
-                })?;
-            done.chunks += 1;
-            done.bytes += len;
-            let plain = lengths.get(&hash).copied().unwrap_or(0);
-            progress(&|p| {
-                p.chunks_done += 1;
-                p.bytes_done += plain;
-            });
+    let mut todo: Vec<ChunkHash> = missing.iter().map(|c| c.hash).collect();
+    for round in 1..=ROUNDS {
+        let mut damaged = Vec::new();
+        for batch in todo.chunks(BATCH) {
+            f.batch(batch, &mut done, &mut damaged).await?;
         }
+        if damaged.is_empty() {
+            break;
+        }
+        if round == ROUNDS {
+            return Err(ApiError::Precondition(format!(
+                "'{}' sent {} chunk(s) that did not match their hash {ROUNDS} times (first {}): they were refused; its copy may be damaged",
+                rec.source_space,
+                damaged.len(),
+                hex::encode(damaged[0])
+            )));
+        }
+        todo = damaged;
     }
     state.heard_from(&rec.source_space, "chunks fetched");
     done.missing = missing_of(state, &v).len();
     tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
     Ok(done)
+}
+
+/// One bundle's fetch from its source Space.
+struct Fetch<'a> {
+    state: &'a Arc<SpaceState>,
+    bundle: &'a str,
+    from: &'a str,
+    lengths: &'a HashMap<ChunkHash, u64>,
+}
+
+impl Fetch<'_> {
+    /// Asks for `batch` and stores what arrives; chunks that did not match their hash go to
+    /// `damaged`.
+    async fn batch(
+        &self,
+        batch: &[ChunkHash],
+        done: &mut Fetched,
+        damaged: &mut Vec<ChunkHash>,
+    ) -> ApiResult<()> {
+        let p = peering(self.state)?;
+        let from = self.from;
+        let wanted: HashSet<ChunkHash> = batch.iter().copied().collect();
+        let hashes = batch.iter().map(|h| h.to_vec()).collect();
+        let mut stream = client::fetch_chunks(p, from, self.bundle, hashes)
+            .await
+            .map_err(|s| ApiError::Precondition(s.message().to_string()))?;
+        while let Some(c) = stream.message().await.map_err(|s| {
+            ApiError::Precondition(format!(
+                "fetching chunks from '{from}' was cut short: {} (fetch again to resume)",
+                s.message()
+            ))
+        })? {
+            let hash = ChunkHash::try_from(c.hash.as_slice())
+                .ok()
+                .filter(|h| wanted.contains(h))
+                .ok_or_else(|| {
+                    ApiError::Precondition(format!("'{from}' sent a chunk that was not asked for"))
+                })?;
+            let st = self.state.clone();
+            let len = c.zstd.len() as u64;
+            let stored =
+                tokio::task::spawn_blocking(move || st.chunks.put_compressed(&hash, &c.zstd))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            match stored {
+                Ok(_) => {}
+                Err(PackageError::ChunkCorrupt { .. }) => {
+                    tracing::warn!(bundle = %self.bundle, from = %from, chunk = %hex::encode(hash), "a fetched chunk does not match its hash: refused, asked for again");
+                    damaged.push(hash);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(ApiError::Precondition(format!(
+                        "chunk {} from '{from}' could not be stored: {e}",
+                        hex::encode(hash)
+                    )));
+                }
+            }
+            done.chunks += 1;
+            done.bytes += len;
+            let plain = self.lengths.get(&hash).copied().unwrap_or(0);
+            if let Ok(mut m) = self.state.fetch_progress.lock()
+                && let Some(p) = m.get_mut(self.bundle)
+            {
+                p.chunks_done += 1;
+                p.bytes_done += plain;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Starts [`fetch`] in the background unless one runs for the bundle already; failures are
