@@ -159,6 +159,14 @@ impl Record for domain::model::PromotionJob {
     }
 }
 
+impl Record for domain::model::StagingJob {
+    const TABLE: &'static str = "staging_job";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        self.id.to_ascii_lowercase()
+    }
+}
+
 impl Record for domain::model::AutoImportRule {
     const TABLE: &'static str = "auto_import";
     const VERSION: u32 = 1;

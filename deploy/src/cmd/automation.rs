@@ -1,4 +1,5 @@
-//! `deploy promotion list` (automatic promotions and where each stands) and
+//! `deploy promotion list|staged|cancel` (automatic promotions and packages staged ahead, where
+//! each stands) and
 //! `deploy bundle auto-import set|list|delete` (which source Spaces' bundles this Space
 //! imports by itself, with which lifecycle).
 
@@ -14,6 +15,9 @@ pub enum PromotionCmd {
     /// Automatic and scheduled promotions: scheduled, queued, retrying (with the reason),
     /// offered, fetching, deployed (with the result), failed.
     List,
+    /// Releases whose packages are replicated to a Space ahead of the promotion (lifecycle
+    /// phases with `:prestage`): queued, retrying (with the reason), staged, failed.
+    Staged,
     /// Cancel a promotion not offered yet.
     Cancel {
         #[arg(long)]
@@ -59,6 +63,40 @@ fn opt_time(t: &Option<prost_types::Timestamp>) -> String {
 pub async fn promotions(cmd: PromotionCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     match cmd {
+        PromotionCmd::Staged => {
+            let mut api = c.promotion.clone();
+            let r = c
+                .call(api.list_promotions(c.req(page(String::new()))))
+                .await?;
+            let j =
+                json!(r.stagings.iter().map(|s| json!({
+                "project": s.project, "version": s.version, "target_space": s.target_space,
+                "state": s.state, "detail": s.detail, "attempts": s.attempts,
+                "updated_at": opt_time(&s.updated_at),
+            })).collect::<Vec<_>>());
+            let rows = r
+                .stagings
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.project.clone(),
+                        s.version.clone(),
+                        s.target_space.clone(),
+                        s.state.clone(),
+                        s.detail.clone(),
+                        opt_time(&s.updated_at),
+                    ]
+                })
+                .collect();
+            emit(
+                x.output,
+                j,
+                &[
+                    "PROJECT", "RELEASE", "TO SPACE", "STATE", "DETAIL", "UPDATED",
+                ],
+                rows,
+            );
+        }
         PromotionCmd::List => {
             let jobs = all_pages(|t| {
                 let mut api = c.promotion.clone();

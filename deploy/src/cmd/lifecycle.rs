@@ -10,7 +10,9 @@ use crate::output::{emit, emit_one};
 
 #[derive(Subcommand)]
 pub enum LifecycleCmd {
-    /// Create a lifecycle: phases in order, each `NAME:ENV[,ENV...][:all|:min=N|:optional][:auto]`.
+    /// Create a lifecycle: phases in order, each `NAME:ENV[,ENV...][:all|:min=N|:optional][:auto][:prestage]`
+    /// (`prestage`: a release's packages start replicating to the Spaces the phase names as
+    /// soon as the release exists).
     Create {
         name: String,
         #[arg(long = "phase", required = true)]
@@ -34,7 +36,7 @@ pub enum LifecycleCmd {
     Delete { name: String },
 }
 
-/// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto]`. An ENV may be a remote
+/// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto][:prestage]`. An ENV may be a remote
 /// environment ("Prod: Production": a colon followed by a space stays in the name) or a whole
 /// Space ("Prod").
 pub fn parse_phase(spec: &str) -> anyhow::Result<pb::Phase> {
@@ -59,18 +61,22 @@ pub fn parse_phase(spec: &str) -> anyhow::Result<pb::Phase> {
         minimum_environments: 0,
         optional: false,
         automatic: false,
+        prestage: false,
     };
     for opt in parts {
         match opt.trim() {
             "all" => phase.minimum_environments = 0,
             "optional" => phase.optional = true,
             "auto" | "automatic" => phase.automatic = true,
+            "prestage" => phase.prestage = true,
             o if o.starts_with("min=") => {
                 phase.minimum_environments = o[4..]
                     .parse()
                     .map_err(|_| anyhow!("'{o}' in phase '{spec}': min= needs a number"))?;
             }
-            o => bail!("unknown phase option '{o}' in '{spec}': use all, min=N, optional or auto"),
+            o => bail!(
+                "unknown phase option '{o}' in '{spec}': use all, min=N, optional, auto or prestage"
+            ),
         }
     }
     if phase.name.is_empty() {
@@ -87,11 +93,14 @@ pub fn rule(p: &pb::Phase) -> String {
     } else {
         "all".to_string()
     };
+    let mut r = r;
     if p.automatic {
-        format!("{r}, automatic")
-    } else {
-        r
+        r.push_str(", automatic");
     }
+    if p.prestage {
+        r.push_str(", packages staged ahead");
+    }
+    r
 }
 
 fn lifecycle_json(l: &pb::Lifecycle) -> serde_json::Value {
@@ -103,7 +112,7 @@ fn lifecycle_json(l: &pb::Lifecycle) -> serde_json::Value {
             "environments": p.environments,
             "minimum_environments": p.minimum_environments,
             "optional": p.optional,
-            "automatic": p.automatic,
+            "automatic": p.automatic, "prestage": p.prestage,
         })).collect::<Vec<_>>(),
     })
 }

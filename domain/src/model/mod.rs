@@ -72,6 +72,11 @@ pub struct Phase {
     pub rule: PhaseRule,
     /// Deploy to this phase's environments automatically once the previous phase completes.
     pub automatic: bool,
+    /// Start replicating a release's packages to the Spaces this phase names (directly or by a
+    /// remote environment) as soon as the release exists, so its promotion moves only the
+    /// bundle.
+    #[serde(default)]
+    pub prestage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -247,3 +247,31 @@ pub struct RelayedReceipts {
     pub envelope: String,
     pub received_at: Timestamp,
 }
+
+/// Where packages staged ahead of a promotion stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StagingState {
+    /// Waiting for its turn, or for the peer to answer again (`last_error` says why).
+    Queued,
+    /// The target was told which chunks the release needs; it fetches those it lacks.
+    Staged { chunks_missing: u64 },
+    /// Refused for a reason retrying will not change (the promotion still moves them).
+    Failed,
+}
+
+/// A release's packages to replicate to a Space ahead of its promotion (a lifecycle phase
+/// with `prestage` names the Space): queued when the release exists, offered with backoff.
+/// The target fetches the chunks by `id`, which the source serves only to that Space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagingJob {
+    pub id: String,
+    pub project: String,
+    pub version: String,
+    pub target_space: String,
+    pub state: StagingState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

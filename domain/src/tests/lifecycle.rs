@@ -8,6 +8,7 @@ fn lc() -> Lifecycle {
         environments: envs.iter().map(|e| e.to_string()).collect(),
         rule,
         automatic,
+        prestage: false,
     };
     Lifecycle {
         name: "Default".into(),

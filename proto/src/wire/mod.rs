@@ -98,6 +98,7 @@ impl TryFrom<pb::Phase> for Phase {
             minimum_environments,
             optional,
             automatic,
+            prestage,
         } = m;
         let rule = match (optional, minimum_environments) {
             (true, _) => PhaseRule::Optional,
@@ -123,6 +124,7 @@ impl TryFrom<pb::Phase> for Phase {
                 .collect(),
             rule,
             automatic,
+            prestage,
         })
     }
 }
@@ -134,6 +136,7 @@ impl From<Phase> for pb::Phase {
             environments,
             rule,
             automatic,
+            prestage,
         } = p;
         let (minimum_environments, optional) = match rule {
             PhaseRule::All => (0, false),
@@ -146,6 +149,7 @@ impl From<Phase> for pb::Phase {
             minimum_environments,
             optional,
             automatic,
+            prestage,
         }
     }
 }

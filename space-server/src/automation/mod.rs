@@ -1,6 +1,7 @@
 //! What a connected Space does without a person: promote releases whose automatic phase names
 //! another Space (`queue`), import bundles a rule says to import and resume package fetches
-//! (`import`), start deployments scheduled for a time (`schedule`), stream receipts back to the Spaces releases came from (`outbox`), and ask
+//! (`import`), stage a release's packages at Spaces ahead of its promotion (`stage`), start
+//! deployments scheduled for a time (`schedule`), stream receipts back to the Spaces releases came from (`outbox`), and ask
 //! every peer in the trust set whether it is there (`heartbeat`, for honest staleness). One loop
 //! per Space runs the three passes whenever something wakes it (`SpaceState::wake`: a job
 //! queued, a bundle offered or fetched, a deployment ended) and at least every [`TICK`].
@@ -10,6 +11,7 @@ pub mod import;
 pub mod outbox;
 pub mod queue;
 pub mod schedule;
+pub mod stage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +37,16 @@ pub async fn run(engine: Arc<Engine>, stop: impl std::future::Future<Output = ()
             Err(e) => {
                 tracing::warn!(error = %e, "automatic promotions could not be worked");
                 None
+            }
+        };
+        let next = match stage::work(&engine).await {
+            Ok(n) => match (next, n) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "packages staged ahead could not be worked");
+                next
             }
         };
         let next = match schedule::work(&engine).await {

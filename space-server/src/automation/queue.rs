@@ -56,6 +56,15 @@ pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str
     }
 }
 
+/// The Space an environment of a lifecycle phase is reached through, if another Space: a
+/// remote environment's Space, or the name of no environment here (a whole Space).
+pub fn space_reached(state: &SpaceState, env: &str) -> Option<String> {
+    match state.environment(env) {
+        Ok(e) => e.remote_space,
+        Err(_) => Some(env.to_string()),
+    }
+}
+
 /// Seconds to wait after `attempts` failed attempts.
 pub fn backoff(attempts: u32) -> i64 {
     1i64.checked_shl(attempts.min(16))

@@ -400,12 +400,7 @@ impl Engine {
         for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
             // Remote environments and whole Spaces are reached by promotion: queued for the
             // automation loop, which offers the release there.
-            let space = match self.state.environment(&env) {
-                Ok(e) if e.remote_space.is_none() => None,
-                Ok(e) => e.remote_space,
-                Err(_) => Some(env.clone()),
-            };
-            if let Some(space) = space {
+            if let Some(space) = crate::automation::queue::space_reached(&self.state, &env) {
                 if let Err(e) =
                     crate::automation::queue::enqueue(&self.state, release, &space, after)
                 {

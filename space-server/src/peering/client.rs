@@ -238,6 +238,21 @@ pub async fn fetch_chunks(
         .map_err(|s| peer_refusal(p, &target, s))
 }
 
+/// Tells Space `peer` which chunks a release will need there (packages staged ahead).
+pub async fn stage_packages(
+    p: &Peering,
+    peer: &str,
+    req: pb::StagePackagesRequest,
+) -> Result<pb::StagePackagesResponse, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    pb::promotions_client::PromotionsClient::new(ch)
+        .max_encoding_message_size(8 << 20)
+        .stage_packages(with_deadline(req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
+}
+
 /// A peer call's failure (already explained by [`peer_refusal`]) in this Space's error
 /// vocabulary, for services that call peers.
 pub fn to_api(s: Status) -> ApiError {

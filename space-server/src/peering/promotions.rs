@@ -1,5 +1,5 @@
-//! `peer.v1.Promotions` on the peer listener: connected Spaces offer bundles, fetch chunks and
-//! deliver receipts. The caller is identified by its certificate (as every peer call); what
+//! `peer.v1.Promotions` on the peer listener: connected Spaces offer bundles, fetch chunks,
+//! deliver receipts and stage packages ahead of a promotion. The caller is identified by its certificate (as every peer call); what
 //! it may do is decided by `promotion::peer` (trust, ownership, which chunks), after which the
 //! same code as by file runs. These handlers only identify, convert and stream.
 
@@ -120,6 +120,19 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         Ok(Response::new(pb::DeliverReceiptsResponse {
             applied: a.applied as u32,
             already_applied: a.already as u32,
+        }))
+    }
+
+    async fn stage_packages(
+        &self,
+        req: Request<pb::StagePackagesRequest>,
+    ) -> Result<Response<pb::StagePackagesResponse>, Status> {
+        let caller = self.caller(&req)?;
+        let lacking =
+            crate::promotion::staging::accept(&self.state, &caller.space, req.into_inner()).await?;
+        Ok(Response::new(pb::StagePackagesResponse {
+            chunks_missing: lacking.chunks.min(u64::from(u32::MAX)) as u32,
+            bytes_missing: lacking.bytes,
         }))
     }
 }

@@ -12,10 +12,19 @@ pub(super) async fn list_promotions(
     req: tonic::Request<pb::PageRequest>,
 ) -> Resp<pb::ListPromotionsResponse> {
     let page = crate::api::page(Some(req.into_inner()))?;
-    let l = crate::automation::queue::list(&api.service.engine.state, page)?;
+    let state = &api.service.engine.state;
+    let stagings = match page.after {
+        None => crate::automation::stage::recent(state)?,
+        Some(_) => Vec::new(),
+    };
+    let l = crate::automation::queue::list(state, page)?;
     ok(pb::ListPromotionsResponse {
         promotions: l.items.into_iter().map(super::api_wire::job_wire).collect(),
         next_page_token: crate::api::token(l.next),
+        stagings: stagings
+            .into_iter()
+            .map(super::api_wire::staging_wire)
+            .collect(),
     })
 }
 

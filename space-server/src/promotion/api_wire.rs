@@ -217,3 +217,25 @@ pub fn rule_wire(r: domain::model::AutoImportRule) -> pb::AutoImportRule {
         created_by,
     }
 }
+
+/// A package staging job as `ListPromotions` shows it.
+pub fn staging_wire(j: domain::model::StagingJob) -> pb::PackageStaging {
+    let (state, detail) = crate::automation::stage::describe(&j);
+    let domain::model::StagingJob {
+        project,
+        version,
+        target_space,
+        attempts,
+        updated_at,
+        ..
+    } = j;
+    pb::PackageStaging {
+        project,
+        version,
+        target_space,
+        state: state.into(),
+        detail,
+        attempts,
+        updated_at: Some(proto::wire::timestamp(updated_at)),
+    }
+}

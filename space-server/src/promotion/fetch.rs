@@ -77,19 +77,32 @@ fn missing_of(state: &SpaceState, v: &exchange::bundle::VerifiedBundle) -> Vec<C
 /// Rounds of asking again for chunks that arrived damaged (did not match their hash).
 const ROUNDS: usize = 3;
 
-/// Fetches every chunk bundle `id` still lacks from its source Space. A chunk that does not
-/// match its hash is refused and asked for again (up to [`ROUNDS`] times in all).
+/// Fetches every chunk bundle `id` still lacks from its source Space.
 pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     let rec = bundles::find(state, id)?;
     let v = bundles::load(state, &rec, false)?;
-    let missing = missing_of(state, &v);
+    let mut done = fetch_missing(state, &rec.source_space, &rec.id, missing_of(state, &v)).await?;
+    done.missing = missing_of(state, &v).len();
+    tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
+    Ok(done)
+}
+
+/// Fetches the chunks `missing` from Space `from`, which serves them under `id` (a bundle it
+/// promoted here, or packages it stages here ahead of a promotion). A chunk that does not
+/// match its hash is refused and asked for again (up to [`ROUNDS`] times in all).
+pub async fn fetch_missing(
+    state: &Arc<SpaceState>,
+    from: &str,
+    id: &str,
+    missing: Vec<ChunkRef>,
+) -> ApiResult<Fetched> {
     let lengths: HashMap<ChunkHash, u64> = missing
         .iter()
         .map(|c| (c.hash, u64::from(c.length)))
         .collect();
     if let Ok(mut m) = state.fetch_progress.lock() {
         m.insert(
-            rec.id.clone(),
+            id.to_string(),
             Progress {
                 chunks_done: 0,
                 chunks_total: missing.len() as u64,
@@ -101,12 +114,12 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     }
     let _forget = Forget {
         state,
-        id: rec.id.clone(),
+        id: id.to_string(),
     };
     let f = Fetch {
         state,
-        bundle: &rec.id,
-        from: &rec.source_space,
+        bundle: id,
+        from,
         lengths: &lengths,
     };
     let mut done = Fetched::default();
@@ -121,21 +134,18 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
         }
         if round == ROUNDS {
             return Err(ApiError::Precondition(format!(
-                "'{}' sent {} chunk(s) that did not match their hash {ROUNDS} times (first {}): they were refused; its copy may be damaged",
-                rec.source_space,
+                "'{from}' sent {} chunk(s) that did not match their hash {ROUNDS} times (first {}): they were refused; its copy may be damaged",
                 damaged.len(),
                 hex::encode(damaged[0])
             )));
         }
         todo = damaged;
     }
-    state.heard_from(&rec.source_space, "chunks fetched");
-    done.missing = missing_of(state, &v).len();
-    tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
+    state.heard_from(from, "chunks fetched");
     Ok(done)
 }
 
-/// One bundle's fetch from its source Space.
+/// One fetch from a source Space (of a bundle, or of packages staged ahead).
 struct Fetch<'a> {
     state: &'a Arc<SpaceState>,
     bundle: &'a str,
@@ -209,22 +219,35 @@ impl Fetch<'_> {
 /// logged (the automation loop tries again later, `deploy bundle fetch` forces it). Wakes the
 /// automation loop when done (an automatic import may be due). Returns whether it started.
 pub fn spawn(state: Arc<SpaceState>, id: String) -> bool {
+    let s = state.clone();
+    let bundle = id.clone();
+    spawn_once(state, id, async move {
+        if let Err(e) = fetch(&s, &bundle).await {
+            tracing::warn!(bundle = %bundle, error = %e, "fetching the packages of a bundle failed; it is tried again later (deploy bundle fetch forces it)");
+        }
+    })
+}
+
+/// Runs `work` in the background unless work under `key` runs already (`SpaceState::fetching`);
+/// wakes the automation loop when it ends. Returns whether it started.
+pub fn spawn_once(
+    state: Arc<SpaceState>,
+    key: String,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> bool {
     let started = state
         .fetching
         .lock()
-        .map(|mut f| f.insert(id.clone()))
+        .map(|mut f| f.insert(key.clone()))
         .unwrap_or(false);
     if !started {
         return false;
     }
     tokio::spawn(async move {
-        if let Err(e) = fetch(&state, &id).await {
-            tracing::warn!(bundle = %id, error = %e, "fetching the packages of a bundle failed; it is tried again later (deploy bundle fetch forces it)");
-        }
+        work.await;
         if let Ok(mut f) = state.fetching.lock() {
-            f.remove(&id);
+            f.remove(&key);
         }
-
         state.wake.notify_one();
     });
     true

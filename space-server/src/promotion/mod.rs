@@ -19,6 +19,7 @@ pub mod receipts_in;
 pub mod relay;
 pub mod remote_index;
 pub mod service;
+pub mod staging;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use domain::model::Promotion;
+use domain::model::{Promotion, StagingJob};
 use net::pki::allows;
 use package_store::ChunkHash;
 use proto::odcm::v1 as odcm_pb;
@@ -93,8 +93,8 @@ pub async fn offer(state: &Arc<SpaceState>, caller: &str, bytes: Vec<u8>) -> Api
     })
 }
 
-/// The chunks `caller` may fetch: only for a bundle this Space promoted to it, only that
-/// bundle's chunks, at most [`MAX_HASHES`] per call. (Fetching follows an offer this Space
+/// The chunks `caller` may fetch: only for a bundle this Space promoted (or packages it
+/// staged) to it, only that release's chunks, at most [`MAX_HASHES`] per call. (Fetching follows an offer this Space
 /// made: the caller need not be trusted for anything.)
 pub fn chunks_for(
     state: &SpaceState,
@@ -108,16 +108,28 @@ pub fn chunks_for(
         )));
     }
     let me = &peering(state)?.me;
-    let promo = state
+    let id = bundle_id.to_ascii_lowercase();
+    let promoted = state
         .store
-        .get_record::<Promotion>(&bundle_id.to_ascii_lowercase())?
+        .get_record::<Promotion>(&id)?
         .filter(|p| p.target_space.eq_ignore_ascii_case(caller))
-        .ok_or_else(|| {
+        .map(|p| (p.project, p.version));
+    let staged = || -> ApiResult<Option<(String, String)>> {
+        Ok(state
+            .store
+            .get_record::<StagingJob>(&id)?
+            .filter(|j| j.target_space.eq_ignore_ascii_case(caller))
+            .map(|j| (j.project, j.version)))
+    };
+    let (project, version) = match promoted {
+        Some(pv) => pv,
+        None => staged()?.ok_or_else(|| {
             ApiError::PermissionDenied(format!(
-                "bundle {bundle_id} was not promoted by {me} to space '{caller}'"
+                "bundle {bundle_id} was not promoted (or staged) by {me} to space '{caller}'"
             ))
-        })?;
-    let release = state.release(&promo.project, &promo.version)?;
+        })?,
+    };
+    let release = state.release(&project, &version)?;
     let mut allowed: HashSet<ChunkHash> = HashSet::new();
     for pin in &release.packages {
         let m = state.package(&pin.id, &pin.version)?;

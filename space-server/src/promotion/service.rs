@@ -130,6 +130,7 @@ impl PromotionService {
                 tracing::warn!(error = %e, "cannot list the missing template values after an import");
                 Vec::new()
             });
+        crate::automation::stage::for_new_release(&self.engine, &imported.release);
         self.engine
             .start_automatic(&imported.release, "bundle import");
         Ok(ImportOutcome { imported, missing })

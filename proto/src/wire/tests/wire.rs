@@ -11,6 +11,7 @@ fn phase_rules_roundtrip() {
             environments: vec!["A".into(), "B".into()],
             rule,
             automatic: true,
+            prestage: rule == PhaseRule::Optional,
         };
         assert_eq!(Phase::try_from(pb::Phase::from(p.clone())).unwrap(), p);
     }
@@ -20,6 +21,7 @@ fn phase_rules_roundtrip() {
         minimum_environments: 3,
         optional: false,
         automatic: false,
+        prestage: false,
     };
     assert!(matches!(
         Phase::try_from(bad),

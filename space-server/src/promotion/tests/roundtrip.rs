@@ -249,3 +249,62 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     assert_eq!(cell.state, RunState::Failed);
     assert!(cell.receipt_received_at.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_refuses_strangers_and_malformed_lists_and_reports_what_it_lacks() {
+    use crate::promotion::staging::{PART, accept};
+    use proto::peer::v1::{StagePackagesRequest, StagedChunk};
+    let ca = CertificateAuthority::create(ODCM).unwrap();
+    let (prod_dir, prod) = space("Prod");
+    let (dev_dir, _dev) = space("DevTest");
+    let prod_id = enrol(prod_dir.path(), &ca, "Prod");
+    let dev_id = enrol(dev_dir.path(), &ca, "DevTest");
+    peering(
+        &prod,
+        prod_dir.path(),
+        &ca,
+        vec![peer("DevTest", &dev_id), peer("Prod", &prod_id)],
+    );
+    let chunk = |b: u8, length| StagedChunk {
+        hash: vec![b; 32],
+        length,
+    };
+    let req = |id: &str, chunks| StagePackagesRequest {
+        staging_id: id.into(),
+        project: "Web".into(),
+        version: "1.0.0".into(),
+        part: 0,
+        chunks,
+    };
+    let id = "ab".repeat(16);
+    let e = accept(&prod, "Stranger", req(&id, vec![chunk(1, 10)])).await;
+    assert!(matches!(e, Err(ApiError::PermissionDenied(_))), "untrusted");
+    for (bad, why) in [
+        (req("../x", vec![chunk(1, 10)]), "staging id"),
+        (req(&id, vec![chunk(1, 0)]), "length"),
+        (req(&id, vec![chunk(1, 2 << 20)]), "length"),
+        (req(&id, vec![chunk(1, 10); PART + 1]), "at most"),
+        (
+            req(
+                &id,
+                vec![StagedChunk {
+                    hash: vec![1; 31],
+                    length: 10,
+                }],
+            ),
+            "32 bytes",
+        ),
+    ] {
+        let e = accept(&prod, "DevTest", bad).await.unwrap_err();
+        assert!(matches!(e, ApiError::Invalid(_)), "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    let l = accept(
+        &prod,
+        "DevTest",
+        req(&id, vec![chunk(1, 10), chunk(2, 20), chunk(1, 10)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!((l.chunks, l.bytes), (2, 30), "both lacking, counted once");
+}

@@ -55,6 +55,7 @@ pub(crate) fn lifecycle(name: &str, envs: &[&str]) -> Lifecycle {
                 name: (*e).into(),
                 environments: vec![(*e).into()],
                 automatic: false,
+                prestage: false,
                 rule: PhaseRule::All,
             })
             .collect(),
