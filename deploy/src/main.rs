@@ -88,7 +88,7 @@ enum Command {
     Drop(cmd::drop::DropCmd),
     /// Results that cross: signed Deployment Receipts out and in, offline drop results in.
     #[command(subcommand)]
-    Receipt(cmd::drop::ReceiptCmd),
+    Receipt(cmd::receipt::ReceiptCmd),
     /// Release Bundles received from another Space: add, inspect, import, import by itself.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -165,7 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployment(c) => cmd::deployment::run(c, x).await,
         Command::Dashboard => cmd::dashboard::dashboard(x).await,
         Command::Space(c) => cmd::space::run(c, x).await,
-        Command::Receipt(c) => cmd::drop::receipt(c, x).await,
+        Command::Receipt(c) => cmd::receipt::run(c, x).await,
         Command::Bundle(c) => cmd::bundle::run(c, x).await,
         Command::Promotion(c) => cmd::automation::promotions(c, x).await,
     }

@@ -7,6 +7,7 @@ mod connected_auto;
 mod connected_chain;
 mod connected_cut;
 mod connected_damage;
+mod connected_deleted;
 mod connected_prestage;
 mod connected_relay;
 mod connected_schedule;

@@ -1,13 +1,13 @@
 //! Offline Package Drop on the command line: `deploy target add-drop|update-drop`,
-//! `deploy drop run|receipt` (on the machine the drop was carried to, no server needed) and
-//! `deploy receipt import` (back at the Space).
+//! `deploy drop run|receipt` (on the machine the drop was carried to, no server needed); the
+//! result goes back with `deploy receipt import` (`receipt.rs`).
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use exec::drop::{DropError, RECEIPT_KIND, RunOptions, SecretString};
+use exec::drop::{DropError, RunOptions, SecretString};
 use proto::space::v1 as pb;
 
 use super::Env;
@@ -196,65 +196,6 @@ pub enum DropCmd {
     },
 }
 
-#[derive(Subcommand)]
-pub enum ReceiptCmd {
-    /// Import a file of signed Deployment Receipts (from a Space this one trusts for receipts;
-    /// each applied exactly once), or an offline drop's result (operator-reported).
-    Import { file: PathBuf },
-    /// Write the signed receipts of finished deployments of releases imported from a Space
-    /// (those not exported before, unless --all), to carry back to it.
-    Export {
-        #[arg(long)]
-        out: PathBuf,
-        /// The Space the releases came from (needed when there are several).
-        #[arg(long)]
-        space: Option<String>,
-        /// Also receipts exported before.
-        #[arg(long)]
-        all: bool,
-        /// Only these deployments, exported before or not: `N..M`, `N..` or `N` (numbers or
-        /// Deployments-N ids).
-        #[arg(long)]
-        range: Option<String>,
-    },
-    /// Connected: sign the receipts (as export) and deliver them to the source Space over the
-    /// peer link; they count as sent once it accepted them.
-    Send {
-        #[arg(long)]
-        space: Option<String>,
-        #[arg(long)]
-        all: bool,
-        #[arg(long)]
-        range: Option<String>,
-    },
-}
-
-/// Parses `N..M`, `N..`, `..M` or `N` into an inclusive range (0 = open).
-pub fn parse_range(s: &str) -> anyhow::Result<(u64, u64)> {
-    let num = |t: &str| -> anyhow::Result<u64> {
-        let t = t.trim();
-        if t.is_empty() {
-            return Ok(0);
-        }
-        domain::model::Deployment::number_of(t)
-            .ok_or_else(|| anyhow::anyhow!("'{t}' in --range is not a deployment number"))
-    };
-    let (a, b) = match s.split_once("..") {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => {
-            let n = num(s)?;
-            (n, n)
-        }
-    };
-    if a == 0 && b == 0 {
-        bail!("--range '{s}' selects nothing: use N..M, N.. or N");
-    }
-    if b != 0 && a > b {
-        bail!("--range '{s}' is empty: the first number is larger than the last");
-    }
-    Ok((a, b))
-}
-
 fn ask_password(file: Option<&Path>) -> Result<SecretString, DropError> {
     let fail = |e: std::io::Error| DropError::Invalid(format!("cannot read the password: {e}"));
     let pw = if let Some(f) = file {
@@ -364,60 +305,3 @@ pub async fn run(cmd: DropCmd) -> anyhow::Result<()> {
         }
     }
 }
-
-pub async fn receipt(cmd: ReceiptCmd, x: Env) -> anyhow::Result<()> {
-    match cmd {
-        ReceiptCmd::Export {
-            out,
-            space,
-            all,
-            range,
-        } => {
-            let range = range.as_deref().map(parse_range).transpose()?;
-            super::promotion::export_receipts(&x, space, all, range, Some(&out)).await
-        }
-        ReceiptCmd::Send { space, all, range } => {
-            let range = range.as_deref().map(parse_range).transpose()?;
-            super::promotion::export_receipts(&x, space, all, range, None).await
-        }
-        ReceiptCmd::Import { file } => {
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("cannot read '{}'", file.display()))?;
-            if exchange::receipt::is_receipts_file(&bytes) {
-                return super::promotion::import_receipts(&x, bytes).await;
-            }
-            let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-                .unwrap_or_default();
-            if kind != RECEIPT_KIND {
-                bail!(
-                    "'{}' is not a receipt this deploy knows (kind '{kind}'; known: signed deployment receipts, {RECEIPT_KIND})",
-                    file.display()
-                );
-            }
-            let c = &x.client;
-            let mut api = c.deployments.clone();
-            let r = c
-                .call(api.import_drop_result(c.req(pb::ImportDropResultRequest { receipt: bytes })))
-                .await?;
-            let d = r.deployment.unwrap_or_default();
-            if r.changed {
-                eprintln!(
-                    "operator-reported result recorded on {} ({} {} to {})",
-                    d.id, d.project, d.version, d.environment
-                );
-            } else {
-                eprintln!(
-                    "this result was already imported on {}: nothing changed",
-                    d.id
-                );
-            }
-            Ok(())
-        }
-    }
-}
-
-#[cfg(test)]
-#[path = "tests/drop.rs"]
-mod tests;

@@ -11,6 +11,7 @@ pub mod odcm;
 pub mod package;
 pub mod project;
 pub mod promotion;
+pub mod receipt;
 pub mod release;
 pub mod space;
 pub mod step;

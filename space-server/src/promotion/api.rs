@@ -339,6 +339,13 @@ impl Promotion for PromotionApi {
         })
     }
 
+    async fn list_received_results(
+        &self,
+        req: tonic::Request<pb::PageRequest>,
+    ) -> Resp<pb::ListReceivedResultsResponse> {
+        super::api_auto::list_received_results(self, req).await
+    }
+
     async fn list_promotions(
         &self,
         req: tonic::Request<pb::PageRequest>,

@@ -1,5 +1,6 @@
 //! The `space.v1.Promotion` handlers of connected Spaces running themselves: automatic and
-//! scheduled promotions, automatic import rules. They convert and call `crate::automation`.
+//! scheduled promotions, packages staged ahead, automatic import rules (they convert and call
+//! `crate::automation`), and the results received in receipts.
 
 use proto::space::v1 as pb;
 
@@ -25,6 +26,22 @@ pub(super) async fn list_promotions(
             .into_iter()
             .map(super::api_wire::staging_wire)
             .collect(),
+    })
+}
+
+pub(super) async fn list_received_results(
+    api: &PromotionApi,
+    req: tonic::Request<pb::PageRequest>,
+) -> Resp<pb::ListReceivedResultsResponse> {
+    let page = crate::api::page(Some(req.into_inner()))?;
+    let l = super::remote_index::received(&api.service.engine.state, page)?;
+    ok(pb::ListReceivedResultsResponse {
+        results: l
+            .items
+            .into_iter()
+            .map(|(r, deleted)| super::api_wire::received_wire(r, deleted))
+            .collect(),
+        next_page_token: crate::api::token(l.next),
     })
 }
 

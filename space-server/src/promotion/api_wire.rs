@@ -239,3 +239,29 @@ pub fn staging_wire(j: domain::model::StagingJob) -> pb::PackageStaging {
         updated_at: Some(proto::wire::timestamp(updated_at)),
     }
 }
+
+/// A result received in a receipt, as `ListReceivedResults` shows it.
+pub fn received_wire(r: domain::model::RemoteResult, project_deleted: bool) -> pb::ReceivedResult {
+    let domain::model::RemoteResult {
+        from_space,
+        receipt_id,
+        project,
+        version,
+        environment,
+        state,
+        finished_at,
+        received_at,
+        ..
+    } = r;
+    pb::ReceivedResult {
+        from_space,
+        project,
+        version,
+        environment,
+        state: state.as_str().into(),
+        finished_at: finished_at.map(proto::wire::timestamp),
+        received_at: Some(proto::wire::timestamp(received_at)),
+        receipt_id,
+        project_deleted,
+    }
+}

@@ -50,6 +50,28 @@ pub fn add(
     Ok(newest)
 }
 
+/// A page of every result received (in key order: sender, bundle, receipt), each with whether
+/// its project was deleted here since (the result is kept all the same).
+pub fn received(
+    state: &SpaceState,
+    page: crate::services::Page,
+) -> ApiResult<crate::services::Listed<(RemoteResult, bool)>> {
+    let (items, next) =
+        state
+            .store
+            .list_records::<RemoteResult>("", page.after.as_deref(), page.size)?;
+    let mut out = Vec::with_capacity(items.len());
+    for r in items {
+        let deleted = match state.project(&r.project) {
+            Ok(_) => false,
+            Err(crate::error::ApiError::NotFound { .. }) => true,
+            Err(e) => return Err(e),
+        };
+        out.push((r, deleted));
+    }
+    Ok(crate::services::Listed { items: out, next })
+}
+
 /// The newest result of every (project, remote environment) that has one.
 pub fn latest(store: &dyn Store) -> Result<Vec<RemoteResult>, StorageError> {
     let mut out = Vec::new();
