@@ -1,5 +1,6 @@
 //! Receipts produced while the link is cut wait in the target's outbox and arrive once, in
-//! order, after it heals (a TCP proxy in front of DevTest's peer listener cuts the link).
+//! order, after it heals (a TCP proxy in front of DevTest's peer listener slows the link down
+//! and cuts it).
 
 use std::time::Duration;
 
@@ -38,6 +39,13 @@ fn proxied_pair(net: &Odcm, kinds: &[&str]) -> (Proxy, e2e::Space, e2e::Space) {
 fn receipts_made_during_a_cut_arrive_once_after_it_heals() {
     let net = Odcm::start("Net");
     let (proxy, dev, prod) = proxied_pair(&net, &["releases", "receipts"]);
+    // A long link: 150 ms each way on every call to DevTest (a 300 ms round trip).
+    proxy.set_latency(Duration::from_millis(150));
+    let ping = prod.cli().json(&["space", "ping", "--peer", "DevTest"]);
+    assert!(
+        ping["millis"].as_u64().unwrap() >= 300,
+        "a round trip at least: {ping}"
+    );
 
     let p = prod.cli();
     importing_target(&prod, "Production:Production");
