@@ -11,6 +11,7 @@ mod connected_deleted;
 mod connected_prestage;
 mod connected_relay;
 mod connected_schedule;
+mod connected_trace;
 mod deployment_failures;
 mod deployments;
 mod input_refusals;

@@ -7,6 +7,7 @@ pub mod agent;
 mod files;
 pub mod netns;
 pub mod odcm;
+pub mod otlp;
 pub mod peers;
 pub mod promotion;
 pub mod proxy;

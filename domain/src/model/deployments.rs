@@ -132,6 +132,10 @@ pub struct Deployment {
     /// version does not inherit the old one's deployments.
     #[serde(default)]
     pub release_created_at: Option<super::Timestamp>,
+    /// W3C `traceparent` of the deployment's span when trace export is on (a child of the
+    /// promotion's trace for an imported release); its receipt carries it back.
+    #[serde(default)]
+    pub traceparent: String,
 }
 
 /// One offline drop folder a deployment wrote for one target.

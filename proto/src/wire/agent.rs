@@ -255,6 +255,7 @@ pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
         error,
         drops,
         release_created_at: _,
+        traceparent: _,
     } = d;
     pb::Deployment {
         drops: drops

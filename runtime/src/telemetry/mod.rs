@@ -4,9 +4,11 @@
 //! * [`init`] installs the global `tracing` subscriber (text or JSON lines on
 //!   stderr, `RUST_LOG` filter) and, when configured, an OTLP/gRPC span
 //!   exporter; keep the returned [`TelemetryGuard`] alive for the process.
+//! * [`context`] carries W3C trace context in files between Spaces.
 //! * [`Metrics`] is the request registry, [`MetricsLayer`] the tonic/tower
 //!   middleware feeding it, and [`serve_metrics`] the `/metrics` endpoint.
 
+pub mod context;
 mod expo;
 mod layer;
 mod logs;

@@ -3,6 +3,7 @@
 //! cancelling, and starting automatic phases.
 
 mod api;
+mod automatic;
 mod drop;
 mod engine;
 pub mod index;

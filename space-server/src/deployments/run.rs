@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 use domain::model::{Deployment, Release, RunState, Step, StepRun, Target, TargetRun};
 use domain::variables::Candidate;
@@ -73,6 +74,11 @@ impl Engine {
             }
         }
         let number = self.state.store.next_id("deployment")?;
+        // One span per deployment, a child of the promotion's trace for an imported release.
+        let span = tracing::info_span!("deployment", deployment = %Deployment::id_for(number), project = %release.project, release = %release.version, environment = %env.name);
+        if let Some(o) = &release.origin {
+            runtime::telemetry::context::set_parent(&span, &o.traceparent);
+        }
         let d = Deployment {
             id: Deployment::id_for(number),
             number,
@@ -88,6 +94,7 @@ impl Engine {
             error: None,
             drops: Vec::new(),
             release_created_at: Some(release.created_at),
+            traceparent: runtime::telemetry::context::traceparent_of(&span).unwrap_or_default(),
         };
         let (cancel, _) = watch::channel(false);
         let (events, _) = broadcast::channel(4096);
@@ -119,7 +126,7 @@ impl Engine {
         };
         let engine = self.clone();
         let shared = Arc::new(Mutex::new(d.clone()));
-        tokio::spawn(async move { engine.run(shared, release, parallel).await });
+        tokio::spawn(async move { engine.run(shared, release, parallel).await }.instrument(span));
         Ok(d)
     }
 
@@ -279,6 +286,7 @@ impl Engine {
                     })
                     .collect();
             });
+            let step_span = tracing::info_span!("step", step = %step.name);
             let sem = Arc::new(Semaphore::new(parallel));
             let mut set = tokio::task::JoinSet::new();
             for (j, t) in targets.into_iter().enumerate() {
@@ -295,12 +303,16 @@ impl Engine {
                     sem.clone(),
                     cancel.clone(),
                 );
-                set.spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    engine
-                        .run_on_target(&d2, &rel, i, j, &st, &t, prior, cancel)
-                        .await
-                });
+                let on_target = tracing::info_span!(parent: &step_span, "step on target", step = %st.name, target = %t.name);
+                set.spawn(
+                    async move {
+                        let _permit = sem.acquire_owned().await;
+                        engine
+                            .run_on_target(&d2, &rel, i, j, &st, &t, prior, cancel)
+                            .await
+                    }
+                    .instrument(on_target),
+                );
             }
             while let Some(res) = set.join_next().await {
                 if let Ok(outs) = res {
@@ -387,41 +399,5 @@ impl Engine {
         }
         // Its receipt may be due upstream.
         self.state.outbox_now();
-    }
-
-    /// Starts deployments to automatic phases that became due.
-    pub fn start_automatic(self: &Arc<Self>, release: &Release, after: &str) {
-        let Ok(lifecycle) = self.lifecycle_of(release) else {
-            return;
-        };
-        let Ok((ok, any)) = self.history(release) else {
-            return;
-        };
-        for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
-            // Remote environments and whole Spaces are reached by promotion: queued for the
-            // automation loop, which offers the release there.
-            if let Some(space) = crate::automation::queue::space_reached(&self.state, &env) {
-                if let Err(e) =
-                    crate::automation::queue::enqueue(&self.state, release, &space, after)
-                {
-                    tracing::warn!(environment = %env, to_space = %space, error = %e, "automatic promotion could not be queued");
-                }
-                continue;
-            }
-            match self.create(
-                &release.project,
-                &release.version,
-                &env,
-                "lifecycle (automatic phase)",
-                0,
-            ) {
-                Ok(d) => {
-                    tracing::info!(deployment = %d.id, environment = %env, after = %after, "automatic phase started")
-                }
-                Err(e) => {
-                    tracing::warn!(environment = %env, error = %e, "automatic phase could not start")
-                }
-            }
-        }
     }
 }

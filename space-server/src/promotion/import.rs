@@ -15,6 +15,7 @@ use package_store::{
 use proto::odcm::v1 as odcm_pb;
 use storage::records::{ProcessRecord, VariableSetRecord};
 use storage::{Batch, StoreExt, key_of};
+use tracing::Instrument;
 
 use super::bundles::{find, load};
 use super::{audit, bundle_error, peering};
@@ -97,6 +98,22 @@ pub async fn import(
     let rec = find(state, id)?;
     already(&rec)?;
     let v = load(state, &rec, true)?;
+    // Part of the promotion's trace: the bundle carries the context of the source's span.
+    let span = tracing::info_span!("import release bundle", bundle = %rec.id, from_space = %rec.source_space);
+    runtime::telemetry::context::set_parent(&span, &v.contents.traceparent);
+    import_verified(state, rec, v, lifecycle, who)
+        .instrument(span)
+        .await
+}
+
+async fn import_verified(
+    state: &Arc<SpaceState>,
+    rec: ReceivedBundle,
+    v: VerifiedBundle,
+    lifecycle: &str,
+    who: &str,
+) -> ApiResult<Imported> {
+    let id = rec.id.as_str();
     let p = peering(state)?;
     let secrets = v
         .decrypt_sensitive(&p.identity.key_pem)

@@ -164,11 +164,20 @@ pub fn promote(
             packages.push(m);
         }
     }
-    let traceparent = r
+    // The promotion's span (a child of the trace the release came with, along a chain) is
+    // what the target's spans join: its context travels in the bundle.
+    let upstream = r
         .origin
         .as_ref()
         .map(|o| o.traceparent.clone())
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty());
+    let span = tracing::info_span!("promote release", project = %r.project, release = %r.version, to_space = %target.common_name);
+    if let Some(t) = &upstream {
+        runtime::telemetry::context::set_parent(&span, t);
+    }
+    let _in_span = span.enter();
+    let traceparent = runtime::telemetry::context::traceparent_of(&span)
+        .or(upstream)
         .unwrap_or_else(new_traceparent);
     let draft = BundleDraft {
         source_space: p.me.clone(),

@@ -56,7 +56,13 @@ fn receipt_of(d: &Deployment, r: &Release) -> Option<Receipt> {
         finished_at: d.finished_at,
         steps,
         targets: targets.len() as u32,
-        traceparent: o.traceparent.clone(),
+        // The deployment's span when it was traced (a child of the promotion's), so the
+        // source's span for the receipt joins the same trace.
+        traceparent: if d.traceparent.is_empty() {
+            o.traceparent.clone()
+        } else {
+            d.traceparent.clone()
+        },
         route: o.route.clone(),
     })
 }

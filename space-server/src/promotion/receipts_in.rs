@@ -29,6 +29,8 @@ pub struct Applied {
     pub environments: Vec<String>,
     /// Spaces the file was queued to be relayed to.
     pub relay_to: Vec<String>,
+    /// Of each receipt applied: its environment and the `traceparent` it carries.
+    pub traces: Vec<(String, String)>,
 }
 
 /// Verifies a receipts file and applies each receipt not applied before, all in one batch.
@@ -94,6 +96,12 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
     if !done.relay_to.is_empty() {
         state.outbox_now();
     }
+    // Each result joins the trace of its promotion (as a child of the target's deployment).
+    for (environment, traceparent) in &done.traces {
+        let span = tracing::info_span!("deployment receipt applied", from_space = %from, environment = %environment);
+        runtime::telemetry::context::set_parent(&span, traceparent);
+        span.in_scope(|| tracing::debug!("result recorded"));
+    }
     Ok(done)
 }
 
@@ -148,6 +156,7 @@ fn import_plan(
     let (mut applied, mut already) = (0, 0);
     let mut envs = BTreeSet::new();
     let mut relays: BTreeSet<String> = BTreeSet::new();
+    let mut traces = Vec::new();
     let mut newest: Vec<RemoteResult> = Vec::new();
     for r in &v.file.receipts {
         let Some([bundle_id, digest, project, went_to]) = answered(me, v, r) else {
@@ -179,6 +188,7 @@ fn import_plan(
         }
         let result = remote_result(v, r, &promo, &from);
         envs.insert(result.environment.clone());
+        traces.push((result.environment.clone(), r.traceparent.clone()));
         if super::remote_index::add(state.store.as_ref(), &mut b, &result, &newest)? {
             newest.push(result.clone());
         }
@@ -199,6 +209,7 @@ fn import_plan(
             already,
             environments: envs.into_iter().collect(),
             relay_to: relays.into_iter().collect(),
+            traces,
         },
     ))
 }

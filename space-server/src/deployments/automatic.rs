@@ -1,0 +1,47 @@
+//! Automatic phases: when a release arrives (created, imported) or a deployment succeeds,
+//! the phases that became due start: local environments are deployed, other Spaces (and their
+//! remote environments) get a queued promotion.
+
+use std::sync::Arc;
+
+use domain::model::Release;
+
+use super::Engine;
+
+impl Engine {
+    /// Starts deployments to automatic phases that became due.
+    pub fn start_automatic(self: &Arc<Self>, release: &Release, after: &str) {
+        let Ok(lifecycle) = self.lifecycle_of(release) else {
+            return;
+        };
+        let Ok((ok, any)) = self.history(release) else {
+            return;
+        };
+        for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
+            // Remote environments and whole Spaces are reached by promotion: queued for the
+            // automation loop, which offers the release there.
+            if let Some(space) = crate::automation::queue::space_reached(&self.state, &env) {
+                if let Err(e) =
+                    crate::automation::queue::enqueue(&self.state, release, &space, after)
+                {
+                    tracing::warn!(environment = %env, to_space = %space, error = %e, "automatic promotion could not be queued");
+                }
+                continue;
+            }
+            match self.create(
+                &release.project,
+                &release.version,
+                &env,
+                "lifecycle (automatic phase)",
+                0,
+            ) {
+                Ok(d) => {
+                    tracing::info!(deployment = %d.id, environment = %env, after = %after, "automatic phase started")
+                }
+                Err(e) => {
+                    tracing::warn!(environment = %env, error = %e, "automatic phase could not start")
+                }
+            }
+        }
+    }
+}
