@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, importing_target, package_project};
+use e2e::promotion::{connected_pair, importing_target, package_project, to_prod_lifecycle};
 use e2e::wait_for;
 
 fn promotion_state(d: &e2e::Cli) -> (String, String) {
@@ -35,13 +35,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
 
     // DevTest: a lifecycle whose first phase is Prod, automatic.
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:auto",
-    ]);
+    to_prod_lifecycle(&dev, ":auto");
     package_project(&dev, "Web", "ToProd", 5, 2 << 20);
     d.ok(&[
         "step",

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, importing_target, package_project, script_project};
+use e2e::promotion::{
+    connected_pair, importing_target, package_project, script_project, to_prod_lifecycle,
+};
 use e2e::proxy::Proxy;
 use e2e::wait_for;
 
@@ -51,13 +53,7 @@ fn receipts_made_during_a_cut_arrive_once_after_it_heals() {
     importing_target(&prod, "Production:Production");
     let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:auto",
-    ]);
+    to_prod_lifecycle(&dev, ":auto");
     script_project(&dev, "Web", "ToProd", "echo hello");
     d.ok(&[
         "release",
@@ -133,13 +129,7 @@ fn a_fetch_cut_by_a_crash_resumes_by_itself_after_the_restart() {
     importing_target(&prod, "Production:Production");
 
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod",
-    ]);
+    to_prod_lifecycle(&dev, "");
     package_project(&dev, "Web", "ToProd", 9, 8 << 20);
     d.ok(&[
         "release",

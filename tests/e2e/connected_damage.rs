@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, files_under, importing_target, package_project};
+use e2e::promotion::{
+    connected_pair, files_under, importing_target, package_project, to_prod_lifecycle,
+};
 use e2e::wait_for;
 
 #[test]
@@ -14,13 +16,7 @@ fn a_chunk_that_does_not_match_its_hash_is_refused_and_fetched_again() {
     let (dev, prod) = connected_pair(&net, &[], &["releases"]);
     importing_target(&prod, "Production:Production");
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:auto",
-    ]);
+    to_prod_lifecycle(&dev, ":auto");
     package_project(&dev, "Web", "ToProd", 9, 1 << 20);
     // Damage one chunk in DevTest's store: DevTest serves what it has.
     let chunk = files_under(&dev.data_dir.join("chunks"))

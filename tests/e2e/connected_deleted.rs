@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, importing_target, script_project};
+use e2e::promotion::{connected_pair, importing_target, script_project, to_prod_lifecycle};
 use e2e::wait_for;
 
 #[test]
@@ -15,13 +15,7 @@ fn a_receipt_for_a_project_deleted_at_the_source_is_kept_and_listed() {
     importing_target(&prod, "Production:Production");
     let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:auto",
-    ]);
+    to_prod_lifecycle(&dev, ":auto");
     script_project(&dev, "Web", "ToProd", "echo hello");
     d.ok(&[
         "release",

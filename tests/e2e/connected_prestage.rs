@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, package_project};
+use e2e::promotion::{connected_pair, package_project, to_prod_lifecycle};
 use e2e::wait_for;
 
 #[test]
@@ -14,13 +14,7 @@ fn a_staged_release_is_promoted_with_nothing_left_to_fetch() {
     let (dev, prod) = connected_pair(&net, &[], &["releases"]);
     prod.cli().ok(&["env", "create", "Production"]);
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:prestage",
-    ]);
+    to_prod_lifecycle(&dev, ":prestage");
     let shown = d.ok(&["lifecycle", "show", "ToProd"]);
     assert!(shown.contains("packages staged ahead"), "{shown}");
     package_project(&dev, "Web", "ToProd", 11, 3 << 20);

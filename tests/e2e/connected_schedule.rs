@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
-use e2e::promotion::{connected_pair, script_project};
+use e2e::promotion::{connected_pair, script_project, to_prod_lifecycle};
 use e2e::{Space, wait_for};
 
 #[test]
@@ -14,13 +14,7 @@ fn a_promotion_waits_for_its_time_and_can_be_cancelled_until_then() {
     let net = Odcm::start("Net");
     let (dev, prod) = connected_pair(&net, &[], &["releases"]);
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod",
-    ]);
+    to_prod_lifecycle(&dev, "");
     script_project(&dev, "Web", "ToProd", "echo hi");
     for v in ["1.0.0", "1.0.1"] {
         d.ok(&["release", "create", "--project", "Web", "--version", v]);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use e2e::agent::Agent;
 use e2e::odcm::Odcm;
 use e2e::otlp::{Collector, Span};
-use e2e::promotion::{importing_target, odcm, script_project, wait_peer};
+use e2e::promotion::{importing_target, odcm, script_project, to_prod_lifecycle, wait_peer};
 use e2e::wait_for;
 
 fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
@@ -37,13 +37,7 @@ fn a_promotion_is_one_trace_from_promote_to_the_receipt() {
     importing_target(&prod, "Production:Production:auto");
     let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
     let d = dev.cli();
-    d.ok(&[
-        "lifecycle",
-        "create",
-        "ToProd",
-        "--phase",
-        "Production:Prod:auto",
-    ]);
+    to_prod_lifecycle(&dev, ":auto");
     script_project(&dev, "Web", "ToProd", "echo traced");
     d.ok(&[
         "release",

@@ -209,3 +209,12 @@ impl Pair {
         }
     }
 }
+
+/// Creates lifecycle "ToProd" in `space` with the single phase `Production:Prod<options>`
+/// (e.g. ":auto", ":prestage", "" for a phase promoted by hand).
+pub fn to_prod_lifecycle(space: &Space, options: &str) {
+    let phase = format!("Production:Prod{options}");
+    space
+        .cli()
+        .ok(&["lifecycle", "create", "ToProd", "--phase", &phase]);
+}
