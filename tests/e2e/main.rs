@@ -8,6 +8,7 @@ mod connected_chain;
 mod connected_cut;
 mod connected_damage;
 mod connected_deleted;
+mod connected_delta;
 mod connected_prestage;
 mod connected_relay;
 mod connected_schedule;

@@ -85,6 +85,19 @@ pub fn fetch_chunks_as(
     bundle_id: &str,
     hashes: Vec<Vec<u8>>,
 ) -> Result<usize, String> {
+    fetch_chunks_with_bases(s, ca_pem, identity, bundle_id, hashes, Vec::new()).map(|r| r.len())
+}
+
+/// [`fetch_chunks_as`] proposing delta `bases`: for each chunk received, the base it came as a
+/// delta against (empty: sent whole).
+pub fn fetch_chunks_with_bases(
+    s: &Space,
+    ca_pem: &str,
+    identity: &Identity,
+    bundle_id: &str,
+    hashes: Vec<Vec<u8>>,
+    bases: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, String> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let mut snap = TrustSnapshot::default();
@@ -97,6 +110,7 @@ pub fn fetch_chunks_as(
         let mut req = tonic::Request::new(proto::peer::v1::FetchChunksRequest {
             bundle_id: bundle_id.to_string(),
             hashes,
+            bases,
         });
         req.set_timeout(Duration::from_secs(10));
         let mut stream = proto::peer::v1::promotions_client::PromotionsClient::new(ch)
@@ -104,15 +118,15 @@ pub fn fetch_chunks_as(
             .await
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
             .into_inner();
-        let mut n = 0;
-        while let Some(_c) = stream
+        let mut out = Vec::new();
+        while let Some(c) = stream
             .message()
             .await
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
         {
-            n += 1;
+            out.push(c.base);
         }
-        Ok(n)
+        Ok(out)
     })
 }
 

@@ -211,9 +211,10 @@ pub async fn fetch(x: &Env, id: String) -> anyhow::Result<()> {
         .await?;
     emit_one(
         x.output,
-        json!({"chunks_fetched": r.chunks_fetched, "bytes_fetched": r.bytes_fetched, "chunks_missing": r.chunks_missing}),
+        json!({"chunks_fetched": r.chunks_fetched, "chunks_as_deltas": r.chunks_as_deltas, "bytes_fetched": r.bytes_fetched, "chunks_missing": r.chunks_missing}),
         vec![
             ("chunks fetched", r.chunks_fetched.to_string()),
+            ("of which as deltas", r.chunks_as_deltas.to_string()),
             ("bytes fetched", r.bytes_fetched.to_string()),
             ("chunks still missing", r.chunks_missing.to_string()),
         ],

@@ -5,10 +5,9 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
+use super::delta::DeltaError;
 use super::{FORMAT_MAJOR, FORMAT_MINOR, Inventory, TransferError, eof_as_truncated};
-use crate::{
-    ChunkHash, ChunkRef, ChunkStore, MAX_CHUNK_LEN, PackageError, PackageManifest, ZSTD_LEVEL,
-};
+use crate::{ChunkHash, ChunkRef, ChunkStore, MAX_CHUNK_LEN, PackageError, PackageManifest};
 
 const MAGIC: &[u8; 8] = b"DPLYXFER";
 const TAG_CHUNK: u8 = 0x01;
@@ -110,12 +109,11 @@ pub fn export(
             e => TransferError::Store(e),
         };
         let stored = store.get_compressed(&c.hash).map_err(missing)?;
-        let delta = bases
+        let olds: Vec<ChunkHash> = bases
             .get(&c.hash)
-            .into_iter()
-            .flatten()
-            .filter_map(|b| delta_for(store, &c, b, stored.len()))
-            .min_by_key(|(_, bytes)| bytes.len());
+            .map(|l: &Vec<&ChunkRef>| l.iter().map(|b| b.hash).collect())
+            .unwrap_or_default();
+        let delta = super::delta::encode(store, &c.hash, &olds, stored.len());
         match delta {
             Some((base, bytes)) => {
                 w.put(&[TAG_DELTA])?;
@@ -149,23 +147,6 @@ pub fn export(
     w.inner.flush()?;
     stats.bytes = w.bytes + sum.len() as u64;
     Ok(stats)
-}
-
-/// The chunk `c` compressed with base chunk `b` as dictionary, if both read and it is smaller
-/// than `plain_len`. A delta is best-effort: any problem falls back to the whole chunk.
-fn delta_for(
-    store: &ChunkStore,
-    c: &ChunkRef,
-    b: &ChunkRef,
-    plain_len: usize,
-) -> Option<(ChunkHash, Vec<u8>)> {
-    let data = store.get(&c.hash).ok()?;
-    let dict = store.get(&b.hash).ok()?;
-    let bytes = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &dict)
-        .ok()?
-        .compress(&data)
-        .ok()?;
-    (bytes.len() < plain_len && bytes.len() <= MAX_PAYLOAD as usize).then_some((b.hash, bytes))
 }
 
 struct HashingReader<R> {
@@ -263,24 +244,26 @@ pub fn import(
         let mut payload = vec![0u8; len as usize];
         r.take(&mut payload, n)?;
         let existed = store.contains(&hash);
-        let stored = if tag[0] == TAG_CHUNK {
-            store.put_compressed(&hash, &payload)
-        } else {
-            let dict = store.get(&base).map_err(|_| TransferError::MissingBase {
-                hash: hex::encode(hash),
-                base: hex::encode(base),
-            })?;
-            let data = zstd::bulk::Decompressor::with_dictionary(&dict)
-                .and_then(|mut d| d.decompress(&payload, MAX_CHUNK_LEN))
-                .map_err(|_| corrupt())?;
-            store.put(&hash, &data)
-        };
-        match stored {
-            Ok(_) => {}
-            Err(PackageError::ChunkCorrupt { .. } | PackageError::ChunkTooLarge { .. }) => {
-                return Err(corrupt());
+        if tag[0] == TAG_CHUNK {
+            match store.put_compressed(&hash, &payload) {
+                Ok(_) => {}
+                Err(PackageError::ChunkCorrupt { .. } | PackageError::ChunkTooLarge { .. }) => {
+                    return Err(corrupt());
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+        } else {
+            match super::delta::apply(store, &hash, &base, &payload) {
+                Ok(_) => {}
+                Err(DeltaError::MissingBase(_)) => {
+                    return Err(TransferError::MissingBase {
+                        hash: hex::encode(hash),
+                        base: hex::encode(base),
+                    });
+                }
+                Err(DeltaError::Corrupt) => return Err(corrupt()),
+                Err(DeltaError::Store(e)) => return Err(e.into()),
+            }
         }
         if !existed {
             stats.new_chunks += 1;

@@ -17,6 +17,7 @@
 
 mod archive;
 mod bases;
+pub mod delta;
 mod inventory;
 #[cfg(test)]
 mod tests;

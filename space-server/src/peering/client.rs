@@ -217,17 +217,20 @@ pub async fn deliver_receipts(
         .map_err(|s| peer_refusal(p, &target, s))
 }
 
-/// Asks Space `peer` for chunks of a bundle it promoted to this Space.
+/// Asks Space `peer` for chunks of a bundle it promoted to this Space (`bases`: see
+/// `FetchChunksRequest`).
 pub async fn fetch_chunks(
     p: &Peering,
     peer: &str,
     bundle_id: &str,
     hashes: Vec<Vec<u8>>,
+    bases: Vec<Vec<u8>>,
 ) -> Result<tonic::Streaming<pb::ChunkData>, Status> {
     let (ch, target) = channel(p, peer).await?;
     let mut req = tonic::Request::new(pb::FetchChunksRequest {
         bundle_id: bundle_id.to_string(),
         hashes,
+        bases,
     });
     req.set_timeout(TRANSFER_TIMEOUT);
     pb::promotions_client::PromotionsClient::new(ch)

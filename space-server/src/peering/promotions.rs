@@ -81,18 +81,21 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
         req: Request<pb::FetchChunksRequest>,
     ) -> Result<Response<Self::FetchChunksStream>, Status> {
         let caller = self.caller(&req)?;
-        let pb::FetchChunksRequest { bundle_id, hashes } = req.into_inner();
-        let wanted = peer::chunks_for(&self.state, &caller.space, &bundle_id, &hashes)?;
+        let pb::FetchChunksRequest {
+            bundle_id,
+            hashes,
+            bases,
+        } = req.into_inner();
+        let wanted = peer::chunks_for(&self.state, &caller.space, &bundle_id, &hashes, &bases)?;
         let state = self.state.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         tokio::task::spawn_blocking(move || {
-            for hash in wanted {
-                let item = state
-                    .chunks
-                    .get_compressed(&hash)
-                    .map(|zstd| pb::ChunkData {
+            for (hash, bases) in wanted {
+                let item = peer::serve(&state.chunks, &hash, &bases)
+                    .map(|(zstd, base)| pb::ChunkData {
                         hash: hash.to_vec(),
                         zstd,
+                        base: base.map(|b| b.to_vec()).unwrap_or_default(),
                     })
                     .map_err(|e| refuse(ErrorCode::Internal, e.to_string()));
                 if tx.blocking_send(item).is_err() {

@@ -311,6 +311,7 @@ impl Promotion for PromotionApi {
             chunks_fetched: f.chunks,
             bytes_fetched: f.bytes,
             chunks_missing: f.missing as u32,
+            chunks_as_deltas: f.deltas,
         })
     }
 

@@ -1,12 +1,15 @@
 //! Connected Spaces, the target side: fetching the chunks a pending bundle's packages lack from
 //! the Space that sent it, over the peer link. Every chunk is checked against its hash before
 //! it is stored (one that does not match is refused and asked for again); what arrived stays,
-//! so a fetch cut short resumes where it stopped. Chunks are asked for [`BATCH`] at a time.
+//! so a fetch cut short resumes where it stopped. Chunks are asked for [`BATCH`] at a time,
+//! each with the chunks of an older version held here that it may come as a delta against.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use package_store::{ChunkHash, ChunkRef, PackageError};
+use package_store::transfer::delta::{self, DeltaError};
+use package_store::{ChunkHash, ChunkRef, PackageError, PackageManifest};
+use storage::{StoreExt, prefix_of};
 
 use super::{bundles, peering};
 use crate::error::{ApiError, ApiResult};
@@ -56,7 +59,10 @@ impl Drop for Forget<'_> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Fetched {
     pub chunks: u64,
+    /// Bytes received (compressed, deltas as sent).
     pub bytes: u64,
+    /// Of the chunks, how many came as deltas.
+    pub deltas: u64,
     /// Still missing afterwards.
     pub missing: usize,
 }
@@ -81,20 +87,55 @@ const ROUNDS: usize = 3;
 pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     let rec = bundles::find(state, id)?;
     let v = bundles::load(state, &rec, false)?;
-    let mut done = fetch_missing(state, &rec.source_space, &rec.id, missing_of(state, &v)).await?;
+    let s = state.clone();
+    let manifests: Vec<PackageManifest> = v.manifests();
+    let bases = tokio::task::spawn_blocking(move || delta_bases(&s, &manifests))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let missing = missing_of(state, &v);
+    let mut done = fetch_missing(state, &rec.source_space, &rec.id, missing, &bases).await?;
     done.missing = missing_of(state, &v).len();
-    tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
+    tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, deltas = done.deltas, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
     Ok(done)
 }
 
+/// Older versions of a package looked at for delta bases, newest first.
+const OLD_VERSIONS: usize = 4;
+
+/// Delta bases per missing chunk of `manifests`: chunks held here of the newest older
+/// versions of the same packages (see [`delta::candidates`]).
+fn delta_bases(
+    state: &SpaceState,
+    manifests: &[PackageManifest],
+) -> ApiResult<HashMap<ChunkHash, Vec<ChunkHash>>> {
+    let mut out = HashMap::new();
+    for m in manifests {
+        let mut olds: Vec<PackageManifest> = state
+            .store
+            .all_records::<PackageManifest>(&prefix_of(&[&m.id]))?
+            .into_iter()
+            .filter(|o| o.version != m.version)
+            .collect();
+        olds.sort_by_key(|o| std::cmp::Reverse(o.uploaded_at));
+        olds.truncate(OLD_VERSIONS);
+        let mut refs: Vec<&[ChunkRef]> = olds.iter().map(|o| o.chunks.as_slice()).collect();
+        refs.push(&m.chunks);
+        let held = delta::held_of(&state.chunks, "here", &refs);
+        out.extend(delta::candidates(m, &olds, &held));
+    }
+    Ok(out)
+}
+
 /// Fetches the chunks `missing` from Space `from`, which serves them under `id` (a bundle it
-/// promoted here, or packages it stages here ahead of a promotion). A chunk that does not
-/// match its hash is refused and asked for again (up to [`ROUNDS`] times in all).
+/// promoted here, or packages it stages here ahead of a promotion), proposing `bases` for
+/// deltas. A chunk that does not match its hash is refused and asked for again, whole (up to
+/// [`ROUNDS`] times in all).
 pub async fn fetch_missing(
     state: &Arc<SpaceState>,
     from: &str,
     id: &str,
     missing: Vec<ChunkRef>,
+    bases: &HashMap<ChunkHash, Vec<ChunkHash>>,
 ) -> ApiResult<Fetched> {
     let lengths: HashMap<ChunkHash, u64> = missing
         .iter()
@@ -116,11 +157,13 @@ pub async fn fetch_missing(
         state,
         id: id.to_string(),
     };
-    let f = Fetch {
+    let none = HashMap::new();
+    let mut f = Fetch {
         state,
         bundle: id,
         from,
         lengths: &lengths,
+        bases,
     };
     let mut done = Fetched::default();
     let mut todo: Vec<ChunkHash> = missing.iter().map(|c| c.hash).collect();
@@ -140,6 +183,7 @@ pub async fn fetch_missing(
             )));
         }
         todo = damaged;
+        f.bases = &none; // asked again whole
     }
     state.heard_from(from, "chunks fetched");
     Ok(done)
@@ -151,6 +195,7 @@ struct Fetch<'a> {
     bundle: &'a str,
     from: &'a str,
     lengths: &'a HashMap<ChunkHash, u64>,
+    bases: &'a HashMap<ChunkHash, Vec<ChunkHash>>,
 }
 
 impl Fetch<'_> {
@@ -166,7 +211,8 @@ impl Fetch<'_> {
         let from = self.from;
         let wanted: HashSet<ChunkHash> = batch.iter().copied().collect();
         let hashes = batch.iter().map(|h| h.to_vec()).collect();
-        let mut stream = client::fetch_chunks(p, from, self.bundle, hashes)
+        let bases = self.proposed(batch);
+        let mut stream = client::fetch_chunks(p, from, self.bundle, hashes, bases)
             .await
             .map_err(|s| ApiError::Precondition(s.message().to_string()))?;
         while let Some(c) = stream.message().await.map_err(|s| {
@@ -181,14 +227,25 @@ impl Fetch<'_> {
                 .ok_or_else(|| {
                     ApiError::Precondition(format!("'{from}' sent a chunk that was not asked for"))
                 })?;
-            let st = self.state.clone();
             let len = c.zstd.len() as u64;
-            let stored =
-                tokio::task::spawn_blocking(move || st.chunks.put_compressed(&hash, &c.zstd))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let base = self.base_of(&hash, &c.base)?;
+            let st = self.state.clone();
+            let stored = tokio::task::spawn_blocking(move || match base {
+                None => st.chunks.put_compressed(&hash, &c.zstd).map(|_| ()),
+                Some(b) => match delta::apply(&st.chunks, &hash, &b, &c.zstd) {
+                    Ok(_) => Ok(()),
+                    Err(DeltaError::Corrupt | DeltaError::MissingBase(_)) => {
+                        Err(PackageError::ChunkCorrupt {
+                            hash: hex::encode(hash),
+                        })
+                    }
+                    Err(DeltaError::Store(e)) => Err(e),
+                },
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
             match stored {
-                Ok(_) => {}
+                Ok(()) => {}
                 Err(PackageError::ChunkCorrupt { .. }) => {
                     tracing::warn!(bundle = %self.bundle, from = %from, chunk = %hex::encode(hash), "a fetched chunk does not match its hash: refused, asked for again");
                     damaged.push(hash);
@@ -201,6 +258,7 @@ impl Fetch<'_> {
                     )));
                 }
             }
+            done.deltas += u64::from(base.is_some());
             done.chunks += 1;
             done.bytes += len;
             let plain = self.lengths.get(&hash).copied().unwrap_or(0);
@@ -212,6 +270,47 @@ impl Fetch<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Fetch<'_> {
+    /// The delta bases proposed for `batch` (empty when none is).
+    fn proposed(&self, batch: &[ChunkHash]) -> Vec<Vec<u8>> {
+        if !batch.iter().any(|h| self.bases.contains_key(h)) {
+            return Vec::new();
+        }
+        batch
+            .iter()
+            .map(|h| {
+                let list = self.bases.get(h).map(Vec::as_slice).unwrap_or_default();
+                list.iter()
+                    .take(2)
+                    .flat_map(|b| b.iter().copied())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The base a chunk came as a delta against: one proposed for it, or none (sent whole).
+    fn base_of(&self, hash: &ChunkHash, base: &[u8]) -> ApiResult<Option<ChunkHash>> {
+        if base.is_empty() {
+            return Ok(None);
+        }
+        ChunkHash::try_from(base)
+            .ok()
+            .filter(|b| {
+                self.bases
+                    .get(hash)
+                    .is_some_and(|l| l.iter().take(2).any(|x| x == b))
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::Precondition(format!(
+                    "'{}' sent chunk {} as a delta against a chunk that was not proposed",
+                    self.from,
+                    hex::encode(hash)
+                ))
+            })
     }
 }
 

@@ -93,62 +93,155 @@ pub async fn offer(state: &Arc<SpaceState>, caller: &str, bytes: Vec<u8>) -> Api
     })
 }
 
+/// A chunk to serve and the chunks it may be sent as a delta against.
+pub type Wanted = (ChunkHash, Vec<ChunkHash>);
+
 /// The chunks `caller` may fetch: only for a bundle this Space promoted (or packages it
-/// staged) to it, only that release's chunks, at most [`MAX_HASHES`] per call. (Fetching follows an offer this Space
-/// made: the caller need not be trusted for anything.)
+/// staged) to it, only that release's chunks, at most [`MAX_HASHES`] per call. (Fetching
+/// follows an offer this Space made: the caller need not be trusted for anything.) `bases`
+/// (empty, or parallel to `hashes`) proposes delta bases per chunk; only chunks of releases
+/// promoted or staged to the caller are kept (any other could make the delta's size tell the
+/// caller something about a chunk it was never given).
 pub fn chunks_for(
     state: &SpaceState,
     caller: &str,
     bundle_id: &str,
     hashes: &[Vec<u8>],
-) -> ApiResult<Vec<ChunkHash>> {
+    bases: &[Vec<u8>],
+) -> ApiResult<Vec<Wanted>> {
     if hashes.len() > MAX_HASHES {
         return Err(ApiError::Invalid(format!(
             "at most {MAX_HASHES} chunks per call"
         )));
     }
+    if !bases.is_empty() && bases.len() != hashes.len() {
+        return Err(ApiError::Invalid(
+            "delta bases must be given for every chunk asked for, or for none".into(),
+        ));
+    }
     let me = &peering(state)?.me;
-    let id = bundle_id.to_ascii_lowercase();
-    let promoted = state
-        .store
-        .get_record::<Promotion>(&id)?
-        .filter(|p| p.target_space.eq_ignore_ascii_case(caller))
-        .map(|p| (p.project, p.version));
-    let staged = || -> ApiResult<Option<(String, String)>> {
-        Ok(state
-            .store
-            .get_record::<StagingJob>(&id)?
-            .filter(|j| j.target_space.eq_ignore_ascii_case(caller))
-            .map(|j| (j.project, j.version)))
-    };
-    let (project, version) = match promoted {
-        Some(pv) => pv,
-        None => staged()?.ok_or_else(|| {
-            ApiError::PermissionDenied(format!(
-                "bundle {bundle_id} was not promoted (or staged) by {me} to space '{caller}'"
-            ))
-        })?,
-    };
+    let (project, version) = granted(state, caller, bundle_id)?.ok_or_else(|| {
+        ApiError::PermissionDenied(format!(
+            "bundle {bundle_id} was not promoted (or staged) by {me} to space '{caller}'"
+        ))
+    })?;
     let release = state.release(&project, &version)?;
     let mut allowed: HashSet<ChunkHash> = HashSet::new();
     for pin in &release.packages {
         let m = state.package(&pin.id, &pin.version)?;
         allowed.extend(m.chunks.iter().map(|c| c.hash));
     }
+    let name = |h: &[u8]| {
+        ChunkHash::try_from(h).map_err(|_| ApiError::Invalid("a chunk name is not 32 bytes".into()))
+    };
+    let mut usable: Option<HashSet<ChunkHash>> = None;
     let mut wanted = Vec::with_capacity(hashes.len());
-    for h in hashes {
-        let hash = ChunkHash::try_from(h.as_slice())
-            .map_err(|_| ApiError::Invalid("a chunk name is not 32 bytes".into()))?;
+    for (i, h) in hashes.iter().enumerate() {
+        let hash = name(h)?;
         if !allowed.contains(&hash) {
             return Err(ApiError::PermissionDenied(format!(
                 "chunk {} is not part of bundle {bundle_id}",
                 hex::encode(hash)
             )));
         }
-        wanted.push(hash);
+        let proposed = bases.get(i).map(Vec::as_slice).unwrap_or_default();
+        if proposed.len() % 32 != 0 || proposed.len() > 64 {
+            return Err(ApiError::Invalid(
+                "delta bases are at most two 32-byte chunk names per chunk".into(),
+            ));
+        }
+        let mut kept = Vec::new();
+        for b in proposed.chunks(32) {
+            let b = name(b)?;
+            if usable.is_none() {
+                usable = Some(delta_bases(state, caller, &release, &allowed)?);
+            }
+            if usable.as_ref().is_some_and(|u| u.contains(&b)) {
+                kept.push(b);
+            }
+        }
+        wanted.push((hash, kept));
     }
     tracing::info!(bundle = %bundle_id, to = %caller, chunks = wanted.len(), "serving bundle chunks");
     Ok(wanted)
+}
+
+/// One chunk to serve: as stored, or as a delta against the best of `bases` when smaller
+/// (the base it was made against, then).
+pub fn serve(
+    chunks: &package_store::ChunkStore,
+    hash: &ChunkHash,
+    bases: &[ChunkHash],
+) -> Result<(Vec<u8>, Option<ChunkHash>), package_store::PackageError> {
+    let stored = chunks.get_compressed(hash)?;
+    Ok(
+        match package_store::transfer::delta::encode(chunks, hash, bases, stored.len()) {
+            Some((base, delta)) => (delta, Some(base)),
+            None => (stored, None),
+        },
+    )
+}
+
+/// The release of bundle (or staging) `id` when it went from here to `caller`.
+fn granted(state: &SpaceState, caller: &str, id: &str) -> ApiResult<Option<(String, String)>> {
+    let id = id.to_ascii_lowercase();
+    if let Some(p) = state
+        .store
+        .get_record::<Promotion>(&id)?
+        .filter(|p| p.target_space.eq_ignore_ascii_case(caller))
+    {
+        return Ok(Some((p.project, p.version)));
+    }
+    Ok(state
+        .store
+        .get_record::<StagingJob>(&id)?
+        .filter(|j| j.target_space.eq_ignore_ascii_case(caller))
+        .map(|j| (j.project, j.version)))
+}
+
+/// Chunks `caller` has been given by this Space that may serve as delta bases for `release`:
+/// its own (`allowed`) and those of every version of its packages in a release promoted or
+/// staged to the caller before.
+fn delta_bases(
+    state: &SpaceState,
+    caller: &str,
+    release: &domain::model::Release,
+    allowed: &HashSet<ChunkHash>,
+) -> ApiResult<HashSet<ChunkHash>> {
+    let ids: HashSet<String> = release
+        .packages
+        .iter()
+        .map(|p| p.id.to_ascii_lowercase())
+        .collect();
+    let mut given: HashSet<(String, String)> = HashSet::new();
+    for p in state.store.all_records::<Promotion>("")? {
+        if p.target_space.eq_ignore_ascii_case(caller) {
+            given.insert((p.project, p.version));
+        }
+    }
+    for j in state.store.all_records::<StagingJob>("")? {
+        if j.target_space.eq_ignore_ascii_case(caller) {
+            given.insert((j.project, j.version));
+        }
+    }
+    let mut versions: HashSet<(String, String)> = HashSet::new();
+    for (project, version) in given {
+        let Ok(r) = state.release(&project, &version) else {
+            continue; // deleted here since: its chunks are not offered as bases
+        };
+        for pin in r.packages {
+            if ids.contains(&pin.id.to_ascii_lowercase()) {
+                versions.insert((pin.id, pin.version));
+            }
+        }
+    }
+    let mut out = allowed.clone();
+    for (id, version) in versions {
+        if let Ok(m) = state.package(&id, &version) {
+            out.extend(m.chunks.iter().map(|c| c.hash));
+        }
+    }
+    Ok(out)
 }
 
 /// Receipts delivered by `caller` (trusted for receipts): its own, or a file addressed to it

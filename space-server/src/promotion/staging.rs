@@ -126,7 +126,7 @@ pub async fn accept(
     if !missing.is_empty() {
         let (s, from, id) = (state.clone(), caller.to_string(), staging_id.clone());
         fetch::spawn_once(state.clone(), format!("{staging_id}/{part}"), async move {
-            match fetch::fetch_missing(&s, &from, &id, missing).await {
+            match fetch::fetch_missing(&s, &from, &id, missing, &Default::default()).await {
                 Ok(done) => {
                     tracing::info!(from = %from, project = %project, release = %version, chunks = done.chunks, bytes = done.bytes, "staged packages fetched")
                 }
