@@ -170,3 +170,84 @@ fn a_fetch_cut_by_a_crash_resumes_by_itself_after_the_restart() {
     let r = p.json(&["release", "list", "--project", "DevTest: Web"]);
     assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
 }
+
+/// kill -9 of the source in the middle of replication: the target keeps what arrived, and
+/// once the source is back the fetch resumes by itself from where it stopped; the release
+/// arrives once, byte for byte.
+#[test]
+fn a_source_killed_during_replication_is_resumed_from_once_it_returns() {
+    let net = Odcm::start("Net");
+    let (proxy, mut dev, prod) = proxied_pair(&net, &["releases"]);
+    let p = prod.cli();
+    importing_target(&prod, "Production:Production");
+    let d = dev.cli();
+    to_prod_lifecycle(&dev, ":auto");
+    package_project(&dev, "Web", "ToProd", 13, 12 << 20);
+    // A long link, so that the fetch (512 chunks per call) takes a few round trips.
+    proxy.set_latency(Duration::from_millis(500));
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    let mut done_at_kill = 0;
+    wait_for("the fetch to be under way", Duration::from_secs(60), || {
+        let f = &p.json(&["bundle", "list"])[0]["fetch"];
+        done_at_kill = f["chunks_done"].as_u64().unwrap_or(0);
+        done_at_kill > 0 && done_at_kill < f["chunks_total"].as_u64().unwrap_or(0)
+    });
+    dev.crash(); // kill -9 of the source
+    wait_for("Prod to notice the cut", Duration::from_secs(30), || {
+        p.json(&["bundle", "list"])[0]["fetch"].is_null()
+    });
+    let pending = p.json(&["bundle", "list"]);
+    assert_eq!(pending[0]["state"], "pending", "{pending}");
+    assert_ne!(pending[0]["packages_missing"], 0, "{pending}");
+    proxy.set_latency(Duration::ZERO);
+    dev.start_again();
+    let d = dev.cli();
+    wait_for(
+        "the fetch to resume and the import to follow",
+        Duration::from_secs(90),
+        || p.json(&["bundle", "list"])[0]["state"] == "imported",
+    );
+    let l = p.json(&["bundle", "list"]);
+    assert_eq!(l.as_array().map(Vec::len), Some(1), "one bundle: {l}");
+    let resumed = prod
+        .log_text()
+        .lines()
+        .rev()
+        .find(|l| l.contains("bundle packages fetched"))
+        .unwrap_or_default()
+        .to_string();
+    let total = d.json(&["package", "show", "Acme.Web", "1.0.0"])["chunks"]
+        .as_u64()
+        .unwrap();
+    let after: u64 = resumed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("chunks="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(total);
+    println!("{done_at_kill} chunks before the kill, {after} after, of {total}");
+    assert!(after < total, "resumed, not started over: {resumed}");
+    let r = p.json(&["release", "list", "--project", "DevTest: Web"]);
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    let back = prod.dir.join("back.tgz");
+    p.ok(&[
+        "package",
+        "download",
+        "Acme.Web",
+        "1.0.0",
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&back).unwrap() == std::fs::read(dev.dir.join("Acme.Web.1.0.0.tgz")).unwrap(),
+        "byte for byte"
+    );
+    let promos = d.json(&["promotion", "list"]);
+    assert_eq!(promos.as_array().map(Vec::len), Some(1), "{promos}");
+}

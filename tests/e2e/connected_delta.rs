@@ -114,7 +114,14 @@ fn a_changed_package_travels_as_deltas_against_what_the_target_was_given() {
         changed.len() * (16 << 10)
     );
     let back = prod.dir.join("back.tgz");
-    p.ok(&["package", "download", "Acme.Web", "1.0.1", "--out", s(&back)]);
+    p.ok(&[
+        "package",
+        "download",
+        "Acme.Web",
+        "1.0.1",
+        "--out",
+        s(&back),
+    ]);
     assert!(
         std::fs::read(&back).unwrap() == std::fs::read(&pkg).unwrap(),
         "Prod holds 1.0.1 byte for byte"

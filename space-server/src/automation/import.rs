@@ -89,9 +89,13 @@ fn rule_for(state: &SpaceState, source: &str, project: &str) -> ApiResult<Option
         .get_record::<AutoImportRule>(&key_of(&[source, ""]))?)
 }
 
+/// Seconds before a pending bundle's fetch is tried again (sooner when its source is heard
+/// from).
+const RETRY: i64 = 30;
+
 /// One pass over the pending bundles: a complete one with a rule is imported (which starts
 /// the Space's own automatic phases); an incomplete one gets its fetch resumed, at most once
-/// per `retry` period per bundle.
+/// per [`RETRY`] period per bundle, or when its source is heard from again.
 pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> ApiResult<()> {
     let state = &engine.state;
     if state.peering.get().is_none() {
@@ -114,9 +118,16 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
             .map(|f| f.contains(&rb.id))
             .unwrap_or(true);
         let rule = rule_for(state, &rb.source_space, &rb.project)?;
-        let due = retry_at.get(&rb.id).is_none_or(|t| *t <= now());
+        // Due again after RETRY seconds, or as soon as the source was heard from since the
+        // last try (a source back from a crash or an outage sends a heartbeat as it starts).
+        let due = retry_at.get(&rb.id).is_none_or(|t| {
+            *t <= now()
+                || state
+                    .last_heard(&rb.source_space)
+                    .is_some_and(|h| h >= t - RETRY)
+        });
         // Without a rule there is nothing to import: the bundle is only looked at (read and
-        // verified) every 30 s, to resume its fetch; with one it is looked at every pass.
+        // verified) every RETRY s, to resume its fetch; with one it is looked at every pass.
         if fetching || (rule.is_none() && !due) {
             continue;
         }
@@ -124,7 +135,7 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(bundle = %rb.id, error = %e, "a pending bundle cannot be read");
-                retry_at.insert(rb.id.clone(), now() + 30);
+                retry_at.insert(rb.id.clone(), now() + RETRY);
                 continue;
             }
         };
@@ -134,13 +145,13 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
             .sum();
         if missing > 0 {
             if due && fetch::spawn(state.clone(), rb.id.clone()) {
-                retry_at.insert(rb.id.clone(), now() + 30);
+                retry_at.insert(rb.id.clone(), now() + RETRY);
                 tracing::info!(bundle = %rb.id, from = %rb.source_space, missing, "resuming the package fetch of a pending bundle");
             }
             continue;
         }
         let Some(rule) = rule else {
-            retry_at.insert(rb.id.clone(), now() + 30);
+            retry_at.insert(rb.id.clone(), now() + RETRY);
             continue;
         };
         let service = PromotionService {
