@@ -2,4 +2,5 @@
 //! (`receipt`), built, signed and verified here for both the file path and the peer link.
 
 pub mod bundle;
+mod par;
 pub mod receipt;

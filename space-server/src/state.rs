@@ -32,6 +32,12 @@ pub struct SpaceState {
     pub outbox_due: std::sync::atomic::AtomicBool,
     /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
     pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Received bundles as verified when they arrived, by id (see `promotion::bundles::load`).
+    pub verified_bundles: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<exchange::bundle::VerifiedBundle>>,
+    >,
+    /// Packages of received bundles checked whole (see `promotion::verified`).
+    pub checked_packages: crate::promotion::verified::Checked,
     /// How far each running fetch is (see `promotion::fetch`).
     pub fetch_progress:
         std::sync::Mutex<std::collections::HashMap<String, crate::promotion::fetch::Progress>>,
@@ -130,6 +136,8 @@ impl SpaceState {
                 outbox_due: std::sync::atomic::AtomicBool::new(true),
                 fetching: Default::default(),
                 fetch_progress: Default::default(),
+                verified_bundles: Default::default(),
+                checked_packages: Default::default(),
                 contacts: Default::default(),
                 stale_after: std::sync::OnceLock::new(),
             }),

@@ -25,8 +25,11 @@ pub use files::{
 };
 
 /// Path of a workspace binary (built by `cargo build --workspace`, which the README's test
-/// command runs first).
+/// command runs first; from `E2E_BIN_DIR` when set, as the benchmarks set it).
 pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("E2E_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
     let dir = exe

@@ -42,6 +42,9 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(&to) else {
                     continue;
                 };
+                // As the real ends do: no Nagle delay (with delayed ACKs it stalls 40 ms).
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
                 if let Ok(mut o) = open.lock() {
                     o.extend(client.try_clone().ok());
                     o.extend(server.try_clone().ok());

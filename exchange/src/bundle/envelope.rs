@@ -144,23 +144,28 @@ pub(super) fn build_with_schema(
     }
     let recipient = Recipient::from_cert_der(target_cert_der)?;
     let bundle_id = random_id()?;
-    let mut variables = Vec::with_capacity(draft.variables.len());
-    for v in draft.variables {
-        let value = if v.sensitive {
+    // Each seal is a P-256 key agreement (~0.5 ms): spread over the cores.
+    let values = crate::par::try_map(&draft.variables, 16, |v| {
+        Ok::<_, BundleError>(if v.sensitive {
             let (enc, ciphertext) =
                 seal::seal(&recipient, &draft.target_space, &bundle_id, &v.id, &v.value)?;
             BundleValue::Sealed { enc, ciphertext }
         } else {
-            BundleValue::Plain(v.value)
-        };
-        variables.push(BundleVariable {
+            BundleValue::Plain(v.value.clone())
+        })
+    })?;
+    let variables = draft
+        .variables
+        .into_iter()
+        .zip(values)
+        .map(|(v, value)| BundleVariable {
             id: v.id,
             name: v.name,
             value,
             scope: v.scope,
             description: v.description,
-        });
-    }
+        })
+        .collect();
     let contents = BundleContents {
         bundle_id,
         source_space: draft.source_space,

@@ -84,8 +84,24 @@ pub fn find(state: &SpaceState, id: &str) -> ApiResult<ReceivedBundle> {
     }
 }
 
-/// Reads and verifies a received bundle's file again (`report`: audit a refusal).
+/// Verified bundles kept in memory at most (pending ones, in practice).
+const KEEP_VERIFIED: usize = 64;
+
+/// A received bundle, verified: the copy verified when it arrived (kept in memory, so it is
+/// not read and checked again while pending) as long as its signer is still trusted for
+/// releases, else its file read and verified again (`report`: audit a refusal).
 pub fn load(state: &SpaceState, b: &ReceivedBundle, report: bool) -> ApiResult<VerifiedBundle> {
+    let kept = state
+        .verified_bundles
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&b.id).cloned())
+        .filter(|v| v.digest == b.digest);
+    if let Some(v) = kept
+        && trusted_for(peering(state)?, odcm_pb::TrustKind::Releases)(&v.signer_keyid).is_some()
+    {
+        return Ok(VerifiedBundle::clone(&v));
+    }
     let path = file_of(state, &b.id);
     let bytes = std::fs::read(&path).map_err(|e| {
         ApiError::Internal(format!("cannot read bundle file {}: {e}", path.display()))
@@ -97,7 +113,27 @@ pub fn load(state: &SpaceState, b: &ReceivedBundle, report: bool) -> ApiResult<V
             path.display()
         )));
     }
+    if report {
+        keep(state, &b.id, &v);
+    }
     Ok(v)
+}
+
+/// Keeps a bundle verified for this Space (its key opened every value) for [`load`].
+fn keep(state: &SpaceState, id: &str, v: &VerifiedBundle) {
+    if let Ok(mut m) = state.verified_bundles.lock() {
+        if m.len() >= KEEP_VERIFIED {
+            m.clear(); // rare (that many pending at once): they are read from disk again
+        }
+        m.insert(id.to_string(), std::sync::Arc::new(v.clone()));
+    }
+}
+
+/// Forgets the verified copy of a bundle that is no longer pending.
+pub fn forget(state: &SpaceState, id: &str) {
+    if let Ok(mut m) = state.verified_bundles.lock() {
+        m.remove(id);
+    }
 }
 
 /// Verifies a bundle file and keeps it pending. Adding the same bundle again changes nothing.
@@ -133,6 +169,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
         Err(e) => return Err(e.into()),
     }
     write_file(state, &rec.id, bytes)?;
+    keep(state, &rec.id, &v);
     tracing::info!(bundle = %rec.id, from = %rec.source_space, project = %rec.project, release = %rec.version, by = %who, "release bundle added");
     Ok(rec)
 }

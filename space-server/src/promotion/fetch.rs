@@ -95,6 +95,9 @@ pub async fn fetch(state: &Arc<SpaceState>, id: &str) -> ApiResult<Fetched> {
     let missing = missing_of(state, &v);
     let mut done = fetch_missing(state, &rec.source_space, &rec.id, missing, &bases).await?;
     done.missing = missing_of(state, &v).len();
+    if done.missing == 0 {
+        super::verified::start(state, v.manifests());
+    }
     tracing::info!(bundle = %rec.id, from = %rec.source_space, chunks = done.chunks, deltas = done.deltas, bytes = done.bytes, missing = done.missing, "bundle packages fetched");
     Ok(done)
 }

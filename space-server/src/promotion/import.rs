@@ -9,9 +9,7 @@ use domain::model::{
     Variable, VariableValue,
 };
 use exchange::bundle::{BundleValue, DecryptedVariable, VerifiedBundle};
-use package_store::{
-    ArchiveFormat, PackageError, PackageManifest, PackageReader, validate_archive, validate_stream,
-};
+use package_store::PackageManifest;
 use proto::odcm::v1 as odcm_pb;
 use storage::records::{ProcessRecord, VariableSetRecord};
 use storage::{Batch, StoreExt, key_of};
@@ -32,40 +30,6 @@ fn localise(envs: &mut [String], me: &str, source: &str) {
 
 fn localise_scope(s: &mut Scope, me: &str, source: &str) {
     localise(&mut s.environments, me, source);
-}
-
-/// Checks a package is whole here, as a feed upload would be: every chunk present, the bytes
-/// reassembling to its SHA-256, and a safe archive (no `..`, absolute paths, escaping links).
-fn verify_package(state: &SpaceState, m: &PackageManifest) -> ApiResult<()> {
-    let missing = state.chunks.missing(&m.chunks).len();
-    if missing > 0 {
-        return Err(ApiError::Precondition(format!(
-            "package {} {} is missing {missing} of its {} chunks: import its transfer archive first (deploy package import ARCHIVE)",
-            m.id,
-            m.version,
-            m.chunks.len()
-        )));
-    }
-    let bad = |e: PackageError| {
-        ApiError::Precondition(format!(
-            "package {} {} cannot be imported: {e}",
-            m.id, m.version
-        ))
-    };
-    let mut r = PackageReader::new(state.chunks.clone(), m);
-    if m.format == ArchiveFormat::TarGz {
-        validate_stream(&mut r, m.format, state.limits().extract).map_err(bad)?;
-        // The rest (if any), so the whole-file SHA-256 is checked at the end.
-        std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| bad(PackageError::from_io(e)))?;
-        return Ok(());
-    }
-    let tmp = super::packages::upload_target(state)?;
-    let mut f = std::fs::File::create(&tmp.0)
-        .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.0.display())))?;
-    std::io::copy(&mut r, &mut f).map_err(|e| bad(PackageError::from_io(e)))?;
-    drop(f);
-    validate_archive(&tmp.0, m.format, state.limits().extract).map_err(bad)?;
-    Ok(())
 }
 
 /// Refuses a bundle imported before.
@@ -123,15 +87,7 @@ async fn import_verified(
     // checked again under it.
     let manifests = v.manifests();
     tracing::info!(bundle = %rec.id, packages = manifests.len(), "importing release bundle: checking its packages");
-    {
-        let state = state.clone();
-        let manifests = manifests.clone();
-        tokio::task::spawn_blocking(move || {
-            manifests.iter().try_for_each(|m| verify_package(&state, m))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    }
+    super::verified::check_all(state, &manifests).await?;
     let imported = state
         .commit_guarded(|| import_plan(state, &v, &secrets, &manifests, id, lifecycle, who))
         .await?; // durable: acknowledged promotion steps survive a crash
@@ -139,6 +95,7 @@ async fn import_verified(
         release, lifecycle, ..
     } = &imported;
     let project_name = &release.project;
+    super::bundles::forget(state, id);
     tracing::info!(bundle = %rec.id, project = %project_name, release = %release.version, lifecycle = %lifecycle, traceparent = %c.traceparent, by = %who, "release bundle imported");
     audit(
         state,

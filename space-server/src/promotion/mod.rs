@@ -20,6 +20,7 @@ pub mod relay;
 pub mod remote_index;
 pub mod service;
 pub mod staging;
+pub mod verified;
 
 use std::sync::Arc;
 

@@ -84,6 +84,7 @@ pub async fn offer(state: &Arc<SpaceState>, caller: &str, bytes: Vec<u8>) -> Api
     if missing > 0 {
         fetch::spawn(state.clone(), rec.id.clone());
     } else {
+        super::verified::start(state, v.manifests());
         state.wake.notify_one(); // complete already: an automatic import may be due
     }
     Ok(Offered {

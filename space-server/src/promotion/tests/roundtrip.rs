@@ -308,3 +308,53 @@ async fn staging_refuses_strangers_and_malformed_lists_and_reports_what_it_lacks
     .unwrap();
     assert_eq!((l.chunks, l.bytes), (2, 30), "both lacking, counted once");
 }
+
+/// A pending bundle is kept in memory as verified when it arrives; once its signer is no
+/// longer trusted for releases, that copy is not used: the import checks the file again and
+/// is refused, and the bundle stays pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_kept_verified_is_refused_once_its_signer_is_no_longer_trusted() {
+    let ca = CertificateAuthority::create(ODCM).unwrap();
+    let (dev_dir, dev) = space("DevTest");
+    let (prod_dir, prod) = space("Prod");
+    let dev_id = enrol(dev_dir.path(), &ca, "DevTest");
+    let prod_id = enrol(prod_dir.path(), &ca, "Prod");
+    let peers = vec![peer("DevTest", &dev_id), peer("Prod", &prod_id)];
+    peering(&dev, dev_dir.path(), &ca, peers.clone());
+    peering(&prod, prod_dir.path(), &ca, peers.clone());
+    source_release(&dev).await;
+    let e = engine(&dev);
+    let promoted =
+        tokio::task::spawn_blocking(move || promote::promote(&e, "Web", "1.0.0", "Prod", "tester"))
+            .await
+            .unwrap()
+            .unwrap();
+    let rb = add(&prod, promoted.bytes).await.unwrap();
+    assert!(prod.verified_bundles.lock().unwrap().contains_key(&rb.id));
+    let ps = Services::new(&prod, None);
+    ps.environments.create(env("Production")).await.unwrap();
+    ps.lifecycles
+        .create(lifecycle("Local", &["Production"]))
+        .await
+        .unwrap();
+
+    // The ODCM withdraws "Prod accepts releases from DevTest".
+    let p = prod.peering.get().unwrap();
+    p.apply(odcm_pb::TrustSet {
+        version: 2,
+        odcm: ODCM.into(),
+        ca_pem: ca.cert_pem(),
+        space: "Prod".into(),
+        peers,
+        trusts: vec![trust("DevTest", "Prod", odcm_pb::TrustKind::Receipts)],
+        retired: vec![],
+    })
+    .unwrap();
+    let service = crate::promotion::service::PromotionService {
+        engine: engine(&prod),
+    };
+    let refused = service.import_bundle(&rb.id, "Local", "tester").await;
+    assert!(refused.is_err(), "imported from a Space no longer trusted");
+    let still = bundles::find(&prod, &rb.id).unwrap();
+    assert_eq!(still.state, BundleState::Pending);
+}
