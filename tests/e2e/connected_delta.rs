@@ -1,6 +1,6 @@
-//! The next version of a package crosses the peer link as deltas: Prod proposes, per missing
-//! chunk, chunks of the version it already holds; DevTest sends each changed chunk compressed
-//! against one of them. DevTest takes only bases from releases it promoted to Prod (a chunk of
+//! The next version of a package crosses the peer link as deltas, fetched for a bundle or
+//! staged ahead: Prod proposes, per missing chunk, chunks of the version it already holds;
+//! DevTest sends each changed chunk compressed against one of them. DevTest takes only bases from releases it promoted to Prod (a chunk of
 //! a package Prod was never given would make the delta's size a compression oracle).
 
 use std::collections::HashSet;
@@ -23,6 +23,18 @@ fn chunk_names(dir: &std::path::Path) -> HashSet<Vec<u8>> {
         .filter_map(|p: &PathBuf| p.file_stem()?.to_str().map(str::to_string))
         .filter_map(|n| hex::decode(n).ok())
         .collect()
+}
+
+/// `LEN` bytes of noise with 20 small edits scattered through them.
+fn edited(seed: u64) -> Vec<u8> {
+    let mut data = noise(seed, LEN);
+    for i in 0..20 {
+        let at = i * (LEN / 20) + 1000;
+        for b in &mut data[at..at + 64] {
+            *b ^= 0x5a;
+        }
+    }
+    data
 }
 
 /// The `key=value` number in the last log line containing `what`.
@@ -74,13 +86,7 @@ fn a_changed_package_travels_as_deltas_against_what_the_target_was_given() {
     });
 
     // 1.0.1: 20 small edits scattered through the content.
-    let mut data = noise(11, LEN);
-    for i in 0..20 {
-        let at = i * (LEN / 20) + 1000;
-        for b in &mut data[at..at + 64] {
-            *b ^= 0x5a;
-        }
-    }
+    let data = edited(11);
     let before = chunk_names(&chunks);
     let pkg = dev.dir.join("Acme.Web.1.0.1.tgz");
     write_stored_tar_gz(&pkg, "app.bin", &data);
@@ -166,4 +172,92 @@ fn a_changed_package_travels_as_deltas_against_what_the_target_was_given() {
     let err = fetch_chunks_with_bases(&dev, &ca, &prod_id, &id, changed.clone(), vec![vec![1; 31]])
         .unwrap_err();
     assert!(err.contains("InvalidArgument"), "{err}");
+}
+
+#[test]
+fn a_changed_package_staged_ahead_travels_as_deltas() {
+    let net = Odcm::start("Net");
+    let (dev, prod) = connected_pair(&net, &[], &["releases"]);
+    importing_target(&prod, "Production:Production");
+    let d = dev.cli();
+    let p = prod.cli();
+    to_prod_lifecycle(&dev, ":prestage");
+    package_project(&dev, "Web", "ToProd", 21, LEN);
+    let staged = |v: &str| {
+        let key = format!("release={v} chunks=");
+        wait_for(
+            &format!("{v} staged at Prod"),
+            Duration::from_secs(60),
+            || {
+                prod.log_text()
+                    .lines()
+                    .any(|l| l.contains("staged packages fetched") && l.contains(&key))
+            },
+        );
+    };
+    let promote = |v: &str, n: usize| {
+        d.ok(&[
+            "release",
+            "promote",
+            "--project",
+            "Web",
+            "--version",
+            v,
+            "--to-space",
+            "Prod",
+        ]);
+        wait_for(&format!("{v} imported"), Duration::from_secs(60), || {
+            let l = p.json(&["bundle", "list"]);
+            l.as_array()
+                .is_some_and(|a| a.len() == n && a.iter().all(|b| b["state"] == "imported"))
+        });
+    };
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    staged("1.0.0");
+    promote("1.0.0", 1);
+
+    let pkg = dev.dir.join("Acme.Web.1.0.1.tgz");
+    write_stored_tar_gz(&pkg, "app.bin", &edited(21));
+    d.ok(&["package", "upload", s(&pkg)]);
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.1",
+    ]);
+    staged("1.0.1");
+    let log = prod.log_text();
+    let fetched = logged(&log, "staged packages fetched", "chunks");
+    let deltas = logged(&log, "staged packages fetched", "deltas");
+    let bytes = logged(&log, "staged packages fetched", "bytes");
+    println!("1.0.1 staged: {fetched} chunks, {deltas} as deltas, {bytes} bytes");
+    assert!(fetched >= 10, "{fetched}");
+    assert!(
+        deltas * 10 >= fetched * 9,
+        "most as deltas: {deltas} of {fetched}"
+    );
+    assert!(
+        bytes < (LEN / 20) as u64,
+        "{bytes} bytes for 20 edits of 64 bytes"
+    );
+    promote("1.0.1", 2);
+    let back = prod.dir.join("back.tgz");
+    p.ok(&[
+        "package",
+        "download",
+        "Acme.Web",
+        "1.0.1",
+        "--out",
+        s(&back),
+    ]);
+    assert!(std::fs::read(&back).unwrap() == std::fs::read(&pkg).unwrap());
 }

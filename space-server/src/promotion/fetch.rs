@@ -107,7 +107,7 @@ const OLD_VERSIONS: usize = 4;
 
 /// Delta bases per missing chunk of `manifests`: chunks held here of the newest older
 /// versions of the same packages (see [`delta::candidates`]).
-fn delta_bases(
+pub(super) fn delta_bases(
     state: &SpaceState,
     manifests: &[PackageManifest],
 ) -> ApiResult<HashMap<ChunkHash, Vec<ChunkHash>>> {

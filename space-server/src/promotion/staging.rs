@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use domain::model::StagingJob;
-use package_store::{ChunkHash, ChunkRef, MAX_CHUNK_LEN};
+use package_store::{ArchiveFormat, ChunkHash, ChunkRef, MAX_CHUNK_LEN, PackageManifest};
 use proto::odcm::v1 as odcm_pb;
 use proto::peer::v1 as peer_pb;
 use sha2::{Digest, Sha256};
@@ -22,6 +22,8 @@ use crate::state::SpaceState;
 pub const PART: usize = 50_000;
 /// Parts per staging at most (10 million chunks).
 pub const MAX_PARTS: u32 = 200;
+/// Packages named per staging at most.
+pub const MAX_PACKAGES: usize = 1000;
 
 /// The staging id of `project` `version` for `space`: one per release and Space.
 pub fn staging_id(project: &str, version: &str, space: &str) -> String {
@@ -42,16 +44,18 @@ pub async fn offer(state: &SpaceState, job: &StagingJob) -> ApiResult<Lacking> {
     let r = state.release(&job.project, &job.version)?;
     let mut seen = HashSet::new();
     let mut chunks = Vec::new();
-    for pin in &r.packages {
+    for (i, pin) in r.packages.iter().enumerate() {
         for c in state.package(&pin.id, &pin.version)?.chunks {
             if seen.insert(c.hash) {
                 chunks.push(peer_pb::StagedChunk {
                     hash: c.hash.to_vec(),
                     length: c.length,
+                    package: i as u32,
                 });
             }
         }
     }
+    let packages: Vec<String> = r.packages.iter().map(|p| p.id.clone()).collect();
     let mut lacking = Lacking::default();
     for (part, piece) in chunks.chunks(PART).enumerate() {
         let req = peer_pb::StagePackagesRequest {
@@ -60,6 +64,7 @@ pub async fn offer(state: &SpaceState, job: &StagingJob) -> ApiResult<Lacking> {
             version: job.version.clone(),
             part: part as u32,
             chunks: piece.to_vec(),
+            packages: packages.clone(),
         };
         let got = client::stage_packages(p, &job.target_space, req)
             .await
@@ -86,6 +91,7 @@ pub async fn accept(
         version,
         part,
         chunks,
+        packages,
     } = req;
     if staging_id.len() != 32 || !staging_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::Invalid("a staging id is 32 hex digits".into()));
@@ -95,6 +101,27 @@ pub async fn accept(
             "at most {PART} chunks per part and {MAX_PARTS} parts per staging"
         )));
     }
+    if packages.len() > MAX_PACKAGES {
+        return Err(ApiError::Invalid(format!(
+            "at most {MAX_PACKAGES} packages per staging"
+        )));
+    }
+    for id in &packages {
+        package_store::validate_id(id)
+            .map_err(|e| ApiError::Invalid(format!("a staged package id: {e}")))?;
+    }
+    let mut by_package: Vec<PackageManifest> = packages
+        .iter()
+        .map(|id| PackageManifest {
+            id: id.clone(),
+            version: String::new(), // not an existing version: every held one is a base
+            size: 0,
+            sha256: String::new(),
+            format: ArchiveFormat::TarGz,
+            chunks: Vec::new(),
+            uploaded_at: 0,
+        })
+        .collect();
     let mut refs = Vec::with_capacity(chunks.len());
     for c in chunks {
         let hash = ChunkHash::try_from(c.hash.as_slice())
@@ -105,15 +132,39 @@ pub async fn accept(
                 hex::encode(hash)
             )));
         }
-        refs.push(ChunkRef {
+        let r = ChunkRef {
             hash,
             length: c.length,
-        });
+        };
+        if !packages.is_empty() {
+            by_package
+                .get_mut(c.package as usize)
+                .ok_or_else(|| {
+                    ApiError::Invalid(format!(
+                        "chunk {} names package {} of {}",
+                        hex::encode(hash),
+                        c.package,
+                        packages.len()
+                    ))
+                })?
+                .chunks
+                .push(r);
+        }
+        refs.push(r);
     }
     let st = state.clone();
-    let missing = tokio::task::spawn_blocking(move || st.chunks.missing(&refs))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (missing, bases) = tokio::task::spawn_blocking(move || {
+        let missing = st.chunks.missing(&refs);
+        let bases = if missing.is_empty() {
+            Ok(Default::default())
+        } else {
+            fetch::delta_bases(&st, &by_package)
+        };
+        (missing, bases)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bases = bases?;
     let lacking = Lacking {
         chunks: missing.len() as u64,
         bytes: missing.iter().map(|c| u64::from(c.length)).sum(),
@@ -126,9 +177,9 @@ pub async fn accept(
     if !missing.is_empty() {
         let (s, from, id) = (state.clone(), caller.to_string(), staging_id.clone());
         fetch::spawn_once(state.clone(), format!("{staging_id}/{part}"), async move {
-            match fetch::fetch_missing(&s, &from, &id, missing, &Default::default()).await {
+            match fetch::fetch_missing(&s, &from, &id, missing, &bases).await {
                 Ok(done) => {
-                    tracing::info!(from = %from, project = %project, release = %version, chunks = done.chunks, bytes = done.bytes, "staged packages fetched")
+                    tracing::info!(from = %from, project = %project, release = %version, chunks = done.chunks, deltas = done.deltas, bytes = done.bytes, "staged packages fetched")
                 }
                 Err(e) => {
                     tracing::warn!(from = %from, project = %project, release = %version, error = %e, "fetching staged packages failed; the promotion fetches what is still missing")

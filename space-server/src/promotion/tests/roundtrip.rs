@@ -268,6 +268,7 @@ async fn staging_refuses_strangers_and_malformed_lists_and_reports_what_it_lacks
     let chunk = |b: u8, length| StagedChunk {
         hash: vec![b; 32],
         length,
+        package: 0,
     };
     let req = |id: &str, chunks| StagePackagesRequest {
         staging_id: id.into(),
@@ -275,6 +276,7 @@ async fn staging_refuses_strangers_and_malformed_lists_and_reports_what_it_lacks
         version: "1.0.0".into(),
         part: 0,
         chunks,
+        packages: vec!["Acme.Web".into()],
     };
     let id = "ab".repeat(16);
     let e = accept(&prod, "Stranger", req(&id, vec![chunk(1, 10)])).await;
@@ -290,9 +292,27 @@ async fn staging_refuses_strangers_and_malformed_lists_and_reports_what_it_lacks
                 vec![StagedChunk {
                     hash: vec![1; 31],
                     length: 10,
+                    package: 0,
                 }],
             ),
             "32 bytes",
+        ),
+        (
+            req(
+                &id,
+                vec![StagedChunk {
+                    package: 1,
+                    ..chunk(1, 10)
+                }],
+            ),
+            "names package 1 of 1",
+        ),
+        (
+            StagePackagesRequest {
+                packages: vec!["../etc".into()],
+                ..req(&id, vec![chunk(1, 10)])
+            },
+            "package id",
         ),
     ] {
         let e = accept(&prod, "DevTest", bad).await.unwrap_err();
