@@ -251,3 +251,65 @@ fn a_source_killed_during_replication_is_resumed_from_once_it_returns() {
     let promos = d.json(&["promotion", "list"]);
     assert_eq!(promos.as_array().map(Vec::len), Some(1), "{promos}");
 }
+
+/// kill -9 of the Space whose outbox holds receipts (the link to their source cut): after the
+/// restart they leave by themselves once the link heals, and each is applied once.
+#[test]
+fn receipts_waiting_in_an_outbox_survive_a_kill_and_arrive_once() {
+    let net = Odcm::start("Net");
+    let (proxy, dev, mut prod) = proxied_pair(&net, &["releases", "receipts"]);
+    let p = prod.cli();
+    importing_target(&prod, "Production:Production");
+    let d = dev.cli();
+    to_prod_lifecycle(&dev, ":auto");
+    script_project(&dev, "Web", "ToProd", "echo hello");
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    wait_for(
+        "Prod to import the release",
+        Duration::from_secs(30),
+        || {
+            p.json(&["bundle", "list"])
+                .as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["state"] == "imported")
+        },
+    );
+    proxy.set_cut(true);
+    {
+        let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+        for _ in 0..2 {
+            p.ok(&[
+                "release",
+                "deploy",
+                "--project",
+                "DevTest: Web",
+                "--version",
+                "1.0.0",
+                "--env",
+                "Production",
+            ]);
+        }
+    }
+    wait_for("the outbox to hold them", Duration::from_secs(30), || {
+        prod.log_text().contains("receipts wait in the outbox")
+    });
+    prod.crash(); // kill -9 with both receipts unsent
+    assert_eq!(applied(&dev), 0);
+    proxy.set_cut(false);
+    prod.start_again();
+    wait_for("both receipts to arrive", Duration::from_secs(60), || {
+        applied(&dev) == 2
+    });
+    let p = prod.cli();
+    wait_for("Prod's outbox to be empty", Duration::from_secs(30), || {
+        let o = p.run(&["receipt", "send"]);
+        String::from_utf8_lossy(&o.stderr).contains("no receipts to export")
+    });
+    assert_eq!(applied(&dev), 2, "each applied once");
+}
