@@ -131,6 +131,11 @@ pub fn status_error(server: &str, s: tonic::Status) -> anyhow::Error {
     use tonic::Code;
     let msg = s.message().to_string();
     match s.code() {
+        // The server answered: something it called (a peer Space) is unreachable, and the
+        // message names it.
+        Code::Unavailable if s.metadata().get(runtime::status::ANSWERED).is_some() => {
+            anyhow!("{msg}")
+        }
         Code::Unavailable => {
             anyhow!("cannot reach {server}: {msg} (is the server running and the address right?)")
         }

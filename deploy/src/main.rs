@@ -180,21 +180,5 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(run(cli)) {
-        eprintln!("error: {}", one_line(&e));
-        std::process::exit(1);
-    }
-}
-
-/// The error and its causes on one line, without repeating a cause already in the message.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
-        let m = cause.to_string();
-        if !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-    }
-    out
+    runtime::exit::or_exit(rt.block_on(run(cli)));
 }

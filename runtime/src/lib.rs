@@ -2,12 +2,13 @@
 //! and log formats (`config`), the data directory and first admin key (`datadir`), API-key
 //! authentication (`auth`), blocking work from synchronous code (`blocking`), health and reflection (`grpc`), the error vocabulary's gRPC edge
 //! (`status`), tracing, metrics and
-//! the `/metrics` server (`telemetry`), and shutdown on SIGTERM/Ctrl-C (`shutdown`).
+//! the `/metrics` server (`telemetry`), shutdown on SIGTERM/Ctrl-C (`shutdown`), and how a binary ends on an error (`exit`).
 
 pub mod auth;
 pub mod blocking;
 pub mod config;
 pub mod datadir;
+pub mod exit;
 pub mod grpc;
 pub mod shutdown;
 pub mod status;

@@ -6,6 +6,10 @@ use std::hash::{BuildHasher, Hasher};
 
 use domain::error::{ErrorCode, ServiceError};
 
+/// Metadata key on an UNAVAILABLE status that a server sent itself (a peer or service it
+/// called is unreachable), unlike one a client's transport makes when the server is down.
+pub const ANSWERED: &str = "deploy-answered";
+
 /// The status a caller receives for `err`.
 pub fn status_of<E: ServiceError + ?Sized>(err: &E) -> tonic::Status {
     to_status(err.code(), err.to_string())
@@ -22,7 +26,14 @@ pub fn to_status(code: ErrorCode, message: String) -> tonic::Status {
         ErrorCode::Aborted => S::aborted(message),
         ErrorCode::Unauthenticated => S::unauthenticated(message),
         ErrorCode::PermissionDenied => S::permission_denied(message),
-        ErrorCode::Unavailable => S::unavailable(message),
+        ErrorCode::Unavailable => {
+            // Marked as this server's answer (something it called is unreachable), so a
+            // client does not take it for the server itself being down.
+            let mut s = S::unavailable(message);
+            s.metadata_mut()
+                .insert(ANSWERED, tonic::metadata::MetadataValue::from_static("1"));
+            s
+        }
         ErrorCode::Internal => {
             let id = error_id();
             tracing::error!(error_id = %id, error = %message, "internal error");

@@ -35,7 +35,11 @@ enum Command {
     RotateCert,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    runtime::exit::or_exit(real_main());
+}
+
+fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli.overrides)?;
     if cli.print_config {

@@ -178,7 +178,7 @@ fn a_release_is_pushed_fetched_deployed_and_its_receipt_delivered() {
     // (The outbox marks them sent just after DevTest applied them: wait for that.)
     wait_for("Prod's outbox to be empty", Duration::from_secs(30), || {
         let o = p.run(&["receipt", "send"]);
-        String::from_utf8_lossy(&o.stderr).contains("no receipts to export")
+        o.status.success() && String::from_utf8_lossy(&o.stderr).contains("nothing to send")
     });
     let dash = d.json(&["dashboard"]);
     let cell = dash["projects"][0]["environments"]["Prod: Production"].clone();

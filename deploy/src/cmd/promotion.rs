@@ -432,6 +432,9 @@ pub async fn export_receipts(
                 out.display()
             );
         }
+        _ if count == 0 => eprintln!(
+            "nothing to send: every receipt was delivered before (--all or --range sends them again)"
+        ),
         _ => eprintln!("{count} signed receipt(s) delivered over the peer link"),
     }
     Ok(())
@@ -444,6 +447,12 @@ pub async fn import_receipts(x: &Env, bytes: Vec<u8>) -> anyhow::Result<()> {
     let mut req = tonic::Request::new(tokio_stream::iter(msgs));
     req.set_timeout(c.deadline.max(Duration::from_secs(60)));
     let r = c.call(api.import_receipts(req)).await?;
+    if r.applied == 0 {
+        eprintln!(
+            "nothing new: every receipt in this file from '{}' ({}) was applied before",
+            r.from_space, r.already_applied
+        );
+    }
     emit_one(
         x.output,
         json!({"from_space": r.from_space, "applied": r.applied, "already_applied": r.already_applied, "environments": r.environments}),
