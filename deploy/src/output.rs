@@ -96,6 +96,20 @@ pub fn emit_one(format: Format, json: Value, fields: Vec<(&str, String)>) {
     }
 }
 
+/// What a write created, changed or deleted, on stdout (kubectl's convention): one line in
+/// table form, the object with `-o json`. Progress and hints go to stderr instead.
+pub fn done(format: Format, json: Value, line: &str) {
+    match format {
+        Format::Json => emit(format, json, &[], vec![]),
+        Format::Table => println!("{}", printable(line)),
+    }
+}
+
+/// The `-o json` answer of a delete.
+pub fn deleted(kind: &str, name: &str) -> Value {
+    serde_json::json!({"deleted": {"kind": kind, "name": name}})
+}
+
 pub fn join(v: &[String]) -> String {
     if v.is_empty() {
         "-".into()

@@ -78,3 +78,83 @@ fn errors_are_one_line_even_with_rust_backtrace_set() {
         ),
     );
 }
+
+/// What a write created, changed or deleted goes to stdout (one line, or the object with
+/// `-o json`), so a script can capture it; progress and hints go to stderr.
+#[test]
+fn writes_answer_on_stdout_and_logs_come_as_json_too() {
+    let s = e2e::Space::start();
+    let c = s.cli();
+    let out = |args: &[&str]| {
+        let o = c.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (o, e) = out(&["env", "create", "Production"]);
+    assert_eq!(o.trim(), "environment 'Production' created");
+    assert!(e.is_empty(), "{e}");
+    let j = c.json(&[
+        "lifecycle",
+        "create",
+        "Only",
+        "--phase",
+        "Production:Production",
+    ]);
+    assert_eq!(j["name"], "Only", "{j}");
+    let j = c.json(&["project", "create", "Web", "--lifecycle", "Only"]);
+    assert_eq!(j["lifecycle"], "Only", "{j}");
+    let (o, _) = out(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Hello",
+        "--script",
+        "echo hello",
+    ]);
+    assert_eq!(o.trim(), "step 'Hello' added at position 1");
+    let j = c.json(&["variable", "set", "--project", "Web", "Greeting", "hi"]);
+    assert_eq!(j["name"], "Greeting", "{j}");
+    let j = c.json(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    assert_eq!(j["version"], "1.0.0", "{j}");
+    let _agent = e2e::agent::Agent::connected(&s, "web-1", &["Production"], &[]);
+    let id = c
+        .ok(&[
+            "release",
+            "deploy",
+            "--project",
+            "Web",
+            "--version",
+            "1.0.0",
+            "--env",
+            "Production",
+            "--no-follow",
+        ])
+        .trim()
+        .to_string();
+    let logs = c.json(&["deployment", "logs", &id]);
+    assert_eq!(logs["state"], "success", "{logs}");
+    assert!(
+        logs["log"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|e| e["text"] == "hello")),
+        "{logs}"
+    );
+    let j = c.json(&["project", "delete", "Web"]);
+    assert_eq!(j["deleted"]["kind"], "project", "{j}");
+}

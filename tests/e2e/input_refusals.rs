@@ -61,10 +61,10 @@ fn variable_names_are_validated_and_one_value_per_scope_is_kept() {
     };
     let o = set("north");
     assert!(o.status.success());
-    let first: String = String::from_utf8_lossy(&o.stderr).into();
+    let first: String = String::from_utf8_lossy(&o.stdout).into();
     assert!(first.contains("variable 'Region' set"), "{first}");
     let o = set("south");
-    let second: String = String::from_utf8_lossy(&o.stderr).into();
+    let second: String = String::from_utf8_lossy(&o.stdout).into();
     assert!(
         o.status.success() && second.contains("replaced"),
         "{second}"

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{Env, all_pages, page};
 use crate::context::{ConfigFile, Ctx, config_path};
 use crate::output::{Format, emit, emit_one};
+use crate::output::{deleted, done};
 
 #[derive(Subcommand)]
 pub enum ContextCmd {
@@ -178,7 +179,11 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
             };
             let mut api = c.environments.clone();
             let e = c.call(api.create(c.req(m))).await?;
-            eprintln!("environment '{}' created", e.name);
+            done(
+                x.output,
+                env_json(&e),
+                &format!("environment '{}' created", e.name),
+            );
         }
         EnvCmd::AddRemote {
             space,
@@ -194,9 +199,13 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
             };
             let mut api = c.environments.clone();
             let e = c.call(api.create(c.req(m))).await?;
-            eprintln!(
-                "remote environment '{}' created (owned by space '{}')",
-                e.name, e.remote_space
+            done(
+                x.output,
+                env_json(&e),
+                &format!(
+                    "remote environment '{}' created (owned by space '{}')",
+                    e.name, e.remote_space
+                ),
             );
         }
         EnvCmd::List => {
@@ -258,13 +267,21 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
                 e.sort_order = s;
             }
             let e = c.call(api.update(c.req(e))).await?;
-            eprintln!("environment '{}' updated", e.name);
+            done(
+                x.output,
+                env_json(&e),
+                &format!("environment '{}' updated", e.name),
+            );
         }
         EnvCmd::Delete { name } => {
             let mut api = c.environments.clone();
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
-            eprintln!("environment '{name}' deleted");
+            done(
+                x.output,
+                deleted("environment", &name),
+                &format!("environment '{name}' deleted"),
+            );
         }
     }
     Ok(())

@@ -105,6 +105,11 @@ fn print_drops(d: &pb::Deployment) {
     }
 }
 
+fn event_json(e: &pb::DeploymentEvent) -> serde_json::Value {
+    json!({"at": secs(&e.at).map(time), "step": e.step, "target": e.target,
+        "stream": e.stream, "text": e.text})
+}
+
 fn print_event(e: &pb::DeploymentEvent) {
     let at = secs(&e.at).map(time).unwrap_or_default();
     let at = at.get(11..19).unwrap_or(&at);
@@ -122,8 +127,18 @@ fn print_event(e: &pb::DeploymentEvent) {
     println!("{at} {}", crate::output::printable(&line));
 }
 
-/// Follows a deployment until it ends; returns its final state.
+/// Follows a deployment until it ends (its log printed as it comes, in table form); returns
+/// its final state.
 pub async fn follow(x: &Env, id: &str) -> anyhow::Result<pb::Deployment> {
+    follow_collecting(x, id, &mut Vec::new()).await
+}
+
+/// [`follow`], keeping the log lines in `log` (for `-o json`).
+async fn follow_collecting(
+    x: &Env,
+    id: &str,
+    log: &mut Vec<pb::DeploymentEvent>,
+) -> anyhow::Result<pb::Deployment> {
     let c = &x.client;
     let mut api = c.deployments.clone();
     let mut stream = c
@@ -149,6 +164,8 @@ pub async fn follow(x: &Env, id: &str) -> anyhow::Result<pb::Deployment> {
         }
         if x.output == Format::Table {
             print_event(&e);
+        } else {
+            log.push(e);
         }
     }
     match last {
@@ -338,7 +355,13 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
             }
         }
         DeploymentCmd::Logs { id } => {
-            let d = follow(&x, &id).await?;
+            let mut log = Vec::new();
+            let d = follow_collecting(&x, &id, &mut log).await?;
+            if x.output == Format::Json {
+                let lines: Vec<_> = log.iter().map(event_json).collect();
+                let j = json!({"id": d.id, "state": d.state, "log": lines});
+                crate::output::emit(x.output, j, &[], vec![]);
+            }
             eprintln!("{} {}", d.id, d.state);
         }
         DeploymentCmd::Cancel { id } => {

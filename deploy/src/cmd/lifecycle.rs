@@ -6,6 +6,7 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::{Env, all_pages, page};
+use crate::output::{deleted, done};
 use crate::output::{emit, emit_one};
 
 #[derive(Subcommand)]
@@ -137,10 +138,14 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
                     phases,
                 })))
                 .await?;
-            eprintln!(
-                "lifecycle '{}' created with {} phase(s)",
-                l.name,
-                l.phases.len()
+            done(
+                x.output,
+                lifecycle_json(&l),
+                &format!(
+                    "lifecycle '{}' created with {} phase(s)",
+                    l.name,
+                    l.phases.len()
+                ),
             );
         }
         LifecycleCmd::List => {
@@ -217,12 +222,20 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
                 l.description = d;
             }
             let l = c.call(api.update(c.req(l))).await?;
-            eprintln!("lifecycle '{}' updated", l.name);
+            done(
+                x.output,
+                lifecycle_json(&l),
+                &format!("lifecycle '{}' updated", l.name),
+            );
         }
         LifecycleCmd::Delete { name } => {
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
-            eprintln!("lifecycle '{name}' deleted");
+            done(
+                x.output,
+                deleted("lifecycle", &name),
+                &format!("lifecycle '{name}' deleted"),
+            );
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::{Env, all_pages, page};
+use crate::output::{deleted, done};
 use crate::output::{emit, emit_one};
 
 #[derive(Subcommand)]
@@ -52,7 +53,11 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
                     ..Default::default()
                 })))
                 .await?;
-            eprintln!("project '{}' created (lifecycle {})", p.name, p.lifecycle);
+            done(
+                x.output,
+                pj(&p),
+                &format!("project '{}' created (lifecycle {})", p.name, p.lifecycle),
+            );
         }
         ProjectCmd::List => {
             let ps = all_pages(|t| {
@@ -111,12 +116,16 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
                 p.description = d;
             }
             let p = c.call(api.update(c.req(p))).await?;
-            eprintln!("project '{}' updated", p.name);
+            done(x.output, pj(&p), &format!("project '{}' updated", p.name));
         }
         ProjectCmd::Delete { name } => {
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
-            eprintln!("project '{name}' deleted");
+            done(
+                x.output,
+                deleted("project", &name),
+                &format!("project '{name}' deleted"),
+            );
         }
     }
     Ok(())
@@ -190,7 +199,11 @@ pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
                     is_default: default,
                 })))
                 .await?;
-            eprintln!("channel '{}' created in project '{}'", ch.name, ch.project);
+            done(
+                x.output,
+                channel_json(&ch),
+                &format!("channel '{}' created in project '{}'", ch.name, ch.project),
+            );
         }
         ChannelCmd::List { project } => {
             let chs = all_pages(|t| {
@@ -273,7 +286,11 @@ pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
                 ch.is_default = true;
             }
             let ch = c.call(api.update(c.req(ch))).await?;
-            eprintln!("channel '{}' updated", ch.name);
+            done(
+                x.output,
+                channel_json(&ch),
+                &format!("channel '{}' updated", ch.name),
+            );
         }
         ChannelCmd::Delete { name, project } => {
             c.call(api.delete(c.req(pb::ProjectScoped {
@@ -281,7 +298,11 @@ pub async fn channel(cmd: ChannelCmd, x: Env) -> anyhow::Result<()> {
                 name: name.clone(),
             })))
             .await?;
-            eprintln!("channel '{name}' deleted");
+            done(
+                x.output,
+                deleted("channel", &name),
+                &format!("channel '{name}' deleted"),
+            );
         }
     }
     Ok(())

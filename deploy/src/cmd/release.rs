@@ -10,6 +10,7 @@ use super::step::{STEP_HEADERS, step_json, step_rows};
 use super::variable::{template_json, variable_json, variable_rows};
 use super::{Env, all_pages, page};
 use crate::output::{Format, emit, time};
+use crate::output::{deleted, done};
 
 #[derive(Subcommand)]
 pub enum ReleaseCmd {
@@ -159,17 +160,18 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     packages,
                 })))
                 .await?;
-            eprintln!(
-                "release {} of '{}' created ({} steps, {} variables, {} packages)",
-                r.version,
-                r.project,
-                r.process.len(),
-                r.variables.len(),
-                r.packages.len()
+            done(
+                x.output,
+                release_json(&r),
+                &format!(
+                    "release {} of '{}' created ({} steps, {} variables, {} packages)",
+                    r.version,
+                    r.project,
+                    r.process.len(),
+                    r.variables.len(),
+                    r.packages.len()
+                ),
             );
-            if x.output == Format::Json {
-                println!("{}", release_json(&r));
-            }
         }
         ReleaseCmd::List { project } => {
             let rs = all_pages(|t| {
@@ -377,7 +379,11 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                 version: version.clone(),
             })))
             .await?;
-            eprintln!("release {version} deleted");
+            done(
+                x.output,
+                deleted("release", &version),
+                &format!("release {version} deleted"),
+            );
         }
     }
     Ok(())

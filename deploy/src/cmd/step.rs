@@ -6,6 +6,7 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::Env;
+use crate::output::{deleted, done};
 use crate::output::{emit, emit_one, join};
 
 #[derive(Args, Clone)]
@@ -179,7 +180,11 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
                     channels: spec.channels,
                 })))
                 .await?;
-            eprintln!("step '{}' added at position {}", s.name, s.order);
+            done(
+                x.output,
+                step_json(&s),
+                &format!("step '{}' added at position {}", s.name, s.order),
+            );
         }
         StepCmd::List { project } => {
             let r = c
@@ -233,7 +238,11 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
                 s.order = o;
             }
             let s = c.call(api.update_step(c.req(s))).await?;
-            eprintln!("step '{}' updated", s.name);
+            done(
+                x.output,
+                step_json(&s),
+                &format!("step '{}' updated", s.name),
+            );
         }
         StepCmd::Delete { project, name } => {
             c.call(api.delete_step(c.req(pb::ProjectScoped {
@@ -241,7 +250,11 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
                 name: name.clone(),
             })))
             .await?;
-            eprintln!("step '{name}' deleted");
+            done(
+                x.output,
+                deleted("step", &name),
+                &format!("step '{name}' deleted"),
+            );
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::{Env, all_pages};
+use crate::output::{deleted, done};
 use crate::output::{emit, emit_one, join, time};
 
 #[derive(Subcommand)]
@@ -101,7 +102,11 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                     ..Default::default()
                 })))
                 .await?;
-            eprintln!("target '{}' registered ({})", t.name, mode(&t));
+            done(
+                x.output,
+                target_json(&t),
+                &format!("target '{}' registered ({})", t.name, mode(&t)),
+            );
         }
         TargetCmd::List { env } => {
             let ts = all_pages(|t| {
@@ -198,12 +203,20 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                 t.listening_address = a;
             }
             let t = c.call(api.update(c.req(t))).await?;
-            eprintln!("target '{}' updated", t.name);
+            done(
+                x.output,
+                target_json(&t),
+                &format!("target '{}' updated", t.name),
+            );
         }
         TargetCmd::Delete { name } => {
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
-            eprintln!("target '{name}' deleted");
+            done(
+                x.output,
+                deleted("target", &name),
+                &format!("target '{name}' deleted"),
+            );
         }
         TargetCmd::AddDrop(a) => super::drop::add_drop(&x, a).await?,
         TargetCmd::UpdateDrop(a) => super::drop::update_drop(&x, a).await?,

@@ -9,6 +9,7 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::{Env, all_pages, page};
+use crate::output::{deleted, done};
 use crate::output::{emit, join};
 use domain::variables::MASK;
 
@@ -166,7 +167,7 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                 })))
                 .await?;
             let v = r.variable.unwrap_or_default();
-            eprintln!(
+            let line = format!(
                 "variable '{}' {} ({}, {})",
                 crate::output::printable(&v.name),
                 if r.replaced {
@@ -180,9 +181,7 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
             for n in &r.notes {
                 eprintln!("note: {}", crate::output::printable(n));
             }
-            if x.output == crate::output::Format::Json {
-                println!("{}", variable_json(&v));
-            }
+            done(x.output, variable_json(&v), &line);
         }
         VariableCmd::Import { file, project } => {
             let text = std::fs::read_to_string(&file)
@@ -200,7 +199,13 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                 })))
                 .await?;
             let sensitive = r.variables.iter().filter(|v| v.sensitive).count();
-            eprintln!("{n} variable value(s) set on project '{project}' ({sensitive} sensitive)");
+            done(
+                x.output,
+                json!({"project": project, "set": n, "sensitive": sensitive}),
+                &format!(
+                    "{n} variable value(s) set on project '{project}' ({sensitive} sensitive)"
+                ),
+            );
         }
         VariableCmd::List { project } => {
             let vs = all_pages(|t| {
@@ -228,7 +233,11 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                 id: id.clone(),
             })))
             .await?;
-            eprintln!("variable {id} deleted");
+            done(
+                x.output,
+                deleted("variable", &id),
+                &format!("variable {id} deleted"),
+            );
         }
     }
     Ok(())
@@ -295,7 +304,11 @@ pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {
                     default_value: default.unwrap_or_default(),
                 })))
                 .await?;
-            eprintln!("template '{}' set", t.name);
+            done(
+                x.output,
+                template_json(&t),
+                &format!("template '{}' set", t.name),
+            );
         }
         TemplateCmd::List { project } => {
             let r = c
@@ -331,7 +344,11 @@ pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {
                 name: name.clone(),
             })))
             .await?;
-            eprintln!("template '{name}' deleted");
+            done(
+                x.output,
+                deleted("template", &name),
+                &format!("template '{name}' deleted"),
+            );
         }
     }
     Ok(())
