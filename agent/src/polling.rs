@@ -55,6 +55,7 @@ pub async fn run(
                 &server_fingerprint,
                 &state.identity,
                 Duration::from_secs(10),
+                "this agent trusts it: if the Space was re-created, register the agent again (agent register)",
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -98,15 +98,19 @@ pub fn server_config(
 }
 
 /// A client configuration presenting `identity` and trusting only the server certificate
-/// with fingerprint `server`.
-pub fn client_config(identity: &Identity, server: &str) -> Result<rustls::ClientConfig, TlsError> {
+/// with fingerprint `server` (`advice`: see [`crate::tls::pinned_server_verifier`]).
+pub fn client_config(
+    identity: &Identity,
+    server: &str,
+    advice: &str,
+) -> Result<rustls::ClientConfig, TlsError> {
     let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(|e| TlsError::Generate(e.to_string()))?
     .dangerous()
-    .with_custom_certificate_verifier(crate::tls::pinned_server_verifier(server)?)
+    .with_custom_certificate_verifier(crate::tls::pinned_server_verifier(server, advice)?)
     .with_client_auth_cert(vec![identity.cert_der()?], identity.private_key()?)
     .map_err(|e| TlsError::Generate(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
@@ -116,14 +120,15 @@ pub fn client_config(identity: &Identity, server: &str) -> Result<rustls::Client
 pub use crate::transport::tls_incoming;
 
 /// Opens a gRPC channel to `address` with mutual TLS: presents `identity`, trusts only the
-/// server certificate `server_fingerprint`.
+/// server certificate `server_fingerprint` (`advice` ends the refusal of another one).
 pub async fn connect(
     address: &str,
     server_fingerprint: &str,
     identity: &Identity,
     timeout: Duration,
+    advice: &str,
 ) -> Result<tonic::transport::Channel, TlsError> {
-    let cfg = Arc::new(client_config(identity, server_fingerprint)?);
+    let cfg = Arc::new(client_config(identity, server_fingerprint, advice)?);
     crate::transport::connect(address, cfg, timeout).await
 }
 

@@ -174,6 +174,8 @@ macro_rules! verify_signatures_with_provider {
 #[derive(Debug)]
 struct PinnedServer {
     fingerprint: String,
+    /// Who trusts it and what to do when another certificate answers (ends the refusal).
+    advice: String,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
@@ -191,8 +193,8 @@ impl ServerCertVerifier for PinnedServer {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(format!(
-                "the server presented certificate {got}, but this context trusts {}; if the server was re-created, check the new fingerprint and update the context",
-                self.fingerprint
+                "the server presented certificate {got}, but {} is trusted here; {}",
+                self.fingerprint, self.advice
             )))
         }
     }
@@ -200,10 +202,18 @@ impl ServerCertVerifier for PinnedServer {
     crate::verify_signatures_with_provider!();
 }
 
-/// A server-certificate verifier that trusts only the certificate with `fingerprint`.
-pub fn pinned_server_verifier(fingerprint: &str) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
+/// What a CLI context advises when its pinned server answers with another certificate.
+pub const CONTEXT_ADVICE: &str = "this context trusts it: if the server was re-created, check the new fingerprint and update the context";
+
+/// A server-certificate verifier that trusts only the certificate with `fingerprint`;
+/// `advice` ends the refusal of any other (who pinned it, what to do).
+pub fn pinned_server_verifier(
+    fingerprint: &str,
+    advice: &str,
+) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
     Ok(Arc::new(PinnedServer {
         fingerprint: normalize_fingerprint(fingerprint)?,
+        advice: advice.to_string(),
         provider: Arc::new(rustls::crypto::ring::default_provider()),
     }))
 }
@@ -216,7 +226,7 @@ pub fn pinned_client_config(fingerprint: &str) -> Result<rustls::ClientConfig, T
     .with_safe_default_protocol_versions()
     .map_err(|e| TlsError::Generate(e.to_string()))?
     .dangerous()
-    .with_custom_certificate_verifier(pinned_server_verifier(fingerprint)?)
+    .with_custom_certificate_verifier(pinned_server_verifier(fingerprint, CONTEXT_ADVICE)?)
     .with_no_client_auth();
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)

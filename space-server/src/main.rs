@@ -87,6 +87,29 @@ fn real_main() -> anyhow::Result<()> {
     })
 }
 
+/// Binds `addr`; with port 0, the port chosen the first time is kept in `file` and asked for
+/// again at later starts (agents registered against it keep working), a new one only if it
+/// is taken (with a warning).
+async fn bind_kept(addr: &str, file: &std::path::Path) -> std::io::Result<tokio::net::TcpListener> {
+    let Some(host) = addr.strip_suffix(":0") else {
+        return tokio::net::TcpListener::bind(addr).await;
+    };
+    let kept = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    if let Some(port) = kept {
+        match tokio::net::TcpListener::bind(format!("{host}:{port}")).await {
+            Ok(l) => return Ok(l),
+            Err(e) => {
+                tracing::warn!(port, error = %e, "the agent port used before is taken: listening on a new one; agents registered against the old one need `agent register` again");
+            }
+        }
+    }
+    let l = tokio::net::TcpListener::bind(addr).await?;
+    std::fs::write(file, format!("{}\n", l.local_addr()?.port()))?;
+    Ok(l)
+}
+
 async fn run(
     config: Config,
     state: Arc<SpaceState>,
@@ -97,7 +120,7 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let agent_listener = tokio::net::TcpListener::bind(&config.agent_listen)
+    let agent_listener = bind_kept(&config.agent_listen, &config.data_dir.join("agent-port"))
         .await
         .with_context(|| format!("cannot listen on {} (agent endpoint)", config.agent_listen))?;
     let agent_addr = agent_listener.local_addr()?;

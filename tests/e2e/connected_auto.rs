@@ -76,7 +76,7 @@ fn release_create_in_dev_is_the_only_command_for_a_result_from_prod() {
         "{table}"
     );
     prod.start_again();
-    // (Its agent joins now: the restarted Space listens for agents on a new port.)
+    // Its agent joins now.
     let p = prod.cli();
     let agent = Agent::polling(&prod, "prod-web");
     agent.register(&prod, &["Production"], &[]);

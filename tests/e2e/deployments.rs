@@ -329,8 +329,8 @@ fn polling_and_listening_agents_deploy_through_the_lifecycle() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        why.contains("presented certificate") || why.contains("trusts"),
-        "refusal names the certificate: {why}"
+        why.contains("presented certificate") && why.contains("deploy target update"),
+        "refusal names the certificate and the fix for a target: {why}"
     );
     imposter.kill();
 }

@@ -146,9 +146,13 @@ fn every_resource_survives_a_restart() {
     let mut s = Space::start();
     populate(&s);
     let before = snapshot(&s);
+    let agents_at = s.agent_address.clone();
     s.restart();
     let after = snapshot(&s);
     assert_eq!(before, after);
+    // Started with --agent-listen 127.0.0.1:0, it listens for agents where it did before, so
+    // agents registered against it keep working.
+    assert_eq!(s.agent_address, agents_at);
     let c = s.cli();
     // The sensitive value is still readable by the server (same master key): comparing the two
     // releases finds it unchanged.

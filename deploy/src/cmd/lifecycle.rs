@@ -71,9 +71,16 @@ pub fn parse_phase(spec: &str) -> anyhow::Result<pb::Phase> {
             "auto" | "automatic" => phase.automatic = true,
             "prestage" => phase.prestage = true,
             o if o.starts_with("min=") => {
-                phase.minimum_environments = o[4..]
+                let n: u32 = o[4..]
                     .parse()
                     .map_err(|_| anyhow!("'{o}' in phase '{spec}': min= needs a number"))?;
+                if n == 0 || n as usize > phase.environments.len() {
+                    bail!(
+                        "'{o}' in phase '{spec}': min= must be between 1 and the phase's {} environment(s) (use optional for a phase that may be skipped, all for every environment)",
+                        phase.environments.len()
+                    );
+                }
+                phase.minimum_environments = n;
             }
             o => bail!(
                 "unknown phase option '{o}' in '{spec}': use all, min=N, optional, auto or prestage"

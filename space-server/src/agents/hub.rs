@@ -143,6 +143,10 @@ impl Hub {
             &t.fingerprint,
             &self.state.identity,
             Duration::from_secs(10),
+            &format!(
+                "it is registered for target '{}': if the agent was re-created, run deploy target update {} --fingerprint NEW",
+                t.name, t.name
+            ),
         )
         .await
         .map_err(|e| {

@@ -13,6 +13,11 @@ fn phases_parse() {
     assert!(parse_phase("Dev").is_err());
     assert!(parse_phase(":Dev").is_err());
     assert!(parse_phase("Dev:Dev:sometimes").is_err());
+    // min=0 would need nothing (and used to show as "all"); more than the phase has, never met.
+    for bad in ["Test:Test,QA:min=0", "Test:Test,QA:min=3"] {
+        let e = parse_phase(bad).unwrap_err().to_string();
+        assert!(e.contains("between 1 and the phase's 2"), "{e}");
+    }
     let p = parse_phase("Prod:Prod: Production,QA: Staging:auto").unwrap();
     assert_eq!(p.environments, vec!["Prod: Production", "QA: Staging"]);
     assert!(p.automatic);
