@@ -7,10 +7,17 @@ mod output;
 
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cmd::Env;
 use output::Format;
+
+/// Heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+/// Heading of the options that pick the Space a command talks to.
+const SPACE: &str = "Space connection (every command but odcm, context, drop)";
+/// The Space-connection options, hidden under `deploy odcm` (it connects to an ODCM instead).
+const SPACE_FLAGS: [&str; 4] = ["context", "server", "api_key", "server_fingerprint"];
 
 #[derive(Parser)]
 #[command(
@@ -20,22 +27,35 @@ use output::Format;
 )]
 struct Cli {
     /// Use this context instead of the current one.
-    #[arg(long, global = true, env = "DEPLOY_CONTEXT")]
+    #[arg(long, global = true, env = "DEPLOY_CONTEXT", help_heading = SPACE)]
     context: Option<String>,
     /// Server address (overrides the context).
-    #[arg(long, global = true, env = "DEPLOY_SERVER")]
+    #[arg(long, global = true, env = "DEPLOY_SERVER", help_heading = SPACE)]
     server: Option<String>,
     /// API key (overrides the context).
-    #[arg(long, global = true, env = "DEPLOY_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "DEPLOY_API_KEY",
+        hide_env_values = true,
+        help_heading = SPACE
+    )]
     api_key: Option<String>,
     /// Server certificate fingerprint (overrides the context).
-    #[arg(long, global = true, env = "DEPLOY_FINGERPRINT")]
+    #[arg(long, global = true, env = "DEPLOY_FINGERPRINT", help_heading = SPACE)]
     server_fingerprint: Option<String>,
     /// Output format.
-    #[arg(long, short = 'o', global = true, value_enum, default_value = "table")]
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_enum,
+        default_value = "table",
+        help_heading = GLOBAL
+    )]
     output: Format,
     /// Deadline for each call, in seconds.
-    #[arg(long, global = true, default_value_t = 30)]
+    #[arg(long, global = true, default_value_t = 30, help_heading = GLOBAL)]
     timeout: u64,
     #[command(subcommand)]
     command: Command,
@@ -101,7 +121,10 @@ enum Command {
     /// Administer an ODCM: Spaces, Remote Spaces, trusts, audit log.
     Odcm(cmd::odcm::OdcmCmd),
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 async fn connect(cli: &Cli) -> anyhow::Result<Env> {
@@ -124,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Odcm(c) => return cmd::odcm::run(c, output, cli.timeout).await,
         Command::Drop(c) => return cmd::drop::run(c).await,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "deploy", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "deploy", &mut std::io::stdout());
             return Ok(());
         }
         _ => {}
@@ -171,8 +194,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The command line: `Cli` with the Space-connection options hidden under `deploy odcm` (a
+/// hidden copy there stops clap from propagating the visible one).
+fn command() -> clap::Command {
+    let c = Cli::command();
+    let hidden: Vec<clap::Arg> = c
+        .get_arguments()
+        .filter(|a| SPACE_FLAGS.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    c.mut_subcommand("odcm", |o| o.args(hidden))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches_mut(&mut command().get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -182,3 +220,7 @@ fn main() {
     };
     runtime::exit::or_exit(rt.block_on(run(cli)));
 }
+
+#[cfg(test)]
+#[path = "tests/help.rs"]
+mod help_tests;

@@ -11,12 +11,17 @@ pub enum Format {
 /// Prints rows as an aligned table with a header, or as the given JSON value.
 pub fn emit(format: Format, json: Value, headers: &[&str], rows: Vec<Vec<String>>) {
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_else(|_| json.to_string())
-        ),
+        Format::Json => print_json(&json),
         Format::Table => print!("{}", table(headers, &rows)),
     }
+}
+
+/// Prints JSON indented, as every command's `-o json` does.
+pub fn print_json(json: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
+    );
 }
 
 /// Text from a server made safe for a terminal: ANSI escape sequences (`ESC [ ... final`)

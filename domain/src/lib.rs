@@ -9,5 +9,6 @@ pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod package;
+pub mod project_doc;
 pub mod text;
 pub mod variables;

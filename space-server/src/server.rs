@@ -183,7 +183,8 @@ pub async fn serve(
         .add_service(svc!(
             pb::projects_server::ProjectsServer,
             ProjectsApi {
-                service: services.projects
+                service: services.projects,
+                code: services.project_code,
             }
         ))
         .add_service(svc!(

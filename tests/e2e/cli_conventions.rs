@@ -158,3 +158,115 @@ fn writes_answer_on_stdout_and_logs_come_as_json_too() {
     let j = c.json(&["project", "delete", "Web"]);
     assert_eq!(j["deleted"]["kind"], "project", "{j}");
 }
+
+/// A failed deployment says where and why: the final error names the target, `deployment
+/// show` has an ERROR column, and the live log ends with the deployment's final line.
+#[test]
+fn a_failed_deployment_names_its_targets_and_every_live_log_ends_with_the_outcome() {
+    let s = e2e::Space::start();
+    let c = s.cli();
+    c.ok(&["env", "create", "Production"]);
+    c.ok(&["lifecycle", "create", "Only", "--phase", "P:Production"]);
+    c.ok(&["project", "create", "Web", "--lifecycle", "Only"]);
+    let add = c.run(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Later",
+        "--package",
+        "NoSuchPkg",
+    ]);
+    assert!(add.status.success());
+    let (o, e) = (
+        String::from_utf8_lossy(&add.stdout),
+        String::from_utf8_lossy(&add.stderr),
+    );
+    assert_eq!(o.trim(), "step 'Later' added at position 1");
+    assert!(
+        e.contains("warning: the feed has no package 'NoSuchPkg' yet"),
+        "{e}"
+    );
+    c.ok(&["step", "delete", "--project", "Web", "--name", "Later"]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Fail",
+        "--script",
+        "echo starting; exit #{Code}",
+    ]);
+    c.ok(&["variable", "set", "--project", "Web", "Code", "3"]);
+    c.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    c.ok(&["variable", "set", "--project", "Web", "Code", "0"]);
+    c.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.1",
+    ]);
+    let _agent = e2e::agent::Agent::connected(&s, "web-1", &["Production"], &[]);
+    let deploy = |version: &str| {
+        c.run(&[
+            "release",
+            "deploy",
+            "--project",
+            "Web",
+            "--version",
+            version,
+            "--env",
+            "Production",
+        ])
+    };
+    let failed = deploy("1.0.0");
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: deployment Deployments-1")
+            && last.contains("step 'Fail' failed on web-1 (")
+            && last.contains('3'),
+        "{err}"
+    );
+    let log = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        log.lines()
+            .last()
+            .unwrap_or_default()
+            .ends_with("Deployment Deployments-1 failed"),
+        "{log}"
+    );
+    let shown = c.ok(&["deployment", "show", "Deployments-1"]);
+    assert!(shown.contains("ERROR"), "{shown}");
+    let web = shown
+        .lines()
+        .find(|l| l.contains("web-1"))
+        .unwrap_or_default();
+    assert!(web.contains("failed") && web.contains('3'), "{shown}");
+    for n in 2..=4 {
+        let ok = deploy("1.0.1");
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let log = String::from_utf8_lossy(&ok.stdout);
+        let want = format!("Deployment Deployments-{n} success");
+        assert!(
+            log.lines().last().unwrap_or_default().ends_with(&want),
+            "{log}"
+        );
+    }
+}

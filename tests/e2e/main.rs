@@ -25,6 +25,7 @@ mod packages_releases;
 mod peer_flood;
 mod peering;
 mod peering_disconnected;
+mod project_code;
 mod promotion;
 mod promotion_connected;
 mod promotion_crash;

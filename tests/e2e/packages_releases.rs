@@ -67,6 +67,17 @@ fn upload_download_and_dedup_of_a_50_mib_archive() {
     assert_eq!(got, want);
     let listed = c.json(&["package", "list", "--id", "Big.App"]);
     assert_eq!(listed.as_array().unwrap().len(), 2);
+    // A list counts the chunks as show does (it only leaves the chunk list out).
+    let shown = c.json(&["package", "show", "Big.App", "1.0.1"]);
+    assert!(shown["chunks"].as_u64().unwrap() > 1, "{shown}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["chunks"] == shown["chunks"]),
+        "{listed} vs {shown}"
+    );
     let err = c.fails(&["package", "upload", v2.to_str().unwrap()]);
     assert!(err.contains("already in the feed"), "{err}");
 }
@@ -366,7 +377,24 @@ fn releases_pin_packages_freeze_snapshots_and_compare() {
     ]);
     assert!(err.contains("already exists"), "{err}");
 
-    let cmp = c.json(&["release", "compare", "--project", "Acme", "1.0.0", "1.1.0"]);
+    let changed_only = c.json(&["release", "compare", "--project", "Acme", "1.0.0", "1.1.0"]);
+    assert!(
+        !changed_only.to_string().contains("\"unchanged\""),
+        "unchanged entries only with --all: {changed_only}"
+    );
+    assert!(
+        changed_only.to_string().contains("\"changed\""),
+        "{changed_only}"
+    );
+    let cmp = c.json(&[
+        "release",
+        "compare",
+        "--project",
+        "Acme",
+        "1.0.0",
+        "1.1.0",
+        "--all",
+    ]);
     let kind = |section: &str, subject: &str| -> String {
         cmp[section]
             .as_array()

@@ -301,6 +301,11 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     assert_eq!(list[0]["state"], "pending");
     assert_eq!(list[0]["packages_missing"], 1);
     let id = list[0]["id"].as_str().unwrap().to_string();
+    let json = p.ok(&["bundle", "show", &id[..10], "-o", "json"]);
+    assert!(
+        json.lines().count() > 10,
+        "indented like every -o json: {json}"
+    );
     let shown = p.ok(&["bundle", "show", &id[..10]]);
     assert!(
         shown.contains("DbPassword = ********") && !shown.contains(SECRET),

@@ -156,7 +156,15 @@ fn every_resource_survives_a_restart() {
     let c = s.cli();
     // The sensitive value is still readable by the server (same master key): comparing the two
     // releases finds it unchanged.
-    let cmp = c.json(&["release", "compare", "--project", "Acme", "2.0.0", "2.0.1"]);
+    let cmp = c.json(&[
+        "release",
+        "compare",
+        "--project",
+        "Acme",
+        "2.0.0",
+        "2.0.1",
+        "--all",
+    ]);
     let pw = cmp["variables"]
         .as_array()
         .unwrap()

@@ -20,10 +20,13 @@ pub enum PromotionCmd {
     Staged,
     /// Cancel a promotion not offered yet.
     Cancel {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
+        /// The Space the release was to be promoted to.
         #[arg(long)]
         to_space: String,
     },
@@ -49,8 +52,10 @@ pub enum AutoImportCmd {
     List,
     /// Stop importing from a Space (or one of its projects) by itself.
     Delete {
+        /// The source Space.
         #[arg(long = "from")]
         from: String,
+        /// The project of the source Space whose rule goes (default: the Space-wide rule).
         #[arg(long, default_value = "")]
         project: String,
     },

@@ -101,7 +101,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
                 &b.id[..b.id.len().min(12)]
             );
             if x.output == crate::output::Format::Json {
-                println!("{}", summary_json(&b));
+                crate::output::print_json(&summary_json(&b));
             }
         }
         BundleCmd::List => {
@@ -164,7 +164,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
                 j["process"] = json!(d.process.iter().map(|s| json!({
                     "order": s.order, "name": s.name, "environments": s.environments, "roles": s.roles,
                 })).collect::<Vec<_>>());
-                println!("{j}");
+                emit(x.output, j, &[], vec![]);
                 return Ok(());
             }
             emit_one(

@@ -18,6 +18,7 @@ pub enum ContextCmd {
         /// https://HOST:PORT of the Space server.
         #[arg(long)]
         server: String,
+        /// The API key to authenticate with (stored in the context).
         #[arg(long, env = "DEPLOY_API_KEY")]
         api_key: String,
         /// The server certificate's fingerprint (printed by the server at start).
@@ -122,6 +123,7 @@ pub enum EnvCmd {
     /// Create an environment.
     Create {
         name: String,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
         /// Position on dashboards (lower first).
@@ -138,8 +140,10 @@ pub enum EnvCmd {
         /// The environment's name in that Space.
         #[arg(long)]
         name: String,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
+        /// Position on dashboards (lower first).
         #[arg(long, default_value_t = 0)]
         sort_order: u32,
     },
@@ -150,8 +154,10 @@ pub enum EnvCmd {
     /// Change an environment's description or sort order.
     Update {
         name: String,
+        /// New description.
         #[arg(long)]
         description: Option<String>,
+        /// New position on dashboards (lower first).
         #[arg(long)]
         sort_order: Option<u32>,
     },

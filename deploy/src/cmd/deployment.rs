@@ -13,8 +13,10 @@ use crate::output::{Format, emit, emit_one, time};
 pub enum DeploymentCmd {
     /// List deployments, newest first.
     List {
+        /// List only this project's deployments.
         #[arg(long)]
         project: Option<String>,
+        /// List only the deployments to this environment.
         #[arg(long)]
         env: Option<String>,
     },
@@ -28,10 +30,13 @@ pub enum DeploymentCmd {
     Scheduled,
     /// Cancel a scheduled deployment that has not started.
     Unschedule {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
+        /// The environment it was scheduled to deploy to.
         #[arg(long = "env")]
         environment: String,
     },
@@ -181,7 +186,7 @@ async fn follow_collecting(
 /// Ends with a non-zero exit unless the deployment succeeded.
 pub fn conclude(x: &Env, d: &pb::Deployment) -> anyhow::Result<()> {
     if x.output == Format::Json {
-        println!("{}", deployment_json(d));
+        crate::output::print_json(&deployment_json(d));
     }
     if d.state != "success" {
         let why = if d.error.is_empty() {
@@ -234,7 +239,7 @@ pub async fn deploy_release(
     );
     if no_follow {
         if x.output == Format::Json {
-            println!("{}", deployment_json(&d));
+            crate::output::print_json(&deployment_json(&d));
         } else {
             println!("{}", d.id);
         }
@@ -327,6 +332,7 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
                                 s.state.clone(),
                                 String::new(),
                                 String::new(),
+                                String::new(),
                             ]];
                             v.extend(s.targets.iter().map(|t| {
                                 vec![
@@ -339,6 +345,7 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
                                         "-".into()
                                     },
                                     t.transferred_bytes.to_string(),
+                                    t.error.clone(),
                                 ]
                             }));
                             v
@@ -347,7 +354,7 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
                     emit(
                         x.output,
                         json!(null),
-                        &["STEP", "TARGET", "STATE", "EXIT", "BYTES"],
+                        &["STEP", "TARGET", "STATE", "EXIT", "BYTES", "ERROR"],
                         rows,
                     );
                     print_drops(&d);

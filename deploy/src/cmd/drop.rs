@@ -27,8 +27,10 @@ pub struct DropTargetArgs {
     /// Where the journal lives on the machine that runs the drop.
     #[arg(long)]
     working_dir: Option<String>,
+    /// An environment the target serves (repeat for several).
     #[arg(long = "env")]
     environments: Vec<String>,
+    /// A role of the target, by which steps select it (repeat for several).
     #[arg(long = "role")]
     roles: Vec<String>,
     /// Read the sensitive-variables password from stdin.
@@ -172,6 +174,7 @@ pub enum DropCmd {
         /// Keep the journal here instead of the target's working directory.
         #[arg(long)]
         working_dir: Option<PathBuf>,
+        /// Read the sensitive-variables password from this file (first line).
         #[arg(long)]
         password_file: Option<PathBuf>,
         /// Refuse to run unless the drop's manifest has this SHA-256 (the Space's deployment

@@ -16,8 +16,11 @@ pub enum LifecycleCmd {
     /// soon as the release exists).
     Create {
         name: String,
+        /// A phase, `NAME:ENV[,ENV...][:all|:min=N|:optional][:auto][:prestage]` (repeat, in
+        /// order).
         #[arg(long = "phase", required = true)]
         phases: Vec<String>,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -28,8 +31,11 @@ pub enum LifecycleCmd {
     /// Replace a lifecycle's phases (and optionally description).
     Update {
         name: String,
+        /// A phase, `NAME:ENV[,ENV...][:all|:min=N|:optional][:auto][:prestage]` (repeat, in
+        /// order; replaces all phases; none: keep them).
         #[arg(long = "phase")]
         phases: Vec<String>,
+        /// New description.
         #[arg(long)]
         description: Option<String>,
     },

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod odcm;
 pub mod package;
 pub mod project;
+pub mod project_code;
 pub mod promotion;
 pub mod receipt;
 pub mod release;

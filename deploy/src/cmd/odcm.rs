@@ -17,16 +17,25 @@ mod items;
 use crate::client::status_error;
 use crate::output::{Format, emit_one};
 
+/// Heading of the options that reach the ODCM.
+const ODCM: &str = "ODCM connection";
+
 #[derive(Args)]
 pub struct OdcmCmd {
     /// ODCM address (https://HOST:PORT).
-    #[arg(long, global = true, env = "ODCM_SERVER")]
+    #[arg(long, global = true, env = "ODCM_SERVER", help_heading = ODCM)]
     odcm_server: Option<String>,
     /// ODCM admin API key.
-    #[arg(long, global = true, env = "ODCM_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ODCM_API_KEY",
+        hide_env_values = true,
+        help_heading = ODCM
+    )]
     odcm_api_key: Option<String>,
     /// ODCM server certificate fingerprint (sha256:...).
-    #[arg(long, global = true, env = "ODCM_FINGERPRINT")]
+    #[arg(long, global = true, env = "ODCM_FINGERPRINT", help_heading = ODCM)]
     odcm_fingerprint: Option<String>,
     #[command(subcommand)]
     command: OdcmSub,
@@ -64,6 +73,7 @@ enum SpaceCmd {
     /// Print (or write) a Space's certificate as PEM, to register it in another network.
     ExportCert {
         name: String,
+        /// Write the PEM to this file instead of stdout.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
@@ -74,8 +84,10 @@ enum RemoteCmd {
     /// Register another network's Space from its PEM certificate; prints its fingerprint.
     Add {
         name: String,
+        /// The Space's certificate, a PEM file (`odcm space export-cert` in its network).
         #[arg(long)]
         cert: std::path::PathBuf,
+        /// Address of the Remote Space's peer service (https://HOST:PORT).
         #[arg(long, default_value = "")]
         endpoint: String,
     },
@@ -101,6 +113,7 @@ struct TrustArgs {
     /// The target Space (where releases are promoted to).
     #[arg(long = "to")]
     to: String,
+    /// What the trust covers.
     #[arg(long, value_enum)]
     kind: Kind,
 }

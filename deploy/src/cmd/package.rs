@@ -23,8 +23,10 @@ pub enum PackageCmd {
     /// Upload a .zip, .nupkg, .tar.gz or .tgz (id and version from the file name unless given).
     Upload {
         file: PathBuf,
+        /// The package id (default: from the file name).
         #[arg(long)]
         id: Option<String>,
+        /// The package version (default: from the file name).
         #[arg(long)]
         version: Option<String>,
         /// Overwrite an existing version.
@@ -33,6 +35,7 @@ pub enum PackageCmd {
     },
     /// List packages (all, or the versions of one id).
     List {
+        /// List only the versions of this package id.
         #[arg(long)]
         id: Option<String>,
     },
@@ -53,6 +56,7 @@ pub enum PackageCmd {
     /// Write which chunks this Space holds (in the target Space), for `package export
     /// --inventory` in the source Space: the archive then holds only what is missing here.
     Inventory {
+        /// File to write the inventory to.
         #[arg(long)]
         out: PathBuf,
     },
@@ -65,6 +69,7 @@ pub enum PackageCmd {
         /// The target Space's inventory (`deploy package inventory` there).
         #[arg(long)]
         inventory: Option<PathBuf>,
+        /// File to write the transfer archive to.
         #[arg(long)]
         out: PathBuf,
     },
@@ -88,7 +93,7 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 fn manifest_json(m: &pb::PackageManifest) -> serde_json::Value {
     json!({
         "id": m.id, "version": m.version, "size": m.size, "sha256": m.sha256, "format": m.format,
-        "chunks": m.chunks.len(), "uploaded_at": m.uploaded_at.as_ref().map(|t| time(t.seconds)),
+        "chunks": m.chunk_count, "uploaded_at": m.uploaded_at.as_ref().map(|t| time(t.seconds)),
         "new_bytes_stored": m.new_bytes_stored,
     })
 }
@@ -194,7 +199,7 @@ async fn upload(
         m.new_bytes_stored
     );
     if x.output == crate::output::Format::Json {
-        println!("{}", manifest_json(&m));
+        crate::output::print_json(&manifest_json(&m));
     }
     Ok(())
 }

@@ -13,25 +13,48 @@ pub enum ProjectCmd {
     /// Create a project (with a "Default" channel and an empty process).
     Create {
         name: String,
+        /// The lifecycle its releases follow (unless a channel names another).
         #[arg(long)]
         lifecycle: String,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// List projects.
     List,
-    Show {
-        name: String,
-    },
+    /// Show a project.
+    Show { name: String },
+    /// Change a project's description or lifecycle.
     Update {
         name: String,
+        /// New lifecycle.
         #[arg(long)]
         lifecycle: Option<String>,
+        /// New description.
         #[arg(long)]
         description: Option<String>,
     },
     /// Delete a project with its channels, process, variables and releases.
-    Delete {
+    Delete { name: String },
+    /// Write a project's configuration (process, variables, templates, channels, lifecycles)
+    /// as a YAML or JSON document for source control; sensitive values only as references.
+    Export {
         name: String,
+        /// Write to this file, or into this directory as NAME.yaml (default: stdout).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// yaml or json (default: json for an --out ending in .json, else yaml).
+        #[arg(long, value_parser = ["yaml", "json"])]
+        format: Option<String>,
+    },
+    /// Make a project match a document (or each document in a directory), creating it if
+    /// needed: shows the plan, then changes everything or, on any error, nothing.
+    Apply {
+        /// A document written by `project export` (YAML or JSON), or a directory of them.
+        path: std::path::PathBuf,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -40,6 +63,12 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
     let mut api = c.projects.clone();
     let pj = |p: &pb::Project| json!({"name": p.name, "lifecycle": p.lifecycle, "description": p.description, "remote_space": p.remote_space, "remote_project": p.remote_project});
     match cmd {
+        ProjectCmd::Export { name, out, format } => {
+            return super::project_code::export(&x, name, out, format).await;
+        }
+        ProjectCmd::Apply { path, dry_run } => {
+            return super::project_code::apply(&x, path, dry_run).await;
+        }
         ProjectCmd::Create {
             name,
             lifecycle,
@@ -133,43 +162,55 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
 
 #[derive(Subcommand)]
 pub enum ChannelCmd {
+    /// Create a channel in a project.
     Create {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
         /// Lifecycle for releases in this channel (default: the project's).
         #[arg(long, default_value = "")]
         lifecycle: String,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
         /// Make it the project's default channel.
         #[arg(long)]
         default: bool,
     },
+    /// List a project's channels.
     List {
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
+    /// Show a channel.
     Show {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
     /// Change a channel's lifecycle, description, or make it the default.
     Update {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
         /// Lifecycle for this channel; "" for the project's.
         #[arg(long)]
         lifecycle: Option<String>,
+        /// New description.
         #[arg(long)]
         description: Option<String>,
+        /// Make it the project's default channel (the previous default stops being one).
         #[arg(long)]
         default: bool,
     },
+    /// Delete a channel (refused for the project's default channel).
     Delete {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
     },

@@ -22,6 +22,7 @@ pub enum ReceiptCmd {
     /// Write the signed receipts of finished deployments of releases imported from a Space
     /// (those not exported before, unless --all), to carry back to it.
     Export {
+        /// File to write the signed receipts to.
         #[arg(long)]
         out: PathBuf,
         /// The Space the releases came from (needed when there are several).
@@ -41,10 +42,14 @@ pub enum ReceiptCmd {
     /// Connected: sign the receipts (as export) and deliver them to the source Space over the
     /// peer link; they count as sent once it accepted them.
     Send {
+        /// The Space the releases came from (needed when there are several).
         #[arg(long)]
         space: Option<String>,
+        /// Also receipts sent or exported before.
         #[arg(long)]
         all: bool,
+        /// Only these deployments, sent before or not: `N..M`, `N..` or `N` (numbers or
+        /// Deployments-N ids).
         #[arg(long)]
         range: Option<String>,
     },

@@ -16,31 +16,40 @@ use crate::output::{deleted, done};
 pub enum ReleaseCmd {
     /// Create a release; packages default to their latest version in the feed.
     Create {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
+        /// The channel (default: the project's default channel).
         #[arg(long, default_value = "")]
         channel: String,
+        /// Release notes (free text).
         #[arg(long, default_value = "")]
         notes: String,
         /// Pin a package version: ID:VERSION (repeatable).
         #[arg(long = "package")]
         packages: Vec<String>,
     },
+    /// List a project's releases.
     List {
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
     /// Show a release with its frozen process and variables.
     Show {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
     },
     /// Compare the process, variables and packages of two releases.
     Compare {
+        /// The project's name.
         #[arg(long)]
         project: String,
         from: String,
@@ -49,18 +58,24 @@ pub enum ReleaseCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Delete a release (refused for one imported from another Space).
     Delete {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
     },
     /// Deploy a release to an environment and follow its log (exit code says how it went).
     Deploy {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
+        /// The environment to deploy to.
         #[arg(long = "env")]
         environment: String,
         /// Targets per step at once (default: the server's).
@@ -78,10 +93,13 @@ pub enum ReleaseCmd {
     /// sensitive values encrypted for that Space; packages: deploy package export), or, for a
     /// connected Space, offer it over the peer link (the Space then fetches the chunks it lacks).
     Promote {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
+        /// The Space to promote to (a Remote Space in this Space's ODCM).
         #[arg(long)]
         to_space: String,
         /// Write the bundle here (disconnected); without it the bundle is pushed.
@@ -94,8 +112,10 @@ pub enum ReleaseCmd {
     },
     /// List, per environment, the mandatory variable-template values the release still lacks.
     MissingVariables {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The release's version.
         #[arg(long)]
         version: String,
     },
@@ -123,6 +143,11 @@ fn release_json(r: &pb::Release) -> serde_json::Value {
             })).collect::<Vec<_>>(),
         })),
     })
+}
+
+/// The entries of a comparison to show: unchanged ones only with --all (table and JSON).
+fn shown(v: &[pb::Change], all: bool) -> impl Iterator<Item = &pb::Change> {
+    v.iter().filter(move |ch| all || ch.kind != "unchanged")
 }
 
 fn change_json(c: &pb::Change) -> serde_json::Value {
@@ -286,14 +311,15 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                     to_version: to.clone(),
                 })))
                 .await?;
+            let shown = |v| shown(v, all);
             match x.output {
                 Format::Json => emit(
                     x.output,
                     json!({
                         "from": from, "to": to,
-                        "steps": r.steps.iter().map(change_json).collect::<Vec<_>>(),
-                        "variables": r.variables.iter().map(change_json).collect::<Vec<_>>(),
-                        "packages": r.packages.iter().map(change_json).collect::<Vec<_>>(),
+                        "steps": shown(&r.steps).map(change_json).collect::<Vec<_>>(),
+                        "variables": shown(&r.variables).map(change_json).collect::<Vec<_>>(),
+                        "packages": shown(&r.packages).map(change_json).collect::<Vec<_>>(),
                     }),
                     &[],
                     vec![],
@@ -305,9 +331,7 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                         ("Packages", &r.packages),
                     ] {
                         println!("{title}:");
-                        let rows: Vec<Vec<String>> = changes
-                            .iter()
-                            .filter(|ch| all || ch.kind != "unchanged")
+                        let rows: Vec<Vec<String>> = shown(changes)
                             .map(|ch| {
                                 vec![
                                     ch.kind.clone(),

@@ -26,6 +26,7 @@ pub struct StepSpec {
     /// Run the script at this path inside --script-package.
     #[arg(long, requires = "script_package")]
     pub script_path: Option<String>,
+    /// The package (id) that holds the script run by --script-path.
     #[arg(long)]
     pub script_package: Option<String>,
     /// Files (glob) in which #{...} is substituted (package steps).
@@ -34,10 +35,13 @@ pub struct StepSpec {
     /// JSON/YAML files that get structured variable replacement (package steps).
     #[arg(long = "structured")]
     pub structured: Vec<String>,
+    /// Run only in this environment (repeat for several; none: every one, or unchanged on update).
     #[arg(long = "env")]
     pub environments: Vec<String>,
+    /// Run only on targets with this role (repeat; none: every target, or unchanged on update).
     #[arg(long = "role")]
     pub roles: Vec<String>,
+    /// Run only for releases in this channel (repeat; none: every one, or unchanged on update).
     #[arg(long = "channel")]
     pub channels: Vec<String>,
     /// 1-based position in the process.
@@ -78,8 +82,10 @@ impl StepSpec {
 pub enum StepCmd {
     /// Add a step: --package ID for a package step, --script/--script-file for a script step.
     Add {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The step's name.
         #[arg(long)]
         name: String,
         #[command(flatten)]
@@ -87,27 +93,36 @@ pub enum StepCmd {
     },
     /// List a project's process.
     List {
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
+    /// Show a step of a project's process.
     Show {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The step's name.
         #[arg(long)]
         name: String,
     },
     /// Replace a step's action and scoping (omitted parts keep their value).
     Update {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The step's name.
         #[arg(long)]
         name: String,
         #[command(flatten)]
         spec: StepSpec,
     },
+    /// Delete a step from a project's process.
     Delete {
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// The step's name.
         #[arg(long)]
         name: String,
     },
@@ -157,6 +172,35 @@ pub fn step_rows(steps: &[pb::Step]) -> Vec<Vec<String>> {
 
 pub const STEP_HEADERS: &[&str] = &["#", "STEP", "ACTION", "ENVIRONMENTS", "ROLES"];
 
+/// A step may name a package before its first version is uploaded (a pipeline sets up the
+/// process, then pushes packages); say so on stderr, since `release create` will need one.
+async fn warn_if_not_in_feed(x: &Env, s: &pb::Step) -> anyhow::Result<()> {
+    let id = match &s.action {
+        Some(pb::step::Action::Package(p)) => &p.package_id,
+        Some(pb::step::Action::Script(sc)) if !sc.package_id.is_empty() => &sc.package_id,
+        _ => return Ok(()),
+    };
+    let c = &x.client;
+    let mut api = c.packages.clone();
+    let found = c
+        .call(api.list(c.req(pb::ListPackagesRequest {
+            id: id.clone(),
+            page: Some(pb::PageRequest {
+                page_size: 1,
+                page_token: String::new(),
+            }),
+        })))
+        .await?;
+    if found.packages.is_empty() {
+        eprintln!(
+            "warning: the feed has no package '{}' yet: upload one (deploy package upload FILE --id {}) before release create",
+            crate::output::cell(id),
+            crate::output::cell(id)
+        );
+    }
+    Ok(())
+}
+
 pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.process.clone();
@@ -185,6 +229,7 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
                 step_json(&s),
                 &format!("step '{}' added at position {}", s.name, s.order),
             );
+            warn_if_not_in_feed(&x, &s).await?;
         }
         StepCmd::List { project } => {
             let r = c
@@ -243,6 +288,7 @@ pub async fn step(cmd: StepCmd, x: Env) -> anyhow::Result<()> {
                 step_json(&s),
                 &format!("step '{}' updated", s.name),
             );
+            warn_if_not_in_feed(&x, &s).await?;
         }
         StepCmd::Delete { project, name } => {
             c.call(api.delete_step(c.req(pb::ProjectScoped {

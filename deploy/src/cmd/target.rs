@@ -17,8 +17,10 @@ pub enum TargetCmd {
         /// The agent's certificate fingerprint (`agent init` prints it).
         #[arg(long)]
         fingerprint: String,
+        /// An environment the target serves (repeat for several).
         #[arg(long = "env", required = true)]
         environments: Vec<String>,
+        /// A role of the target, by which steps select it (repeat for several).
         #[arg(long = "role")]
         roles: Vec<String>,
         /// For a listening agent: where the Space connects (https://HOST:PORT). Omit for polling.
@@ -27,27 +29,30 @@ pub enum TargetCmd {
     },
     /// List targets (optionally of one environment) with their connection state.
     List {
+        /// List only the targets of this environment.
         #[arg(long)]
         env: Option<String>,
     },
-    Show {
-        name: String,
-    },
+    /// Show a target.
+    Show { name: String },
     /// Change a target's environments, roles, fingerprint or address.
     Update {
         name: String,
+        /// The agent's new certificate fingerprint.
         #[arg(long)]
         fingerprint: Option<String>,
+        /// An environment the target serves (repeat; replaces the current ones; none: kept).
         #[arg(long = "env")]
         environments: Vec<String>,
+        /// A role of the target (repeat; replaces the current ones; none: kept).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Where the Space connects to a listening agent (https://HOST:PORT); "" for polling.
         #[arg(long)]
         listening_address: Option<String>,
     },
-    Delete {
-        name: String,
-    },
+    /// Delete a target (its agent's certificate is no longer accepted).
+    Delete { name: String },
     /// Where polling agents connect, and the Space certificate they must trust.
     Endpoint,
     /// Register an offline drop target: deploying to it writes a folder to run elsewhere.

@@ -15,16 +15,22 @@ use domain::variables::MASK;
 
 #[derive(Args, Clone, Default)]
 pub struct ScopeArgs {
+    /// Scope: only in this environment (repeat for several).
     #[arg(long = "env")]
     pub environments: Vec<String>,
+    /// Scope: only on targets with this role (repeat for several).
     #[arg(long = "role")]
     pub roles: Vec<String>,
+    /// Scope: only on this target (repeat for several).
     #[arg(long = "target")]
     pub targets: Vec<String>,
+    /// Scope: only in this step (repeat for several).
     #[arg(long = "step")]
     pub steps: Vec<String>,
+    /// Scope: only for releases in this channel (repeat for several).
     #[arg(long = "channel")]
     pub channels: Vec<String>,
+    /// Scope: only for this tenant (repeat for several).
     #[arg(long = "tenant")]
     pub tenants: Vec<String>,
 }
@@ -50,13 +56,16 @@ pub enum VariableCmd {
         name: String,
         /// The value; omit it to read it from stdin (recommended for sensitive values).
         value: Option<String>,
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// Store the value sealed; it is never shown again.
         #[arg(long)]
         sensitive: bool,
         /// Replace the value with this id instead of adding one.
         #[arg(long)]
         id: Option<String>,
+        /// A free-text description.
         #[arg(long, default_value = "")]
         description: String,
         #[command(flatten)]
@@ -67,17 +76,20 @@ pub enum VariableCmd {
     /// `targets`, `steps`, `channels`, `tenants` (lists).
     Import {
         file: std::path::PathBuf,
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
     /// List a project's variables (sensitive values shown as ********).
     List {
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
     /// Delete one value by id.
     Delete {
         id: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
@@ -248,26 +260,35 @@ pub enum TemplateCmd {
     /// Declare (or replace) a variable template.
     Set {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
+        /// A short human-readable label for the variable.
         #[arg(long, default_value = "")]
         label: String,
+        /// A longer explanation of what value to give.
         #[arg(long = "help-text", default_value = "")]
         help_text: String,
         /// text, multiline, sensitive or boolean.
         #[arg(long, default_value = "text")]
         kind: String,
+        /// A release cannot be deployed to an environment without a value (or a default).
         #[arg(long)]
         mandatory: bool,
+        /// The value used when none is set (not allowed for sensitive templates).
         #[arg(long)]
         default: Option<String>,
     },
+    /// List a project's variable templates.
     List {
+        /// The project's name.
         #[arg(long)]
         project: String,
     },
+    /// Delete a variable template.
     Delete {
         name: String,
+        /// The project's name.
         #[arg(long)]
         project: String,
     },

@@ -109,6 +109,27 @@ pub struct StepRun {
     pub targets: Vec<TargetRun>,
 }
 
+impl StepRun {
+    /// The targets that did not succeed, with why: "web-01 (exit code 3), web-02 (...)".
+    pub fn failures(&self) -> String {
+        let failed: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|t| t.state != RunState::Success)
+            .map(|t| match (&t.error, t.exit_code) {
+                (Some(e), _) => format!("{} ({e})", t.target),
+                (None, Some(c)) => format!("{} (exit code {c})", t.target),
+                (None, None) => format!("{} ({})", t.target, t.state.as_str()),
+            })
+            .collect();
+        if failed.is_empty() {
+            "one or more targets".into()
+        } else {
+            failed.join(", ")
+        }
+    }
+}
+
 /// One deployment of a release to an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {

@@ -179,6 +179,7 @@ impl From<PackageManifest> for pb::PackageManifest {
             size,
             sha256,
             format: format.extension().into(),
+            chunk_count: chunks.len() as u64,
             chunks: chunks
                 .into_iter()
                 .map(|c| pb::ChunkRef {
@@ -204,6 +205,7 @@ impl TryFrom<pb::PackageManifest> for PackageManifest {
             chunks,
             uploaded_at,
             new_bytes_stored: _,
+            chunk_count: _,
         } = m;
         let format: ArchiveFormat = format.parse().map_err(|_| WireError::Invalid {
             field: "format",

@@ -89,7 +89,15 @@ impl Packages for PackagesApi {
         let pb::ListPackagesRequest { id, page: p } = req.into_inner();
         let l = self.service.list(&id, page(p)?)?;
         ok(pb::ListPackagesResponse {
-            packages: l.items.into_iter().map(Into::into).collect(),
+            // A list answers without the chunk lists (chunk_count says how many).
+            packages: l
+                .items
+                .into_iter()
+                .map(|m| pb::PackageManifest {
+                    chunks: Vec::new(),
+                    ..m.into()
+                })
+                .collect(),
             next_page_token: token(l.next),
         })
     }

@@ -2,16 +2,19 @@
 //! [`ChannelService`].
 
 use domain::model::Channel;
+use domain::project_doc::DocFormat;
 use proto::space::v1 as pb;
 use proto::space::v1::channels_server::Channels;
 use proto::space::v1::projects_server::Projects;
 
 use super::{Resp, ok, page, token};
 use crate::error::ApiError;
+use crate::services::project_code::{ApplyOutcome, ProjectCodeService};
 use crate::services::projects::{ChannelService, ProjectService};
 
 pub struct ProjectsApi {
     pub service: ProjectService,
+    pub code: ProjectCodeService,
 }
 
 #[tonic::async_trait]
@@ -43,6 +46,62 @@ impl Projects for ProjectsApi {
         let pb::ByName { name } = req.into_inner();
         self.service.delete(&name).await?;
         ok(pb::Empty {})
+    }
+
+    async fn export(
+        &self,
+        req: tonic::Request<pb::ExportProjectRequest>,
+    ) -> Resp<pb::ProjectDocument> {
+        let pb::ExportProjectRequest { name, format } = req.into_inner();
+        let format = match format.to_ascii_lowercase().as_str() {
+            "" | "yaml" | "yml" => DocFormat::Yaml,
+            "json" => DocFormat::Json,
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "unknown document format '{}': use yaml or json",
+                    domain::text::clean(other, 20)
+                ))
+                .into());
+            }
+        };
+        let doc = self.code.export(&name)?;
+        ok(pb::ProjectDocument {
+            project: doc.project.name.clone(),
+            format: if format == DocFormat::Json {
+                "json"
+            } else {
+                "yaml"
+            }
+            .into(),
+            text: doc.render(format),
+        })
+    }
+
+    async fn apply(
+        &self,
+        req: tonic::Request<pb::ApplyProjectRequest>,
+    ) -> Resp<pb::ApplyProjectResponse> {
+        let pb::ApplyProjectRequest { text, dry_run } = req.into_inner();
+        let ApplyOutcome {
+            project,
+            changes,
+            applied,
+            notes,
+        } = self.code.apply(&text, dry_run).await?;
+        ok(pb::ApplyProjectResponse {
+            project,
+            changes: changes
+                .into_iter()
+                .map(|c| pb::PlannedChange {
+                    action: c.action.as_str().into(),
+                    kind: c.kind.into(),
+                    name: c.name,
+                    detail: c.detail,
+                })
+                .collect(),
+            applied,
+            notes,
+        })
     }
 }
 

@@ -319,7 +319,7 @@ impl Engine {
                     outputs.extend(outs);
                 }
             }
-            let (ok, was_cancelled) = match d.lock() {
+            let (ok, was_cancelled, failed_on) = match d.lock() {
                 Ok(g) => (
                     g.steps[i]
                         .targets
@@ -329,8 +329,9 @@ impl Engine {
                         .targets
                         .iter()
                         .any(|t| t.state == RunState::Cancelled),
+                    g.steps[i].failures(),
                 ),
-                Err(_) => (false, false),
+                Err(_) => (false, false, String::new()),
             };
             self.update(&d, |d| {
                 d.steps[i].state = if ok {
@@ -346,10 +347,7 @@ impl Engine {
                 break;
             }
             if !ok {
-                failure = Some(format!(
-                    "step '{}' failed on one or more targets",
-                    step.name
-                ));
+                failure = Some(format!("step '{}' failed on {failed_on}", step.name));
                 break;
             }
         }
@@ -363,26 +361,18 @@ impl Engine {
         failure: Option<String>,
         cancelled: bool,
     ) {
-        self.update(d, |d| {
-            for s in d.steps.iter_mut().filter(|s| s.state == RunState::Pending) {
-                s.state = RunState::Skipped;
-            }
-            d.state = if cancelled {
-                RunState::Cancelled
-            } else if failure.is_some() {
-                RunState::Failed
-            } else {
-                RunState::Success
-            };
-            d.error = failure
-                .clone()
-                .or(cancelled.then(|| "cancelled".to_string()));
-            d.finished_at = Some(domain::model::now());
-        });
-        let (n, id, state, env) = match d.lock() {
-            Ok(g) => (g.number, g.id.clone(), g.state, g.environment.clone()),
+        let state = if cancelled {
+            RunState::Cancelled
+        } else if failure.is_some() {
+            RunState::Failed
+        } else {
+            RunState::Success
+        };
+        let (n, id, env) = match d.lock() {
+            Ok(g) => (g.number, g.id.clone(), g.environment.clone()),
             Err(_) => return,
         };
+        // The last line goes out before the final state: a watcher stops at the final state.
         self.log(
             n,
             "",
@@ -390,6 +380,16 @@ impl Engine {
             "info",
             &format!("Deployment {id} {}", state.as_str()),
         );
+        self.update(d, |d| {
+            for s in d.steps.iter_mut().filter(|s| s.state == RunState::Pending) {
+                s.state = RunState::Skipped;
+            }
+            d.state = state;
+            d.error = failure
+                .clone()
+                .or(cancelled.then(|| "cancelled".to_string()));
+            d.finished_at = Some(domain::model::now());
+        });
         tracing::info!(deployment = %id, state = state.as_str(), "deployment finished");
         if let Ok(mut l) = self.live.lock() {
             l.remove(&n);

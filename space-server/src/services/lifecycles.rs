@@ -17,7 +17,7 @@ pub struct LifecycleService {
 impl LifecycleService {
     /// Checks phases: named uniquely, non-empty, naming existing environments (or known
     /// Spaces) at most once.
-    fn validate(&self, l: &Lifecycle) -> ApiResult<()> {
+    pub(crate) fn validate(&self, l: &Lifecycle) -> ApiResult<()> {
         check_name("lifecycle", &l.name)?;
         if l.phases.is_empty() {
             return Err(ApiError::Invalid(format!(

@@ -7,6 +7,7 @@ pub mod environments;
 pub mod lifecycles;
 pub mod packages;
 pub mod process;
+pub mod project_code;
 pub mod projects;
 pub mod releases;
 pub mod targets;
@@ -52,6 +53,7 @@ pub struct Services {
     pub environments: environments::EnvironmentService,
     pub lifecycles: lifecycles::LifecycleService,
     pub projects: projects::ProjectService,
+    pub project_code: project_code::ProjectCodeService,
     pub channels: projects::ChannelService,
     pub process: process::ProcessService,
     pub variables: variables::VariableService,
@@ -69,6 +71,9 @@ impl Services {
                 state: state.clone(),
             },
             projects: projects::ProjectService {
+                state: state.clone(),
+            },
+            project_code: project_code::ProjectCodeService {
                 state: state.clone(),
             },
             channels: projects::ChannelService {

@@ -257,21 +257,18 @@ impl PackageService {
         self.state.package(id, version)
     }
 
-    /// A page of manifests (of package `id`, or all when empty), without their chunk lists.
+    /// A page of manifests (of package `id`, or all when empty).
     pub fn list(&self, id: &str, page: Page) -> ApiResult<Listed<PackageManifest>> {
         let prefix = if id.is_empty() {
             String::new()
         } else {
             prefix_of(&[id])
         };
-        let (mut items, next) = self.state.store.list_records::<PackageManifest>(
+        let (items, next) = self.state.store.list_records::<PackageManifest>(
             &prefix,
             page.after.as_deref(),
             page.size,
         )?;
-        for m in &mut items {
-            m.chunks.clear();
-        }
         Ok(Listed { items, next })
     }
 

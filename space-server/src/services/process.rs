@@ -38,6 +38,17 @@ impl SpaceState {
 
 impl ProcessService {
     fn validate(&self, project: &str, s: &Step) -> ApiResult<()> {
+        self.check_step(project, s, &|c| self.state.channel(project, c).is_ok())
+    }
+
+    /// The rules of one step, with the project's channels given by `has_channel` (a project
+    /// being applied from a file has its channels in the file).
+    pub(crate) fn check_step(
+        &self,
+        project: &str,
+        s: &Step,
+        has_channel: &dyn Fn(&str) -> bool,
+    ) -> ApiResult<()> {
         check_name("step", &s.name)?;
         if let domain::model::StepAction::RunScript {
             source: domain::model::ScriptSource::Inline(body),
@@ -60,12 +71,12 @@ impl ProcessService {
             })?;
         }
         for c in &s.channels {
-            self.state.channel(project, c).map_err(|_| {
-                ApiError::Invalid(format!(
+            if !has_channel(c) {
+                return Err(ApiError::Invalid(format!(
                     "step '{}' is scoped to channel '{c}', which project '{project}' does not have",
                     s.name
-                ))
-            })?;
+                )));
+            }
         }
         if let Some(id) = s.action.package_id() {
             package_store::validate_id(id)?;

@@ -53,6 +53,27 @@ impl SpaceState {
 
 impl VariableService {
     fn check_scope(&self, project: &str, v: &VariableInput) -> ApiResult<()> {
+        let steps: Vec<String> = (self.state.process(project)?.process.steps)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        self.check_scope_in(
+            project,
+            v,
+            &|c| self.state.channel(project, c).is_ok(),
+            &steps,
+        )
+    }
+
+    /// The scope rules of one value, with the project's channels and steps given (a project
+    /// being applied from a file has them in the file).
+    pub(crate) fn check_scope_in(
+        &self,
+        project: &str,
+        v: &VariableInput,
+        has_channel: &dyn Fn(&str) -> bool,
+        steps: &[String],
+    ) -> ApiResult<()> {
         for e in &v.scope.environments {
             self.state.environment(e).map_err(|_| {
                 ApiError::Invalid(format!(
@@ -62,16 +83,15 @@ impl VariableService {
             })?;
         }
         for c in &v.scope.channels {
-            self.state.channel(project, c).map_err(|_| {
-                ApiError::Invalid(format!(
+            if !has_channel(c) {
+                return Err(ApiError::Invalid(format!(
                     "variable '{}' is scoped to channel '{c}', which project '{project}' does not have",
                     v.name
-                ))
-            })?;
+                )));
+            }
         }
-        let steps = self.state.process(project)?.process.steps;
         for s in &v.scope.steps {
-            if !steps.iter().any(|x| x.name.eq_ignore_ascii_case(s)) {
+            if !steps.iter().any(|x| x.eq_ignore_ascii_case(s)) {
                 return Err(ApiError::Invalid(format!(
                     "variable '{}' is scoped to step '{s}', which project '{project}' does not have",
                     v.name
