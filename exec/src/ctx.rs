@@ -61,6 +61,23 @@ impl<'a> Ctx<'a> {
         self.log(LogStream::Warn, text);
     }
 
+    /// Evaluates a template (a file's text, an inline script) in the mode the variables ask
+    /// for (`Deploy.Template.Mode`): warnings go to the log, values filters derived from
+    /// secrets join the masked ones.
+    pub fn evaluate(&mut self, text: &str) -> Result<String, domain::variables::VariableError> {
+        let vars = &self.job.variables;
+        let e = vars.evaluate(text, vars.template_mode())?;
+        for s in e.derived_secrets {
+            if !self.secrets.contains(&s) {
+                self.secrets.push(s);
+            }
+        }
+        for w in &e.warnings {
+            self.warn(w);
+        }
+        Ok(e.text)
+    }
+
     /// Fails with [`CANCELLED`] if cancellation was requested.
     pub fn check_cancel(&self) -> Result<(), String> {
         if self.cancel.is_cancelled() {

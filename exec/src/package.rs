@@ -218,7 +218,7 @@ fn substitute_file(ctx: &mut Ctx<'_>, path: &Path, rel: &str) -> Result<(), Stri
         ));
         return Ok(());
     };
-    let new = ctx.job.variables.substitute(&text).map_err(|e| {
+    let new = ctx.evaluate(&text).map_err(|e| {
         format!(
             "cannot substitute variables in '{rel}': {e}{}",
             missing_hint(&e)

@@ -56,7 +56,7 @@ fn private_tmp(work_dir: &Path) -> Result<PathBuf, String> {
 }
 
 fn inline(ctx: &mut Ctx<'_>, syntax: ScriptSyntax, body: &str, dir: &Path) -> Result<(), String> {
-    let text = ctx.job.variables.substitute(body).map_err(|e| {
+    let text = ctx.evaluate(body).map_err(|e| {
         format!(
             "cannot substitute variables in the inline script: {e}{}",
             missing_hint(&e)

@@ -33,3 +33,4 @@ mod promotion_later;
 mod promotion_refusals;
 mod restart_and_logs;
 mod space_api;
+mod templates;

@@ -28,6 +28,7 @@
 mod mask;
 mod resolve;
 mod substitute;
+pub mod template;
 
 #[cfg(test)]
 #[path = "tests/proptests.rs"]
@@ -38,6 +39,9 @@ mod resolve_tests;
 #[cfg(test)]
 #[path = "tests/substitute.rs"]
 mod substitute_tests;
+#[cfg(test)]
+#[path = "tests/template.rs"]
+mod template_tests;
 
 pub use mask::{MASK, MIN_LINE, mask, secret_forms};
 pub use resolve::{Resolved, Specificity, matches, resolve, specificity};
@@ -154,7 +158,7 @@ pub struct ResolvedVariable {
 }
 
 /// Why resolving or substituting variables failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum VariableError {
     /// A `#{name}` reference to a variable that is not defined.
     #[error("variable '{name}' is not defined{}", referenced_suffix(.referenced_by))]
@@ -200,6 +204,29 @@ pub enum VariableError {
         /// The limit that was hit.
         limit: usize,
     },
+    /// A template that does not parse: an unclosed `#{if}`/`#{each}`, a stray `#{else}`, an
+    /// unknown filter, a malformed condition.
+    #[error("template error at line {line}, column {column}: {message}")]
+    Syntax {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    /// A filter that cannot apply to its value (a bad pattern, text that is not base64).
+    #[error("filter {filter}{}: {message}", referenced_suffix(.referenced_by))]
+    Filter {
+        filter: String,
+        message: String,
+        referenced_by: Option<String>,
+    },
+    /// `#{each}` over a value that is not a list (a number, a boolean).
+    #[error(
+        "#{{each}} over '{name}', which is not a list (comma-separated values, a JSON array or object)"
+    )]
+    NotAList { name: String },
+    /// Evaluation took more than [`template::MAX_STEPS`] steps.
+    #[error("the template takes more than {limit} steps to evaluate (loops too large?)")]
+    TooManySteps { limit: usize },
     /// A syntax error ([`VariableError::Unterminated`] or a too deep `#{` nesting) inside the
     /// value of a variable; `source` positions are relative to that value.
     #[error("in the value of variable '{variable}': {source}")]

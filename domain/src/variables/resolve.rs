@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use super::substitute::Expander;
+use super::template::eval::Expander;
+use super::template::{Evaluated, MODE_VARIABLE, Mode, OCTOPUS_IGNORE_ERRORS};
 use super::{Candidate, DeployContext, ResolvedVariable, VariableError};
 use crate::model::Scope;
 
@@ -132,21 +133,50 @@ pub struct Resolved {
 impl Resolved {
     /// The fully expanded value of `name` (case-insensitive), or `None` if it is not defined.
     pub fn get(&self, name: &str) -> Result<Option<String>, VariableError> {
-        Expander::new(&self.vars)
+        Expander::new(&self.vars, Mode::Strict)
             .expand_var(name)
             .map(|v| v.map(|v| v.to_string()))
     }
 
-    /// Expands every `#{Name}` reference in `text`.
+    /// Evaluates the template `text` strictly (see [`super::template`]).
     pub fn substitute(&self, text: &str) -> Result<String, VariableError> {
-        Expander::new(&self.vars).substitute(text)
+        Expander::new(&self.vars, Mode::Strict).substitute(text)
+    }
+
+    /// Evaluates the template `text` in `mode`, with the warnings of compatible mode and the
+    /// secrets filters derived.
+    pub fn evaluate(&self, text: &str, mode: Mode) -> Result<Evaluated, VariableError> {
+        let mut e = Expander::new(&self.vars, mode);
+        let text = e.substitute(text)?;
+        let mut derived = std::mem::take(&mut e.derived);
+        derived.sort();
+        derived.dedup();
+        Ok(Evaluated {
+            text,
+            warnings: std::mem::take(&mut e.warnings),
+            derived_secrets: derived,
+        })
+    }
+
+    /// The template mode these variables ask for: `Deploy.Template.Mode = compatible`, or
+    /// `Octopus.Action.Package.IgnoreVariableReplacementErrors = True`; else strict.
+    pub fn template_mode(&self) -> Mode {
+        let is = |name: &str, want: &str| {
+            self.raw(name)
+                .is_some_and(|v| v.value.trim().eq_ignore_ascii_case(want))
+        };
+        if is(MODE_VARIABLE, "compatible") || is(OCTOPUS_IGNORE_ERRORS, "true") {
+            Mode::Compatible
+        } else {
+            Mode::Strict
+        }
     }
 
     /// Every variable with its expanded value, sorted by name (case-insensitive).
     ///
     /// Fails on the first variable that cannot be expanded.
     pub fn expand_all(&self) -> Result<Vec<ResolvedVariable>, VariableError> {
-        let mut expander = Expander::new(&self.vars);
+        let mut expander = Expander::new(&self.vars, Mode::Strict);
         self.vars
             .values()
             .map(|v| {
@@ -169,7 +199,7 @@ impl Resolved {
     /// A sensitive variable whose expansion fails contributes its raw value instead, so a
     /// secret is never left unmasked because of an unrelated error.
     pub fn sensitive_values(&self) -> Vec<String> {
-        let mut expander = Expander::new(&self.vars);
+        let mut expander = Expander::new(&self.vars, Mode::Strict);
         let mut out: Vec<String> = self
             .vars
             .values()

@@ -74,6 +74,7 @@ impl ReleaseService {
         self.state
             .lifecycle(channel.lifecycle.as_deref().unwrap_or(&project.lifecycle))?;
         let process = self.state.process(&project.name)?.process;
+        check_templates(&process)?;
         let vars = self.state.variable_set(&project.name)?;
         for r in &packages {
             if !process.steps.iter().any(|s| {
@@ -245,4 +246,21 @@ fn view(mut r: Release) -> Release {
         }
     }
     r
+}
+
+/// Refuses a process whose inline script is not a template that parses (an unclosed
+/// `#{if}`, an unknown filter): it could never deploy as meant, so it is named now, with the
+/// step, line and column, rather than at deployment time.
+fn check_templates(process: &domain::model::Process) -> ApiResult<()> {
+    for s in &process.steps {
+        if let domain::model::StepAction::RunScript {
+            source: ScriptSource::Inline(body),
+            ..
+        } = &s.action
+        {
+            domain::variables::template::check(body)
+                .map_err(|e| ApiError::Invalid(format!("the script of step '{}': {e}", s.name)))?;
+        }
+    }
+    Ok(())
 }

@@ -225,3 +225,74 @@ proptest! {
         }
     }
 }
+
+/// Fragments of templates, so random inputs reach deep into the parser and evaluator.
+const FRAGMENTS: &[&str] = &[
+    "#{",
+    "}",
+    "##{",
+    "#{if ",
+    "#{unless ",
+    "#{elseif ",
+    "#{else}",
+    "#{/if}",
+    "#{/unless}",
+    "#{each x in ",
+    "#{/each}",
+    "#{calc ",
+    "|",
+    " | ToUpper",
+    " | Replace \"a\" \"$1b\"",
+    " | Substring 2",
+    " | Truncate",
+    " | Format N2",
+    " | FromBase64",
+    " == ",
+    " != ",
+    "\"",
+    "A",
+    "L",
+    "J",
+    "x",
+    "x.k",
+    "[0]",
+    "[",
+    "]",
+    ".",
+    "Octopus.Template.Each.Index",
+    "(",
+    ")",
+    "*",
+    "-",
+    "é",
+    "\n",
+    " ",
+];
+
+proptest! {
+    /// Any text, valid or not, evaluates or fails with an error: never a panic, in either
+    /// mode, and the checks at set and release time agree with evaluation about syntax.
+    #[test]
+    fn templates_never_panic(parts in prop::collection::vec(
+        prop_oneof![
+            4 => prop::sample::select(FRAGMENTS).prop_map(str::to_string),
+            1 => "\\PC{0,4}",
+        ],
+        0..40,
+    )) {
+        let text: String = parts.concat();
+        let cands = vec![
+            Candidate::new("A", "1"),
+            Candidate::new("L", "a,b"),
+            Candidate::new("J", r##"{"k":[1,{"a":"#{A}"}]}"##),
+            Candidate::new("R", "#{A | ToUpper}#{if A}#{L}#{/if}"),
+        ];
+        let r = resolve(&cands, &DeployContext::default());
+        let _ = r.evaluate(&text, template::Mode::Compatible);
+        let strict = r.evaluate(&text, template::Mode::Strict);
+        if template::check(&text).is_err() {
+            prop_assert!(strict.is_err());
+        }
+        let _ = value_problem(&text);
+    }
+}

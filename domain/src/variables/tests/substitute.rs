@@ -130,20 +130,26 @@ fn unterminated_reference() {
 
 #[test]
 fn invalid_names_are_rejected() {
-    let r = vars(&[("A", "1"), ("Uses", "#{A | ToUpper}")]);
-    for text in ["#{}", "#{  }", "#{a|b}", "#{a{b}", "#{\"q\"}"] {
+    let r = vars(&[
+        ("A", "1"),
+        ("Uses", "#{A | ToUpper}"),
+        ("Bad", "#{A | NoSuch}"),
+    ]);
+    for text in ["#{}", "#{  }", "#{a{b}", "#{\"q\"}"] {
         assert!(
             matches!(r.substitute(text), Err(VariableError::InvalidName { .. })),
             "{text}"
         );
     }
-    assert_eq!(
-        r.get("Uses").unwrap_err(),
-        VariableError::InvalidName {
-            name: "A | ToUpper".into(),
-            referenced_by: Some("Uses".into())
-        }
+    // `|` starts a filter now: an unknown one is a syntax error naming it.
+    assert!(
+        matches!(r.substitute("#{a|b}"), Err(VariableError::Syntax { ref message, .. }) if message == "unknown filter 'b'")
     );
+    assert_eq!(r.get("Uses").unwrap().as_deref(), Some("1"));
+    assert!(matches!(
+        r.get("Bad").unwrap_err(),
+        VariableError::InValue { ref variable, .. } if variable == "Bad"
+    ));
     assert!(is_valid_name("Octopus.Action[Step 1].Output:x-y_z"));
     assert!(!is_valid_name(""));
 }

@@ -1,0 +1,605 @@
+//! Evaluating templates against resolved variables: the [`Expander`] memoizes every variable
+//! it expands (a value is a template too), detects cycles, follows loops' bindings and JSON
+//! paths, applies filters, and bounds depth, output and steps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use serde_json::Value as Json;
+
+use super::super::resolve::key;
+use super::super::substitute::is_valid_name;
+use super::super::{MAX_DEPTH, MAX_EXPANDED_LEN, ResolvedVariable, VariableError};
+use super::parse::{Cond, FilterCall, Node, Operand, Piece, Subst};
+use super::{MAX_STEPS, Mode, cache, calc, filters};
+
+/// A loop's current item.
+struct Local {
+    var: String,
+    item: Json,
+    index: usize,
+    count: usize,
+    tainted: bool,
+}
+
+/// What a name denotes: text, or a part of a JSON value; and whether a secret is in it.
+enum Found {
+    Text(Rc<str>),
+    Json(Json),
+}
+
+fn render(f: &Found) -> String {
+    match f {
+        Found::Text(t) => t.to_string(),
+        Found::Json(Json::String(s)) => s.clone(),
+        Found::Json(Json::Null) => String::new(),
+        Found::Json(j) => j.to_string(),
+    }
+}
+
+fn truthy(s: &str) -> bool {
+    let t = s.trim();
+    !(t.is_empty() || t == "0" || t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no"))
+}
+
+/// Expands references against a set of resolved variables. One expander serves one public
+/// call: it memoizes every variable it expands, so shared references are expanded once.
+pub(crate) struct Expander<'v> {
+    vars: &'v BTreeMap<String, ResolvedVariable>,
+    mode: Mode,
+    /// Lookup key -> fully expanded value and whether a secret is in it.
+    memo: HashMap<String, (Rc<str>, bool)>,
+    /// Lookup key -> the value read as JSON (None: it is not JSON).
+    json: HashMap<String, Option<Rc<Json>>>,
+    /// Variables being expanded, outermost first: (key, display name).
+    stack: Vec<(String, &'v str)>,
+    /// Active nesting: variables being expanded plus `#{...#{...}}` bodies being expanded.
+    depth: usize,
+    locals: Vec<Local>,
+    steps: usize,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) derived: Vec<String>,
+}
+
+impl<'v> Expander<'v> {
+    pub(crate) fn new(vars: &'v BTreeMap<String, ResolvedVariable>, mode: Mode) -> Self {
+        Expander {
+            vars,
+            mode,
+            memo: HashMap::new(),
+            json: HashMap::new(),
+            stack: Vec::new(),
+            depth: 0,
+            locals: Vec::new(),
+            steps: 0,
+            warnings: Vec::new(),
+            derived: Vec::new(),
+        }
+    }
+
+    /// Clears the in-progress state after an error, keeping the memo of completed expansions.
+    pub(crate) fn reset(&mut self) {
+        self.stack.clear();
+        self.depth = 0;
+        self.locals.clear();
+    }
+
+    /// Evaluates top-level `text`. In compatible mode a text that does not parse is returned
+    /// unchanged (with a warning).
+    pub(crate) fn substitute(&mut self, text: &str) -> Result<String, VariableError> {
+        if !text.contains("#{") {
+            return Ok(text.to_string());
+        }
+        let parsed = cache::parsed(text);
+        let nodes = match (&*parsed, self.mode) {
+            (Ok(n), _) => n,
+            (Err(e), Mode::Compatible) => {
+                self.warnings
+                    .push(format!("{e}: the text was left as it is"));
+                return Ok(text.to_string());
+            }
+            (Err(e), Mode::Strict) => return Err(e.clone()),
+        };
+        let mut out = String::with_capacity(text.len());
+        self.nodes(nodes, None, &mut out)?;
+        Ok(out)
+    }
+
+    /// The expanded value of variable `name`, or `None` if it is not defined.
+    pub(crate) fn expand_var(&mut self, name: &str) -> Result<Option<Rc<str>>, VariableError> {
+        Ok(self.var(name)?.map(|(v, _)| v))
+    }
+
+    fn var(&mut self, name: &str) -> Result<Option<(Rc<str>, bool)>, VariableError> {
+        let k = key(name);
+        if let Some(v) = self.memo.get(&k) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(var) = self.vars.get(&k) else {
+            return Ok(None);
+        };
+        if let Some(i) = self.stack.iter().position(|(s, _)| *s == k) {
+            let mut chain: Vec<String> =
+                self.stack[i..].iter().map(|(_, n)| n.to_string()).collect();
+            chain.push(var.name.clone());
+            return Err(VariableError::Cycle { chain });
+        }
+        if self.depth >= MAX_DEPTH {
+            let mut chain: Vec<String> = self.stack.iter().map(|(_, n)| n.to_string()).collect();
+            chain.push(var.name.clone());
+            return Err(VariableError::TooDeep {
+                limit: MAX_DEPTH,
+                chain,
+            });
+        }
+        let mut tainted = var.sensitive;
+        let value: Rc<str> = if var.value.contains("#{") {
+            let parsed = cache::parsed(&var.value);
+            match (&*parsed, self.mode) {
+                (Ok(nodes), _) => {
+                    let mut out = String::with_capacity(var.value.len());
+                    self.stack.push((k.clone(), var.name.as_str()));
+                    self.depth += 1;
+                    // A value is evaluated outside any loop: it cannot see a loop's item.
+                    let locals = std::mem::take(&mut self.locals);
+                    let result = self.nodes(nodes, Some(&var.name), &mut out);
+                    self.locals = locals;
+                    self.depth -= 1;
+                    self.stack.pop();
+                    tainted |= result?;
+                    Rc::from(out)
+                }
+                // A sensitive value that is not a well-formed template (an unterminated `#{`
+                // in a password) is used literally: it was accepted so at set time.
+                (Err(_), _) if var.sensitive => Rc::from(var.value.as_str()),
+                (Err(e), Mode::Compatible) => {
+                    self.warnings.push(format!(
+                        "in the value of variable '{}': {e}: used as it is",
+                        var.name
+                    ));
+                    Rc::from(var.value.as_str())
+                }
+                (Err(e), Mode::Strict) => {
+                    return Err(VariableError::InValue {
+                        variable: var.name.clone(),
+                        source: Box::new(e.clone()),
+                    });
+                }
+            }
+        } else {
+            Rc::from(var.value.as_str())
+        };
+        self.memo.insert(k, (value.clone(), tainted));
+        Ok(Some((value, tainted)))
+    }
+
+    fn step(&mut self, out: &str) -> Result<(), VariableError> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(VariableError::TooManySteps { limit: MAX_STEPS });
+        }
+        if out.len() > MAX_EXPANDED_LEN {
+            return Err(VariableError::TooLarge {
+                limit: MAX_EXPANDED_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends the evaluation of `nodes` to `out`; `owner` is the variable whose value they
+    /// come from (for error messages). Returns whether a secret went into `out`.
+    fn nodes(
+        &mut self,
+        nodes: &[Node],
+        owner: Option<&str>,
+        out: &mut String,
+    ) -> Result<bool, VariableError> {
+        let mut tainted = false;
+        for node in nodes {
+            self.step(out)?;
+            tainted |= match node {
+                Node::Text(t) => {
+                    out.push_str(t);
+                    false
+                }
+                Node::Subst(s) => self.subst(s, owner, out)?,
+                Node::If {
+                    branches,
+                    otherwise,
+                } => {
+                    let mut chosen = otherwise;
+                    for (c, body) in branches {
+                        if self.cond(c, owner)? {
+                            chosen = body;
+                            break;
+                        }
+                    }
+                    self.nodes(chosen, owner, out)?
+                }
+                Node::Each { var, source, body } => self.each(var, source, body, owner, out)?,
+                Node::Calc { expr, raw } => self.calc(expr, raw, owner, out)?,
+            };
+            self.step(out)?;
+        }
+        Ok(tainted)
+    }
+
+    /// The text of pieces (a name or an argument), nested references expanded.
+    fn pieces(
+        &mut self,
+        pieces: &[Piece],
+        owner: Option<&str>,
+    ) -> Result<(String, bool), VariableError> {
+        if let [Piece::Lit(t)] = pieces {
+            return Ok((t.clone(), false));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(VariableError::TooDeep {
+                limit: MAX_DEPTH,
+                chain: self.stack.iter().map(|(_, n)| n.to_string()).collect(),
+            });
+        }
+        let mut s = String::new();
+        let mut tainted = false;
+        self.depth += 1;
+        let mut result = Ok(());
+        for p in pieces {
+            match p {
+                Piece::Lit(t) => s.push_str(t),
+                Piece::Sub(sub) => match self.subst(sub, owner, &mut s) {
+                    Ok(t) => tainted |= t,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                },
+            }
+        }
+        self.depth -= 1;
+        result.map(|()| (s, tainted))
+    }
+
+    fn missing(
+        &mut self,
+        s: &Subst,
+        name: &str,
+        owner: Option<&str>,
+        out: &mut String,
+    ) -> Result<bool, VariableError> {
+        match self.mode {
+            Mode::Strict => Err(VariableError::Missing {
+                name: name.to_string(),
+                referenced_by: owner.map(str::to_string),
+            }),
+            Mode::Compatible => {
+                self.warnings.push(format!(
+                    "variable '{name}' is not defined: '{}' was left as it is",
+                    s.raw
+                ));
+                out.push_str(&s.raw);
+                Ok(false)
+            }
+        }
+    }
+
+    /// `#{Name | filters}`.
+    fn subst(
+        &mut self,
+        s: &Subst,
+        owner: Option<&str>,
+        out: &mut String,
+    ) -> Result<bool, VariableError> {
+        let (name, t0) = self.pieces(&s.name, owner)?;
+        let name = name.trim();
+        if name.is_empty() && !s.filters.is_empty() {
+            // `#{ | NowDate}`: filters over nothing.
+            let (text, t) = self.filtered(String::new(), &s.filters, t0, owner)?;
+            out.push_str(&text);
+            return Ok(t);
+        }
+        if !is_valid_name(name) {
+            return Err(VariableError::InvalidName {
+                name: name.to_string(),
+                referenced_by: owner.map(str::to_string),
+            });
+        }
+        let Some((found, t1)) = self.lookup(name)? else {
+            return self.missing(s, name, owner, out);
+        };
+        let tainted = t0 || t1;
+        if s.filters.is_empty() {
+            match found {
+                Found::Text(t) => out.push_str(&t),
+                f => out.push_str(&render(&f)),
+            }
+            return Ok(tainted);
+        }
+        match self.filtered(render(&found), &s.filters, tainted, owner) {
+            Ok((text, t)) => {
+                out.push_str(&text);
+                Ok(t)
+            }
+            Err(e) if self.mode == Mode::Compatible => {
+                self.warnings
+                    .push(format!("{e}: '{}' was left as it is", s.raw));
+                out.push_str(&s.raw);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies `filters` in order; a filtered secret is a secret too.
+    fn filtered(
+        &mut self,
+        mut text: String,
+        filters: &[FilterCall],
+        mut tainted: bool,
+        owner: Option<&str>,
+    ) -> Result<(String, bool), VariableError> {
+        for f in filters {
+            let mut args = Vec::with_capacity(f.args.len());
+            for a in &f.args {
+                let (v, t) = self.pieces(a, owner)?;
+                tainted |= t;
+                args.push(v);
+            }
+            text =
+                filters::apply(&f.name, &text, &args).map_err(|message| VariableError::Filter {
+                    filter: f.name.clone(),
+                    message,
+                    referenced_by: owner.map(str::to_string),
+                })?;
+            if text.len() > MAX_EXPANDED_LEN {
+                return Err(VariableError::TooLarge {
+                    limit: MAX_EXPANDED_LEN,
+                });
+            }
+        }
+        if tainted && !text.is_empty() {
+            self.derived.push(text.clone());
+        }
+        Ok((text, tainted))
+    }
+
+    /// A name: a loop's item (or a path into it), a loop helper, a variable, or a path into a
+    /// variable holding JSON (`Config.Database.Host`, `Servers[0]`, `Settings[eu]`).
+    fn lookup(&mut self, name: &str) -> Result<Option<(Found, bool)>, VariableError> {
+        if let Some(found) = self.local(name) {
+            return Ok(Some(found));
+        }
+        if let Some((v, t)) = self.var(name)? {
+            return Ok(Some((Found::Text(v), t)));
+        }
+        for (i, c) in name.char_indices().rev() {
+            if (c != '.' && c != '[') || i == 0 {
+                continue;
+            }
+            let base = &name[..i];
+            if !self.vars.contains_key(&key(base)) {
+                continue;
+            }
+            let Some((json, t)) = self.json_of(base)? else {
+                continue;
+            };
+            return Ok(path(&json, &name[i..]).map(|j| (Found::Json(j), t)));
+        }
+        Ok(None)
+    }
+
+    fn local(&self, name: &str) -> Option<(Found, bool)> {
+        let top = self.locals.last()?;
+        let helper = |s: &str| name.eq_ignore_ascii_case(&format!("Octopus.Template.Each.{s}"));
+        let yes = |b: bool| Found::Text(Rc::from(if b { "True" } else { "False" }));
+        if helper("Index") {
+            return Some((Found::Text(Rc::from(top.index.to_string())), false));
+        }
+        if helper("First") {
+            return Some((yes(top.index == 0), false));
+        }
+        if helper("Last") {
+            return Some((yes(top.index + 1 == top.count), false));
+        }
+        for l in self.locals.iter().rev() {
+            if name.eq_ignore_ascii_case(&l.var) {
+                return Some((Found::Json(l.item.clone()), l.tainted));
+            }
+            let Some(rest) = name.get(l.var.len()..) else {
+                continue;
+            };
+            if name[..l.var.len()].eq_ignore_ascii_case(&l.var)
+                && (rest.starts_with('.') || rest.starts_with('['))
+            {
+                return path(&l.item, rest).map(|j| (Found::Json(j), l.tainted));
+            }
+        }
+        None
+    }
+
+    /// The value of `name` read as JSON, if it is a JSON object or array.
+    fn json_of(&mut self, name: &str) -> Result<Option<(Rc<Json>, bool)>, VariableError> {
+        let Some((text, t)) = self.var(name)? else {
+            return Ok(None);
+        };
+        let k = key(name);
+        if let Some(j) = self.json.get(&k) {
+            return Ok(j.clone().map(|j| (j, t)));
+        }
+        let trimmed = text.trim_start();
+        let j = (trimmed.starts_with('{') || trimmed.starts_with('['))
+            .then(|| serde_json::from_str::<Json>(&text).ok())
+            .flatten()
+            .map(Rc::new);
+        self.json.insert(k, j.clone());
+        Ok(j.map(|j| (j, t)))
+    }
+
+    fn operand(&mut self, o: &Operand, owner: Option<&str>) -> Result<String, VariableError> {
+        match o {
+            Operand::Lit(s) => Ok(s.clone()),
+            Operand::Var(s) => {
+                let (name, _) = self.pieces(&s.name, owner)?;
+                // A missing value in a condition counts as empty (as in Octostache).
+                let Some((found, t)) = self.lookup(name.trim())? else {
+                    return Ok(String::new());
+                };
+                Ok(self.filtered(render(&found), &s.filters, t, owner)?.0)
+            }
+        }
+    }
+
+    fn cond(&mut self, c: &Cond, owner: Option<&str>) -> Result<bool, VariableError> {
+        let left = self.operand(&c.left, owner)?;
+        let holds = match &c.compare {
+            None => truthy(&left),
+            Some((eq, right)) => (left == self.operand(right, owner)?) == *eq,
+        };
+        Ok(holds != c.negate)
+    }
+
+    fn each(
+        &mut self,
+        var: &str,
+        source: &Subst,
+        body: &[Node],
+        owner: Option<&str>,
+        out: &mut String,
+    ) -> Result<bool, VariableError> {
+        let (name, _) = self.pieces(&source.name, owner)?;
+        let name = name.trim().to_string();
+        let Some((found, tainted)) = self.lookup(&name)? else {
+            return match self.mode {
+                Mode::Strict => Err(VariableError::Missing {
+                    name,
+                    referenced_by: owner.map(str::to_string),
+                }),
+                Mode::Compatible => {
+                    self.warnings.push(format!(
+                        "#{{each}} over '{name}', which is not defined: nothing was written"
+                    ));
+                    Ok(false)
+                }
+            };
+        };
+        let items: Vec<Json> = match found {
+            Found::Json(Json::Array(a)) => a,
+            Found::Json(Json::Object(o)) => o
+                .into_iter()
+                .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+                .collect(),
+            Found::Json(Json::String(s)) => list(&s),
+            Found::Text(t) => {
+                let trimmed = t.trim_start();
+                match (trimmed.starts_with('[') || trimmed.starts_with('{'))
+                    .then(|| serde_json::from_str::<Json>(&t).ok())
+                    .flatten()
+                {
+                    Some(Json::Array(a)) => a,
+                    Some(Json::Object(o)) => o
+                        .into_iter()
+                        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+                        .collect(),
+                    _ => list(&t),
+                }
+            }
+            Found::Json(_) => match self.mode {
+                Mode::Strict => return Err(VariableError::NotAList { name }),
+                Mode::Compatible => {
+                    self.warnings
+                        .push(VariableError::NotAList { name }.to_string());
+                    return Ok(false);
+                }
+            },
+        };
+        let count = items.len();
+        let mut t = false;
+        for (index, item) in items.into_iter().enumerate() {
+            self.locals.push(Local {
+                var: var.to_string(),
+                item,
+                index,
+                count,
+                tainted,
+            });
+            let r = self.nodes(body, owner, out);
+            self.locals.pop();
+            t |= r?;
+        }
+        Ok(t)
+    }
+
+    fn calc(
+        &mut self,
+        expr: &[Piece],
+        raw: &str,
+        owner: Option<&str>,
+        out: &mut String,
+    ) -> Result<bool, VariableError> {
+        let (text, mut tainted) = self.pieces(expr, owner)?;
+        let mut lookup = |n: &str| -> Result<Option<String>, String> {
+            match self.lookup(n) {
+                Ok(Some((f, t))) => {
+                    tainted |= t;
+                    Ok(Some(render(&f)))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        match calc::evaluate(&text, &mut lookup) {
+            Ok(v) => {
+                out.push_str(&v);
+                Ok(tainted)
+            }
+            Err(message) if self.mode == Mode::Compatible => {
+                self.warnings
+                    .push(format!("calc: {message}: '{raw}' was left as it is"));
+                out.push_str(raw);
+                Ok(false)
+            }
+            Err(message) => Err(VariableError::Filter {
+                filter: "calc".into(),
+                message,
+                referenced_by: owner.map(str::to_string),
+            }),
+        }
+    }
+}
+
+/// Comma-separated values, trimmed; an empty text is an empty list.
+fn list(s: &str) -> Vec<Json> {
+    if s.trim().is_empty() {
+        return Vec::new();
+    }
+    s.split(',')
+        .map(|x| Json::String(x.trim().to_string()))
+        .collect()
+}
+
+/// Follows `.Key`, `[0]` and `[Key]` steps from `j`; `None` where a step finds nothing.
+fn path(j: &Json, rest: &str) -> Option<Json> {
+    let mut cur = j;
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let (step, next) = if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            (&r[..end], &r[end..])
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            (&r[..end], &r[end + 1..])
+        } else {
+            return None;
+        };
+        cur = match cur {
+            Json::Array(a) => a.get(step.trim().parse::<usize>().ok()?)?,
+            Json::Object(o) => o.get(step).or_else(|| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(step))
+                    .map(|(_, v)| v)
+            })?,
+            _ => return None,
+        };
+        rest = next;
+    }
+    Some(cur.clone())
+}

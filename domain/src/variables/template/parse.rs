@@ -1,0 +1,522 @@
+//! Parsing templates: `#{...}` tokens (nested, `##{` escaped) into a tree of text,
+//! substitutions with filters, `#{if}`/`#{unless}`/`#{elseif}`/`#{else}`, `#{each}` and
+//! `#{calc}` blocks. Directive words and `|` are only read from the literal text of a token,
+//! never from what a nested reference expands to, so a value cannot inject syntax.
+
+use super::super::{MAX_DEPTH, VariableError};
+use super::filters;
+
+/// A raw piece of text: literal, or a `#{...}` whose body is parsed recursively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Literal(String),
+    /// `start..end` is the whole token in the text, `#{` to `}`.
+    Ref {
+        body: Vec<Segment>,
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Part of a name or an argument: literal text or a nested substitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Lit(String),
+    Sub(Box<Subst>),
+}
+
+/// `#{Name | Filter arg "arg 2" | ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subst {
+    pub name: Vec<Piece>,
+    pub filters: Vec<FilterCall>,
+    /// The token as written, echoed back where a value is missing (compatible mode).
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FilterCall {
+    pub name: String,
+    pub args: Vec<Vec<Piece>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Operand {
+    Lit(String),
+    Var(Subst),
+}
+
+/// `A`, `A == "x"`, `A != B`; `negate` for `unless`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cond {
+    pub negate: bool,
+    pub left: Operand,
+    pub compare: Option<(bool, Operand)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    Text(String),
+    Subst(Subst),
+    If {
+        branches: Vec<(Cond, Vec<Node>)>,
+        otherwise: Vec<Node>,
+    },
+    Each {
+        var: String,
+        source: Subst,
+        body: Vec<Node>,
+    },
+    Calc {
+        expr: Vec<Piece>,
+        raw: String,
+    },
+}
+
+/// Parses `text` into raw segments. Positions in errors are byte offsets into `text`.
+pub(crate) fn segments(text: &str) -> Result<Vec<Segment>, VariableError> {
+    SegmentParser { text, pos: 0 }.sequence(0, None)
+}
+
+struct SegmentParser<'t> {
+    text: &'t str,
+    pos: usize,
+}
+
+impl SegmentParser<'_> {
+    /// Parses until the end of text (`open == None`) or the `}` closing the `#{` at `open`.
+    /// Only ASCII bytes are inspected, so every slice boundary is a char boundary.
+    fn sequence(
+        &mut self,
+        depth: usize,
+        open: Option<usize>,
+    ) -> Result<Vec<Segment>, VariableError> {
+        let bytes = self.text.as_bytes();
+        let mut segments = Vec::new();
+        let mut literal = String::new();
+        let mut start = self.pos;
+        // Inside a token, a `}` between double quotes is text (`Replace "x" "${name}"`).
+        let mut quoted = false;
+        loop {
+            let Some(&b) = bytes.get(self.pos) else {
+                if let Some(position) = open {
+                    return Err(VariableError::Unterminated { position });
+                }
+                literal.push_str(&self.text[start..]);
+                push_literal(&mut segments, literal);
+                return Ok(segments);
+            };
+            let next = bytes.get(self.pos + 1).copied();
+            if b == b'#' && next == Some(b'#') && bytes.get(self.pos + 2) == Some(&b'{') {
+                literal.push_str(&self.text[start..self.pos]);
+                literal.push_str("#{");
+                self.pos += 3;
+                start = self.pos;
+            } else if b == b'#' && next == Some(b'{') {
+                literal.push_str(&self.text[start..self.pos]);
+                push_literal(&mut segments, std::mem::take(&mut literal));
+                if depth >= MAX_DEPTH {
+                    return Err(VariableError::TooDeep {
+                        limit: MAX_DEPTH,
+                        chain: Vec::new(),
+                    });
+                }
+                let at = self.pos;
+                self.pos += 2;
+                let body = self.sequence(depth + 1, Some(at))?;
+                segments.push(Segment::Ref {
+                    body,
+                    start: at,
+                    end: self.pos,
+                });
+                start = self.pos;
+            } else if b == b'"' && open.is_some() {
+                quoted = !quoted;
+                self.pos += 1;
+            } else if b == b'}' && open.is_some() && !quoted {
+                literal.push_str(&self.text[start..self.pos]);
+                push_literal(&mut segments, literal);
+                self.pos += 1;
+                return Ok(segments);
+            } else {
+                self.pos += 1;
+            }
+        }
+    }
+}
+
+pub(crate) fn push_literal(segments: &mut Vec<Segment>, literal: String) {
+    if !literal.is_empty() {
+        segments.push(Segment::Literal(literal));
+    }
+}
+
+/// Line and column (1-based, in characters) of byte `pos` of `text`.
+pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let before = &text[..pos.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// One top-level token before blocks are built.
+enum Token {
+    Node(Node),
+    Open {
+        kind: &'static str,
+        cond: Option<Cond>,
+        each: Option<(String, Subst)>,
+    },
+    ElseIf(Cond),
+    Else,
+    Close(&'static str),
+}
+
+/// Builds the tree of `text`: a syntax error names its line and column.
+pub(crate) fn template(text: &str) -> Result<Vec<Node>, VariableError> {
+    let mut tokens = Vec::new();
+    for s in segments(text)? {
+        match s {
+            Segment::Literal(t) => tokens.push((Token::Node(Node::Text(t)), 0)),
+            Segment::Ref { body, start, end } => {
+                let t = token(&body, &text[start..end]).map_err(|m| syntax(text, start, m))?;
+                tokens.push((t, start));
+            }
+        }
+    }
+    let mut it = tokens.into_iter();
+    let (nodes, end) = block(text, &mut it, None)?;
+    match end {
+        None => Ok(nodes),
+        Some((_, pos)) => Err(syntax(
+            text,
+            pos,
+            "this has no opening #{if} or #{each}".into(),
+        )),
+    }
+}
+
+pub(crate) fn syntax(text: &str, pos: usize, message: String) -> VariableError {
+    let (line, column) = line_col(text, pos);
+    VariableError::Syntax {
+        message,
+        line,
+        column,
+    }
+}
+
+/// What ended a block: an `else`, `elseif` or close token, with its position.
+type End = Option<(Token, usize)>;
+
+/// Nodes up to the end of text or the next else/elseif/close token (returned).
+fn block(
+    text: &str,
+    it: &mut impl Iterator<Item = (Token, usize)>,
+    opened: Option<(&'static str, usize)>,
+) -> Result<(Vec<Node>, End), VariableError> {
+    let mut nodes = Vec::new();
+    while let Some((t, pos)) = it.next() {
+        match t {
+            Token::Node(n) => nodes.push(n),
+            Token::Open { kind, cond, each } => nodes.push(open(text, it, kind, cond, each, pos)?),
+            end => return Ok((nodes, Some((end, pos)))),
+        }
+    }
+    match opened {
+        Some((kind, pos)) => Err(syntax(
+            text,
+            pos,
+            format!("#{{{kind}}} is not closed: add #{{/{kind}}}"),
+        )),
+        None => Ok((nodes, None)),
+    }
+}
+
+fn open(
+    text: &str,
+    it: &mut impl Iterator<Item = (Token, usize)>,
+    kind: &'static str,
+    cond: Option<Cond>,
+    each: Option<(String, Subst)>,
+    pos: usize,
+) -> Result<Node, VariableError> {
+    if let Some((var, source)) = each {
+        let (body, end) = block(text, it, Some((kind, pos)))?;
+        return match end {
+            Some((Token::Close("each"), _)) => Ok(Node::Each { var, source, body }),
+            Some((_, at)) => Err(syntax(text, at, "expected #{/each} here".into())),
+            None => Err(syntax(
+                text,
+                pos,
+                "#{each} is not closed: add #{/each}".into(),
+            )),
+        };
+    }
+    let mut branches = Vec::new();
+    let mut cond = cond;
+    let mut otherwise = Vec::new();
+    loop {
+        let (body, end) = block(text, it, Some((kind, pos)))?;
+        let Some(c) = cond.take() else {
+            otherwise = body;
+            match end {
+                Some((Token::Close(k), _)) if k == kind => break,
+                Some((_, at)) => {
+                    return Err(syntax(
+                        text,
+                        at,
+                        format!("expected #{{/{kind}}} after #{{else}}"),
+                    ));
+                }
+                None => {
+                    return Err(syntax(
+                        text,
+                        pos,
+                        format!("#{{{kind}}} is not closed: add #{{/{kind}}}"),
+                    ));
+                }
+            }
+        };
+        branches.push((c, body));
+        match end {
+            Some((Token::Close(k), _)) if k == kind => break,
+            Some((Token::ElseIf(c), _)) if kind == "if" => cond = Some(c),
+            Some((Token::Else, _)) => {}
+            Some((_, at)) => return Err(syntax(text, at, format!("expected #{{/{kind}}} here"))),
+            None => {
+                return Err(syntax(
+                    text,
+                    pos,
+                    format!("#{{{kind}}} is not closed: add #{{/{kind}}}"),
+                ));
+            }
+        }
+    }
+    Ok(Node::If {
+        branches,
+        otherwise,
+    })
+}
+
+/// Reads one `#{...}` body.
+fn token(body: &[Segment], raw: &str) -> Result<Token, String> {
+    let lead = match body.first() {
+        Some(Segment::Literal(s)) => s.trim_start(),
+        _ => "",
+    };
+    let word = lead.split_whitespace().next().unwrap_or("");
+    let only = body.len() == 1 && lead.trim_end() == word;
+    let rest = || -> Vec<Segment> {
+        let mut v = body.to_vec();
+        if let Some(Segment::Literal(s)) = v.first_mut() {
+            *s = s.trim_start()[word.len()..].to_string();
+        }
+        v
+    };
+    Ok(match word {
+        "else" if only => Token::Else,
+        "/if" if only => Token::Close("if"),
+        "/unless" if only => Token::Close("unless"),
+        "/each" if only => Token::Close("each"),
+        "if" | "unless" | "elseif" if lead.len() > word.len() => {
+            let c = cond(&rest(), word == "unless")?;
+            match word {
+                "elseif" => Token::ElseIf(c),
+                "if" => Token::Open {
+                    kind: "if",
+                    cond: Some(c),
+                    each: None,
+                },
+                _ => Token::Open {
+                    kind: "unless",
+                    cond: Some(c),
+                    each: None,
+                },
+            }
+        }
+        "each" if lead.len() > word.len() => {
+            let r = rest();
+            let Some(Segment::Literal(s)) = r.first() else {
+                return Err("write #{each item in List}".into());
+            };
+            let mut words = s.split_whitespace();
+            let (Some(var), Some("in")) = (words.next(), words.next()) else {
+                return Err("write #{each item in List}".into());
+            };
+            let after_in = s.find(" in ").map_or(s.len(), |i| i + 4);
+            let mut source = r.clone();
+            source[0] = Segment::Literal(s[after_in.min(s.len())..].to_string());
+            let source = subst(&source, raw)?;
+            Token::Open {
+                kind: "each",
+                cond: None,
+                each: Some((var.to_string(), source)),
+            }
+        }
+        "calc" if lead.len() > word.len() => Token::Node(Node::Calc {
+            expr: pieces(&rest())?,
+            raw: raw.to_string(),
+        }),
+        _ => Token::Node(Node::Subst(subst(body, raw)?)),
+    })
+}
+
+/// Nested references inside a token become substitutions; directives cannot nest.
+fn pieces(body: &[Segment]) -> Result<Vec<Piece>, String> {
+    body.iter()
+        .map(|s| match s {
+            Segment::Literal(t) => Ok(Piece::Lit(t.clone())),
+            Segment::Ref { body, .. } => {
+                let inner = subst(body, "")?;
+                Ok(Piece::Sub(Box::new(inner)))
+            }
+        })
+        .collect()
+}
+
+/// Splits pieces at `sep` found in literal text (outside double quotes).
+fn split(pieces: Vec<Piece>, sep: &str) -> Vec<Vec<Piece>> {
+    let mut parts = Vec::new();
+    let mut part: Vec<Piece> = Vec::new();
+    let mut quoted = false;
+    for p in pieces {
+        let Piece::Lit(t) = p else {
+            part.push(p);
+            continue;
+        };
+        let mut cur = String::new();
+        let mut rest = t.as_str();
+        while let Some(c) = rest.chars().next() {
+            if !quoted && rest.starts_with(sep) {
+                if !cur.is_empty() {
+                    part.push(Piece::Lit(std::mem::take(&mut cur)));
+                }
+                parts.push(std::mem::take(&mut part));
+                rest = &rest[sep.len()..];
+                continue;
+            }
+            if c == '"' {
+                quoted = !quoted;
+            }
+            cur.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if !cur.is_empty() {
+            part.push(Piece::Lit(cur));
+        }
+    }
+    parts.push(part);
+    parts
+}
+
+/// `Name | Filter args | ...`.
+fn subst(body: &[Segment], raw: &str) -> Result<Subst, String> {
+    let mut parts = split(pieces(body)?, "|").into_iter();
+    let name = parts.next().unwrap_or_default();
+    let filters = parts.map(filter_call).collect::<Result<_, _>>()?;
+    Ok(Subst {
+        name,
+        filters,
+        raw: raw.to_string(),
+    })
+}
+
+/// `Replace "a" "b"`: the name, then arguments (quoted, or words; a nested reference is one).
+fn filter_call(pieces: Vec<Piece>) -> Result<FilterCall, String> {
+    let mut words: Vec<Vec<Piece>> = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut quoted = false;
+    for p in pieces {
+        match p {
+            Piece::Lit(t) => {
+                for c in t.chars() {
+                    match c {
+                        '"' => {
+                            if quoted {
+                                words.push(vec![Piece::Lit(cur.take().unwrap_or_default())]);
+                            } else if let Some(w) = cur.take() {
+                                words.push(vec![Piece::Lit(w)]);
+                            }
+                            quoted = !quoted;
+                            if quoted {
+                                cur = Some(String::new());
+                            }
+                        }
+                        c if c.is_whitespace() && !quoted => {
+                            if let Some(w) = cur.take() {
+                                words.push(vec![Piece::Lit(w)]);
+                            }
+                        }
+                        c => cur.get_or_insert_with(String::new).push(c),
+                    }
+                }
+            }
+            sub => {
+                if let Some(w) = cur.take() {
+                    words.push(vec![Piece::Lit(w)]);
+                }
+                words.push(vec![sub]);
+            }
+        }
+    }
+    if quoted {
+        return Err("a filter argument has no closing '\"'".into());
+    }
+    if let Some(w) = cur.take() {
+        words.push(vec![Piece::Lit(w)]);
+    }
+    let mut words = words.into_iter();
+    let name = match words.next().as_deref() {
+        Some([Piece::Lit(n)]) => n.clone(),
+        _ => return Err("a '|' must be followed by a filter name".into()),
+    };
+    if !filters::known(&name) {
+        return Err(format!("unknown filter '{name}'"));
+    }
+    Ok(FilterCall {
+        name,
+        args: words.collect(),
+    })
+}
+
+/// A condition: operand, or operand `==`/`!=` operand.
+fn cond(body: &[Segment], negate: bool) -> Result<Cond, String> {
+    let ps = pieces(body)?;
+    let (sides, eq) = {
+        let by_ne = split(ps.clone(), "!=");
+        if by_ne.len() == 2 {
+            (by_ne, false)
+        } else {
+            (split(ps, "=="), true)
+        }
+    };
+    let mut sides = sides.into_iter();
+    let left = operand(sides.next().unwrap_or_default())?;
+    let compare = match (sides.next(), sides.next()) {
+        (None, _) => None,
+        (Some(r), None) => Some((eq, operand(r)?)),
+        _ => return Err("a condition compares two values at most".into()),
+    };
+    Ok(Cond {
+        negate,
+        left,
+        compare,
+    })
+}
+
+fn operand(pieces: Vec<Piece>) -> Result<Operand, String> {
+    if let [Piece::Lit(t)] = pieces.as_slice() {
+        let t = t.trim();
+        if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+            return Ok(Operand::Lit(t[1..t.len() - 1].to_string()));
+        }
+    }
+    let mut parts = split(pieces, "|").into_iter();
+    let name = parts.next().unwrap_or_default();
+    let filters = parts.map(filter_call).collect::<Result<_, _>>()?;
+    Ok(Operand::Var(Subst {
+        name,
+        filters,
+        raw: String::new(),
+    }))
+}
