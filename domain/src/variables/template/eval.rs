@@ -1,6 +1,7 @@
 //! Evaluating templates against resolved variables: the [`Expander`] memoizes every variable
 //! it expands (a value is a template too), detects cycles, follows loops' bindings and JSON
-//! paths, applies filters, and bounds depth, output and steps.
+//! paths, applies filters, and bounds depth, output and steps (names: `lookup.rs`; blocks:
+//! `blocks.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
@@ -10,25 +11,25 @@ use serde_json::Value as Json;
 use super::super::resolve::key;
 use super::super::substitute::is_valid_name;
 use super::super::{MAX_DEPTH, MAX_EXPANDED_LEN, ResolvedVariable, VariableError};
-use super::parse::{Cond, FilterCall, Node, Operand, Piece, Subst};
-use super::{MAX_STEPS, Mode, cache, calc, filters};
+use super::parse::{FilterCall, Node, Piece, Subst};
+use super::{MAX_STEPS, Mode, cache, filters};
 
 /// A loop's current item.
-struct Local {
-    var: String,
-    item: Json,
-    index: usize,
-    count: usize,
-    tainted: bool,
+pub(super) struct Local {
+    pub(super) var: String,
+    pub(super) item: Json,
+    pub(super) index: usize,
+    pub(super) count: usize,
+    pub(super) tainted: bool,
 }
 
 /// What a name denotes: text, or a part of a JSON value; and whether a secret is in it.
-enum Found {
+pub(super) enum Found {
     Text(Rc<str>),
     Json(Json),
 }
 
-fn render(f: &Found) -> String {
+pub(super) fn render(f: &Found) -> String {
     match f {
         Found::Text(t) => t.to_string(),
         Found::Json(Json::String(s)) => s.clone(),
@@ -37,7 +38,7 @@ fn render(f: &Found) -> String {
     }
 }
 
-fn truthy(s: &str) -> bool {
+pub(super) fn truthy(s: &str) -> bool {
     let t = s.trim();
     !(t.is_empty() || t == "0" || t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no"))
 }
@@ -45,18 +46,18 @@ fn truthy(s: &str) -> bool {
 /// Expands references against a set of resolved variables. One expander serves one public
 /// call: it memoizes every variable it expands, so shared references are expanded once.
 pub(crate) struct Expander<'v> {
-    vars: &'v BTreeMap<String, ResolvedVariable>,
-    mode: Mode,
+    pub(super) vars: &'v BTreeMap<String, ResolvedVariable>,
+    pub(super) mode: Mode,
     /// Lookup key -> fully expanded value and whether a secret is in it.
-    memo: HashMap<String, (Rc<str>, bool)>,
+    pub(super) memo: HashMap<String, (Rc<str>, bool)>,
     /// Lookup key -> the value read as JSON (None: it is not JSON).
-    json: HashMap<String, Option<Rc<Json>>>,
+    pub(super) json: HashMap<String, Option<Rc<Json>>>,
     /// Variables being expanded, outermost first: (key, display name).
-    stack: Vec<(String, &'v str)>,
+    pub(super) stack: Vec<(String, &'v str)>,
     /// Active nesting: variables being expanded plus `#{...#{...}}` bodies being expanded.
-    depth: usize,
-    locals: Vec<Local>,
-    steps: usize,
+    pub(super) depth: usize,
+    pub(super) locals: Vec<Local>,
+    pub(super) steps: usize,
     pub(crate) warnings: Vec<String>,
     pub(crate) derived: Vec<String>,
 }
@@ -110,7 +111,7 @@ impl<'v> Expander<'v> {
         Ok(self.var(name)?.map(|(v, _)| v))
     }
 
-    fn var(&mut self, name: &str) -> Result<Option<(Rc<str>, bool)>, VariableError> {
+    pub(super) fn var(&mut self, name: &str) -> Result<Option<(Rc<str>, bool)>, VariableError> {
         let k = key(name);
         if let Some(v) = self.memo.get(&k) {
             return Ok(Some(v.clone()));
@@ -188,7 +189,7 @@ impl<'v> Expander<'v> {
 
     /// Appends the evaluation of `nodes` to `out`; `owner` is the variable whose value they
     /// come from (for error messages). Returns whether a secret went into `out`.
-    fn nodes(
+    pub(super) fn nodes(
         &mut self,
         nodes: &[Node],
         owner: Option<&str>,
@@ -225,7 +226,7 @@ impl<'v> Expander<'v> {
     }
 
     /// The text of pieces (a name or an argument), nested references expanded.
-    fn pieces(
+    pub(super) fn pieces(
         &mut self,
         pieces: &[Piece],
         owner: Option<&str>,
@@ -330,7 +331,7 @@ impl<'v> Expander<'v> {
     }
 
     /// Applies `filters` in order; a filtered secret is a secret too.
-    fn filtered(
+    pub(super) fn filtered(
         &mut self,
         mut text: String,
         filters: &[FilterCall],
@@ -361,245 +362,4 @@ impl<'v> Expander<'v> {
         }
         Ok((text, tainted))
     }
-
-    /// A name: a loop's item (or a path into it), a loop helper, a variable, or a path into a
-    /// variable holding JSON (`Config.Database.Host`, `Servers[0]`, `Settings[eu]`).
-    fn lookup(&mut self, name: &str) -> Result<Option<(Found, bool)>, VariableError> {
-        if let Some(found) = self.local(name) {
-            return Ok(Some(found));
-        }
-        if let Some((v, t)) = self.var(name)? {
-            return Ok(Some((Found::Text(v), t)));
-        }
-        for (i, c) in name.char_indices().rev() {
-            if (c != '.' && c != '[') || i == 0 {
-                continue;
-            }
-            let base = &name[..i];
-            if !self.vars.contains_key(&key(base)) {
-                continue;
-            }
-            let Some((json, t)) = self.json_of(base)? else {
-                continue;
-            };
-            return Ok(path(&json, &name[i..]).map(|j| (Found::Json(j), t)));
-        }
-        Ok(None)
-    }
-
-    fn local(&self, name: &str) -> Option<(Found, bool)> {
-        let top = self.locals.last()?;
-        let helper = |s: &str| name.eq_ignore_ascii_case(&format!("Octopus.Template.Each.{s}"));
-        let yes = |b: bool| Found::Text(Rc::from(if b { "True" } else { "False" }));
-        if helper("Index") {
-            return Some((Found::Text(Rc::from(top.index.to_string())), false));
-        }
-        if helper("First") {
-            return Some((yes(top.index == 0), false));
-        }
-        if helper("Last") {
-            return Some((yes(top.index + 1 == top.count), false));
-        }
-        for l in self.locals.iter().rev() {
-            if name.eq_ignore_ascii_case(&l.var) {
-                return Some((Found::Json(l.item.clone()), l.tainted));
-            }
-            let Some(rest) = name.get(l.var.len()..) else {
-                continue;
-            };
-            if name[..l.var.len()].eq_ignore_ascii_case(&l.var)
-                && (rest.starts_with('.') || rest.starts_with('['))
-            {
-                return path(&l.item, rest).map(|j| (Found::Json(j), l.tainted));
-            }
-        }
-        None
-    }
-
-    /// The value of `name` read as JSON, if it is a JSON object or array.
-    fn json_of(&mut self, name: &str) -> Result<Option<(Rc<Json>, bool)>, VariableError> {
-        let Some((text, t)) = self.var(name)? else {
-            return Ok(None);
-        };
-        let k = key(name);
-        if let Some(j) = self.json.get(&k) {
-            return Ok(j.clone().map(|j| (j, t)));
-        }
-        let trimmed = text.trim_start();
-        let j = (trimmed.starts_with('{') || trimmed.starts_with('['))
-            .then(|| serde_json::from_str::<Json>(&text).ok())
-            .flatten()
-            .map(Rc::new);
-        self.json.insert(k, j.clone());
-        Ok(j.map(|j| (j, t)))
-    }
-
-    fn operand(&mut self, o: &Operand, owner: Option<&str>) -> Result<String, VariableError> {
-        match o {
-            Operand::Lit(s) => Ok(s.clone()),
-            Operand::Var(s) => {
-                let (name, _) = self.pieces(&s.name, owner)?;
-                // A missing value in a condition counts as empty (as in Octostache).
-                let Some((found, t)) = self.lookup(name.trim())? else {
-                    return Ok(String::new());
-                };
-                Ok(self.filtered(render(&found), &s.filters, t, owner)?.0)
-            }
-        }
-    }
-
-    fn cond(&mut self, c: &Cond, owner: Option<&str>) -> Result<bool, VariableError> {
-        let left = self.operand(&c.left, owner)?;
-        let holds = match &c.compare {
-            None => truthy(&left),
-            Some((eq, right)) => (left == self.operand(right, owner)?) == *eq,
-        };
-        Ok(holds != c.negate)
-    }
-
-    fn each(
-        &mut self,
-        var: &str,
-        source: &Subst,
-        body: &[Node],
-        owner: Option<&str>,
-        out: &mut String,
-    ) -> Result<bool, VariableError> {
-        let (name, _) = self.pieces(&source.name, owner)?;
-        let name = name.trim().to_string();
-        let Some((found, tainted)) = self.lookup(&name)? else {
-            return match self.mode {
-                Mode::Strict => Err(VariableError::Missing {
-                    name,
-                    referenced_by: owner.map(str::to_string),
-                }),
-                Mode::Compatible => {
-                    self.warnings.push(format!(
-                        "#{{each}} over '{name}', which is not defined: nothing was written"
-                    ));
-                    Ok(false)
-                }
-            };
-        };
-        let items: Vec<Json> = match found {
-            Found::Json(Json::Array(a)) => a,
-            Found::Json(Json::Object(o)) => o
-                .into_iter()
-                .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
-                .collect(),
-            Found::Json(Json::String(s)) => list(&s),
-            Found::Text(t) => {
-                let trimmed = t.trim_start();
-                match (trimmed.starts_with('[') || trimmed.starts_with('{'))
-                    .then(|| serde_json::from_str::<Json>(&t).ok())
-                    .flatten()
-                {
-                    Some(Json::Array(a)) => a,
-                    Some(Json::Object(o)) => o
-                        .into_iter()
-                        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
-                        .collect(),
-                    _ => list(&t),
-                }
-            }
-            Found::Json(_) => match self.mode {
-                Mode::Strict => return Err(VariableError::NotAList { name }),
-                Mode::Compatible => {
-                    self.warnings
-                        .push(VariableError::NotAList { name }.to_string());
-                    return Ok(false);
-                }
-            },
-        };
-        let count = items.len();
-        let mut t = false;
-        for (index, item) in items.into_iter().enumerate() {
-            self.locals.push(Local {
-                var: var.to_string(),
-                item,
-                index,
-                count,
-                tainted,
-            });
-            let r = self.nodes(body, owner, out);
-            self.locals.pop();
-            t |= r?;
-        }
-        Ok(t)
-    }
-
-    fn calc(
-        &mut self,
-        expr: &[Piece],
-        raw: &str,
-        owner: Option<&str>,
-        out: &mut String,
-    ) -> Result<bool, VariableError> {
-        let (text, mut tainted) = self.pieces(expr, owner)?;
-        let mut lookup = |n: &str| -> Result<Option<String>, String> {
-            match self.lookup(n) {
-                Ok(Some((f, t))) => {
-                    tainted |= t;
-                    Ok(Some(render(&f)))
-                }
-                Ok(None) => Ok(None),
-                Err(e) => Err(e.to_string()),
-            }
-        };
-        match calc::evaluate(&text, &mut lookup) {
-            Ok(v) => {
-                out.push_str(&v);
-                Ok(tainted)
-            }
-            Err(message) if self.mode == Mode::Compatible => {
-                self.warnings
-                    .push(format!("calc: {message}: '{raw}' was left as it is"));
-                out.push_str(raw);
-                Ok(false)
-            }
-            Err(message) => Err(VariableError::Filter {
-                filter: "calc".into(),
-                message,
-                referenced_by: owner.map(str::to_string),
-            }),
-        }
-    }
-}
-
-/// Comma-separated values, trimmed; an empty text is an empty list.
-fn list(s: &str) -> Vec<Json> {
-    if s.trim().is_empty() {
-        return Vec::new();
-    }
-    s.split(',')
-        .map(|x| Json::String(x.trim().to_string()))
-        .collect()
-}
-
-/// Follows `.Key`, `[0]` and `[Key]` steps from `j`; `None` where a step finds nothing.
-fn path(j: &Json, rest: &str) -> Option<Json> {
-    let mut cur = j;
-    let mut rest = rest;
-    while !rest.is_empty() {
-        let (step, next) = if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            (&r[..end], &r[end..])
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']')?;
-            (&r[..end], &r[end + 1..])
-        } else {
-            return None;
-        };
-        cur = match cur {
-            Json::Array(a) => a.get(step.trim().parse::<usize>().ok()?)?,
-            Json::Object(o) => o.get(step).or_else(|| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(step))
-                    .map(|(_, v)| v)
-            })?,
-            _ => return None,
-        };
-        rest = next;
-    }
-    Some(cur.clone())
 }

@@ -23,12 +23,15 @@
 //! nested loops cannot run away), regular expressions of at most 1 KiB. Parsed templates are
 //! cached ([`cache`]), so the same file or value is parsed once per process.
 
+mod blocks;
 pub(crate) mod cache;
 mod calc;
 pub(crate) mod eval;
 mod filters;
 mod format;
+mod lookup;
 pub(crate) mod parse;
+mod token;
 
 /// Most nodes one evaluation may visit.
 pub const MAX_STEPS: usize = 5_000_000;

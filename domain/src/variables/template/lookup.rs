@@ -1,0 +1,115 @@
+//! What a name denotes while evaluating: a loop's item or a path into it, the loop helpers,
+//! a variable, or a path into a variable whose value is JSON.
+
+use std::rc::Rc;
+
+use serde_json::Value as Json;
+
+use super::super::VariableError;
+use super::super::resolve::key;
+use super::eval::{Expander, Found};
+
+impl Expander<'_> {
+    /// A name: a loop's item (or a path into it), a loop helper, a variable, or a path into a
+    /// variable holding JSON (`Config.Database.Host`, `Servers[0]`, `Settings[eu]`).
+    pub(super) fn lookup(&mut self, name: &str) -> Result<Option<(Found, bool)>, VariableError> {
+        if let Some(found) = self.local(name) {
+            return Ok(Some(found));
+        }
+        if let Some((v, t)) = self.var(name)? {
+            return Ok(Some((Found::Text(v), t)));
+        }
+        for (i, c) in name.char_indices().rev() {
+            if (c != '.' && c != '[') || i == 0 {
+                continue;
+            }
+            let base = &name[..i];
+            if !self.vars.contains_key(&key(base)) {
+                continue;
+            }
+            let Some((json, t)) = self.json_of(base)? else {
+                continue;
+            };
+            return Ok(path(&json, &name[i..]).map(|j| (Found::Json(j), t)));
+        }
+        Ok(None)
+    }
+
+    pub(super) fn local(&self, name: &str) -> Option<(Found, bool)> {
+        let top = self.locals.last()?;
+        let helper = |s: &str| name.eq_ignore_ascii_case(&format!("Octopus.Template.Each.{s}"));
+        let yes = |b: bool| Found::Text(Rc::from(if b { "True" } else { "False" }));
+        if helper("Index") {
+            return Some((Found::Text(Rc::from(top.index.to_string())), false));
+        }
+        if helper("First") {
+            return Some((yes(top.index == 0), false));
+        }
+        if helper("Last") {
+            return Some((yes(top.index + 1 == top.count), false));
+        }
+        for l in self.locals.iter().rev() {
+            if name.eq_ignore_ascii_case(&l.var) {
+                return Some((Found::Json(l.item.clone()), l.tainted));
+            }
+            let Some(rest) = name.get(l.var.len()..) else {
+                continue;
+            };
+            if name[..l.var.len()].eq_ignore_ascii_case(&l.var)
+                && (rest.starts_with('.') || rest.starts_with('['))
+            {
+                return path(&l.item, rest).map(|j| (Found::Json(j), l.tainted));
+            }
+        }
+        None
+    }
+
+    /// The value of `name` read as JSON, if it is a JSON object or array.
+    pub(super) fn json_of(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<(Rc<Json>, bool)>, VariableError> {
+        let Some((text, t)) = self.var(name)? else {
+            return Ok(None);
+        };
+        let k = key(name);
+        if let Some(j) = self.json.get(&k) {
+            return Ok(j.clone().map(|j| (j, t)));
+        }
+        let trimmed = text.trim_start();
+        let j = (trimmed.starts_with('{') || trimmed.starts_with('['))
+            .then(|| serde_json::from_str::<Json>(&text).ok())
+            .flatten()
+            .map(Rc::new);
+        self.json.insert(k, j.clone());
+        Ok(j.map(|j| (j, t)))
+    }
+}
+
+/// Follows `.Key`, `[0]` and `[Key]` steps from `j`; `None` where a step finds nothing.
+pub(super) fn path(j: &Json, rest: &str) -> Option<Json> {
+    let mut cur = j;
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let (step, next) = if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            (&r[..end], &r[end..])
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            (&r[..end], &r[end + 1..])
+        } else {
+            return None;
+        };
+        cur = match cur {
+            Json::Array(a) => a.get(step.trim().parse::<usize>().ok()?)?,
+            Json::Object(o) => o.get(step).or_else(|| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(step))
+                    .map(|(_, v)| v)
+            })?,
+            _ => return None,
+        };
+        rest = next;
+    }
+    Some(cur.clone())
+}
