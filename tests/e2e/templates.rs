@@ -277,3 +277,144 @@ fn a_broken_template_is_named_at_release_creation_and_compatible_mode_leaves_it(
         "{ok}"
     );
 }
+
+/// `variable preview` and `variable evaluate` answer as a deployment would resolve, through
+/// the API, and a secret takes part only as ******** (a condition cannot probe it).
+#[test]
+fn preview_and_evaluate_show_what_a_deployment_would_see_and_never_a_secret() {
+    let s = Space::start();
+    let c = s.cli();
+    c.ok(&["env", "create", "Test"]);
+    c.ok(&["env", "create", "Production"]);
+    c.ok(&[
+        "lifecycle",
+        "create",
+        "Main",
+        "--phase",
+        "T:Test",
+        "--phase",
+        "P:Production",
+    ]);
+    c.ok(&["project", "create", "Web", "--lifecycle", "Main"]);
+    let fp = format!("sha256:{}", "ab".repeat(32));
+    c.ok(&[
+        "target",
+        "add",
+        "web-1",
+        "--fingerprint",
+        &fp,
+        "--env",
+        "Production",
+        "--role",
+        "web",
+    ]);
+    let set = |args: &[&str]| {
+        let mut a = vec!["variable", "set", "--project", "Web"];
+        a.extend(args);
+        c.ok(&a);
+    };
+    set(&["Url", "http://test.local", "--env", "Test"]);
+    set(&["Url", "https://PROD.local", "--env", "Production"]);
+    set(&["Region", "us"]);
+    set(&["Region", "eu", "--role", "web"]);
+    set(&["Conn", "pw=#{Secret}"]);
+    set(&["Broken", "#{Nope}"]);
+    let o = c.run_with_stdin(
+        &[
+            "variable",
+            "set",
+            "--project",
+            "Web",
+            "Secret",
+            "--sensitive",
+        ],
+        Some("hunter2"),
+    );
+    assert!(o.status.success());
+    c.ok(&[
+        "template",
+        "set",
+        "--project",
+        "Web",
+        "Size",
+        "--default",
+        "small",
+    ]);
+
+    let p = c.json(&[
+        "variable",
+        "preview",
+        "--project",
+        "Web",
+        "--env",
+        "Production",
+        "--target",
+        "web-1",
+    ]);
+    let value = |p: &serde_json::Value, name: &str| {
+        p.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {p}"))
+            .clone()
+    };
+    assert_eq!(value(&p, "Url")["value"], "https://PROD.local");
+    assert_eq!(value(&p, "Region")["value"], "eu", "the target's role");
+    assert_eq!(value(&p, "Secret")["value"], "********");
+    assert_eq!(value(&p, "Conn")["value"], "pw=********");
+    assert_eq!(value(&p, "Size")["value"], "small");
+    assert_eq!(value(&p, "Machine.Name")["value"], "web-1");
+    assert!(
+        value(&p, "Broken")["error"]
+            .as_str()
+            .unwrap()
+            .contains("'Nope' is not defined")
+    );
+    assert!(!p.to_string().contains("hunter2"), "{p}");
+    let table = c.ok(&["variable", "preview", "--project", "Web", "--env", "Test"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Url") && l.ends_with("http://test.local")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Region") && l.ends_with("us")),
+        "{table}"
+    );
+
+    let eval = |t: &str, extra: &[&str]| {
+        let mut a = vec![
+            "variable",
+            "evaluate",
+            t,
+            "--project",
+            "Web",
+            "--env",
+            "Production",
+        ];
+        a.extend(extra);
+        c.run(&a)
+    };
+    let o = eval("#{Url | ToLower} #{Region}", &["--target", "web-1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "https://prod.local eu\n"
+    );
+    let o = eval(
+        "#{if Secret == \"hunter2\"}LEAK#{/if}[#{Secret | ToUpper}]",
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[********]\n");
+    let o = eval("#{Missing}", &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("variable 'Missing' is not defined"));
+    let o = eval("#{Missing}", &["--mode", "compatible"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "#{Missing}\n");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning: variable 'Missing' is not defined")
+    );
+}

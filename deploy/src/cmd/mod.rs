@@ -18,6 +18,7 @@ pub mod space;
 pub mod step;
 pub mod target;
 pub mod variable;
+pub mod variable_preview;
 
 use crate::client::Client;
 use crate::output::Format;

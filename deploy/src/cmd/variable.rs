@@ -86,6 +86,21 @@ pub enum VariableCmd {
         #[arg(long)]
         project: String,
     },
+    /// What every variable resolves to for one deployment context (sensitive ones masked).
+    Preview {
+        #[command(flatten)]
+        context: super::variable_preview::ContextArgs,
+    },
+    /// Evaluate one template (#{if}, #{each}, filters...) in a deployment context.
+    Evaluate {
+        /// The template, e.g. '#{Url | ToLower}'.
+        template: String,
+        #[command(flatten)]
+        context: super::variable_preview::ContextArgs,
+        /// strict or compatible (default: as the variables say, Deploy.Template.Mode).
+        #[arg(long, value_parser = ["strict", "compatible"])]
+        mode: Option<String>,
+    },
     /// Delete one value by id.
     Delete {
         id: String,
@@ -219,6 +234,14 @@ pub async fn variable(cmd: VariableCmd, x: Env) -> anyhow::Result<()> {
                 ),
             );
         }
+        VariableCmd::Preview { context } => {
+            return super::variable_preview::preview(&x, context).await;
+        }
+        VariableCmd::Evaluate {
+            template,
+            context,
+            mode,
+        } => return super::variable_preview::evaluate(&x, template, context, mode).await,
         VariableCmd::List { project } => {
             let vs = all_pages(|t| {
                 let mut api = c.variables.clone();

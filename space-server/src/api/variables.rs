@@ -7,14 +7,91 @@ use proto::wire::{VariableInput, template_to_wire, variable_to_wire};
 
 use super::{Resp, ok, page, token};
 use crate::error::ApiError;
+use crate::services::variable_preview::PreviewContext;
 use crate::services::variables::{SetOutcome, VariableService};
+use domain::variables::template::Mode;
 
 pub struct VariablesApi {
     pub service: VariableService,
 }
 
+fn context(c: Option<pb::VariableContext>) -> PreviewContext {
+    let pb::VariableContext {
+        project,
+        environment,
+        roles,
+        target,
+        step,
+        channel,
+        tenant,
+        release,
+    } = c.unwrap_or_default();
+    PreviewContext {
+        project,
+        environment,
+        roles,
+        target,
+        step,
+        channel,
+        tenant,
+        release,
+    }
+}
+
 #[tonic::async_trait]
 impl Variables for VariablesApi {
+    async fn preview(
+        &self,
+        req: tonic::Request<pb::VariableContext>,
+    ) -> Resp<pb::PreviewVariablesResponse> {
+        let c = context(Some(req.into_inner()));
+        let variables = self
+            .service
+            .preview(&c)?
+            .into_iter()
+            .map(|v| pb::PreviewedVariable {
+                name: v.name,
+                value: v.value,
+                sensitive: v.sensitive,
+                error: v.error.unwrap_or_default(),
+            })
+            .collect();
+        ok(pb::PreviewVariablesResponse { variables })
+    }
+
+    async fn evaluate(
+        &self,
+        req: tonic::Request<pb::EvaluateTemplateRequest>,
+    ) -> Resp<pb::EvaluateTemplateResponse> {
+        let pb::EvaluateTemplateRequest {
+            context: c,
+            template,
+            mode,
+        } = req.into_inner();
+        let mode = match mode.to_ascii_lowercase().as_str() {
+            "" => None,
+            "strict" => Some(Mode::Strict),
+            "compatible" => Some(Mode::Compatible),
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "unknown template mode '{}': use strict or compatible",
+                    domain::text::clean(other, 20)
+                ))
+                .into());
+            }
+        };
+        let (e, mode) = self.service.evaluate(&context(c), &template, mode)?;
+        ok(pb::EvaluateTemplateResponse {
+            text: e.text,
+            warnings: e.warnings,
+            mode: match mode {
+                Mode::Strict => "strict",
+                Mode::Compatible => "compatible",
+            }
+            .into(),
+        })
+    }
+
     async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::SetVariableResponse> {
         let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let SetOutcome {

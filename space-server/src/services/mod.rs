@@ -12,6 +12,7 @@ pub mod projects;
 pub mod releases;
 pub mod targets;
 pub mod variable_checks;
+pub mod variable_preview;
 pub mod variables;
 
 use std::sync::Arc;
