@@ -1,6 +1,6 @@
 //! `#{calc A * (B + 2)}`: arithmetic over numbers and variables (`+ - * / %`, parentheses,
-//! unary minus). A name is a variable whose value must be a number; names with `-` in them
-//! are written as nested references (`#{calc #{my-var} + 1}`).
+//! unary minus). A name is a variable whose value must be a number; names with `-` or `/`
+//! in them are written in braces, as in Octostache (`#{calc {my-var} - 1}`).
 
 /// Evaluates `expr`; `lookup` gives a variable's value. Errors say what to fix.
 pub(crate) fn evaluate(
@@ -36,6 +36,15 @@ struct Calc<'a> {
 }
 
 impl Calc<'_> {
+    fn variable(&mut self, name: &str) -> Result<f64, String> {
+        let value =
+            (self.lookup)(name)?.ok_or_else(|| format!("variable '{name}' is not defined"))?;
+        value
+            .trim()
+            .parse()
+            .map_err(|_| format!("variable '{name}' is not a number"))
+    }
+
     fn skip(&mut self) {
         while self.chars.get(self.pos).is_some_and(|c| c.is_whitespace()) {
             self.pos += 1;
@@ -101,6 +110,18 @@ impl Calc<'_> {
                 let n: String = self.chars[start..self.pos].iter().collect();
                 n.parse().map_err(|_| format!("'{n}' is not a number"))
             }
+            Some('{') => {
+                // `{Name}`: any variable name, `-` and `/` included.
+                let start = self.pos + 1;
+                let end = self.chars[start..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .map(|p| start + p)
+                    .ok_or("a '{' has no closing '}'")?;
+                self.pos = end + 1;
+                let name: String = self.chars[start..end].iter().collect();
+                self.variable(name.trim())
+            }
             Some(c) if c.is_alphanumeric() || c == '_' => {
                 let start = self.pos;
                 while self.chars.get(self.pos).is_some_and(|c| {
@@ -109,12 +130,7 @@ impl Calc<'_> {
                     self.pos += 1;
                 }
                 let name: String = self.chars[start..self.pos].iter().collect();
-                let value = (self.lookup)(&name)?
-                    .ok_or_else(|| format!("variable '{name}' is not defined"))?;
-                value
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("variable '{name}' is not a number"))
+                self.variable(&name)
             }
             Some(c) => Err(format!("unexpected '{c}'")),
             None => Err("the expression ends too early".into()),

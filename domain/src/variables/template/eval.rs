@@ -9,7 +9,6 @@ use std::rc::Rc;
 use serde_json::Value as Json;
 
 use super::super::resolve::key;
-use super::super::substitute::is_valid_name;
 use super::super::{MAX_DEPTH, MAX_EXPANDED_LEN, ResolvedVariable, VariableError};
 use super::parse::{FilterCall, Node, Piece, Subst};
 use super::{MAX_STEPS, Mode, cache, filters};
@@ -21,6 +20,11 @@ pub(super) struct Local {
     pub(super) index: usize,
     pub(super) count: usize,
     pub(super) tainted: bool,
+    /// What `#{item}` prints when it is not the item itself: an object's key.
+    pub(super) display: Option<String>,
+    /// For a loop over an indexed collection (`Octopus.Action[A].Name`, ...): its base
+    /// name; the item is the index and `item.Name` is `Base[index].Name`.
+    pub(super) collection: Option<String>,
 }
 
 /// What a name denotes: text, or a part of a JSON value; and whether a secret is in it.
@@ -34,13 +38,38 @@ pub(super) fn render(f: &Found) -> String {
         Found::Text(t) => t.to_string(),
         Found::Json(Json::String(s)) => s.clone(),
         Found::Json(Json::Null) => String::new(),
+        Found::Json(Json::Bool(b)) => if *b { "True" } else { "False" }.to_string(),
         Found::Json(j) => j.to_string(),
     }
 }
 
+/// Octostache's truthiness: exactly "" or "0", or "no"/"false" in any case and spacing, are
+/// false.
 pub(super) fn truthy(s: &str) -> bool {
     let t = s.trim();
-    !(t.is_empty() || t == "0" || t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no"))
+    !(s.is_empty() || s == "0" || t.eq_ignore_ascii_case("false") || t.eq_ignore_ascii_case("no"))
+}
+
+/// A name a reference may use: letters, digits and `. _ - : / ~ ( ) @` and spaces, with
+/// anything but brackets inside `[...]` (`Octopus.Step[Deploy (Web)/API].Status`).
+pub(super) fn is_reference_name(name: &str) -> bool {
+    let mut depth = 0usize;
+    !name.is_empty()
+        && name.chars().all(|c| match c {
+            '[' => {
+                depth += 1;
+                depth == 1
+            }
+            ']' => {
+                let ok = depth == 1;
+                depth = depth.saturating_sub(1);
+                ok
+            }
+            c if c.is_control() => false,
+            _ if depth > 0 => true,
+            c => c.is_alphanumeric() || "._-:/~()@ ".contains(c),
+        })
+        && depth == 0
 }
 
 /// Expands references against a set of resolved variables. One expander serves one public
@@ -273,11 +302,12 @@ impl<'v> Expander<'v> {
                 referenced_by: owner.map(str::to_string),
             }),
             Mode::Compatible => {
+                // Echoed rebuilt, as Octostache does: `#{ Missing|ToUpper }` -> `#{Missing | ToUpper}`.
+                let echo = s.rebuilt();
                 self.warnings.push(format!(
-                    "variable '{name}' is not defined: '{}' was left as it is",
-                    s.raw
+                    "variable '{name}' is not defined: '{echo}' was left as it is"
                 ));
-                out.push_str(&s.raw);
+                out.push_str(&echo);
                 Ok(false)
             }
         }
@@ -298,7 +328,13 @@ impl<'v> Expander<'v> {
             out.push_str(&text);
             return Ok(t);
         }
-        if !is_valid_name(name) {
+        if !is_reference_name(name) {
+            if self.mode == Mode::Compatible {
+                self.warnings
+                    .push(format!("'{}' is not a variable name: left as it is", s.raw));
+                out.push_str(&s.raw);
+                return Ok(false);
+            }
             return Err(VariableError::InvalidName {
                 name: name.to_string(),
                 referenced_by: owner.map(str::to_string),
@@ -321,9 +357,10 @@ impl<'v> Expander<'v> {
                 Ok(t)
             }
             Err(e) if self.mode == Mode::Compatible => {
+                let echo = s.rebuilt();
                 self.warnings
-                    .push(format!("{e}: '{}' was left as it is", s.raw));
-                out.push_str(&s.raw);
+                    .push(format!("{e}: '{echo}' was left as it is"));
+                out.push_str(&echo);
                 Ok(false)
             }
             Err(e) => Err(e),

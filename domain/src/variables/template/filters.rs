@@ -110,29 +110,102 @@ fn escape_with(s: &str, f: impl Fn(char) -> Option<&'static str>) -> String {
     out
 }
 
+/// As Octostache: only `"`, `\`, CR, LF and tab.
 fn json_escape(s: &str) -> String {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    quoted[1..quoted.len().saturating_sub(1).max(1)].to_string()
+    escape_with(s, |c| match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\r' => Some("\\r"),
+        '\n' => Some("\\n"),
+        '\t' => Some("\\t"),
+        _ => None,
+    })
 }
 
+/// `\uXXXX` (UTF-16 units) for `c`.
+fn unicode(c: char, out: &mut String) {
+    let mut units = [0u16; 2];
+    for u in c.encode_utf16(&mut units) {
+        out.push_str(&format!("\\u{u:04x}"));
+    }
+}
+
+/// YAML double-quoted: `\`, `"`, CR, LF, tab escaped; anything outside printable ASCII as
+/// `\uXXXX`.
+fn yaml_double(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c => unicode(c, &mut out),
+        }
+    }
+    out
+}
+
+/// Java properties: `\`, CR, LF, tab escaped, characters above U+00FF as `\uXXXX`; a key
+/// also escapes space, `:` and `=`.
 fn properties(s: &str, key: bool) -> String {
     let mut out = String::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
+    for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\u{c}' => out.push_str("\\f"),
-            ' ' if key || i == 0 => out.push_str("\\ "),
-            '=' | ':' | '#' | '!' if key => {
+            ' ' | ':' | '=' if key => {
                 out.push('\\');
                 out.push(c);
             }
+            c if u32::from(c) > 0xff => unicode(c, &mut out),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Text as bytes in `encoding` (utf8, the default, or unicode: UTF-16LE), for Base64.
+fn encode(s: &str, encoding: Option<&str>) -> Result<Vec<u8>, String> {
+    match encoding.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("utf8") | Some("utf-8") => Ok(s.as_bytes().to_vec()),
+        Some("unicode") => Ok(s.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+        Some(o) => Err(format!("unknown encoding '{o}': use utf8 or unicode")),
+    }
+}
+
+fn decode(b: Vec<u8>, encoding: Option<&str>) -> Result<String, String> {
+    match encoding.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("utf8") | Some("utf-8") => {
+            String::from_utf8(b).map_err(|_| "the decoded value is not UTF-8 text".to_string())
+        }
+        Some("unicode") => {
+            let units: Vec<u16> = b
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
+            String::from_utf16(&units).map_err(|_| "the decoded value is not UTF-16 text".into())
+        }
+        Some(o) => Err(format!("unknown encoding '{o}': use utf8 or unicode")),
+    }
+}
+
+/// How many arguments each filter takes (Octostache echoes a token with any other count).
+fn arity(filter: &str) -> (usize, usize) {
+    match filter {
+        "replace" => (1, 2),
+        "substring" | "truncate" => (1, 2),
+        "format" => (1, 2),
+        "trim" | "tobase64" | "base64encode" | "frombase64" | "base64decode" => (0, 1),
+        "nowdate" | "nowdateutc" => (0, 1),
+        "match" | "startswith" | "endswith" | "contains" => (1, 1),
+        "append" | "prepend" => (1, usize::MAX),
+        _ => (0, 0),
+    }
 }
 
 /// Percent-encodes every byte not in `keep` (and not an ASCII letter or digit).
@@ -156,6 +229,13 @@ fn truthy(b: bool) -> String {
 pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, String> {
     let lower = name.to_ascii_lowercase();
     let f = name;
+    if !known(&lower) {
+        return Err(format!("unknown filter '{name}'"));
+    }
+    let (min, max) = arity(&lower);
+    if args.len() < min || args.len() > max {
+        return Err(format!("{name} does not take {} argument(s)", args.len()));
+    }
     Ok(match lower.as_str() {
         "tolower" => input.to_lowercase(),
         "toupper" => input.to_uppercase(),
@@ -164,7 +244,8 @@ pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, 
             '<' => Some("&lt;"),
             '>' => Some("&gt;"),
             '"' => Some("&quot;"),
-            '\'' => Some("&#39;"),
+            '\'' => Some("&apos;"),
+            '/' => Some("&#x2F;"),
             _ => None,
         }),
         "xmlescape" => escape_with(input, |c| match c {
@@ -176,8 +257,8 @@ pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, 
             _ => None,
         }),
         "jsonescape" => json_escape(input),
-        "yamlsinglequoteescape" => input.replace('\'', "''"),
-        "yamldoublequoteescape" => json_escape(input),
+        "yamlsinglequoteescape" => input.replace('\'', "''").replace('\n', "\n\n"),
+        "yamldoublequoteescape" => yaml_double(input),
         "propertieskeyescape" => properties(input, true),
         "propertiesvalueescape" => properties(input, false),
         "replace" => {
@@ -193,7 +274,12 @@ pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, 
                 2 => (number(&args[0], f)?, number(&args[1], f)?),
                 _ => return Err("Substring takes a length, or a start and a length".into()),
             };
-            let start = start.min(chars.len());
+            if start > chars.len() {
+                return Err(format!(
+                    "the value has {} characters, fewer than the start {start}",
+                    chars.len()
+                ));
+            }
             chars[start..(start + len).min(chars.len())]
                 .iter()
                 .collect()
@@ -201,7 +287,8 @@ pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, 
         "truncate" => {
             let n = number(arg(args, 0, f, "a length")?, f)?;
             if input.chars().count() > n {
-                input.chars().take(n).collect::<String>() + "..."
+                input.chars().take(n).collect::<String>()
+                    + args.get(1).map_or("...", String::as_str)
             } else {
                 input.to_string()
             }
@@ -212,22 +299,28 @@ pub(crate) fn apply(name: &str, input: &str, args: &[String]) -> Result<String, 
             Some("end") => input.trim_end().to_string(),
             Some(o) => return Err(format!("Trim takes start or end, not '{o}'")),
         },
-        "tobase64" | "base64encode" => base64::engine::general_purpose::STANDARD.encode(input),
+        "tobase64" | "base64encode" => base64::engine::general_purpose::STANDARD
+            .encode(encode(input, args.first().map(String::as_str))?),
         "frombase64" | "base64decode" => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(input.trim())
                 .map_err(|_| "the value is not base64".to_string())?;
-            String::from_utf8(bytes)
-                .map_err(|_| "the decoded value is not UTF-8 text".to_string())?
+            decode(bytes, args.first().map(String::as_str))?
         }
         "uriescape" => percent(input, "-_.~:/?#[]@!$&'()*+,;=%"),
         "uridataescape" => percent(input, "-_.~"),
-        "append" => format!("{input}{}", args.join(" ")),
-        "prepend" => format!("{}{input}", args.join(" ")),
+        "append" => format!("{input}{}", args.concat()),
+        "prepend" => format!("{}{input}", args.concat()),
         "startswith" => truthy(input.starts_with(arg(args, 0, f, "a prefix")?)),
         "endswith" => truthy(input.ends_with(arg(args, 0, f, "a suffix")?)),
         "contains" => truthy(input.contains(arg(args, 0, f, "a text to look for")?)),
-        "format" => super::format::value(input, arg(args, 0, f, "a format")?)?,
+        "format" => match args {
+            [kind, fmt] => super::format::typed(input, kind, fmt)?,
+            _ => super::format::value(input, arg(args, 0, f, "a format")?)?,
+        },
+        "nowdate" | "nowdateutc" if !input.is_empty() => {
+            return Err(format!("{name} takes no value: write #{{ | {name}}}"));
+        }
         "nowdate" => super::format::now(false, args.first().map(String::as_str))?,
         "nowdateutc" => super::format::now(true, args.first().map(String::as_str))?,
         _ => return Err(format!("unknown filter '{name}'")),

@@ -36,16 +36,67 @@ pub(crate) fn value(input: &str, fmt: &str) -> Result<String, String> {
     if let Ok(n) = t.parse::<f64>() {
         return number(n, fmt);
     }
-    if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
+    if let Some(d) = parse_date(t) {
         return date(d, fmt);
     }
-    Err(format!(
-        "Format needs a number or an RFC 3339 date, not '{t}'"
-    ))
+    Err(format!("Format needs a number or a date, not '{t}'"))
 }
 
-pub(crate) fn now(_local: bool, fmt: Option<&str>) -> Result<String, String> {
-    date(OffsetDateTime::now_utc(), fmt.unwrap_or("o"))
+/// `NowDate` (the server's clock; no local time zone is read, so it is UTC without an offset)
+/// and `NowDateUtc` (ends in `Z`), in .NET's round-trip form unless a format is given.
+pub(crate) fn now(utc: bool, fmt: Option<&str>) -> Result<String, String> {
+    let default = if utc {
+        "yyyy-MM-ddTHH:mm:ss.fffffffZ"
+    } else {
+        "yyyy-MM-ddTHH:mm:ss.fffffff"
+    };
+    date(OffsetDateTime::now_utc(), fmt.unwrap_or(default))
+}
+
+/// `Format TYPE FMT`: the value read as a Date/DateTime/DateTimeOffset or Int/Double/Decimal.
+pub(crate) fn typed(input: &str, kind: &str, fmt: &str) -> Result<String, String> {
+    let t = input.trim();
+    match kind.to_ascii_lowercase().as_str() {
+        "date" | "datetime" | "datetimeoffset" => date(
+            parse_date(t).ok_or_else(|| format!("'{t}' is not a date"))?,
+            fmt,
+        ),
+        "int" | "double" | "decimal" => number(
+            t.parse().map_err(|_| format!("'{t}' is not a number"))?,
+            fmt,
+        ),
+        other => Err(format!(
+            "Format reads Date, DateTime, DateTimeOffset, Int, Double or Decimal, not '{other}'"
+        )),
+    }
+}
+
+/// RFC 3339, or `yyyy-MM-dd[ HH:mm[:ss]]` with `-` or `/` (UTC).
+fn parse_date(t: &str) -> Option<OffsetDateTime> {
+    if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Some(d);
+    }
+    let t = t.replace('/', "-").replace('T', " ");
+    let (day, clock) = t.split_once(' ').unwrap_or((t.as_str(), "00:00:00"));
+    let mut d = day.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
+    let mut h = clock.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (
+        h.next()??,
+        h.next().flatten().unwrap_or(0),
+        h.next().flatten().unwrap_or(0),
+    );
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(dd).ok()?)
+            .ok()?;
+    let tm = time::Time::from_hms(
+        u8::try_from(hh).ok()?,
+        u8::try_from(mm).ok()?,
+        u8::try_from(ss).ok()?,
+    )
+    .ok()?;
+    Some(time::PrimitiveDateTime::new(date, tm).assume_utc())
 }
 
 fn group(int: &str) -> String {

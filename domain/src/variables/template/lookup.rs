@@ -9,12 +9,23 @@ use super::super::VariableError;
 use super::super::resolve::key;
 use super::eval::{Expander, Found};
 
+/// What a loop's name denotes: a value, or another name to look up (an indexed collection).
+enum Hit {
+    Found(Found, bool),
+    Redirect(String, bool),
+}
+
 impl Expander<'_> {
     /// A name: a loop's item (or a path into it), a loop helper, a variable, or a path into a
-    /// variable holding JSON (`Config.Database.Host`, `Servers[0]`, `Settings[eu]`).
+    /// variable holding JSON (`Config.Database.Host`, `Servers[0]`, `Settings[eu]`; a path
+    /// that finds nothing there is empty, as in Octostache; keys are case-sensitive).
     pub(super) fn lookup(&mut self, name: &str) -> Result<Option<(Found, bool)>, VariableError> {
-        if let Some(found) = self.local(name) {
-            return Ok(Some(found));
+        match self.local(name) {
+            Some(Hit::Found(f, t)) => return Ok(Some((f, t))),
+            Some(Hit::Redirect(other, t)) => {
+                return Ok(self.var(&other)?.map(|(v, t2)| (Found::Text(v), t || t2)));
+            }
+            None => {}
         }
         if let Some((v, t)) = self.var(name)? {
             return Ok(Some((Found::Text(v), t)));
@@ -30,38 +41,72 @@ impl Expander<'_> {
             let Some((json, t)) = self.json_of(base)? else {
                 continue;
             };
-            return Ok(path(&json, &name[i..]).map(|j| (Found::Json(j), t)));
+            let found = path(&json, &name[i..]).unwrap_or(Json::Null);
+            return Ok(Some((Found::Json(found), t)));
         }
         Ok(None)
     }
 
-    pub(super) fn local(&self, name: &str) -> Option<(Found, bool)> {
+    /// A loop's item, a path into it, or a loop helper.
+    fn local(&self, name: &str) -> Option<Hit> {
         let top = self.locals.last()?;
         let helper = |s: &str| name.eq_ignore_ascii_case(&format!("Octopus.Template.Each.{s}"));
         let yes = |b: bool| Found::Text(Rc::from(if b { "True" } else { "False" }));
         if helper("Index") {
-            return Some((Found::Text(Rc::from(top.index.to_string())), false));
+            return Some(Hit::Found(
+                Found::Text(Rc::from(top.index.to_string())),
+                false,
+            ));
         }
         if helper("First") {
-            return Some((yes(top.index == 0), false));
+            return Some(Hit::Found(yes(top.index == 0), false));
         }
         if helper("Last") {
-            return Some((yes(top.index + 1 == top.count), false));
+            return Some(Hit::Found(yes(top.index + 1 == top.count), false));
         }
         for l in self.locals.iter().rev() {
             if name.eq_ignore_ascii_case(&l.var) {
-                return Some((Found::Json(l.item.clone()), l.tainted));
+                let f = match &l.display {
+                    Some(d) => Found::Text(Rc::from(d.as_str())),
+                    None => Found::Json(l.item.clone()),
+                };
+                return Some(Hit::Found(f, l.tainted));
             }
             let Some(rest) = name.get(l.var.len()..) else {
                 continue;
             };
-            if name[..l.var.len()].eq_ignore_ascii_case(&l.var)
-                && (rest.starts_with('.') || rest.starts_with('['))
+            if !(name[..l.var.len()].eq_ignore_ascii_case(&l.var)
+                && (rest.starts_with('.') || rest.starts_with('[')))
             {
-                return path(&l.item, rest).map(|j| (Found::Json(j), l.tainted));
+                continue;
             }
+            if let (Some(base), Json::String(index)) = (&l.collection, &l.item) {
+                return Some(Hit::Redirect(format!("{base}[{index}]{rest}"), l.tainted));
+            }
+            let found = path(&l.item, rest).unwrap_or(Json::Null);
+            return Some(Hit::Found(Found::Json(found), l.tainted));
         }
         None
+    }
+
+    /// The indexes of an indexed collection: `Octopus.Action` for variables named
+    /// `Octopus.Action[A].Name`, `Octopus.Action[B].Name` gives A, B (in name order).
+    pub(super) fn indexes(&self, base: &str) -> Vec<String> {
+        let prefix = format!("{}[", key(base));
+        let mut out: Vec<String> = Vec::new();
+        for (k, v) in self.vars.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let rest = &v.name[base.len().min(v.name.len())..];
+            if let Some(end) = rest.find(']') {
+                let index = rest[1..end].to_string();
+                if !out.iter().any(|i| i.eq_ignore_ascii_case(&index)) {
+                    out.push(index);
+                }
+            }
+        }
+        out
     }
 
     /// The value of `name` read as JSON, if it is a JSON object or array.
@@ -102,11 +147,7 @@ pub(super) fn path(j: &Json, rest: &str) -> Option<Json> {
         };
         cur = match cur {
             Json::Array(a) => a.get(step.trim().parse::<usize>().ok()?)?,
-            Json::Object(o) => o.get(step).or_else(|| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(step))
-                    .map(|(_, v)| v)
-            })?,
+            Json::Object(o) => o.get(step)?,
             _ => return None,
         };
         rest = next;

@@ -34,6 +34,32 @@ pub(crate) struct Subst {
     pub raw: String,
 }
 
+impl Subst {
+    /// The token rebuilt as Octostache echoes a missing one: `#{Name | Filter "arg"}`.
+    pub(crate) fn rebuilt(&self) -> String {
+        let mut s = format!("#{{{}", rebuild(&self.name).trim());
+        for f in &self.filters {
+            s.push_str(" | ");
+            s.push_str(&f.name);
+            for a in &f.args {
+                s.push_str(&format!(" \"{}\"", rebuild(a)));
+            }
+        }
+        s.push('}');
+        s
+    }
+}
+
+fn rebuild(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Lit(t) => t.clone(),
+            Piece::Sub(s) => s.rebuilt(),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FilterCall {
     pub name: String,
@@ -97,6 +123,8 @@ impl SegmentParser<'_> {
         let mut start = self.pos;
         // Inside a token, a `}` between double quotes is text (`Replace "x" "${name}"`).
         let mut quoted = false;
+        // A `{` inside a token (`#{calc {B}-2}`) waits for its own `}`.
+        let mut braces = 0usize;
         loop {
             let Some(&b) = bytes.get(self.pos) else {
                 if let Some(position) = open {
@@ -132,6 +160,12 @@ impl SegmentParser<'_> {
                 start = self.pos;
             } else if b == b'"' && open.is_some() {
                 quoted = !quoted;
+                self.pos += 1;
+            } else if b == b'{' && open.is_some() && !quoted {
+                braces += 1;
+                self.pos += 1;
+            } else if b == b'}' && open.is_some() && !quoted && braces > 0 {
+                braces -= 1;
                 self.pos += 1;
             } else if b == b'}' && open.is_some() && !quoted {
                 literal.push_str(&self.text[start..self.pos]);

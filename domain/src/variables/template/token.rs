@@ -1,7 +1,6 @@
 //! Reading one `#{...}` token: a directive (`if`, `unless`, `elseif`, `else`, `each`, `calc`
 //! and the closing ones) or a substitution with its filters and their arguments.
 
-use super::filters;
 use super::parse::{Cond, FilterCall, Node, Operand, Piece, Segment, Subst};
 
 /// One top-level token before blocks are built.
@@ -24,6 +23,12 @@ pub(super) fn token(body: &[Segment], raw: &str) -> Result<Token, String> {
         _ => "",
     };
     let word = lead.split_whitespace().next().unwrap_or("");
+    // Octostache reads if, unless, each and calc in any case; the others in lower case.
+    let lower = word.to_ascii_lowercase();
+    let keyword = match lower.as_str() {
+        "if" | "unless" | "each" | "calc" => lower.as_str(),
+        _ => word,
+    };
     let only = body.len() == 1 && lead.trim_end() == word;
     let rest = || -> Vec<Segment> {
         let mut v = body.to_vec();
@@ -32,14 +37,14 @@ pub(super) fn token(body: &[Segment], raw: &str) -> Result<Token, String> {
         }
         v
     };
-    Ok(match word {
+    Ok(match keyword {
         "else" if only => Token::Else,
         "/if" if only => Token::Close("if"),
         "/unless" if only => Token::Close("unless"),
         "/each" if only => Token::Close("each"),
         "if" | "unless" | "elseif" if lead.len() > word.len() => {
-            let c = cond(&rest(), word == "unless")?;
-            match word {
+            let c = cond(&rest(), keyword == "unless")?;
+            match keyword {
                 "elseif" => Token::ElseIf(c),
                 "if" => Token::Open {
                     kind: "if",
@@ -84,7 +89,8 @@ pub(super) fn token(body: &[Segment], raw: &str) -> Result<Token, String> {
 fn pieces(body: &[Segment]) -> Result<Vec<Piece>, String> {
     body.iter()
         .map(|s| match s {
-            Segment::Literal(t) => Ok(Piece::Lit(t.clone())),
+            // `\"` is a quote too (templates inside JSON files escape them).
+            Segment::Literal(t) => Ok(Piece::Lit(t.replace("\\\"", "\""))),
             Segment::Ref { body, .. } => {
                 let inner = subst(body, "")?;
                 Ok(Piece::Sub(Box::new(inner)))
@@ -189,9 +195,6 @@ fn filter_call(pieces: Vec<Piece>) -> Result<FilterCall, String> {
         Some([Piece::Lit(n)]) => n.clone(),
         _ => return Err("a '|' must be followed by a filter name".into()),
     };
-    if !filters::known(&name) {
-        return Err(format!("unknown filter '{name}'"));
-    }
     Ok(FilterCall {
         name,
         args: words.collect(),

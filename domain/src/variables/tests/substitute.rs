@@ -135,20 +135,25 @@ fn invalid_names_are_rejected() {
         ("Uses", "#{A | ToUpper}"),
         ("Bad", "#{A | NoSuch}"),
     ]);
-    for text in ["#{}", "#{  }", "#{a{b}", "#{\"q\"}"] {
+    for text in ["#{}", "#{  }", "#{a$b}", "#{\"q\"}"] {
         assert!(
             matches!(r.substitute(text), Err(VariableError::InvalidName { .. })),
             "{text}"
         );
     }
-    // `|` starts a filter now: an unknown one is a syntax error naming it.
+    // `|` starts a filter: an unknown one is named (by a check before anything runs, and
+    // when it is evaluated).
+    assert!(matches!(
+        super::template::check("#{a|b}"),
+        Err(VariableError::Syntax { ref message, .. }) if message.starts_with("unknown filter 'b'")
+    ));
     assert!(
-        matches!(r.substitute("#{a|b}"), Err(VariableError::Syntax { ref message, .. }) if message == "unknown filter 'b'")
+        matches!(r.substitute("#{A|b}"), Err(VariableError::Filter { ref filter, .. }) if filter == "b")
     );
     assert_eq!(r.get("Uses").unwrap().as_deref(), Some("1"));
     assert!(matches!(
         r.get("Bad").unwrap_err(),
-        VariableError::InValue { ref variable, .. } if variable == "Bad"
+        VariableError::Filter { ref referenced_by, .. } if referenced_by.as_deref() == Some("Bad")
     ));
     assert!(is_valid_name("Octopus.Action[Step 1].Output:x-y_z"));
     assert!(!is_valid_name(""));

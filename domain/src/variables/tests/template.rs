@@ -70,7 +70,8 @@ fn loops_go_over_lists_json_arrays_and_objects_with_helpers() {
     ]);
     assert_eq!(
         eval(&r, "#{each s in Servers}[#{s}]#{/each}"),
-        "[web1][web2][web3]"
+        "[web1][ web2 ][web3]",
+        "split on every comma, untrimmed, as Octostache does"
     );
     assert_eq!(
         eval(
@@ -90,7 +91,16 @@ fn loops_go_over_lists_json_arrays_and_objects_with_helpers() {
         ),
         "0F12"
     );
-    assert_eq!(eval(&r, "#{each s in Empty}x#{/each}"), "");
+    assert_eq!(
+        eval(&r, "#{each s in Empty}x#{/each}"),
+        "x",
+        "one empty item"
+    );
+    assert_eq!(
+        eval(&r, "#{each l in Limits}#{l},#{/each}"),
+        "cpu,mem,",
+        "an entry shows its key"
+    );
     assert_eq!(
         eval(
             &r,
@@ -120,7 +130,7 @@ fn filters_chain_take_arguments_and_escape() {
         ("#{Url | ToUpper | ToLower}", "https://example.com/a b"),
         (
             "#{Name | HtmlEscape}",
-            "O&#39;Brien &quot;Bob&quot; &lt;b&gt;&amp;",
+            "O&apos;Brien &quot;Bob&quot; &lt;b&gt;&amp;",
         ),
         (
             "#{Name | XmlEscape}",
@@ -191,14 +201,19 @@ fn indexers_and_json_paths_reach_into_values() {
     assert_eq!(eval(&r, "#{Settings[#{Region}]}"), "eu-settings");
     assert_eq!(eval(&r, "#{Config.Database.Host}"), "db.local");
     assert_eq!(eval(&r, "#{Config.Database.Ports[1]}"), "5433");
-    assert_eq!(eval(&r, "#{Config.database.host}"), "db.local");
-    assert_eq!(eval(&r, "#{Config.Flag}"), "true");
+    assert_eq!(
+        eval(&r, "#{Config.database.host}"),
+        "",
+        "JSON keys are case-sensitive"
+    );
+    assert_eq!(eval(&r, "#{Config.Flag}"), "True");
     assert_eq!(eval(&r, "#{Config.Database.Ports}"), "[5432,5433]");
     assert_eq!(eval(&r, "#{Regions[#{Region}]}"), "Frankfurt");
-    assert!(matches!(
-        r.substitute("#{Config.Nope}"),
-        Err(VariableError::Missing { .. })
-    ));
+    assert_eq!(
+        eval(&r, "#{Config.Nope}[#{Config.Database.Ports[9]}]"),
+        "[]",
+        "empty, not missing"
+    );
 }
 
 #[test]
@@ -217,6 +232,11 @@ fn compatible_mode_echoes_what_it_cannot_do_and_strict_mode_names_it() {
     let compat = |t: &str| r.evaluate(t, Mode::Compatible).unwrap();
     let e = compat("x #{Missing} #{Missing | ToUpper} #{A} y");
     assert_eq!(e.text, "x #{Missing} #{Missing | ToUpper} 1 y");
+    let rebuilt = compat("#{ Missing|ToUpper } #{M | Replace a b} #{A | Shout}");
+    assert_eq!(
+        rebuilt.text, "#{Missing | ToUpper} #{M | Replace \"a\" \"b\"} #{A | Shout}",
+        "rebuilt"
+    );
     assert_eq!(e.warnings.len(), 2, "{:?}", e.warnings);
     let broken = "a #{if A}never closed #{A}";
     let e = compat(broken);
@@ -300,4 +320,65 @@ fn loops_and_output_are_bounded() {
     let r = vars(&[("Big", big.as_str()), ("L", &vec!["x"; 20].join(","))]);
     let e = r.substitute("#{each a in L}#{Big | ToUpper}#{Big}#{/each}");
     assert!(matches!(e, Err(VariableError::TooLarge { .. })), "{e:?}");
+}
+
+#[test]
+fn octostache_details_indexed_loops_names_calc_braces_and_filter_arguments() {
+    let r = vars(&[
+        ("Octopus.Action[Package A].Name", "A"),
+        ("Octopus.Action[Package B].Name", "B"),
+        ("Octopus.Step[Deploy (Web)/API].Status", "Success"),
+        ("a/b", "slash"),
+        ("@type", "at"),
+        ("B", "7"),
+        ("my-var", "3"),
+        ("Foo", "test text"),
+        ("Baz", "Baz"),
+        ("When", "2030/05/22 09:05:00"),
+        ("Multi", "a\nb"),
+        ("Wide", "我"),
+    ]);
+    assert_eq!(
+        eval(&r, "#{each a in Octopus.Action}#{a}-#{a.Name};#{/each}"),
+        "Package A-A;Package B-B;"
+    );
+    assert_eq!(
+        eval(&r, "#{Octopus.Step[Deploy (Web)/API].Status}"),
+        "Success"
+    );
+    assert_eq!(eval(&r, "#{a/b} #{@type}"), "slash at");
+    assert_eq!(eval(&r, "#{calc {B}-2} #{calc {my-var} * B}"), "5 21");
+    assert_eq!(
+        eval(&r, r#"#{IF Foo == \"test text\"}yes#{/if}"#),
+        "yes",
+        "escaped quotes, any-case if"
+    );
+    let cases = [
+        ("#{Baz | Append x y}", "Bazxy"),
+        ("#{Baz | Truncate 1 \"~\"}", "B~"),
+        ("#{Baz | Truncate 1 \"\"}", "B"),
+        ("#{Baz | ToBase64 unicode}", "QgBhAHoA"),
+        ("#{Baz | ToBase64 unicode | FromBase64 unicode}", "Baz"),
+        ("#{When | Format Date \"yyyy MMM dd\"}", "2030 May 22"),
+        ("#{B | Format Int \"000\"}", "007"),
+        ("#{Multi | YamlSingleQuoteEscape}", "a\n\nb"),
+        ("#{Wide | YamlDoubleQuoteEscape}", "\\u6211"),
+        ("#{Wide | PropertiesValueEscape}", "\\u6211"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(eval(&r, t), want, "{t}");
+    }
+    assert!(eval(&r, "#{ | NowDateUtc}").ends_with('Z'));
+    for t in [
+        "#{Baz | ToUpper x}",
+        "#{Baz | Substring 9 1}",
+        "#{Baz | Match}",
+    ] {
+        assert!(
+            matches!(r.substitute(t), Err(VariableError::Filter { .. })),
+            "{t}"
+        );
+        let e = r.evaluate(t, Mode::Compatible).unwrap();
+        assert!(e.text.starts_with("#{Baz | "), "{t}: echoed: {}", e.text);
+    }
 }
