@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use proto::space::v1::{
-    channels_client::ChannelsClient, deployments_client::DeploymentsClient,
-    environments_client::EnvironmentsClient, lifecycles_client::LifecyclesClient,
-    packages_client::PackagesClient, peers_client::PeersClient, process_client::ProcessClient,
-    projects_client::ProjectsClient, promotion_client::PromotionClient,
-    releases_client::ReleasesClient, system_client::SystemClient, targets_client::TargetsClient,
-    variables_client::VariablesClient,
+    access_client::AccessClient, channels_client::ChannelsClient,
+    deployments_client::DeploymentsClient, environments_client::EnvironmentsClient,
+    lifecycles_client::LifecyclesClient, packages_client::PackagesClient,
+    peers_client::PeersClient, process_client::ProcessClient, projects_client::ProjectsClient,
+    promotion_client::PromotionClient, releases_client::ReleasesClient,
+    system_client::SystemClient, targets_client::TargetsClient, variables_client::VariablesClient,
 };
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -37,6 +37,7 @@ pub struct Client {
     pub server: String,
     pub deadline: Duration,
     pub system: SystemClient<Svc>,
+    pub access: AccessClient<Svc>,
     pub environments: EnvironmentsClient<Svc>,
     pub lifecycles: LifecyclesClient<Svc>,
     pub projects: ProjectsClient<Svc>,
@@ -79,6 +80,7 @@ impl Client {
             server: ctx.server.clone(),
             deadline,
             system: c!(SystemClient),
+            access: c!(AccessClient),
             environments: c!(EnvironmentsClient),
             lifecycles: c!(LifecyclesClient),
             projects: c!(ProjectsClient),

@@ -68,6 +68,12 @@ enum Command {
     Context(cmd::config::ContextCmd),
     /// Show the Space and identity the current context reaches.
     Whoami,
+    /// Users and service accounts (admin keys only).
+    #[command(subcommand)]
+    User(cmd::access::UserCmd),
+    /// API keys of users and service accounts (admin keys only).
+    #[command(subcommand, name = "apikey")]
+    ApiKey(cmd::access::ApiKeyCmd),
     /// Environments.
     #[command(subcommand, alias = "environment")]
     Env(cmd::config::EnvCmd),
@@ -157,24 +163,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Context(_) | Command::Completions { .. } | Command::Odcm(_) | Command::Drop(_) => {
             Ok(())
         }
-        Command::Whoami => {
-            let c = &x.client;
-            let mut api = c.system.clone();
-            let w = c
-                .call(api.who_am_i(c.req(proto::space::v1::Empty {})))
-                .await?;
-            output::emit_one(
-                output,
-                serde_json::json!({"space": w.space_name, "api_key": w.api_key_name, "server_version": w.server_version, "server": c.server}),
-                vec![
-                    ("space", w.space_name.clone()),
-                    ("api key", w.api_key_name.clone()),
-                    ("server", c.server.clone()),
-                    ("server version", w.server_version.clone()),
-                ],
-            );
-            Ok(())
-        }
+        Command::Whoami => cmd::access::whoami(&x).await,
+        Command::User(c) => cmd::access::users(c, x).await,
+        Command::ApiKey(c) => cmd::access::keys(c, x).await,
         Command::Env(c) => cmd::config::env(c, x).await,
         Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,
         Command::Project(c) => cmd::project::project(c, x).await,

@@ -39,6 +39,17 @@ pub fn admin_key_batch(store: &dyn Store) -> Result<Option<(String, Batch)>, Boo
         key_hash: hash_api_key(&key),
         admin: true,
         created_at: domain::model::now(),
+        user: "admin".into(),
+        expires_at: None,
+        revoked_at: None,
+        last_used: None,
+        registration: None,
+    })?;
+    b.insert_record(&storage::records::UserRecord {
+        name: "admin".into(),
+        service: false,
+        admin: true,
+        created_at: domain::model::now(),
     })?;
     Ok(Some((key, b)))
 }

@@ -139,13 +139,16 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     };
     macro_rules! svc {
-        ($server:path, $api:expr) => {{
+        ($server:path, $api:expr) => {
+            svc!($server, auth.clone(), $api)
+        };
+        ($server:path, $auth:expr, $api:expr) => {{
             use $server as S;
             InterceptedService::new(
                 S::new($api)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .max_encoding_message_size(MAX_MESSAGE),
-                auth.clone(),
+                $auth,
             )
         }};
     }
@@ -222,10 +225,22 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::targets_server::TargetsServer,
+            auth.admitting_registration(),
             TargetsApi {
                 service: crate::services::targets::TargetService {
                     hub: hub.clone(),
                     agent_address
+                },
+                access: crate::services::access::AccessService {
+                    state: state.clone()
+                },
+            }
+        ))
+        .add_service(svc!(
+            pb::access_server::AccessServer,
+            crate::api::access::AccessApi {
+                service: crate::services::access::AccessService {
+                    state: state.clone()
                 }
             }
         ))

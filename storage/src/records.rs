@@ -81,18 +81,76 @@ impl Record for VariableSetRecord {
     }
 }
 
-/// An API key, stored by the SHA-256 of the key (the key itself is never stored).
+/// An API key, stored by the SHA-256 of the key (the key itself is never stored). Version 2
+/// added its user, expiry, revocation, last use and the registration grant; a version 1 key
+/// reads with its name as its user and none of those set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
+    /// The key's label ("admin", "ci-pipeline").
     pub name: String,
     pub key_hash: String,
     pub admin: bool,
     pub created_at: Timestamp,
+    /// The user or service account it belongs to ("": a version 1 key, whose user is `name`).
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub revoked_at: Option<Timestamp>,
+    /// Updated at most once a minute.
+    #[serde(default)]
+    pub last_used: Option<Timestamp>,
+    /// Set for an agent registration token: it can register agents and nothing else.
+    #[serde(default)]
+    pub registration: Option<RegistrationGrant>,
+}
+
+/// What an agent registration token may still do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationGrant {
+    /// Registrations left; `None`: any number until it expires.
+    pub uses_left: Option<u32>,
+}
+
+impl ApiKeyRecord {
+    /// The user the key acts for.
+    pub fn user_name(&self) -> &str {
+        if self.user.is_empty() {
+            &self.name
+        } else {
+            &self.user
+        }
+    }
+
+    /// A short id to name the key by (the start of its hash; the key itself is not kept).
+    pub fn id(&self) -> &str {
+        &self.key_hash[..self.key_hash.len().min(12)]
+    }
+}
+
+/// A user or service account of a Space (its API keys are [`ApiKeyRecord`]s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub name: String,
+    /// A service account (automation) rather than a person.
+    pub service: bool,
+    /// May do everything, managing users and keys included.
+    pub admin: bool,
+    pub created_at: Timestamp,
+}
+
+impl Record for UserRecord {
+    const TABLE: &'static str = "user";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
 }
 
 impl Record for ApiKeyRecord {
     const TABLE: &'static str = "apikey";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     fn key(&self) -> String {
         self.key_hash.clone()
     }

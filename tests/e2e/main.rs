@@ -2,6 +2,7 @@
 //! binaries (`space-server`, `odcm`, `agent`, `deploy`) on loopback and drives them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
 
+mod access;
 mod bombs;
 mod cli_conventions;
 mod connected_auto;

@@ -1,5 +1,6 @@
 //! Subcommands, one module per noun: `deploy <noun> <verb>`.
 
+pub mod access;
 pub mod automation;
 pub mod bundle;
 pub mod config;

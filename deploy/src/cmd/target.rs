@@ -55,6 +55,19 @@ pub enum TargetCmd {
     Delete { name: String },
     /// Where polling agents connect, and the Space certificate they must trust.
     Endpoint,
+    /// Create a token that can register agents (agent register --api-key TOKEN) and nothing
+    /// else; printed once.
+    RegistrationToken {
+        /// How many agents it may register (0: any number until it expires).
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Expire after this long (e.g. 1h, 7d; default 24h, at most 30d).
+        #[arg(long)]
+        expires: Option<String>,
+        /// A label to recognise it by.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
     /// Register an offline drop target: deploying to it writes a folder to run elsewhere.
     AddDrop(super::drop::DropTargetArgs),
     /// Change an offline drop target (only what is given changes).
@@ -214,6 +227,11 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
                 &format!("target '{}' updated", t.name),
             );
         }
+        TargetCmd::RegistrationToken {
+            uses,
+            expires,
+            name,
+        } => return super::access::registration_token(&x, uses, expires, name).await,
         TargetCmd::Delete { name } => {
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;

@@ -11,20 +11,32 @@ const HINTS: Hints = Hints {
     invalid: "key not valid here",
 };
 
-fn store_with(keys: &[(&str, &str, bool)]) -> Arc<dyn Store> {
+fn record(name: &str, key: &str, admin: bool) -> ApiKeyRecord {
+    ApiKeyRecord {
+        name: name.into(),
+        key_hash: hash_api_key(key),
+        admin,
+        created_at: 0,
+        user: String::new(),
+        expires_at: None,
+        revoked_at: None,
+        last_used: None,
+        registration: None,
+    }
+}
+
+fn store_of(records: Vec<ApiKeyRecord>) -> Arc<dyn Store> {
     let s = MemoryStore::new();
     let mut b = Batch::new();
-    for (name, key, admin) in keys {
-        b.insert_record(&ApiKeyRecord {
-            name: (*name).into(),
-            key_hash: hash_api_key(key),
-            admin: *admin,
-            created_at: 0,
-        })
-        .unwrap();
+    for r in records {
+        b.insert_record(&r).unwrap();
     }
     s.commit(b).unwrap();
     Arc::new(s)
+}
+
+fn store_with(keys: &[(&str, &str, bool)]) -> Arc<dyn Store> {
+    store_of(keys.iter().map(|(n, k, a)| record(n, k, *a)).collect())
 }
 
 fn request(key: Option<&str>) -> tonic::Request<()> {
@@ -40,13 +52,12 @@ fn request(key: Option<&str>) -> tonic::Request<()> {
 fn known_keys_pass_with_their_caller() {
     let mut auth = ApiKeyAuth::new(store_with(&[("ci", "k-ci", false)]), false, HINTS);
     let req = auth.call(request(Some("k-ci"))).unwrap();
+    let c = caller(&req);
     assert_eq!(
-        caller(&req),
-        Caller {
-            name: "ci".into(),
-            admin: false
-        }
+        (c.name.as_str(), c.admin, c.registration),
+        ("ci", false, false)
     );
+    assert_eq!(c.key_hash, hash_api_key("k-ci"));
 }
 
 #[test]
@@ -67,4 +78,53 @@ fn admin_only_refuses_other_keys() {
     assert!(auth.call(request(Some("k-ci"))).is_err());
     let req = auth.call(request(Some("k-admin"))).unwrap();
     assert!(caller(&req).admin);
+}
+
+#[test]
+fn revoked_expired_and_registration_keys_are_refused_where_they_must_be() {
+    let now = domain::model::now();
+    let revoked = ApiKeyRecord {
+        revoked_at: Some(now - 5),
+        ..record("old", "k-old", false)
+    };
+    let expired = ApiKeyRecord {
+        expires_at: Some(now - 1),
+        ..record("tmp", "k-tmp", false)
+    };
+    let fresh = ApiKeyRecord {
+        expires_at: Some(now + 3600),
+        user: "alice".into(),
+        ..record("laptop", "k-alice", false)
+    };
+    let token = ApiKeyRecord {
+        registration: Some(storage::records::RegistrationGrant { uses_left: Some(1) }),
+        ..record("agents", "k-reg", false)
+    };
+    let store = store_of(vec![revoked, expired, fresh, token]);
+    let mut auth = ApiKeyAuth::new(store.clone(), false, HINTS);
+    let e = auth.call(request(Some("k-old"))).unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    assert!(e.message().contains("revoked"), "{}", e.message());
+    let e = auth.call(request(Some("k-tmp"))).unwrap_err();
+    assert!(e.message().contains("expired"), "{}", e.message());
+    let c = caller(&auth.call(request(Some("k-alice"))).unwrap());
+    assert_eq!((c.name.as_str(), c.key_name.as_str()), ("alice", "laptop"));
+    let e = auth.call(request(Some("k-reg"))).unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    let mut registering = auth.admitting_registration();
+    assert!(caller(&registering.call(request(Some("k-reg"))).unwrap()).registration);
+    // The last use is written (once a minute at most).
+    let rec: ApiKeyRecord = store.get_record(&hash_api_key("k-alice")).unwrap().unwrap();
+    assert!(rec.last_used.is_some_and(|t| t >= now));
+}
+
+#[test]
+fn a_version_1_key_reads_with_its_name_as_its_user() {
+    let v1 = br#"{"v":1,"data":{"name":"admin","key_hash":"abc","admin":true,"created_at":5}}"#;
+    let r: ApiKeyRecord = storage::decode("abc", v1).unwrap();
+    assert_eq!(r.user_name(), "admin");
+    assert_eq!(
+        (r.expires_at, r.revoked_at, r.registration.clone()),
+        (None, None, None)
+    );
 }

@@ -1,6 +1,7 @@
 //! The gRPC services of `space.v1`, one module per resource. Handlers convert wire types at
 //! the edge (`proto::wire`) and call the service layer (`crate::services`).
 
+pub mod access;
 pub mod environments;
 pub mod lifecycles;
 pub mod packages;

@@ -16,10 +16,16 @@ pub struct SystemApi {
 #[tonic::async_trait]
 impl System for SystemApi {
     async fn who_am_i(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::WhoAmIResponse> {
+        let c = caller(&req);
         ok(pb::WhoAmIResponse {
             space_name: self.state.name.clone(),
-            api_key_name: caller(&req).name,
+            api_key_name: c.key_name,
             server_version: env!("CARGO_PKG_VERSION").into(),
+            user: c.name,
+            admin: c.admin,
+            key_expires_at: c
+                .expires_at
+                .map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
         })
     }
 }

@@ -6,11 +6,26 @@ use proto::space::v1::targets_server::Targets;
 use proto::wire::agent::target_to_wire;
 
 use super::{Resp, ok, page, token};
+use crate::auth::caller;
 use crate::error::ApiError;
+use crate::services::access::AccessService;
 use crate::services::targets::{DropPassword, TargetService, TargetView};
 
 pub struct TargetsApi {
     pub service: TargetService,
+    /// Takes and gives back the uses of agent registration tokens.
+    pub access: AccessService,
+}
+
+/// The one thing besides registering (and reading the agent endpoint) a registration token
+/// might try here: refused.
+fn not_registration<T>(req: &tonic::Request<T>) -> Result<(), ApiError> {
+    if caller(req).registration {
+        return Err(ApiError::PermissionDenied(
+            "this is an agent registration token: it can register an agent (agent register) and do nothing else".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn wire(v: TargetView) -> pb::Target {
@@ -34,11 +49,32 @@ fn input(m: pb::Target) -> Result<(Target, DropPassword), ApiError> {
 #[tonic::async_trait]
 impl Targets for TargetsApi {
     async fn create(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
+        let who = caller(&req);
         let (t, pw) = input(req.into_inner())?;
-        ok(wire(self.service.create(t, pw).await?))
+        if !who.registration {
+            return ok(wire(self.service.create(t, pw).await?));
+        }
+        if matches!(t.mode, domain::model::AgentMode::OfflineDrop { .. }) {
+            return Err(ApiError::PermissionDenied(
+                "a registration token registers agents, not offline drop targets".into(),
+            )
+            .into());
+        }
+        self.access.take_registration(&who.key_hash).await?;
+        match self.service.create(t, pw).await {
+            Ok(v) => {
+                tracing::info!(target = %v.target.name, token = %&who.key_hash[..who.key_hash.len().min(12)], "agent registered with a registration token");
+                ok(wire(v))
+            }
+            Err(e) => {
+                self.access.give_back(&who.key_hash).await;
+                Err(e.into())
+            }
+        }
     }
 
     async fn get(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Target> {
+        not_registration(&req)?;
         let pb::ByName { name } = req.into_inner();
         ok(wire(self.service.find(&name)?))
     }
@@ -47,6 +83,7 @@ impl Targets for TargetsApi {
         &self,
         req: tonic::Request<pb::ListTargetsRequest>,
     ) -> Resp<pb::ListTargetsResponse> {
+        not_registration(&req)?;
         let pb::ListTargetsRequest {
             environment,
             page: p,
@@ -59,11 +96,13 @@ impl Targets for TargetsApi {
     }
 
     async fn update(&self, req: tonic::Request<pb::Target>) -> Resp<pb::Target> {
+        not_registration(&req)?;
         let (t, pw) = input(req.into_inner())?;
         ok(wire(self.service.update(t, pw).await?))
     }
 
     async fn delete(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        not_registration(&req)?;
         let pb::ByName { name } = req.into_inner();
         self.service.delete(&name).await?;
         ok(pb::Empty {})

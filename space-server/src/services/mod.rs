@@ -3,6 +3,7 @@
 //! Services take and return domain types and own validation, locking, batches and commits;
 //! the gRPC handlers in `api/` only convert wire <-> domain and call them.
 
+pub mod access;
 pub mod environments;
 pub mod lifecycles;
 pub mod packages;
