@@ -113,7 +113,7 @@ fn a_registration_token_registers_one_agent_and_nothing_else() {
     for args in [
         &["project", "list"][..],
         &["target", "list"],
-        &["target", "delete", "web-1"],
+        &["target", "delete", "web-1", "--yes"],
     ] {
         let err = as_token.fails(args);
         assert!(err.contains("registration token"), "{args:?}: {err}");

@@ -155,7 +155,7 @@ fn writes_answer_on_stdout_and_logs_come_as_json_too() {
             .is_some_and(|l| l.iter().any(|e| e["text"] == "hello")),
         "{logs}"
     );
-    let j = c.json(&["project", "delete", "Web"]);
+    let j = c.json(&["project", "delete", "Web", "--yes"]);
     assert_eq!(j["deleted"]["kind"], "project", "{j}");
 }
 

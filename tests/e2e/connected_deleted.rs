@@ -30,7 +30,7 @@ fn a_receipt_for_a_project_deleted_at_the_source_is_kept_and_listed() {
         p.json(&["bundle", "list"])[0]["state"] == "imported"
     });
 
-    d.ok(&["project", "delete", "Web"]);
+    d.ok(&["project", "delete", "Web", "--yes"]);
     p.ok(&[
         "release",
         "deploy",

@@ -103,7 +103,7 @@ fn environments_lifecycles_projects_channels_steps() {
     let l = c.json(&["lifecycle", "show", "Default"]);
     assert_eq!(l["phases"][1]["minimum_environments"], 1);
     assert_eq!(l["phases"][1]["automatic"], true);
-    let err = c.fails(&["env", "delete", "Dev"]);
+    let err = c.fails(&["env", "delete", "Dev", "--yes"]);
     assert!(err.contains("used by lifecycle"), "{err}");
 
     let err = c.fails(&["project", "create", "Acme", "--lifecycle", "Missing"]);
@@ -256,12 +256,21 @@ fn environments_lifecycles_projects_channels_steps() {
         c.json(&["project", "show", "Acme"])["description"],
         "the shop"
     );
-    let err = c.fails(&["lifecycle", "delete", "Default"]);
+    let err = c.fails(&["lifecycle", "delete", "Default", "--yes"]);
     assert!(err.contains("used by project"), "{err}");
-    c.ok(&["project", "delete", "Acme"]);
+    // Without a terminal to ask on, a delete says what goes with it and needs --yes.
+    let err = c.fails(&["project", "delete", "Acme"]);
+    assert!(
+        err.contains("delete project 'Acme' (with 2 channels, 2 steps)")
+            && err.contains("pass --yes"),
+        "{err}"
+    );
+    c.ok(&["project", "show", "Acme"]);
+    c.ok(&["project", "delete", "Acme", "--yes"]);
     c.fails(&["step", "list", "--project", "Acme"]);
-    c.ok(&["lifecycle", "delete", "Default"]);
-    c.ok(&["env", "delete", "QA"]);
+    c.ok(&["lifecycle", "delete", "Default", "-y"]);
+    assert!(c.fails(&["env", "delete", "QA"]).contains("pass --yes"));
+    c.ok(&["env", "delete", "QA", "--yes"]);
 }
 
 #[test]

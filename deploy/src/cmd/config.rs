@@ -161,8 +161,13 @@ pub enum EnvCmd {
         #[arg(long)]
         sort_order: Option<u32>,
     },
-    /// Delete an environment (refused while a lifecycle uses it).
-    Delete { name: String },
+    /// Delete an environment (refused while a lifecycle uses it; asks first).
+    Delete {
+        name: String,
+        /// Delete without asking (scripts; without a terminal this is required).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 fn env_json(e: &pb::Environment) -> serde_json::Value {
@@ -279,7 +284,13 @@ pub async fn env(cmd: EnvCmd, x: Env) -> anyhow::Result<()> {
                 &format!("environment '{}' updated", e.name),
             );
         }
-        EnvCmd::Delete { name } => {
+        EnvCmd::Delete { name, yes } => {
+            let also = if yes {
+                Vec::new()
+            } else {
+                super::confirm::environment_parts(&x, &name).await?
+            };
+            super::confirm::confirm(&format!("delete environment '{name}'"), &also, yes)?;
             let mut api = c.environments.clone();
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;

@@ -39,8 +39,13 @@ pub enum LifecycleCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    /// Delete a lifecycle (refused while a project uses it).
-    Delete { name: String },
+    /// Delete a lifecycle (refused while a project uses it; asks first).
+    Delete {
+        name: String,
+        /// Delete without asking (scripts; without a terminal this is required).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// Parses `NAME:ENV1,ENV2[:all|:min=N|:optional][:auto][:prestage]`. An ENV may be a remote
@@ -241,7 +246,8 @@ pub async fn run(cmd: LifecycleCmd, x: Env) -> anyhow::Result<()> {
                 &format!("lifecycle '{}' updated", l.name),
             );
         }
-        LifecycleCmd::Delete { name } => {
+        LifecycleCmd::Delete { name, yes } => {
+            super::confirm::confirm(&format!("delete lifecycle '{name}'"), &[], yes)?;
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
             done(

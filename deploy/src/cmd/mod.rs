@@ -4,6 +4,7 @@ pub mod access;
 pub mod automation;
 pub mod bundle;
 pub mod config;
+pub mod confirm;
 pub mod dashboard;
 pub mod deployment;
 pub mod drop;

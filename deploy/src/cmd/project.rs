@@ -34,8 +34,13 @@ pub enum ProjectCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    /// Delete a project with its channels, process, variables and releases.
-    Delete { name: String },
+    /// Delete a project with its channels, process, variables and releases (asks first).
+    Delete {
+        name: String,
+        /// Delete without asking (scripts; without a terminal this is required).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Write a project's configuration (process, variables, templates, channels, lifecycles)
     /// as a YAML or JSON document for source control; sensitive values only as references.
     Export {
@@ -147,7 +152,13 @@ pub async fn project(cmd: ProjectCmd, x: Env) -> anyhow::Result<()> {
             let p = c.call(api.update(c.req(p))).await?;
             done(x.output, pj(&p), &format!("project '{}' updated", p.name));
         }
-        ProjectCmd::Delete { name } => {
+        ProjectCmd::Delete { name, yes } => {
+            let also = if yes {
+                Vec::new()
+            } else {
+                super::confirm::project_parts(&x, &name).await?
+            };
+            super::confirm::confirm(&format!("delete project '{name}'"), &also, yes)?;
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
             done(

@@ -51,8 +51,13 @@ pub enum TargetCmd {
         #[arg(long)]
         listening_address: Option<String>,
     },
-    /// Delete a target (its agent's certificate is no longer accepted).
-    Delete { name: String },
+    /// Delete a target: its agent's certificate is no longer accepted (asks first).
+    Delete {
+        name: String,
+        /// Delete without asking (scripts; without a terminal this is required).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Where polling agents connect, and the Space certificate they must trust.
     Endpoint,
     /// Create a token that can register agents (agent register --api-key TOKEN) and nothing
@@ -232,7 +237,12 @@ pub async fn run(cmd: TargetCmd, x: Env) -> anyhow::Result<()> {
             expires,
             name,
         } => return super::access::registration_token(&x, uses, expires, name).await,
-        TargetCmd::Delete { name } => {
+        TargetCmd::Delete { name, yes } => {
+            super::confirm::confirm(
+                &format!("delete target '{name}'"),
+                &["its agent's access (its deployment history stays)".into()],
+                yes,
+            )?;
             c.call(api.delete(c.req(pb::ByName { name: name.clone() })))
                 .await?;
             done(
