@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use proto::space::v1::{
-    access_client::AccessClient, channels_client::ChannelsClient,
+    access_client::AccessClient, audit_client::AuditClient, channels_client::ChannelsClient,
     deployments_client::DeploymentsClient, environments_client::EnvironmentsClient,
     lifecycles_client::LifecyclesClient, packages_client::PackagesClient,
     peers_client::PeersClient, process_client::ProcessClient, projects_client::ProjectsClient,
@@ -38,6 +38,7 @@ pub struct Client {
     pub deadline: Duration,
     pub system: SystemClient<Svc>,
     pub access: AccessClient<Svc>,
+    pub audit: AuditClient<Svc>,
     pub environments: EnvironmentsClient<Svc>,
     pub lifecycles: LifecyclesClient<Svc>,
     pub projects: ProjectsClient<Svc>,
@@ -81,6 +82,7 @@ impl Client {
             deadline,
             system: c!(SystemClient),
             access: c!(AccessClient),
+            audit: c!(AuditClient),
             environments: c!(EnvironmentsClient),
             lifecycles: c!(LifecyclesClient),
             projects: c!(ProjectsClient),

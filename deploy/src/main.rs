@@ -74,6 +74,9 @@ enum Command {
     /// API keys of users and service accounts (admin keys only).
     #[command(subcommand, name = "apikey")]
     ApiKey(cmd::access::ApiKeyCmd),
+    /// The Space's audit trail: every write and every refusal (admin keys only).
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
     /// Environments.
     #[command(subcommand, alias = "environment")]
     Env(cmd::config::EnvCmd),
@@ -166,6 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Whoami => cmd::access::whoami(&x).await,
         Command::User(c) => cmd::access::users(c, x).await,
         Command::ApiKey(c) => cmd::access::keys(c, x).await,
+        Command::Audit(c) => cmd::audit::run(c, x).await,
         Command::Env(c) => cmd::config::env(c, x).await,
         Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,
         Command::Project(c) => cmd::project::project(c, x).await,

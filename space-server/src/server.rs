@@ -158,11 +158,16 @@ pub async fn serve(
             .await;
     let reflection = runtime::grpc::reflection().map_err(ServeError::Reflection)?;
 
+    let trail = crate::audit::AuditTrail::new(state.store.clone());
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
         .tls_config(state.identity.server_tls())
         .map_err(|e| ServeError::Tls(e.to_string()))?
         .layer(MetricsLayer::new(metrics))
+        .layer(crate::audit::AuditLayer::new(
+            trail.clone(),
+            state.store.clone(),
+        ))
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(svc!(
@@ -235,6 +240,10 @@ pub async fn serve(
                     state: state.clone()
                 },
             }
+        ))
+        .add_service(svc!(
+            pb::audit_server::AuditServer,
+            crate::api::audit::AuditApi { trail }
         ))
         .add_service(svc!(
             pb::access_server::AccessServer,

@@ -121,3 +121,84 @@ fn a_registration_token_registers_one_agent_and_nothing_else() {
     let keys = admin.json(&["apikey", "list"]);
     assert!(keys.to_string().contains("\"uses_left\":0"), "{keys}");
 }
+
+/// Every write and every refusal lands on the Space's audit trail with who, what, from where
+/// and the outcome; reads are not recorded; the trail's chain verifies.
+#[test]
+fn the_audit_trail_records_writes_and_refusals() {
+    let s = Space::start();
+    let admin = s.cli();
+    admin.ok(&["env", "create", "Dev"]);
+    admin.ok(&["project", "list"]);
+    admin.ok(&["user", "create", "alice"]);
+    let key = admin.ok(&["apikey", "create", "--user", "alice"]);
+    let alice = s.cli().with_env("DEPLOY_API_KEY", key.trim());
+    alice.fails(&["user", "create", "mallory"]);
+    s.cli()
+        .with_env("DEPLOY_API_KEY", "dk_bogus")
+        .fails(&["project", "list"]);
+    assert!(
+        alice
+            .fails(&["audit", "list"])
+            .contains("needs an admin key")
+    );
+
+    let all = admin.json(&["audit", "list"]);
+    let entries = all.as_array().unwrap();
+    let find = |method: &str| {
+        entries
+            .iter()
+            .find(|e| e["method"].as_str().unwrap_or("").ends_with(method))
+            .unwrap_or_else(|| panic!("{method} in {all}"))
+    };
+    let created = find("Environments/Create");
+    assert_eq!(
+        (created["user"].as_str(), created["outcome"].as_str()),
+        (Some("admin"), Some("ok"))
+    );
+    assert!(
+        created["from"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{created}"
+    );
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e["method"] == "/space.v1.Projects/List" && e["outcome"] == "ok")
+    );
+    let refused = admin.json(&["audit", "list", "--refused"]);
+    let refused: Vec<(String, String)> = refused
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["user"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        refused.contains(&("alice".into(), "/space.v1.Access/CreateUser".into())),
+        "{refused:?}"
+    );
+    assert!(
+        refused.contains(&("(unknown key)".into(), "/space.v1.Projects/List".into())),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|(u, m)| u == "alice" && m == "/space.v1.Audit/List"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        admin
+            .json(&["audit", "list", "--user", "alice", "--method", "CreateUser"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let v = admin.ok(&["audit", "verify"]);
+    assert!(v.contains("hash chain intact"), "{v}");
+}

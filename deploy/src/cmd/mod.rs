@@ -1,6 +1,7 @@
 //! Subcommands, one module per noun: `deploy <noun> <verb>`.
 
 pub mod access;
+pub mod audit;
 pub mod automation;
 pub mod bundle;
 pub mod config;

@@ -2,6 +2,7 @@
 //! the edge (`proto::wire`) and call the service layer (`crate::services`).
 
 pub mod access;
+pub mod audit;
 pub mod environments;
 pub mod lifecycles;
 pub mod packages;
