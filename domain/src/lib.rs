@@ -3,6 +3,7 @@
 //! resolution and substitution, release comparison, package names). No I/O, no async runtime,
 //! no wire types: every front end and every backend speaks these types.
 
+pub mod access;
 pub mod compare;
 pub mod endpoint;
 pub mod error;
