@@ -74,6 +74,12 @@ enum Command {
     /// API keys of users and service accounts (admin keys only).
     #[command(subcommand, name = "apikey")]
     ApiKey(cmd::access::ApiKeyCmd),
+    /// Teams: members and the roles granted to them, per project and environment.
+    #[command(subcommand)]
+    Team(cmd::teams::TeamCmd),
+    /// Roles: built-in and custom sets of permissions (docs/permissions.md).
+    #[command(subcommand)]
+    Role(cmd::teams::RoleCmd),
     /// The Space's audit trail: every write and every refusal (admin keys only).
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
@@ -170,6 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => cmd::access::users(c, x).await,
         Command::ApiKey(c) => cmd::access::keys(c, x).await,
         Command::Audit(c) => cmd::audit::run(c, x).await,
+        Command::Team(c) => cmd::teams::teams(c, x).await,
+        Command::Role(c) => cmd::teams::roles(c, x).await,
         Command::Env(c) => cmd::config::env(c, x).await,
         Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,
         Command::Project(c) => cmd::project::project(c, x).await,

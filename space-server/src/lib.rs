@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod error;
 pub mod limits;
 pub mod peering;
+pub mod permits;
 pub mod promotion;
 pub mod server;
 pub mod services;

@@ -168,6 +168,7 @@ pub async fn serve(
             trail.clone(),
             state.store.clone(),
         ))
+        .layer(crate::permits::PermitLayer::new(state.clone()))
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(svc!(
@@ -243,7 +244,12 @@ pub async fn serve(
         ))
         .add_service(svc!(
             pb::audit_server::AuditServer,
-            crate::api::audit::AuditApi { trail }
+            crate::api::audit::AuditApi {
+                trail,
+                access: crate::services::access::AccessService {
+                    state: state.clone()
+                }
+            }
         ))
         .add_service(svc!(
             pb::access_server::AccessServer,

@@ -140,6 +140,23 @@ pub struct UserRecord {
     pub created_at: Timestamp,
 }
 
+impl Record for domain::access::Team {
+    const TABLE: &'static str = "team";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
+/// A custom role (the built-in ones are `domain::access::builtin_roles`).
+impl Record for domain::access::Role {
+    const TABLE: &'static str = "role";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
 impl Record for UserRecord {
     const TABLE: &'static str = "user";
     const VERSION: u32 = 1;

@@ -23,6 +23,10 @@ fn keys_work_until_revoked_or_expired_and_only_admins_manage_them() {
     let created = admin.run(&["apikey", "create", "--user", "alice", "--name", "laptop"]);
     assert!(created.status.success(), "{}", stderr(&created));
     let key = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    admin.ok(&[
+        "team", "create", "readers", "--member", "alice", "--member", "ci",
+    ]);
+    admin.ok(&["team", "grant", "readers", "--role", "viewer"]);
     assert!(
         key.starts_with("dk_") && !key.contains(' '),
         "the key alone on stdout: {key}"

@@ -26,6 +26,7 @@ mod packages_releases;
 mod peer_flood;
 mod peering;
 mod peering_disconnected;
+mod permissions;
 mod project_code;
 mod promotion;
 mod promotion_connected;

@@ -20,6 +20,7 @@ pub mod release;
 pub mod space;
 pub mod step;
 pub mod target;
+pub mod teams;
 pub mod variable;
 pub mod variable_preview;
 

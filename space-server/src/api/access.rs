@@ -7,6 +7,8 @@ use storage::records::{ApiKeyRecord, UserRecord};
 use super::{Resp, ok};
 use crate::auth::caller;
 use crate::services::access::{AccessService, NewKey};
+use crate::services::teams::permissions;
+use domain::access::{Grant, Need, Permission, Role, Team};
 
 pub struct AccessApi {
     pub service: AccessService,
@@ -54,8 +56,135 @@ fn created(n: NewKey) -> pb::CreatedApiKey {
     }
 }
 
+fn team_wire(t: Team) -> pb::Team {
+    let Team {
+        name,
+        members,
+        grants,
+    } = t;
+    pb::Team {
+        name,
+        members,
+        grants: grants
+            .into_iter()
+            .map(|g| {
+                let Grant {
+                    role,
+                    projects,
+                    environments,
+                    tenants,
+                } = g;
+                pb::Grant {
+                    role,
+                    projects,
+                    environments,
+                    tenants,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn team_domain(t: pb::Team) -> Team {
+    let pb::Team {
+        name,
+        members,
+        grants,
+    } = t;
+    Team {
+        name,
+        members,
+        grants: grants
+            .into_iter()
+            .map(|g| {
+                let pb::Grant {
+                    role,
+                    projects,
+                    environments,
+                    tenants,
+                } = g;
+                Grant {
+                    role,
+                    projects,
+                    environments,
+                    tenants,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn role_wire(r: Role, builtin: bool) -> pb::Role {
+    pb::Role {
+        name: r.name,
+        permissions: r
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        builtin,
+    }
+}
+
 #[tonic::async_trait]
 impl Access for AccessApi {
+    async fn set_team(&self, req: tonic::Request<pb::Team>) -> Resp<pb::Team> {
+        let who = caller(&req);
+        let t = team_domain(req.into_inner());
+        ok(team_wire(self.service.set_team(&who, t).await?))
+    }
+
+    async fn list_teams(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::ListTeamsResponse> {
+        self.service
+            .require(&caller(&req), &Need::anywhere(Permission::View))?;
+        ok(pb::ListTeamsResponse {
+            teams: self.service.teams()?.into_iter().map(team_wire).collect(),
+        })
+    }
+
+    async fn delete_team(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        let who = caller(&req);
+        let pb::ByName { name } = req.into_inner();
+        self.service.delete_team(&who, &name).await?;
+        ok(pb::Empty {})
+    }
+
+    async fn set_role(&self, req: tonic::Request<pb::Role>) -> Resp<pb::Role> {
+        let who = caller(&req);
+        let pb::Role {
+            name,
+            permissions: names,
+            builtin: _,
+        } = req.into_inner();
+        let r = Role {
+            name,
+            permissions: permissions(&names)?,
+        };
+        ok(role_wire(self.service.set_role(&who, r).await?, false))
+    }
+
+    async fn list_roles(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::ListRolesResponse> {
+        self.service
+            .require(&caller(&req), &Need::anywhere(Permission::View))?;
+        let builtin = domain::access::builtin_roles().len();
+        ok(pb::ListRolesResponse {
+            roles: self
+                .service
+                .roles()?
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| role_wire(r, i < builtin))
+                .collect(),
+        })
+    }
+
+    async fn delete_role(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        let who = caller(&req);
+        let pb::ByName { name } = req.into_inner();
+        self.service.delete_role(&who, &name).await?;
+        ok(pb::Empty {})
+    }
+
     async fn create_user(&self, req: tonic::Request<pb::User>) -> Resp<pb::User> {
         let who = caller(&req);
         let pb::User {

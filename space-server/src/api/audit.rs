@@ -7,24 +7,14 @@ use super::{Resp, ok};
 use crate::audit::{AuditEntry, AuditTrail};
 use crate::auth::caller;
 use crate::error::ApiError;
+use crate::services::access::AccessService;
 
 /// Most entries one list answers.
 const MAX_LIST: usize = 10_000;
 
 pub struct AuditApi {
     pub trail: AuditTrail,
-}
-
-fn admin<T>(req: &tonic::Request<T>) -> Result<(), ApiError> {
-    let c = caller(req);
-    if c.admin {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied(format!(
-            "reading the audit trail needs an admin key; '{}' is not an admin",
-            c.name
-        )))
-    }
+    pub access: AccessService,
 }
 
 fn wire(e: AuditEntry) -> pb::AuditRecord {
@@ -57,7 +47,7 @@ fn wire(e: AuditEntry) -> pb::AuditRecord {
 #[tonic::async_trait]
 impl Audit for AuditApi {
     async fn list(&self, req: tonic::Request<pb::AuditQuery>) -> Resp<pb::AuditList> {
-        admin(&req)?;
+        self.access.admin_only(&caller(&req))?;
         let pb::AuditQuery {
             user,
             method,
@@ -88,7 +78,7 @@ impl Audit for AuditApi {
     }
 
     async fn verify(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::AuditVerification> {
-        admin(&req)?;
+        self.access.admin_only(&caller(&req))?;
         let v = self.trail.verify().map_err(ApiError::from)?;
         let (broken_at, reason) = v.broken.clone().unwrap_or_default();
         ok(pb::AuditVerification {

@@ -24,6 +24,16 @@ fn wire(p: PlacedStep) -> pb::Step {
 #[tonic::async_trait]
 impl Process for ProcessApi {
     async fn add_step(&self, req: tonic::Request<pb::Step>) -> Resp<pb::Step> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::EditProject,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let StepInput {
             project,
             order,
@@ -38,6 +48,16 @@ impl Process for ProcessApi {
     }
 
     async fn update_step(&self, req: tonic::Request<pb::Step>) -> Resp<pb::Step> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::EditProject,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let StepInput {
             project,
             order,
@@ -47,6 +67,16 @@ impl Process for ProcessApi {
     }
 
     async fn delete_step(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::EditProject,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let pb::ProjectScoped { project, name } = req.into_inner();
         self.service.delete_step(&project, &name).await?;
         ok(pb::Empty {})

@@ -15,6 +15,16 @@ pub struct ReleasesApi {
 #[tonic::async_trait]
 impl Releases for ReleasesApi {
     async fn create(&self, req: tonic::Request<pb::CreateReleaseRequest>) -> Resp<pb::Release> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::CreateRelease,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let who = caller(&req).name;
         let pb::CreateReleaseRequest {
             project,

@@ -93,6 +93,16 @@ impl Variables for VariablesApi {
     }
 
     async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::SetVariableResponse> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::EditVariables,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let SetOutcome {
             project,
@@ -108,6 +118,16 @@ impl Variables for VariablesApi {
     }
 
     async fn set_many(&self, req: tonic::Request<pb::VariableBatch>) -> Resp<pb::VariableList> {
+        let p = req.get_ref().project.clone();
+        crate::permits::require(
+            &self.service.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::EditVariables,
+                project: Some(p),
+                environment: None,
+            },
+        )?;
         let pb::VariableBatch { project, variables } = req.into_inner();
         let inputs = variables
             .into_iter()

@@ -39,7 +39,7 @@ const READS: &[&str] = &[
     "Check",
 ];
 
-fn is_read(path: &str) -> bool {
+pub(crate) fn is_read(path: &str) -> bool {
     let method = path.rsplit('/').next().unwrap_or("");
     READS.iter().any(|r| method.starts_with(r))
 }

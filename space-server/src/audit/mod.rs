@@ -3,7 +3,7 @@
 //! hash-chained log (entry `i` holds the SHA-256 of entry `i-1`'s canonical bytes) that
 //! `verify` recomputes. Entries are appended one at a time under a lock, after the call.
 
-mod layer;
+pub(crate) mod layer;
 
 pub use layer::AuditLayer;
 

@@ -52,6 +52,19 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::CreateDeploymentRequest>,
     ) -> Resp<pb::Deployment> {
+        let (p, e) = (
+            req.get_ref().project.clone(),
+            req.get_ref().environment.clone(),
+        );
+        crate::permits::require(
+            &self.engine.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::Deploy,
+                project: Some(p),
+                environment: Some(e),
+            },
+        )?;
         let who = caller(&req).name;
         let pb::CreateDeploymentRequest {
             project,
@@ -179,6 +192,19 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::ScheduleDeploymentRequest>,
     ) -> Resp<pb::ScheduledDeployment> {
+        let (p, e) = (
+            req.get_ref().project.clone(),
+            req.get_ref().environment.clone(),
+        );
+        crate::permits::require(
+            &self.engine.state,
+            &req,
+            domain::access::Need {
+                permission: domain::access::Permission::Deploy,
+                project: Some(p),
+                environment: Some(e),
+            },
+        )?;
         let who = caller(&req).name;
         let pb::ScheduleDeploymentRequest {
             project,

@@ -25,12 +25,22 @@ pub struct NewKey {
     pub record: ApiKeyRecord,
 }
 
-fn admin_only(caller: &Caller) -> ApiResult<()> {
-    if caller.admin {
-        Ok(())
-    } else {
+impl AccessService {
+    /// Managing users, keys, teams and roles, and reading the trail: an admin key, or a
+    /// team granting the `admin` permission.
+    pub fn admin_only(&self, caller: &Caller) -> ApiResult<()> {
+        if caller.admin
+            || domain::access::permits(
+                &caller.name,
+                &self.teams()?,
+                &self.roles()?,
+                &domain::access::Need::anywhere(domain::access::Permission::Admin),
+            )
+        {
+            return Ok(());
+        }
         Err(ApiError::PermissionDenied(format!(
-            "managing users and API keys needs an admin key; '{}' is not an admin",
+            "managing users and API keys needs an admin key (or the admin permission); '{}' is not an admin",
             caller.name
         )))
     }
@@ -49,7 +59,7 @@ impl AccessService {
     /// Users, with those that exist only through a live key (the "admin" of a Space made
     /// before users existed).
     pub fn users(&self, caller: &Caller) -> ApiResult<Vec<UserRecord>> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let mut users = self.state.store.all_records::<UserRecord>("")?;
         for k in self.state.store.all_records::<ApiKeyRecord>("")? {
             if k.registration.is_none()
@@ -79,7 +89,7 @@ impl AccessService {
     }
 
     pub async fn create_user(&self, caller: &Caller, u: UserRecord) -> ApiResult<UserRecord> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         check_name("user", &u.name)?;
         if self.user(&u.name).is_ok() {
             return Err(ApiError::exists("user", &u.name));
@@ -97,7 +107,7 @@ impl AccessService {
 
     /// Deletes the user and revokes every key of it; the last admin stays.
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> ApiResult<()> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let u = self.user(name)?;
         let admins = self.users(caller)?.iter().filter(|u| u.admin).count();
         if u.admin && admins <= 1 {
@@ -135,7 +145,7 @@ impl AccessService {
         name: &str,
         expires_in: u64,
     ) -> ApiResult<NewKey> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let u = self.user(user)?;
         let name = if name.trim().is_empty() {
             "key"
@@ -168,7 +178,7 @@ impl AccessService {
         uses: u32,
         expires_in: u64,
     ) -> ApiResult<NewKey> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let secs = if expires_in == 0 {
             DEFAULT_TOKEN_SECS
         } else {
@@ -203,7 +213,7 @@ impl AccessService {
     }
 
     pub fn keys(&self, caller: &Caller, user: &str) -> ApiResult<Vec<ApiKeyRecord>> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let mut keys: Vec<ApiKeyRecord> = self
             .state
             .store
@@ -217,7 +227,7 @@ impl AccessService {
 
     /// Revokes the key whose id starts with `id` (at least 8 characters, one key).
     pub async fn revoke(&self, caller: &Caller, id: &str) -> ApiResult<ApiKeyRecord> {
-        admin_only(caller)?;
+        self.admin_only(caller)?;
         let id = id.trim();
         if id.len() < 8 {
             return Err(ApiError::Invalid(

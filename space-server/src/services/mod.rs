@@ -12,6 +12,7 @@ pub mod project_code;
 pub mod projects;
 pub mod releases;
 pub mod targets;
+pub mod teams;
 pub mod variable_checks;
 pub mod variable_preview;
 pub mod variables;
