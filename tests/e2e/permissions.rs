@@ -153,6 +153,13 @@ fn a_grant_limited_to_an_environment_holds_only_there() {
         dora.fails(&["env", "create", "Other"])
             .contains("may not manage-environments")
     );
+    let who = dora.json(&["whoami"]);
+    assert!(
+        who["permissions"]
+            .to_string()
+            .contains("deploy in Staging of Web (team team-dora, role deployer)"),
+        "{who}"
+    );
     let refused = admin.json(&["audit", "list", "--refused", "--user", "dora"]);
     assert!(
         refused.to_string().contains("Deployments/Create"),

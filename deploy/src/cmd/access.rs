@@ -264,6 +264,7 @@ pub async fn whoami(x: &Env) -> anyhow::Result<()> {
     crate::output::emit_one(
         x.output,
         json!({"space": w.space_name, "user": w.user, "admin": w.admin, "api_key": w.api_key_name,
+            "permissions": w.permissions,
             "key_expires_at": expires, "server_version": w.server_version, "server": c.server}),
         vec![
             ("space", w.space_name.clone()),
@@ -275,6 +276,14 @@ pub async fn whoami(x: &Env) -> anyhow::Result<()> {
             (
                 "key expires",
                 expires.clone().unwrap_or_else(|| "never".into()),
+            ),
+            (
+                "may",
+                if w.permissions.is_empty() {
+                    "nothing yet (no team grants this user a role)".into()
+                } else {
+                    w.permissions.join("; ")
+                },
             ),
             ("server", c.server.clone()),
             ("server version", w.server_version.clone()),

@@ -17,6 +17,10 @@ pub struct SystemApi {
 impl System for SystemApi {
     async fn who_am_i(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::WhoAmIResponse> {
         let c = caller(&req);
+        let permissions = crate::services::access::AccessService {
+            state: self.state.clone(),
+        }
+        .grants_of(&c)?;
         ok(pb::WhoAmIResponse {
             space_name: self.state.name.clone(),
             api_key_name: c.key_name,
@@ -26,6 +30,7 @@ impl System for SystemApi {
             key_expires_at: c
                 .expires_at
                 .map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
+            permissions,
         })
     }
 }

@@ -21,6 +21,42 @@ impl AccessService {
         Ok(self.state.store.all_records::<Team>("")?)
     }
 
+    /// What `caller` may do, one line per permission and grant.
+    pub fn grants_of(&self, caller: &Caller) -> ApiResult<Vec<String>> {
+        if caller.admin {
+            return Ok(vec!["everything (admin)".into()]);
+        }
+        let roles = self.roles()?;
+        let mut out = Vec::new();
+        for t in self
+            .teams()?
+            .iter()
+            .filter(|t| t.members.contains(&caller.name))
+        {
+            for g in &t.grants {
+                let Some(r) = roles.iter().find(|r| r.name.eq_ignore_ascii_case(&g.role)) else {
+                    continue;
+                };
+                let mut scope = String::new();
+                if !g.environments.is_empty() {
+                    scope.push_str(&format!(" in {}", g.environments.join(", ")));
+                }
+                if !g.projects.is_empty() {
+                    scope.push_str(&format!(" of {}", g.projects.join(", ")));
+                }
+                for p in &r.permissions {
+                    out.push(format!(
+                        "{}{scope} (team {}, role {})",
+                        p.as_str(),
+                        t.name,
+                        r.name
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Refuses `need` unless `caller` may do it (an admin may do everything), naming what is
     /// missing; the one check of the Space API.
     pub fn require(&self, caller: &Caller, need: &Need) -> ApiResult<()> {
