@@ -166,3 +166,94 @@ fn a_grant_limited_to_an_environment_holds_only_there() {
         "audited: {refused}"
     );
 }
+
+/// Imported releases obey the same permissions: a deployer allowed only in Staging for the
+/// Remote Project "DevTest: Web" cannot deploy its imported release to Production.
+#[test]
+fn a_deployer_scoped_to_staging_cannot_deploy_an_imported_release_to_production() {
+    use e2e::promotion::{connected_pair, script_project, to_prod_lifecycle};
+    let net = e2e::odcm::Odcm::start("Net");
+    let (dev, prod) = connected_pair(&net, &[], &["releases", "receipts"]);
+    to_prod_lifecycle(&dev, "");
+    script_project(&dev, "Web", "ToProd", "echo hi");
+    let d = dev.cli();
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    let p = prod.cli();
+    p.ok(&["env", "create", "Staging"]);
+    p.ok(&["env", "create", "Production"]);
+    p.ok(&[
+        "lifecycle",
+        "create",
+        "Both",
+        "--phase",
+        "All:Staging,Production",
+    ]);
+    p.ok(&[
+        "bundle",
+        "auto-import",
+        "set",
+        "--from",
+        "DevTest",
+        "--lifecycle",
+        "Both",
+    ]);
+    d.ok(&[
+        "release",
+        "promote",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+        "--to-space",
+        "Prod",
+    ]);
+    e2e::wait_for(
+        "Prod to import the release",
+        std::time::Duration::from_secs(30),
+        || p.run(&["project", "show", "DevTest: Web"]).status.success(),
+    );
+    let dora = user_with(
+        &prod,
+        &p,
+        "dora",
+        &[
+            "--role",
+            "deployer",
+            "--env",
+            "Staging",
+            "--project",
+            "DevTest: Web",
+        ],
+    );
+    let deploy = |env: &str| {
+        dora.run(&[
+            "release",
+            "deploy",
+            "--project",
+            "DevTest: Web",
+            "--version",
+            "1.0.0",
+            "--env",
+            env,
+            "--no-follow",
+        ])
+    };
+    let staging = deploy("Staging");
+    assert!(
+        staging.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staging.stderr)
+    );
+    let err = String::from_utf8_lossy(&deploy("Production").stderr).into_owned();
+    assert!(
+        err.contains("may not deploy in environment 'Production' of project 'DevTest: Web'"),
+        "{err}"
+    );
+}
