@@ -73,6 +73,22 @@ pub fn require<T>(
     .require(&caller, &need)
 }
 
+/// [`require`] for `permission` in `project` (and `environment`, where given).
+pub fn require_in<T>(
+    state: &Arc<SpaceState>,
+    req: &tonic::Request<T>,
+    permission: Permission,
+    project: String,
+    environment: Option<String>,
+) -> Result<(), ApiError> {
+    let need = Need {
+        permission,
+        project: Some(project),
+        environment,
+    };
+    require(state, req, need)
+}
+
 #[derive(Clone)]
 pub struct PermitLayer {
     state: Arc<SpaceState>,

@@ -12,6 +12,18 @@ pub struct ProcessApi {
     pub service: ProcessService,
 }
 
+impl ProcessApi {
+    /// The caller may change `project` this way (one check, `crate::permits`).
+    fn may_edit<T>(
+        &self,
+        req: &tonic::Request<T>,
+        project: &str,
+    ) -> Result<(), crate::error::ApiError> {
+        let edit = domain::access::Permission::EditProject;
+        crate::permits::require_in(&self.service.state, req, edit, project.to_string(), None)
+    }
+}
+
 fn wire(p: PlacedStep) -> pb::Step {
     let PlacedStep {
         project,
@@ -24,16 +36,7 @@ fn wire(p: PlacedStep) -> pb::Step {
 #[tonic::async_trait]
 impl Process for ProcessApi {
     async fn add_step(&self, req: tonic::Request<pb::Step>) -> Resp<pb::Step> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require(
-            &self.service.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::EditProject,
-                project: Some(p),
-                environment: None,
-            },
-        )?;
+        self.may_edit(&req, &req.get_ref().project)?;
         let StepInput {
             project,
             order,
@@ -48,16 +51,7 @@ impl Process for ProcessApi {
     }
 
     async fn update_step(&self, req: tonic::Request<pb::Step>) -> Resp<pb::Step> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require(
-            &self.service.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::EditProject,
-                project: Some(p),
-                environment: None,
-            },
-        )?;
+        self.may_edit(&req, &req.get_ref().project)?;
         let StepInput {
             project,
             order,
@@ -67,16 +61,7 @@ impl Process for ProcessApi {
     }
 
     async fn delete_step(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require(
-            &self.service.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::EditProject,
-                project: Some(p),
-                environment: None,
-            },
-        )?;
+        self.may_edit(&req, &req.get_ref().project)?;
         let pb::ProjectScoped { project, name } = req.into_inner();
         self.service.delete_step(&project, &name).await?;
         ok(pb::Empty {})

@@ -16,14 +16,12 @@ pub struct ReleasesApi {
 impl Releases for ReleasesApi {
     async fn create(&self, req: tonic::Request<pb::CreateReleaseRequest>) -> Resp<pb::Release> {
         let p = req.get_ref().project.clone();
-        crate::permits::require(
+        crate::permits::require_in(
             &self.service.state,
             &req,
-            domain::access::Need {
-                permission: domain::access::Permission::CreateRelease,
-                project: Some(p),
-                environment: None,
-            },
+            domain::access::Permission::CreateRelease,
+            p,
+            None,
         )?;
         let who = caller(&req).name;
         let pb::CreateReleaseRequest {

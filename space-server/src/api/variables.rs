@@ -15,6 +15,18 @@ pub struct VariablesApi {
     pub service: VariableService,
 }
 
+impl VariablesApi {
+    /// The caller may change `project` this way (one check, `crate::permits`).
+    fn may_edit<T>(
+        &self,
+        req: &tonic::Request<T>,
+        project: &str,
+    ) -> Result<(), crate::error::ApiError> {
+        let edit = domain::access::Permission::EditVariables;
+        crate::permits::require_in(&self.service.state, req, edit, project.to_string(), None)
+    }
+}
+
 fn context(c: Option<pb::VariableContext>) -> PreviewContext {
     let pb::VariableContext {
         project,
@@ -93,16 +105,7 @@ impl Variables for VariablesApi {
     }
 
     async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::SetVariableResponse> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require(
-            &self.service.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::EditVariables,
-                project: Some(p),
-                environment: None,
-            },
-        )?;
+        self.may_edit(&req, &req.get_ref().project)?;
         let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let SetOutcome {
             project,
@@ -118,16 +121,7 @@ impl Variables for VariablesApi {
     }
 
     async fn set_many(&self, req: tonic::Request<pb::VariableBatch>) -> Resp<pb::VariableList> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require(
-            &self.service.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::EditVariables,
-                project: Some(p),
-                environment: None,
-            },
-        )?;
+        self.may_edit(&req, &req.get_ref().project)?;
         let pb::VariableBatch { project, variables } = req.into_inner();
         let inputs = variables
             .into_iter()

@@ -20,6 +20,20 @@ pub struct DeploymentsApi {
     pub engine: Arc<Engine>,
 }
 
+impl DeploymentsApi {
+    /// The caller may deploy `project` to `environment` (one check, `crate::permits`).
+    fn may_deploy<T>(
+        &self,
+        req: &tonic::Request<T>,
+        project: &str,
+        environment: &str,
+    ) -> Result<(), crate::error::ApiError> {
+        let deploy = domain::access::Permission::Deploy;
+        let (p, e) = (project.to_string(), Some(environment.to_string()));
+        crate::permits::require_in(&self.engine.state, req, deploy, p, e)
+    }
+}
+
 fn log_event(e: LogEntry) -> pb::DeploymentEvent {
     pb::DeploymentEvent {
         seq: e.seq,
@@ -52,19 +66,7 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::CreateDeploymentRequest>,
     ) -> Resp<pb::Deployment> {
-        let (p, e) = (
-            req.get_ref().project.clone(),
-            req.get_ref().environment.clone(),
-        );
-        crate::permits::require(
-            &self.engine.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::Deploy,
-                project: Some(p),
-                environment: Some(e),
-            },
-        )?;
+        self.may_deploy(&req, &req.get_ref().project, &req.get_ref().environment)?;
         let who = caller(&req).name;
         let pb::CreateDeploymentRequest {
             project,
@@ -192,19 +194,7 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::ScheduleDeploymentRequest>,
     ) -> Resp<pb::ScheduledDeployment> {
-        let (p, e) = (
-            req.get_ref().project.clone(),
-            req.get_ref().environment.clone(),
-        );
-        crate::permits::require(
-            &self.engine.state,
-            &req,
-            domain::access::Need {
-                permission: domain::access::Permission::Deploy,
-                project: Some(p),
-                environment: Some(e),
-            },
-        )?;
+        self.may_deploy(&req, &req.get_ref().project, &req.get_ref().environment)?;
         let who = caller(&req).name;
         let pb::ScheduleDeploymentRequest {
             project,
