@@ -89,6 +89,16 @@ pub fn require_in<T>(
     require(state, req, need)
 }
 
+/// [`require`] for `permission` in `project`.
+pub fn may<T>(
+    state: &Arc<SpaceState>,
+    req: &tonic::Request<T>,
+    permission: Permission,
+    project: &str,
+) -> Result<(), ApiError> {
+    require_in(state, req, permission, project.to_string(), None)
+}
+
 #[derive(Clone)]
 pub struct PermitLayer {
     state: Arc<SpaceState>,

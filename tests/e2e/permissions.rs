@@ -257,3 +257,42 @@ fn a_deployer_scoped_to_staging_cannot_deploy_an_imported_release_to_production(
         "{err}"
     );
 }
+
+#[test]
+fn a_grant_limited_to_a_project_holds_only_there() {
+    let (s, admin) = setup();
+    admin.ok(&["project", "create", "Other", "--lifecycle", "Free"]);
+    let pc = user_with(
+        &s,
+        &admin,
+        "pat",
+        &["--role", "project-contributor", "--project", "Web"],
+    );
+    pc.ok(&["project", "update", "Web", "--description", "mine"]);
+    pc.ok(&["channel", "create", "Hotfix", "--project", "Web"]);
+    pc.ok(&["variable", "set", "--project", "Web", "Url", "x"]);
+    for (args, what) in [
+        (
+            &["project", "update", "Other", "--description", "x"][..],
+            "edit-project of project 'Other'",
+        ),
+        (
+            &["channel", "create", "Hotfix", "--project", "Other"],
+            "edit-project of project 'Other'",
+        ),
+        (
+            &["variable", "set", "--project", "Other", "Url", "x"],
+            "edit-variables of project 'Other'",
+        ),
+        (
+            &["project", "delete", "Other", "--yes"],
+            "edit-project of project 'Other'",
+        ),
+    ] {
+        let err = pc.fails(args);
+        assert!(
+            err.contains(&format!("'pat' may not {what}")),
+            "{args:?}: {err}"
+        );
+    }
+}

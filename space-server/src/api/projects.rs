@@ -9,6 +9,7 @@ use proto::space::v1::projects_server::Projects;
 
 use super::{Resp, ok, page, token};
 use crate::error::ApiError;
+use crate::permits::may;
 use crate::services::project_code::{ApplyOutcome, ProjectCodeService};
 use crate::services::projects::{ChannelService, ProjectService};
 
@@ -38,11 +39,23 @@ impl Projects for ProjectsApi {
     }
 
     async fn update(&self, req: tonic::Request<pb::Project>) -> Resp<pb::Project> {
+        may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::EditProject,
+            &req.get_ref().name,
+        )?;
         let p = req.into_inner().try_into().map_err(ApiError::from)?;
         ok(self.service.update(p).await?.into())
     }
 
     async fn delete(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {
+        may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::EditProject,
+            &req.get_ref().name,
+        )?;
         let pb::ByName { name } = req.into_inner();
         self.service.delete(&name).await?;
         ok(pb::Empty {})
@@ -112,6 +125,12 @@ pub struct ChannelsApi {
 #[tonic::async_trait]
 impl Channels for ChannelsApi {
     async fn create(&self, req: tonic::Request<pb::Channel>) -> Resp<pb::Channel> {
+        may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::EditProject,
+            &req.get_ref().project,
+        )?;
         let c: Channel = req.into_inner().try_into().map_err(ApiError::from)?;
         ok(self.service.create(c).await?.into())
     }
@@ -131,11 +150,23 @@ impl Channels for ChannelsApi {
     }
 
     async fn update(&self, req: tonic::Request<pb::Channel>) -> Resp<pb::Channel> {
+        may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::EditProject,
+            &req.get_ref().project,
+        )?;
         let c: Channel = req.into_inner().try_into().map_err(ApiError::from)?;
         ok(self.service.update(c).await?.into())
     }
 
     async fn delete(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
+        may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::EditProject,
+            &req.get_ref().project,
+        )?;
         let pb::ProjectScoped { project, name } = req.into_inner();
         self.service.delete(&project, &name).await?;
         ok(pb::Empty {})

@@ -87,6 +87,12 @@ impl Releases for ReleasesApi {
     }
 
     async fn delete(&self, req: tonic::Request<pb::ReleaseRef>) -> Resp<pb::Empty> {
+        crate::permits::may(
+            &self.service.state,
+            &req,
+            domain::access::Permission::CreateRelease,
+            &req.get_ref().project,
+        )?;
         let pb::ReleaseRef { project, version } = req.into_inner();
         self.service.delete(&project, &version).await?;
         ok(pb::Empty {})

@@ -157,6 +157,7 @@ impl Variables for VariablesApi {
     }
 
     async fn delete(&self, req: tonic::Request<pb::VariableId>) -> Resp<pb::Empty> {
+        self.may_edit(&req, &req.get_ref().project)?;
         let pb::VariableId { project, id } = req.into_inner();
         self.service.delete(&project, &id).await?;
         ok(pb::Empty {})
@@ -166,6 +167,7 @@ impl Variables for VariablesApi {
         &self,
         req: tonic::Request<pb::VariableTemplate>,
     ) -> Resp<pb::VariableTemplate> {
+        self.may_edit(&req, &req.get_ref().project)?;
         let m = req.into_inner();
         let project = m.project.clone();
         let t = VariableTemplate::try_from(m).map_err(ApiError::from)?;
@@ -185,6 +187,7 @@ impl Variables for VariablesApi {
     }
 
     async fn delete_template(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Empty> {
+        self.may_edit(&req, &req.get_ref().project)?;
         let pb::ProjectScoped { project, name } = req.into_inner();
         self.service.delete_template(&project, &name).await?;
         ok(pb::Empty {})
