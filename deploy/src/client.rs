@@ -11,7 +11,8 @@ use proto::space::v1::{
     lifecycles_client::LifecyclesClient, packages_client::PackagesClient,
     peers_client::PeersClient, process_client::ProcessClient, projects_client::ProjectsClient,
     promotion_client::PromotionClient, releases_client::ReleasesClient,
-    system_client::SystemClient, targets_client::TargetsClient, variables_client::VariablesClient,
+    system_client::SystemClient, targets_client::TargetsClient, tenants_client::TenantsClient,
+    variables_client::VariablesClient,
 };
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -48,6 +49,7 @@ pub struct Client {
     pub packages: PackagesClient<Svc>,
     pub releases: ReleasesClient<Svc>,
     pub targets: TargetsClient<Svc>,
+    pub tenants: TenantsClient<Svc>,
     pub deployments: DeploymentsClient<Svc>,
     pub peers: PeersClient<Svc>,
     pub promotion: PromotionClient<Svc>,
@@ -92,6 +94,7 @@ impl Client {
             packages: c!(PackagesClient),
             releases: c!(ReleasesClient),
             targets: c!(TargetsClient),
+            tenants: c!(TenantsClient),
             deployments: c!(DeploymentsClient),
             peers: c!(PeersClient),
             promotion: c!(PromotionClient),

@@ -74,6 +74,9 @@ enum Command {
     /// API keys of users and service accounts (admin keys only).
     #[command(subcommand, name = "apikey")]
     ApiKey(cmd::access::ApiKeyCmd),
+    /// Tenants of this Space and the projects and environments they are connected to.
+    #[command(subcommand)]
+    Tenant(cmd::tenants::TenantCmd),
     /// Teams: members and the roles granted to them, per project and environment.
     #[command(subcommand)]
     Team(cmd::teams::TeamCmd),
@@ -177,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ApiKey(c) => cmd::access::keys(c, x).await,
         Command::Audit(c) => cmd::audit::run(c, x).await,
         Command::Team(c) => cmd::teams::teams(c, x).await,
+        Command::Tenant(c) => cmd::tenants::run(c, x).await,
         Command::Role(c) => cmd::teams::roles(c, x).await,
         Command::Env(c) => cmd::config::env(c, x).await,
         Command::Lifecycle(c) => cmd::lifecycle::run(c, x).await,

@@ -41,7 +41,7 @@ pub fn needed(path: &str) -> Option<Permission> {
         return Some(View);
     }
     Some(match service {
-        "Environments" | "Lifecycles" | "Targets" => ManageEnvironments,
+        "Environments" | "Lifecycles" | "Targets" | "Tenants" => ManageEnvironments,
         "Projects" | "Channels" | "Process" => EditProject,
         "Variables" => EditVariables,
         "Packages" => PushPackages,

@@ -243,6 +243,14 @@ pub async fn serve(
             }
         ))
         .add_service(svc!(
+            pb::tenants_server::TenantsServer,
+            crate::api::tenants::TenantsApi {
+                service: crate::services::tenants::TenantService {
+                    state: state.clone()
+                }
+            }
+        ))
+        .add_service(svc!(
             pb::audit_server::AuditServer,
             crate::api::audit::AuditApi {
                 trail,

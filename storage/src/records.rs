@@ -181,6 +181,14 @@ impl Record for domain::package::PackageManifest {
     }
 }
 
+impl Record for domain::model::Tenant {
+    const TABLE: &'static str = "tenant";
+    const VERSION: u32 = 1;
+    fn key(&self) -> String {
+        key_of(&[&self.name])
+    }
+}
+
 impl Record for domain::model::Target {
     const TABLE: &'static str = "target";
     const VERSION: u32 = 1;

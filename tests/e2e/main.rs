@@ -36,3 +36,4 @@ mod promotion_refusals;
 mod restart_and_logs;
 mod space_api;
 mod templates;
+mod tenants;

@@ -21,6 +21,7 @@ pub mod space;
 pub mod step;
 pub mod target;
 pub mod teams;
+pub mod tenants;
 pub mod variable;
 pub mod variable_preview;
 

@@ -401,5 +401,7 @@ mod tests;
 
 mod deployments;
 mod promotion;
+mod tenants;
 pub use deployments::*;
 pub use promotion::*;
+pub use tenants::*;

@@ -11,6 +11,7 @@ pub mod projects;
 pub mod releases;
 pub mod system;
 pub mod targets;
+pub mod tenants;
 pub mod variables;
 
 use proto::space::v1 as pb;

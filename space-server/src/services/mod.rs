@@ -13,6 +13,7 @@ pub mod projects;
 pub mod releases;
 pub mod targets;
 pub mod teams;
+pub mod tenants;
 pub mod variable_checks;
 pub mod variable_preview;
 pub mod variables;

@@ -82,6 +82,14 @@ impl VariableService {
                 ))
             })?;
         }
+        for t in &v.scope.tenants {
+            self.state.tenant(t).map_err(|_| {
+                ApiError::Invalid(format!(
+                    "variable '{}' is scoped to tenant '{t}', which does not exist (deploy tenant create '{t}')",
+                    v.name
+                ))
+            })?;
+        }
         for c in &v.scope.channels {
             if !has_channel(c) {
                 return Err(ApiError::Invalid(format!(
