@@ -267,6 +267,7 @@ async fn execute(
         deployment_id: work.deployment_id,
         project: work.project,
         environment: work.environment,
+        tenant: work.tenant,
         step_name: work.step.name.clone(),
         action: work.step.action,
         package,

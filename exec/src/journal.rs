@@ -24,6 +24,9 @@ pub struct JournalEntry {
     pub deployment_id: String,
     pub project: String,
     pub environment: String,
+    /// A tenant deployment's tenant (absent in entries written before tenants).
+    #[serde(default)]
+    pub tenant: Option<String>,
     pub step: String,
     pub package_id: String,
     pub version: String,
@@ -104,13 +107,20 @@ pub(crate) struct Retained {
     pub warnings: Vec<String>,
 }
 
-/// Keeps the newest `keep` successful extractions of `package_id` in `environment` (counting
-/// `current`, which is never removed) and deletes every other directory the journal records
-/// for them that lies under `base`, marking those entries removed.
+/// Whose extractions retention counts: one package in one environment, for one tenant (or
+/// none).
+pub(crate) struct Scope<'a> {
+    pub environment: &'a str,
+    pub tenant: Option<&'a str>,
+    pub package_id: &'a str,
+}
+
+/// Keeps the newest `keep` successful extractions in `scope` (counting `current`, which is
+/// never removed) and deletes every other directory the journal records for them that lies
+/// under `base`, marking those entries removed.
 pub(crate) fn apply_retention(
     work_dir: &Path,
-    environment: &str,
-    package_id: &str,
+    scope: &Scope<'_>,
     keep: usize,
     current: &Path,
     base: &Path,
@@ -127,8 +137,13 @@ pub(crate) fn apply_retention(
     for (i, e) in entries.iter_mut().enumerate().rev() {
         if Some(i) == current_idx
             || e.removed
-            || !e.environment.eq_ignore_ascii_case(environment)
-            || !e.package_id.eq_ignore_ascii_case(package_id)
+            || !e.environment.eq_ignore_ascii_case(scope.environment)
+            || !e.package_id.eq_ignore_ascii_case(scope.package_id)
+            || !e
+                .tenant
+                .as_deref()
+                .unwrap_or("")
+                .eq_ignore_ascii_case(scope.tenant.unwrap_or(""))
         {
             continue;
         }

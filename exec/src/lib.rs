@@ -105,6 +105,8 @@ pub struct StepJob {
     pub deployment_id: String,
     pub project: String,
     pub environment: String,
+    /// A tenant deployment's tenant: packages extract under `{applications}/{tenant}/`.
+    pub tenant: Option<String>,
     pub step_name: String,
     pub action: StepAction,
     /// The package this step deploys or takes its script from, already fetched and
@@ -121,6 +123,7 @@ impl std::fmt::Debug for StepJob {
             .field("deployment_id", &self.deployment_id)
             .field("project", &self.project)
             .field("environment", &self.environment)
+            .field("tenant", &self.tenant)
             .field("step_name", &self.step_name)
             .field("action", &self.action)
             .field("package", &self.package)

@@ -29,11 +29,11 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<(), String> {
         return Err("internal error: not a package step".into());
     };
     let pkg = require_package(job, package_id)?;
-    let base = ctx
-        .cfg
-        .applications_dir
-        .join(env_dir(&job.environment))
-        .join(&pkg.id);
+    let mut base = ctx.cfg.applications_dir.clone();
+    if let Some(t) = &job.tenant {
+        base.push(env_dir(t));
+    }
+    let base = base.join(env_dir(&job.environment)).join(&pkg.id);
     let dir = fresh_dir(&base, &pkg.version)?;
     ctx.info(&format!(
         "extracting package {} {} to '{}'",
@@ -57,7 +57,12 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<(), String> {
     result?;
     if let Some(keep) = ctx.cfg.retention {
         let work_dir = &ctx.cfg.work_dir;
-        match journal::apply_retention(work_dir, &job.environment, &pkg.id, keep, &dir, &base) {
+        let scope = journal::Scope {
+            environment: &job.environment,
+            tenant: job.tenant.as_deref(),
+            package_id: &pkg.id,
+        };
+        match journal::apply_retention(work_dir, &scope, keep, &dir, &base) {
             Ok(r) => {
                 for p in r.removed {
                     ctx.info(&format!("retention: removed '{}'", p.display()));
@@ -131,6 +136,7 @@ fn record(ctx: &mut Ctx<'_>, pkg: &PackageInput, dir: &Path, success: bool, remo
         deployment_id: job.deployment_id.clone(),
         project: job.project.clone(),
         environment: job.environment.clone(),
+        tenant: job.tenant.clone(),
         step: job.step_name.clone(),
         package_id: pkg.id.clone(),
         version: pkg.version.clone(),

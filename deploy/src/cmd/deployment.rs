@@ -57,6 +57,7 @@ fn duration(d: &pb::Deployment) -> String {
 pub fn deployment_json(d: &pb::Deployment) -> serde_json::Value {
     json!({
         "id": d.id, "project": d.project, "version": d.version, "environment": d.environment,
+        "tenant": (!d.tenant.is_empty()).then_some(&d.tenant),
         "state": d.state, "created_by": d.created_by, "error": d.error,
         "created_at": secs(&d.created_at).map(time), "started_at": secs(&d.started_at).map(time),
         "finished_at": secs(&d.finished_at).map(time),
@@ -217,22 +218,12 @@ pub fn conclude(x: &Env, d: &pb::Deployment) -> anyhow::Result<()> {
 /// `deploy release deploy`.
 pub async fn deploy_release(
     x: &Env,
-    project: String,
-    version: String,
-    env: String,
-    max_parallel: u32,
+    request: pb::CreateDeploymentRequest,
     no_follow: bool,
 ) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.deployments.clone();
-    let d = c
-        .call(api.create(c.req(pb::CreateDeploymentRequest {
-            project,
-            version,
-            environment: env,
-            max_parallel,
-        })))
-        .await?;
+    let d = c.call(api.create(c.req(request))).await?;
     eprintln!(
         "{} created: {} {} to {}",
         d.id, d.project, d.version, d.environment

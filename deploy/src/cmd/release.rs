@@ -88,6 +88,10 @@ pub enum ReleaseCmd {
         /// `deploy deployment scheduled`, cancellable with `deploy deployment unschedule`.
         #[arg(long)]
         at: Option<String>,
+        /// Deploy for this tenant: its values apply, its packages extract under
+        /// {applications}/{tenant}/{environment}/.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Promote a release to another Space: write its signed Release Bundle to a file (--out;
     /// sensitive values encrypted for that Space; packages: deploy package export), or, for a
@@ -376,8 +380,14 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             max_parallel,
             no_follow,
             at,
+            tenant,
         } => {
             if let Some(at) = at {
+                if tenant.is_some() {
+                    anyhow::bail!(
+                        "a scheduled deployment cannot be for a tenant yet: deploy it now with --tenant"
+                    );
+                }
                 return super::automation::schedule_deployment(
                     &x,
                     project,
@@ -387,15 +397,14 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
                 )
                 .await;
             }
-            return super::deployment::deploy_release(
-                &x,
+            let request = pb::CreateDeploymentRequest {
                 project,
                 version,
                 environment,
                 max_parallel,
-                no_follow,
-            )
-            .await;
+                tenant: tenant.unwrap_or_default(),
+            };
+            return super::deployment::deploy_release(&x, request, no_follow).await;
         }
         ReleaseCmd::Delete { project, version } => {
             c.call(api.delete(c.req(pb::ReleaseRef {

@@ -153,6 +153,9 @@ pub struct Deployment {
     /// version does not inherit the old one's deployments.
     #[serde(default)]
     pub release_created_at: Option<super::Timestamp>,
+    /// A tenant deployment's tenant (`None` for deployments before tenants, and untenanted).
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// W3C `traceparent` of the deployment's span when trace export is on (a child of the
     /// promotion's trace for an imported release); its receipt carries it back.
     #[serde(default)]

@@ -118,6 +118,8 @@ pub struct SystemValues {
     pub deployment_id: Option<String>,
     /// `Machine.Name`.
     pub machine: Option<String>,
+    /// `Tenant.Name`, for a tenant deployment.
+    pub tenant: Option<String>,
 }
 
 impl SystemValues {
@@ -138,6 +140,7 @@ impl SystemValues {
             ("Channel.Name", &self.channel),
             ("Deployment.Id", &self.deployment_id),
             ("Machine.Name", &self.machine),
+            ("Tenant.Name", &self.tenant),
         ];
         fields
             .into_iter()

@@ -98,6 +98,7 @@ pub(crate) fn job(
         deployment_id: "Deployments-7".into(),
         project: "Acme".into(),
         environment: "Production".into(),
+        tenant: None,
         step_name: "Deploy web".into(),
         action,
         package,

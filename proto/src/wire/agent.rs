@@ -21,6 +21,8 @@ pub struct WorkItem {
     pub variables: Vec<StepVariable>,
     pub package: Option<PackageManifest>,
     pub retention: Option<usize>,
+    /// A tenant deployment's tenant.
+    pub tenant: Option<String>,
 }
 
 impl From<ab::Variable> for StepVariable {
@@ -65,6 +67,7 @@ impl TryFrom<ab::StepWork> for WorkItem {
             variables,
             package,
             retention,
+            tenant,
         } = m;
         let step = StepInput::try_from(step.ok_or(WireError::Missing("step"))?)?.step;
         Ok(WorkItem {
@@ -76,6 +79,7 @@ impl TryFrom<ab::StepWork> for WorkItem {
             variables: variables.into_iter().map(Into::into).collect(),
             package: package.map(PackageManifest::try_from).transpose()?,
             retention: (retention > 0).then_some(retention as usize),
+            tenant: (!tenant.is_empty()).then_some(tenant),
         })
     }
 }
@@ -91,6 +95,7 @@ impl From<WorkItem> for ab::StepWork {
             variables,
             package,
             retention,
+            tenant,
         } = w;
         ab::StepWork {
             step: Some(step_to_wire(&project, 0, step)),
@@ -101,6 +106,7 @@ impl From<WorkItem> for ab::StepWork {
             variables: variables.into_iter().map(Into::into).collect(),
             package: package.map(Into::into),
             retention: retention.unwrap_or(0) as u32,
+            tenant: tenant.unwrap_or_default(),
         }
     }
 }
@@ -256,6 +262,7 @@ pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
         drops,
         release_created_at: _,
         traceparent: _,
+        tenant,
     } = d;
     pb::Deployment {
         drops: drops
@@ -273,6 +280,7 @@ pub fn deployment_to_wire(d: Deployment) -> pb::Deployment {
         finished_at: finished_at.map(timestamp),
         steps: steps.into_iter().map(step_run_to_wire).collect(),
         error: error.unwrap_or_default(),
+        tenant: tenant.unwrap_or_default(),
     }
 }
 

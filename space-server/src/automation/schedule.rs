@@ -102,7 +102,7 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
             continue;
         }
         let who = format!("{} (scheduled)", s.created_by);
-        s.state = match engine.create(&s.project, &s.version, &s.environment, &who, 0) {
+        s.state = match engine.create(&s.project, &s.version, &s.environment, &who, 0, None) {
             Ok(d) => {
                 tracing::info!(deployment = %d.id, project = %s.project, release = %s.version, environment = %s.environment, "scheduled deployment started");
                 ScheduledState::Started {

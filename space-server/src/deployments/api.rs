@@ -73,13 +73,16 @@ impl Deployments for DeploymentsApi {
             version,
             environment,
             max_parallel,
+            tenant,
         } = req.into_inner();
+        let tenant = (!tenant.is_empty()).then_some(tenant);
         let d = self.engine.create(
             &project,
             &version,
             &environment,
             &who,
             max_parallel as usize,
+            tenant.as_deref(),
         )?;
         ok(deployment_to_wire(d))
     }

@@ -34,6 +34,7 @@ impl Engine {
                 &env,
                 "lifecycle (automatic phase)",
                 0,
+                None,
             ) {
                 Ok(d) => {
                     tracing::info!(deployment = %d.id, environment = %env, after = %after, "automatic phase started")

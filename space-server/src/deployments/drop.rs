@@ -115,7 +115,7 @@ impl Engine {
             let mut planned = Vec::new();
             for s in steps.iter().filter(|s| t.matches(&env, &s.roles)) {
                 let variables = self
-                    .variables_for(release, &env, &id, t, s, Vec::new())
+                    .variables_for(release, &env, &id, t, s, Vec::new(), None)
                     .map_err(|e| {
                         fail(format!(
                             "cannot prepare the variables of step '{}': {e}",

@@ -34,9 +34,11 @@ impl Engine {
         environment: &str,
         who: &str,
         max_parallel: usize,
+        tenant: Option<&str>,
     ) -> ApiResult<Deployment> {
         let release = self.state.release(project, version)?;
         let env = self.state.environment(environment)?;
+        let tenant = self.tenant_for(&release.project, &env.name, tenant)?;
         if let Some(space) = &env.remote_space {
             return Err(ApiError::Precondition(format!(
                 "'{}' is a remote environment owned by space '{space}': promote the release there instead (deploy release promote --project '{}' --version {} --to-space '{space}' --out FILE)",
@@ -94,6 +96,7 @@ impl Engine {
             error: None,
             drops: Vec::new(),
             release_created_at: Some(release.created_at),
+            tenant,
             traceparent: runtime::telemetry::context::traceparent_of(&span).unwrap_or_default(),
         };
         let (cancel, _) = watch::channel(false);
@@ -399,5 +402,46 @@ impl Engine {
         }
         // Its receipt may be due upstream.
         self.state.outbox_now();
+    }
+}
+
+impl Engine {
+    /// The tenant of a deployment, checked: it exists and is connected to the project in the
+    /// environment, and no offline drop target serves the environment (drops do not carry
+    /// tenants yet).
+    fn tenant_for(
+        &self,
+        project: &str,
+        environment: &str,
+        tenant: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        let Some(name) = tenant else {
+            return Ok(None);
+        };
+        let t = self.state.tenant(name)?;
+        if !t.serves(project, environment) {
+            return Err(ApiError::Precondition(format!(
+                "tenant '{}' is not connected to project '{project}' in '{environment}': deploy tenant connect '{}' --project '{project}' --env '{environment}'",
+                t.name, t.name
+            )));
+        }
+        let drops = self
+            .state
+            .store
+            .all_records::<domain::model::Target>("")?
+            .into_iter()
+            .any(|x| {
+                matches!(x.mode, domain::model::AgentMode::OfflineDrop { .. })
+                    && x.environments
+                        .iter()
+                        .any(|e| e.eq_ignore_ascii_case(environment))
+            });
+        if drops {
+            return Err(ApiError::Precondition(format!(
+                "'{environment}' is served by an offline drop target, and drops do not carry tenants yet: deploy for tenant '{}' to an environment of agents",
+                t.name
+            )));
+        }
+        Ok(Some(t.name))
     }
 }

@@ -15,6 +15,7 @@ use crate::agents::JobEvent;
 use crate::error::ApiResult;
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn variables_for(
         &self,
         release: &Release,
@@ -23,6 +24,7 @@ impl Engine {
         t: &Target,
         step: &Step,
         prior: Vec<Candidate>,
+        tenant: Option<&str>,
     ) -> ApiResult<Vec<StepVariable>> {
         // `release.variables` is the deployment's snapshot (see `create`).
         let mut cands = Vec::with_capacity(release.variables.len() + prior.len() + 8);
@@ -45,6 +47,7 @@ impl Engine {
                 channel: Some(release.channel.clone()),
                 deployment_id: Some(d_id.to_string()),
                 machine: Some(t.name.clone()),
+                tenant: tenant.map(str::to_string),
             }
             .candidates(),
         );
@@ -54,7 +57,7 @@ impl Engine {
             roles: t.roles.clone(),
             step: Some(step.name.clone()),
             channel: Some(release.channel.clone()),
-            tenant: None,
+            tenant: tenant.map(str::to_string),
         };
         let resolved = resolve(&cands, &ctx);
         Ok(resolved
@@ -80,8 +83,13 @@ impl Engine {
         prior: Vec<Candidate>,
         mut cancel: watch::Receiver<bool>,
     ) -> Vec<Candidate> {
-        let (n, id, env) = match d.lock() {
-            Ok(g) => (g.number, g.id.clone(), g.environment.clone()),
+        let (n, id, env, tenant) = match d.lock() {
+            Ok(g) => (
+                g.number,
+                g.id.clone(),
+                g.environment.clone(),
+                g.tenant.clone(),
+            ),
             Err(_) => return vec![],
         };
         let set = |engine: &Arc<Self>, f: &dyn Fn(&mut TargetRun)| {
@@ -96,10 +104,11 @@ impl Engine {
             });
             Vec::new()
         };
-        let variables = match self.variables_for(release, &env, &id, t, step, prior) {
-            Ok(v) => v,
-            Err(e) => return fail(self, format!("cannot prepare variables: {e}")),
-        };
+        let variables =
+            match self.variables_for(release, &env, &id, t, step, prior, tenant.as_deref()) {
+                Ok(v) => v,
+                Err(e) => return fail(self, format!("cannot prepare variables: {e}")),
+            };
         let package = match step.action.package_id() {
             None => None,
             Some(_) => {
@@ -143,6 +152,7 @@ impl Engine {
             variables,
             package,
             retention: self.retention,
+            tenant,
         };
         self.log(
             n,

@@ -111,6 +111,7 @@ impl VariableService {
                 channel: Some(channel.clone()),
                 deployment_id: None,
                 machine: target.as_ref().map(|t| t.name.clone()),
+                tenant: some(&c.tenant),
             }
             .candidates(),
         );

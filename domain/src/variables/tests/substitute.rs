@@ -265,6 +265,7 @@ fn system_values_candidates() {
         channel: Some("Stable".into()),
         deployment_id: Some("d-1".into()),
         machine: None,
+        tenant: Some("Acme".into()),
     };
     let cands = sys.candidates();
     let names: Vec<&str> = cands.iter().map(|c| c.name.as_str()).collect();
@@ -277,7 +278,8 @@ fn system_values_candidates() {
             "Environment.Name",
             "Space.Name",
             "Channel.Name",
-            "Deployment.Id"
+            "Deployment.Id",
+            "Tenant.Name"
         ]
     );
     assert!(cands.iter().all(|c| c.scope.is_unscoped() && !c.sensitive));

@@ -26,6 +26,7 @@ fn work_roundtrips_and_hides_secrets_in_debug() {
             sensitive: true,
         }],
         package: None,
+        tenant: Some("Acme".into()),
         retention: Some(3),
     };
     assert!(!format!("{w:?}").contains("hunter2"));

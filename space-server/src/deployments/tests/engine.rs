@@ -52,13 +52,13 @@ async fn lifecycle_order_and_remote_environments_are_enforced() {
     let engine = setup(&state).await;
     // Test comes after Dev, which has no successful deployment yet.
     let e = engine
-        .create("Web", "1.0.0", "Test", "tester", 0)
+        .create("Web", "1.0.0", "Test", "tester", 0, None)
         .unwrap_err();
     assert!(matches!(e, ApiError::Precondition(_)), "{e}");
     assert!(e.to_string().contains("cannot be deployed to Test"), "{e}");
     // A remote environment is promoted to, never deployed to.
     let e = engine
-        .create("Web", "1.0.0", "Prod: Production", "tester", 0)
+        .create("Web", "1.0.0", "Prod: Production", "tester", 0, None)
         .unwrap_err();
     assert!(e.to_string().contains("promote the release there"), "{e}");
     // Nothing was recorded by the refusals.
@@ -79,7 +79,9 @@ async fn lifecycle_order_and_remote_environments_are_enforced() {
 async fn a_step_without_targets_fails_the_deployment_with_the_reason() {
     let (_t, state) = space("DevTest");
     let engine = setup(&state).await;
-    let d = engine.create("Web", "1.0.0", "dev", "tester", 0).unwrap();
+    let d = engine
+        .create("Web", "1.0.0", "dev", "tester", 0, None)
+        .unwrap();
     assert_eq!(d.environment, "Dev");
     let d = finished(&engine, &d.id).await;
     assert_eq!(d.state, RunState::Failed);

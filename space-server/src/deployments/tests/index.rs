@@ -21,6 +21,7 @@ fn deployment(n: u64, project: &str, env: &str) -> Deployment {
         error: None,
         drops: Vec::new(),
         release_created_at: None,
+        tenant: None,
         traceparent: String::new(),
     }
 }

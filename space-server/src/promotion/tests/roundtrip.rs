@@ -212,7 +212,7 @@ async fn a_release_goes_to_prod_and_its_result_comes_back_once() {
     // Prod deploys it (no targets there: it fails, a result all the same) and exports the
     // receipt; DevTest applies it once and shows it on its dashboard.
     let d = prod_engine
-        .create("DevTest: Web", "1.0.0", "Production", "tester", 0)
+        .create("DevTest: Web", "1.0.0", "Production", "tester", 0, None)
         .unwrap();
     for _ in 0..200 {
         if prod_engine.get(&d.id).unwrap().state.is_final() {
