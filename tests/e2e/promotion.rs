@@ -182,6 +182,18 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
         "--env",
         "Test",
     ]);
+    // A value for one of DevTest's tenants stays in DevTest.
+    d.ok(&["tenant", "create", "Globex"]);
+    d.ok(&[
+        "variable",
+        "set",
+        "--project",
+        "Web",
+        "Url",
+        "https://globex-only",
+        "--tenant",
+        "Globex",
+    ]);
     let base = noise(42, PKG_LEN);
     let pkg = f("Acme.Web.1.0.0.tgz");
     write_stored_tar_gz(&pkg, "app.bin", &base);
@@ -302,6 +314,10 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     assert_eq!(list[0]["packages_missing"], 1);
     let id = list[0]["id"].as_str().unwrap().to_string();
     let json = p.ok(&["bundle", "show", &id[..10], "-o", "json"]);
+    assert!(
+        !json.contains("globex"),
+        "tenant values never travel: {json}"
+    );
     assert!(
         json.lines().count() > 10,
         "indented like every -o json: {json}"

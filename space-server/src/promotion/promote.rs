@@ -138,7 +138,8 @@ pub fn promote(
     check_lifecycle(engine, &r, &target.common_name)?;
     let proj = state.project(&r.project)?;
     let mut variables = Vec::with_capacity(r.variables.len());
-    for v in &r.variables {
+    // Tenants belong to this Space: values scoped to them never travel.
+    for v in r.variables.iter().filter(|v| v.scope.tenants.is_empty()) {
         variables.push(DraftVariable {
             id: v.id.clone(),
             name: v.name.clone(),
