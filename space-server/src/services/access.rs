@@ -29,20 +29,14 @@ impl AccessService {
     /// Managing users, keys, teams and roles, and reading the trail: an admin key, or a
     /// team granting the `admin` permission.
     pub fn admin_only(&self, caller: &Caller) -> ApiResult<()> {
-        if caller.admin
-            || domain::access::permits(
-                &caller.name,
-                &self.teams()?,
-                &self.roles()?,
-                &domain::access::Need::anywhere(domain::access::Permission::Admin),
-            )
-        {
-            return Ok(());
-        }
-        Err(ApiError::PermissionDenied(format!(
-            "managing users and API keys needs an admin key (or the admin permission); '{}' is not an admin",
-            caller.name
-        )))
+        let admin = domain::access::Need::anywhere(domain::access::Permission::Admin);
+        self.require(caller, &admin).map_err(|e| match e {
+            ApiError::PermissionDenied(_) => ApiError::PermissionDenied(format!(
+                "managing users and API keys needs an admin key (or the admin permission); '{}' is not an admin",
+                caller.name
+            )),
+            e => e,
+        })
     }
 }
 
@@ -60,6 +54,10 @@ impl AccessService {
     /// before users existed).
     pub fn users(&self, caller: &Caller) -> ApiResult<Vec<UserRecord>> {
         self.admin_only(caller)?;
+        self.all_users()
+    }
+
+    pub(super) fn all_users(&self) -> ApiResult<Vec<UserRecord>> {
         let mut users = self.state.store.all_records::<UserRecord>("")?;
         for k in self.state.store.all_records::<ApiKeyRecord>("")? {
             if k.registration.is_none()
@@ -79,13 +77,10 @@ impl AccessService {
     }
 
     fn user(&self, name: &str) -> ApiResult<UserRecord> {
-        self.users(&Caller {
-            admin: true,
-            ..Default::default()
-        })?
-        .into_iter()
-        .find(|u| u.name == name)
-        .ok_or_else(|| ApiError::not_found("user", name))
+        self.all_users()?
+            .into_iter()
+            .find(|u| u.name == name)
+            .ok_or_else(|| ApiError::not_found("user", name))
     }
 
     pub async fn create_user(&self, caller: &Caller, u: UserRecord) -> ApiResult<UserRecord> {
@@ -109,7 +104,7 @@ impl AccessService {
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> ApiResult<()> {
         self.admin_only(caller)?;
         let u = self.user(name)?;
-        let admins = self.users(caller)?.iter().filter(|u| u.admin).count();
+        let admins = self.all_users()?.iter().filter(|u| u.admin).count();
         if u.admin && admins <= 1 {
             return Err(ApiError::Precondition(format!(
                 "'{name}' is the last admin: make another user an admin first"

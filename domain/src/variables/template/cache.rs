@@ -27,10 +27,6 @@ fn cache() -> &'static Mutex<Cache> {
 
 /// The tree of `text` (or why it does not parse), parsed once.
 pub(crate) fn parsed(text: &str) -> Parsed {
-    lookup(text)
-}
-
-fn lookup(text: &str) -> Parsed {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
     let k = h.finish();
