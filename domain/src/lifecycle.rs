@@ -93,6 +93,41 @@ pub fn check_can_deploy(
     Ok(())
 }
 
+/// The lifecycle as one tenant progresses through it: each phase keeps the environments the
+/// tenant is connected to, a phase left with none is skipped, and "at least N" asks for no
+/// more than the environments left. (A tenant connected only to Test and Production moves
+/// from Test to Production; another tenant's deployments do not count.)
+pub fn for_tenant(l: &Lifecycle, connected: impl Fn(&str) -> bool) -> Lifecycle {
+    let phases = l
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let environments: Vec<String> = p
+                .environments
+                .iter()
+                .filter(|e| connected(e))
+                .cloned()
+                .collect();
+            if environments.is_empty() {
+                return None;
+            }
+            let rule = match p.rule {
+                PhaseRule::AtLeast(n) => PhaseRule::AtLeast(n.min(environments.len() as u32)),
+                r => r,
+            };
+            Some(Phase {
+                environments,
+                rule,
+                ..p.clone()
+            })
+        })
+        .collect();
+    Lifecycle {
+        phases,
+        ..l.clone()
+    }
+}
+
 /// Environments of automatic phases that are now reachable and were never attempted.
 /// `attempted` lists every environment with any deployment of the release.
 pub fn automatic_due(l: &Lifecycle, succeeded: &[String], attempted: &[String]) -> Vec<String> {

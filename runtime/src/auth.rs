@@ -3,6 +3,10 @@
 //! are stored only as hashes). A revoked or expired key is refused at once; an agent
 //! registration token passes only where registration is served (and is refused elsewhere,
 //! PERMISSION_DENIED). The caller is put in the request's extensions for handlers.
+//!
+//! A server with several layers that need the caller (audit, permissions) puts [`KeyLayer`]
+//! outermost: it looks the key up once and leaves the [`KeyCheck`] in the request's
+//! extensions, where the layers and the interceptor read it instead of looking again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,21 +86,22 @@ impl ApiKeyAuth {
         }
     }
 
-    /// The key's caller, if it is known (and an admin key when `admin_only`); a revoked or
-    /// expired key, or a registration token where registration is not served, is refused.
-    pub fn check(&self, key: &str) -> Result<Option<Caller>, tonic::Status> {
-        let hash = hash_api_key(key);
-        let rec = self
-            .store
-            .get_record::<ApiKeyRecord>(&hash)
-            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
-        let Some(rec) = rec.filter(|r| r.admin || !self.admin_only) else {
-            return Ok(None);
+    /// What the request's `authorization` header (if any) names: one store lookup; a revoked
+    /// or expired key is refused here; the last use is noted.
+    pub fn lookup(&self, header: Option<&str>) -> KeyCheck {
+        let Some(header) = header else {
+            return KeyCheck::Missing;
+        };
+        let key = header.strip_prefix("Bearer ").unwrap_or(header).trim();
+        let rec = match self.store.get_record::<ApiKeyRecord>(&hash_api_key(key)) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return KeyCheck::Unknown,
+            Err(e) => return KeyCheck::Refused(refuse(ErrorCode::Internal, e.to_string())),
         };
         let now = domain::model::now();
         if let Some(at) = rec.revoked_at {
             tracing::warn!(key = %rec.id(), user = %rec.user_name(), "revoked API key refused");
-            return Err(refuse(
+            return KeyCheck::Refused(refuse(
                 ErrorCode::Unauthenticated,
                 format!(
                     "this API key was revoked at {}: ask an admin for a new one (deploy apikey create)",
@@ -106,7 +111,7 @@ impl ApiKeyAuth {
         }
         if let Some(at) = rec.expires_at.filter(|at| *at <= now) {
             tracing::warn!(key = %rec.id(), user = %rec.user_name(), "expired API key refused");
-            return Err(refuse(
+            return KeyCheck::Refused(refuse(
                 ErrorCode::Unauthenticated,
                 format!(
                     "this API key expired at {}: ask an admin for a new one (deploy apikey create)",
@@ -114,21 +119,39 @@ impl ApiKeyAuth {
                 ),
             ));
         }
-        if rec.registration.is_some() && !self.registration {
-            return Err(refuse(
-                ErrorCode::PermissionDenied,
-                "this is an agent registration token: it can register an agent (agent register) and do nothing else",
-            ));
-        }
         self.note_use(&rec, now);
-        Ok(Some(Caller {
+        KeyCheck::Known(Caller {
             name: rec.user_name().to_string(),
             admin: rec.admin,
             key_name: rec.name.clone(),
             key_hash: rec.key_hash.clone(),
             registration: rec.registration.is_some(),
             expires_at: rec.expires_at,
-        }))
+        })
+    }
+
+    /// Whether this service lets `check`'s caller in: the caller, or the refusal.
+    fn admit(&self, check: KeyCheck) -> Result<Caller, tonic::Status> {
+        match check {
+            KeyCheck::Missing => {
+                tracing::warn!(reason = "no api key", "{}", self.hints.log);
+                Err(refuse(ErrorCode::Unauthenticated, self.hints.missing))
+            }
+            KeyCheck::Refused(status) => Err(status),
+            KeyCheck::Known(c) if c.admin || !self.admin_only => {
+                if c.registration && !self.registration {
+                    return Err(refuse(
+                        ErrorCode::PermissionDenied,
+                        "this is an agent registration token: it can register an agent (agent register) and do nothing else",
+                    ));
+                }
+                Ok(c)
+            }
+            KeyCheck::Unknown | KeyCheck::Known(_) => {
+                tracing::warn!(reason = "unknown api key", "{}", self.hints.log);
+                Err(refuse(ErrorCode::Unauthenticated, self.hints.invalid))
+            }
+        }
     }
 
     /// Records the key's last use, at most once a minute per key (best effort: a failure is
@@ -179,26 +202,101 @@ fn when(t: i64) -> String {
 
 impl tonic::service::Interceptor for ApiKeyAuth {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let header = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let Some(header) = header else {
-            tracing::warn!(reason = "no api key", "{}", self.hints.log);
-            return Err(refuse(ErrorCode::Unauthenticated, self.hints.missing));
+        let check = match req.extensions().get::<KeyCheck>() {
+            Some(done) => done.clone(),
+            None => self.lookup(
+                req.metadata()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok()),
+            ),
         };
-        let key = header.strip_prefix("Bearer ").unwrap_or(&header).trim();
-        match self.check(key)? {
-            Some(caller) => {
-                req.extensions_mut().insert(caller);
-                Ok(req)
-            }
-            None => {
-                tracing::warn!(reason = "unknown api key", "{}", self.hints.log);
-                Err(refuse(ErrorCode::Unauthenticated, self.hints.invalid))
-            }
+        let caller = self.admit(check)?;
+        req.extensions_mut().insert(caller);
+        Ok(req)
+    }
+}
+
+/// What a request's key turned out to be (found once per request, see [`KeyLayer`]).
+#[derive(Debug, Clone)]
+pub enum KeyCheck {
+    /// No `authorization` header.
+    Missing,
+    /// No such key.
+    Unknown,
+    /// Revoked, expired, or the store failed: this refusal.
+    Refused(tonic::Status),
+    Known(Caller),
+}
+
+impl KeyCheck {
+    /// The caller, if the key is known and usable.
+    pub fn caller(&self) -> Option<&Caller> {
+        match self {
+            KeyCheck::Known(c) => Some(c),
+            _ => None,
         }
+    }
+
+    /// The check a layer below [`KeyLayer`] finds in `req` (`Missing` without one).
+    pub fn of<B>(req: &http::Request<B>) -> KeyCheck {
+        req.extensions()
+            .get::<KeyCheck>()
+            .cloned()
+            .unwrap_or(KeyCheck::Missing)
+    }
+}
+
+/// tower layer looking each request's key up once (see the module's text).
+#[derive(Clone)]
+pub struct KeyLayer {
+    auth: ApiKeyAuth,
+}
+
+impl KeyLayer {
+    pub fn new(auth: ApiKeyAuth) -> Self {
+        Self { auth }
+    }
+}
+
+impl<S> tower::Layer<S> for KeyLayer {
+    type Service = KeyService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        KeyService {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct KeyService<S> {
+    inner: S,
+    auth: ApiKeyAuth,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for KeyService<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let header = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let check = self.auth.lookup(header);
+        req.extensions_mut().insert(check);
+        self.inner.call(req)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The permission check of the Space API, in one module: which permission each gRPC method
 //! needs ([`needed`]; reads need `view`), checked for every call by [`PermitLayer`] (anywhere
 //! in the Space: some grant holds it), and by [`require`] where the scope matters (the
-//! project and environment of a deployment, the project of a release, a variable, a step).
-//! Admin keys pass; keys the interceptor refuses (none, unknown, revoked, expired) and
+//! project, environment and tenant of a deployment, the project of a release, a variable, a
+//! step). Reads are limited the same way by [`Viewer`]: a list leaves out what the caller may
+//! not see, a read of one thing they may not see is refused. Admin keys pass; keys the interceptor refuses (none, unknown, revoked, expired) and
 //! registration tokens (restricted by the interceptor and the Targets service) pass through
 //! to be refused or checked there. A refusal is PERMISSION_DENIED naming what is missing.
 
@@ -11,11 +12,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use domain::access::{Need, Permission};
+use domain::access::{Need, Permission, Policy, TenantNeed};
+use domain::model::{Environment, Scope};
 use http::{Request, Response};
-use runtime::auth::Caller;
+use runtime::auth::{Caller, KeyCheck};
 use storage::StoreExt;
-use storage::records::ApiKeyRecord;
 use tower::{Layer, Service};
 
 use crate::audit::layer::is_read;
@@ -63,30 +64,32 @@ pub fn require<T>(
     req: &tonic::Request<T>,
     need: Need,
 ) -> Result<(), ApiError> {
-    let caller = runtime::auth::caller(req);
+    require_of(state, &runtime::auth::caller(req), need)
+}
+
+/// [`require`] for `caller`.
+pub fn require_of(state: &Arc<SpaceState>, caller: &Caller, need: Need) -> Result<(), ApiError> {
     if caller.registration {
         return Ok(());
     }
-    AccessService {
-        state: state.clone(),
-    }
-    .require(&caller, &need)
+    access(state).require(caller, &need)
 }
 
-/// [`require`] for `permission` in `project` (and `environment`, where given).
-pub fn require_in<T>(
+/// [`require`] for `permission` in `environment` of `project`, for `tenant` (None: an
+/// untenanted deployment).
+pub fn require_at<T>(
     state: &Arc<SpaceState>,
     req: &tonic::Request<T>,
     permission: Permission,
-    project: String,
-    environment: Option<String>,
+    project: &str,
+    environment: &str,
+    tenant: Option<&str>,
 ) -> Result<(), ApiError> {
-    let need = Need {
-        permission,
-        project: Some(project),
-        environment,
-    };
-    require(state, req, need)
+    require(
+        state,
+        req,
+        Need::at(permission, project, environment, tenant),
+    )
 }
 
 /// [`require`] for `permission` in `project`.
@@ -96,7 +99,143 @@ pub fn may<T>(
     permission: Permission,
     project: &str,
 ) -> Result<(), ApiError> {
-    require_in(state, req, permission, project.to_string(), None)
+    require(state, req, Need::in_project(permission, project))
+}
+
+/// [`require`] for a value of `project` scoped to `scope`: in every environment it applies
+/// in (every environment of the Space when it names none), for each tenant it names
+/// (untenanted when it names none). An editor limited to Staging changes Staging's values,
+/// not the ones Production uses too.
+pub fn require_for_scope<T>(
+    state: &Arc<SpaceState>,
+    req: &tonic::Request<T>,
+    permission: Permission,
+    project: &str,
+    scope: &Scope,
+) -> Result<(), ApiError> {
+    require_scope_of(
+        state,
+        &runtime::auth::caller(req),
+        permission,
+        project,
+        scope,
+    )
+}
+
+/// [`require_for_scope`] for `caller`.
+pub fn require_scope_of(
+    state: &Arc<SpaceState>,
+    caller: &Caller,
+    permission: Permission,
+    project: &str,
+    scope: &Scope,
+) -> Result<(), ApiError> {
+    require_of(state, caller, Need::in_project(permission, project))?;
+    if caller.admin || caller.registration {
+        return Ok(());
+    }
+    let environments = if scope.environments.is_empty() {
+        state
+            .store
+            .all_records::<Environment>("")?
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    } else {
+        scope.environments.clone()
+    };
+    let tenants: Vec<Option<&str>> = if scope.tenants.is_empty() {
+        vec![None]
+    } else {
+        scope.tenants.iter().map(|t| Some(t.as_str())).collect()
+    };
+    for e in &environments {
+        for t in &tenants {
+            require_of(state, caller, Need::at(permission, project, e, *t))?;
+        }
+    }
+    Ok(())
+}
+
+fn access(state: &Arc<SpaceState>) -> AccessService {
+    AccessService {
+        state: state.clone(),
+    }
+}
+
+/// What the caller of a request may see: reads answer only about the projects, environments
+/// and tenants some `view` grant of theirs covers (lists leave the rest out).
+pub struct Viewer {
+    name: String,
+    /// `None`: everything (an admin key).
+    policy: Option<Arc<Policy>>,
+}
+
+impl Viewer {
+    /// The caller of `req` as a viewer.
+    pub fn of<T>(state: &Arc<SpaceState>, req: &tonic::Request<T>) -> Result<Viewer, ApiError> {
+        let caller = runtime::auth::caller(req);
+        let policy = if caller.admin {
+            None
+        } else if caller.registration {
+            Some(Arc::new(Policy::default()))
+        } else {
+            Some(access(state).policy()?)
+        };
+        Ok(Viewer {
+            name: caller.name,
+            policy,
+        })
+    }
+
+    /// A viewer who sees everything (the server's own questions, tests).
+    pub fn everything() -> Viewer {
+        Viewer {
+            name: "(system)".into(),
+            policy: None,
+        }
+    }
+
+    fn sees_need(&self, need: &Need) -> bool {
+        self.policy
+            .as_ref()
+            .is_none_or(|p| p.permits(&self.name, need))
+    }
+
+    /// The project at all (some of its environments or tenants, at least).
+    pub fn sees_project(&self, project: &str) -> bool {
+        self.sees_need(&Need::in_project(Permission::View, project))
+    }
+
+    /// What happened in `environment` of `project` for `tenant` (None: untenanted).
+    pub fn sees(&self, project: &str, environment: &str, tenant: Option<&str>) -> bool {
+        self.sees_need(&Need::at(Permission::View, project, environment, tenant))
+    }
+
+    /// The tenant (some of its deployments, at least).
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        self.sees_need(&Need {
+            tenant: TenantNeed::Tenant(tenant.to_string()),
+            ..Need::anywhere(Permission::View)
+        })
+    }
+
+    /// Refuses a read of `project` the caller may not see.
+    pub fn check_project(&self, project: &str) -> Result<(), ApiError> {
+        self.check(Need::in_project(Permission::View, project))
+    }
+
+    /// Refuses a read of a deployment the caller may not see.
+    pub fn check(&self, need: Need) -> Result<(), ApiError> {
+        if self.sees_need(&need) {
+            return Ok(());
+        }
+        Err(ApiError::PermissionDenied(format!(
+            "'{}' may not {}: that needs a team granting a role with view there",
+            self.name,
+            need.describe()
+        )))
+    }
 }
 
 #[derive(Clone)]
@@ -126,28 +265,19 @@ pub struct PermitService<S> {
     state: Arc<SpaceState>,
 }
 
-/// Why the caller of a request with these headers may not call `path`; `None`: go on.
-fn refusal(state: &Arc<SpaceState>, path: &str, headers: &http::HeaderMap) -> Option<String> {
-    let permission = needed(path)?;
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let key = value.strip_prefix("Bearer ").unwrap_or(value).trim();
-    let rec = state
-        .store
-        .get_record::<ApiKeyRecord>(&secrets::hash_api_key(key))
-        .ok()??;
-    if rec.admin || rec.registration.is_some() {
+/// Why the caller of `req` may not call its method at all; `None`: go on (a refused key
+/// is refused by the interceptor; an admin key and a registration token pass here).
+fn refusal<B>(state: &Arc<SpaceState>, req: &Request<B>) -> Option<String> {
+    let permission = needed(req.uri().path())?;
+    let check = KeyCheck::of(req);
+    let caller = check.caller()?;
+    if caller.admin || caller.registration {
         return None;
     }
-    let caller = Caller {
-        name: rec.user_name().to_string(),
-        ..Default::default()
-    };
-    AccessService {
-        state: state.clone(),
-    }
-    .require(&caller, &Need::anywhere(permission))
-    .err()
-    .map(|e| e.to_string())
+    access(state)
+        .require(caller, &Need::anywhere(permission))
+        .err()
+        .map(|e| e.to_string())
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PermitService<S>
@@ -166,7 +296,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if let Some(why) = refusal(&self.state, req.uri().path(), req.headers()) {
+        if let Some(why) = refusal(&self.state, &req) {
             tracing::warn!(method = %req.uri().path(), "{why}");
             let resp = tonic::Status::permission_denied(why).into_http::<ResBody>();
             return Box::pin(async move { Ok(resp) });

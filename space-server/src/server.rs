@@ -164,10 +164,8 @@ pub async fn serve(
         .tls_config(state.identity.server_tls())
         .map_err(|e| ServeError::Tls(e.to_string()))?
         .layer(MetricsLayer::new(metrics))
-        .layer(crate::audit::AuditLayer::new(
-            trail.clone(),
-            state.store.clone(),
-        ))
+        .layer(runtime::auth::KeyLayer::new(auth.clone()))
+        .layer(crate::audit::AuditLayer::new(trail.clone()))
         .layer(crate::permits::PermitLayer::new(state.clone()))
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))

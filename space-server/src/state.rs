@@ -46,6 +46,9 @@ pub struct SpaceState {
     pub contacts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
     /// Seconds of silence after which a peer's results show as stale (set by `serve`).
     pub stale_after: std::sync::OnceLock<i64>,
+    /// Teams and roles as last read, with the revision of the record every change to them
+    /// bumps (see `services::teams`): one small read per call instead of two scans.
+    pub policy: std::sync::Mutex<Option<(Option<u64>, Arc<domain::access::Policy>)>>,
 }
 
 /// What opening a data directory produced.
@@ -140,6 +143,7 @@ impl SpaceState {
                 checked_packages: Default::default(),
                 contacts: Default::default(),
                 stale_after: std::sync::OnceLock::new(),
+                policy: Default::default(),
             }),
             new_admin_key,
         })

@@ -209,6 +209,19 @@ impl Record for domain::model::Deployment {
 }
 
 /// Deployments sort by number.
+/// A scheduled deployment's key: an untenanted one keeps the version 1 key.
+pub fn scheduled_key(
+    project: &str,
+    version: &str,
+    environment: &str,
+    tenant: Option<&str>,
+) -> String {
+    match tenant {
+        Some(t) => key_of(&[project, version, environment, t]),
+        None => key_of(&[project, version, environment]),
+    }
+}
+
 pub fn deployment_key(number: u64) -> String {
     format!("{number:012}")
 }
@@ -268,9 +281,15 @@ impl Record for domain::model::PeerContact {
 
 impl Record for domain::model::ScheduledDeployment {
     const TABLE: &'static str = "scheduled_deployment";
-    const VERSION: u32 = 1;
+    /// 2: `tenant` (a version 1 record is untenanted).
+    const VERSION: u32 = 2;
     fn key(&self) -> String {
-        key_of(&[&self.project, &self.version, &self.environment])
+        scheduled_key(
+            &self.project,
+            &self.version,
+            &self.environment,
+            self.tenant.as_deref(),
+        )
     }
 }
 

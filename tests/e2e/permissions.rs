@@ -272,9 +272,10 @@ fn a_grant_limited_to_a_project_holds_only_there() {
     pc.ok(&["channel", "create", "Hotfix", "--project", "Web"]);
     pc.ok(&["variable", "set", "--project", "Web", "Url", "x"]);
     for (args, what) in [
+        // `project update` reads the project first: pat may not even see it.
         (
             &["project", "update", "Other", "--description", "x"][..],
-            "edit-project of project 'Other'",
+            "view of project 'Other'",
         ),
         (
             &["channel", "create", "Hotfix", "--project", "Other"],

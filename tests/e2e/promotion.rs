@@ -378,7 +378,7 @@ fn a_release_is_promoted_by_file_deployed_in_prod_and_its_result_flows_back() {
     ]);
     assert_eq!(
         missing,
-        serde_json::json!([{"environment": "Production", "variables": ["Region"]}])
+        serde_json::json!([{"environment": "Production", "tenant": null, "variables": ["Region"]}])
     );
     let err = p.fails(&[
         "release",

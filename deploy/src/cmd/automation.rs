@@ -319,6 +319,7 @@ pub async fn schedule_deployment(
     version: String,
     environment: String,
     at: &str,
+    tenant: Option<String>,
 ) -> anyhow::Result<()> {
     let c = &x.client;
     let at = parse_at(at)?;
@@ -329,13 +330,15 @@ pub async fn schedule_deployment(
             version,
             environment,
             at: at_ts(at),
+            tenant: tenant.unwrap_or_default(),
         })))
         .await?;
     eprintln!(
-        "deployment of {} {} to {} scheduled for {} (deploy deployment scheduled; deploy deployment unschedule)",
+        "deployment of {} {} to {}{} scheduled for {} (deploy deployment scheduled; deploy deployment unschedule)",
         s.project,
         s.version,
         s.environment,
+        for_tenant(&s.tenant),
         time(at)
     );
     emit_one(
@@ -346,8 +349,18 @@ pub async fn schedule_deployment(
     Ok(())
 }
 
+/// " for tenant T", or nothing for an untenanted deployment.
+fn for_tenant(t: &str) -> String {
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(" for tenant {}", crate::output::cell(t))
+    }
+}
+
 fn scheduled_json(s: &pb::ScheduledDeployment) -> serde_json::Value {
     json!({"project": s.project, "version": s.version, "environment": s.environment,
+        "tenant": (!s.tenant.is_empty()).then_some(&s.tenant),
         "at": opt_time(&s.at), "state": s.state, "deployment": s.deployment_id,
         "reason": s.reason, "created_by": s.created_by})
 }
@@ -374,6 +387,7 @@ pub async fn list_scheduled(x: &Env) -> anyhow::Result<()> {
                 s.project.clone(),
                 s.version.clone(),
                 s.environment.clone(),
+                s.tenant.clone(),
                 opt_time(&s.at),
                 s.state.clone(),
                 detail,
@@ -384,7 +398,15 @@ pub async fn list_scheduled(x: &Env) -> anyhow::Result<()> {
     emit(
         x.output,
         j,
-        &["PROJECT", "RELEASE", "ENVIRONMENT", "AT", "STATE", "DETAIL"],
+        &[
+            "PROJECT",
+            "RELEASE",
+            "ENVIRONMENT",
+            "TENANT",
+            "AT",
+            "STATE",
+            "DETAIL",
+        ],
         rows,
     );
     Ok(())
@@ -395,16 +417,22 @@ pub async fn unschedule(
     project: String,
     version: String,
     environment: String,
+    tenant: Option<String>,
 ) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.deployments.clone();
+    let tenant = tenant.unwrap_or_default();
     c.call(api.unschedule(c.req(pb::ScheduleDeploymentRequest {
         project: project.clone(),
         version: version.clone(),
         environment: environment.clone(),
         at: None,
+        tenant: tenant.clone(),
     })))
     .await?;
-    eprintln!("deployment of {project} {version} to {environment} unscheduled");
+    eprintln!(
+        "deployment of {project} {version} to {environment}{} unscheduled",
+        for_tenant(&tenant)
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `deploy dashboard`: projects x environments with the latest release and state in each
-//! (remote cells from receipts, marked stale when their Space went silent), and the
-//! promotions not deployed at their Space yet.
+//! (remote cells from receipts, marked stale when their Space went silent), a row per tenant
+//! under the projects tenants are connected to, and the promotions not deployed at their
+//! Space yet.
 
 use proto::space::v1 as pb;
 use serde_json::json;
@@ -9,28 +10,50 @@ use super::Env;
 use super::deployment::secs;
 use crate::output::{Format, emit, time};
 
-/// `deploy dashboard`: projects x environments, latest release and state per cell.
+/// `deploy dashboard`: projects x environments, latest release and state per cell; under a
+/// project, a row for each tenant connected to it.
 pub async fn dashboard(x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.deployments.clone();
     let r = c.call(api.dashboard(c.req(pb::Empty {}))).await?;
-    let cell = |p: &str, e: &str| {
-        r.cells
-            .iter()
-            .find(|c| c.project.eq_ignore_ascii_case(p) && c.environment.eq_ignore_ascii_case(e))
+    let cell = |p: &str, e: &str, t: &str| {
+        r.cells.iter().find(|c| {
+            c.project.eq_ignore_ascii_case(p)
+                && c.environment.eq_ignore_ascii_case(e)
+                && c.tenant.eq_ignore_ascii_case(t)
+        })
     };
+    let tenants_of = |p: &str| {
+        r.tenants
+            .iter()
+            .filter(|t| t.project.eq_ignore_ascii_case(p))
+            .collect::<Vec<_>>()
+    };
+    let connected =
+        |t: &pb::DashboardTenant, e: &str| t.environments.iter().any(|x| x.eq_ignore_ascii_case(e));
     match x.output {
         Format::Json => {
+            let envs = |p: &str, t: &str, only: &dyn Fn(&str) -> bool| {
+                r.environments
+                    .iter()
+                    .filter(|e| only(e))
+                    .map(|e| {
+                        (
+                            e.clone(),
+                            cell(p, e, t).map(cell_json).unwrap_or(json!(null)),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+            };
             let j = json!({
                 "environments": r.environments,
                 "projects": r.projects.iter().map(|p| json!({
                     "name": p,
-                    "environments": r.environments.iter().map(|e| (e.clone(), cell(p, e).map(|c| json!({
-                        "version": c.version, "state": c.state, "deployment": c.deployment_id,
-                        "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
-                        "receipt_received_at": secs(&c.receipt_received_at).map(time),
-                        "last_heard_at": secs(&c.last_heard_at).map(time), "stale": c.stale,
-                    })).unwrap_or(json!(null)))).collect::<serde_json::Map<_, _>>(),
+                    "environments": envs(p, "", &|_| true),
+                    "tenants": tenants_of(p).iter().map(|t| json!({
+                        "name": t.tenant,
+                        "environments": envs(p, &t.tenant, &|e| connected(t, e)),
+                    })).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "promotions": r.promotions.iter().map(|p| json!({
                     "project": p.project, "version": p.version, "target_space": p.target_space,
@@ -42,43 +65,26 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
         Format::Table => {
             let mut headers = vec!["PROJECT"];
             headers.extend(r.environments.iter().map(String::as_str));
-            let rows = r
-                .projects
-                .iter()
-                .map(|p| {
-                    let mut row = vec![p.clone()];
+            let mut rows = Vec::new();
+            for p in &r.projects {
+                let mut row = vec![p.clone()];
+                row.extend(
+                    r.environments
+                        .iter()
+                        .map(|e| cell(p, e, "").map_or_else(|| "-".into(), cell_text)),
+                );
+                rows.push(row);
+                for t in tenants_of(p) {
+                    let mut row = vec![format!("  {p} / tenant {}", t.tenant)];
                     row.extend(r.environments.iter().map(|e| {
-                        cell(p, e)
-                            .map(|c| {
-                                let how = if c.operator_reported {
-                                    " (operator-reported)".to_string()
-                                } else if let Some(at) = secs(&c.receipt_received_at) {
-                                    let stale = if c.stale {
-                                        match secs(&c.last_heard_at) {
-                                            Some(h) => format!(
-                                                ", STALE: {} silent since {}",
-                                                space_of(&c.environment),
-                                                time(h)
-                                            ),
-                                            None => format!(
-                                                ", STALE: never heard from {}",
-                                                space_of(&c.environment)
-                                            ),
-                                        }
-                                    } else {
-                                        String::new()
-                                    };
-                                    format!(" (receipt {}{stale})", time(at))
-                                } else {
-                                    String::new()
-                                };
-                                format!("{} {}{how}", c.version, c.state)
-                            })
-                            .unwrap_or_else(|| "-".into())
+                        if !connected(t, e) {
+                            return String::new();
+                        }
+                        cell(p, e, &t.tenant).map_or_else(|| "-".into(), cell_text)
                     }));
-                    row
-                })
-                .collect();
+                    rows.push(row);
+                }
+            }
             emit(x.output, json!(null), &headers, rows);
             if !r.promotions.is_empty() {
                 println!("\nPromotions not deployed at their Space yet:");
@@ -101,6 +107,39 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn cell_json(c: &pb::DashboardCell) -> serde_json::Value {
+    json!({
+        "version": c.version, "state": c.state, "deployment": c.deployment_id,
+        "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
+        "receipt_received_at": secs(&c.receipt_received_at).map(time),
+        "last_heard_at": secs(&c.last_heard_at).map(time), "stale": c.stale,
+    })
+}
+
+/// "1.2.0 success", with how it is known for results not seen here.
+fn cell_text(c: &pb::DashboardCell) -> String {
+    let how = if c.operator_reported {
+        " (operator-reported)".to_string()
+    } else if let Some(at) = secs(&c.receipt_received_at) {
+        let stale = if c.stale {
+            match secs(&c.last_heard_at) {
+                Some(h) => format!(
+                    ", STALE: {} silent since {}",
+                    space_of(&c.environment),
+                    time(h)
+                ),
+                None => format!(", STALE: never heard from {}", space_of(&c.environment)),
+            }
+        } else {
+            String::new()
+        };
+        format!(" (receipt {}{stale})", time(at))
+    } else {
+        String::new()
+    };
+    format!("{} {}{how}", c.version, c.state)
 }
 
 /// The Space of a remote environment name ("Prod: Production" -> "Prod").

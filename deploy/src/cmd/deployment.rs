@@ -39,6 +39,9 @@ pub enum DeploymentCmd {
         /// The environment it was scheduled to deploy to.
         #[arg(long = "env")]
         environment: String,
+        /// The tenant it was scheduled for (none: the untenanted one).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -249,7 +252,8 @@ pub async fn run(cmd: DeploymentCmd, x: Env) -> anyhow::Result<()> {
             project,
             version,
             environment,
-        } => return super::automation::unschedule(&x, project, version, environment).await,
+            tenant,
+        } => return super::automation::unschedule(&x, project, version, environment, tenant).await,
         DeploymentCmd::List { project, env } => {
             let ds = all_pages(|t| {
                 let mut api = c.deployments.clone();

@@ -244,7 +244,7 @@ pub fn print_missing(x: &Env, missing: &[pb::MissingInEnvironment]) {
         .flat_map(|m| {
             m.variables
                 .iter()
-                .map(|v| vec![m.environment.clone(), v.clone()])
+                .map(|v| vec![m.environment.clone(), m.tenant.clone(), v.clone()])
         })
         .collect();
     emit(
@@ -252,10 +252,12 @@ pub fn print_missing(x: &Env, missing: &[pb::MissingInEnvironment]) {
         json!(
             missing
                 .iter()
-                .map(|m| json!({"environment": m.environment, "variables": m.variables}))
+                .map(|m| json!({"environment": m.environment,
+                    "tenant": (!m.tenant.is_empty()).then_some(&m.tenant),
+                    "variables": m.variables}))
                 .collect::<Vec<_>>()
         ),
-        &["ENVIRONMENT", "MISSING VARIABLE"],
+        &["ENVIRONMENT", "TENANT", "MISSING VARIABLE"],
         rows,
     );
 }

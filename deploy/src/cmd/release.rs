@@ -383,17 +383,13 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             tenant,
         } => {
             if let Some(at) = at {
-                if tenant.is_some() {
-                    anyhow::bail!(
-                        "a scheduled deployment cannot be for a tenant yet: deploy it now with --tenant"
-                    );
-                }
                 return super::automation::schedule_deployment(
                     &x,
                     project,
                     version,
                     environment,
                     &at,
+                    tenant,
                 )
                 .await;
             }

@@ -1,5 +1,6 @@
 //! `deploy team ...` and `deploy role ...`: teams grant roles (built-in or custom) to their
-//! members, each limited to some projects and environments or not (docs/permissions.md).
+//! members, each limited to some projects, environments and tenants or not
+//! (docs/permissions.md).
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -20,7 +21,7 @@ pub enum TeamCmd {
     },
     /// Add a user to a team.
     AddMember { name: String, user: String },
-    /// Grant a team a role, limited to some projects and environments or not.
+    /// Grant a team a role, limited to some projects, environments and tenants or not.
     Grant {
         name: String,
         /// The role (deploy role list).
@@ -32,6 +33,10 @@ pub enum TeamCmd {
         /// Only in this environment (repeat; none: every environment).
         #[arg(long = "env")]
         environments: Vec<String>,
+        /// Only for this tenant's deployments and values (repeat; none: every tenant and the
+        /// untenanted ones).
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
     },
     /// List teams with their members and grants.
     List,
@@ -63,12 +68,16 @@ fn grant_text(g: &pb::Grant) -> String {
     if !g.environments.is_empty() {
         s.push_str(&format!(" envs={}", g.environments.join(",")));
     }
+    if !g.tenants.is_empty() {
+        s.push_str(&format!(" tenants={}", g.tenants.join(",")));
+    }
     s
 }
 
 fn team_json(t: &pb::Team) -> serde_json::Value {
     json!({"name": t.name, "members": t.members, "grants": t.grants.iter().map(|g| json!({
         "role": g.role, "projects": g.projects, "environments": g.environments,
+        "tenants": g.tenants,
     })).collect::<Vec<_>>()})
 }
 
@@ -119,13 +128,14 @@ pub async fn teams(cmd: TeamCmd, x: Env) -> anyhow::Result<()> {
             role,
             projects,
             environments,
+            tenants,
         } => {
             let mut t = team(&x, &name).await?;
             t.grants.push(pb::Grant {
                 role,
                 projects,
                 environments,
-                tenants: vec![],
+                tenants,
             });
             set(&x, t, "granted the role").await
         }

@@ -133,12 +133,25 @@ pub struct Team {
     pub grants: Vec<Grant>,
 }
 
+/// Which tenant an operation is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TenantNeed {
+    /// The question is not about tenants (a project setting, "may they deploy at all").
+    #[default]
+    Any,
+    /// An untenanted deployment or value: grants limited to tenants do not cover it.
+    Untenanted,
+    /// This tenant's deployment or value.
+    Tenant(String),
+}
+
 /// What one call needs: a permission, and where (None: the check is not scoped there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
     pub permission: Permission,
     pub project: Option<String>,
     pub environment: Option<String>,
+    pub tenant: TenantNeed,
 }
 
 impl Need {
@@ -147,17 +160,60 @@ impl Need {
             permission,
             project: None,
             environment: None,
+            tenant: TenantNeed::Any,
         }
     }
 
-    /// "deploy to environment 'Production' of project 'Web'"-like text.
+    /// `permission` in every project (a rule for projects not made yet): only a grant not
+    /// limited to some projects covers it.
+    pub fn every_project(permission: Permission) -> Self {
+        Need {
+            project: Some(String::new()),
+            ..Need::anywhere(permission)
+        }
+    }
+
+    /// `permission` in `project`.
+    pub fn in_project(permission: Permission, project: &str) -> Self {
+        Need {
+            project: Some(project.to_string()),
+            ..Need::anywhere(permission)
+        }
+    }
+
+    /// `permission` in `environment` of `project`, for `tenant` (None: untenanted).
+    pub fn at(
+        permission: Permission,
+        project: &str,
+        environment: &str,
+        tenant: Option<&str>,
+    ) -> Self {
+        Need {
+            permission,
+            project: Some(project.to_string()),
+            environment: Some(environment.to_string()),
+            tenant: match tenant {
+                Some(t) => TenantNeed::Tenant(t.to_string()),
+                None => TenantNeed::Untenanted,
+            },
+        }
+    }
+
+    /// "deploy in environment 'Production' of project 'Web' for tenant 'Acme'"-like text.
     pub fn describe(&self) -> String {
         let mut s = self.permission.as_str().to_string();
         if let Some(e) = &self.environment {
             s.push_str(&format!(" in environment '{e}'"));
         }
-        if let Some(p) = &self.project {
-            s.push_str(&format!(" of project '{p}'"));
+        match self.project.as_deref() {
+            Some("") => s.push_str(" in every project"),
+            Some(p) => s.push_str(&format!(" of project '{p}'")),
+            None => {}
+        }
+        match &self.tenant {
+            TenantNeed::Any => {}
+            TenantNeed::Untenanted => s.push_str(" (untenanted)"),
+            TenantNeed::Tenant(t) => s.push_str(&format!(" for tenant '{t}'")),
         }
         s
     }
@@ -170,9 +226,20 @@ fn covers(list: &[String], what: &Option<String>) -> bool {
     }
 }
 
+/// A grant limited to tenants covers only their deployments and values; an unlimited one
+/// covers every tenant and the untenanted ones.
+fn covers_tenant(list: &[String], what: &TenantNeed) -> bool {
+    match what {
+        TenantNeed::Any => true,
+        TenantNeed::Untenanted => list.is_empty(),
+        TenantNeed::Tenant(t) => list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(t)),
+    }
+}
+
 /// Whether `user` may do `need`: some team of theirs grants a role holding the permission,
-/// scoped to the project and environment asked about (a grant limited to some projects or
-/// environments applies only there; an unscoped question is answered by any grant).
+/// scoped to the project, environment and tenant asked about (a grant limited to some
+/// projects, environments or tenants applies only there; an unscoped question is answered by
+/// any grant).
 pub fn permits(user: &str, teams: &[Team], roles: &[Role], need: &Need) -> bool {
     teams
         .iter()
@@ -185,7 +252,30 @@ pub fn permits(user: &str, teams: &[Team], roles: &[Role], need: &Need) -> bool 
                 .is_some_and(|r| r.permissions.contains(&need.permission))
                 && covers(&g.projects, &need.project)
                 && covers(&g.environments, &need.environment)
+                && covers_tenant(&g.tenants, &need.tenant)
         })
+}
+
+/// A Space's teams and roles (built-in and custom), read together: what [`permits`] asks.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub teams: Vec<Team>,
+    pub roles: Vec<Role>,
+}
+
+impl Policy {
+    pub fn permits(&self, user: &str, need: &Need) -> bool {
+        permits(user, &self.teams, &self.roles, need)
+    }
+
+    /// The roles holding `permission`, by name (for refusal messages).
+    pub fn roles_with(&self, permission: Permission) -> Vec<String> {
+        self.roles
+            .iter()
+            .filter(|r| r.permissions.contains(&permission))
+            .map(|r| r.name.clone())
+            .collect()
+    }
 }
 
 /// The permission matrix as markdown: built-in role x permission (docs/permissions.md).
@@ -194,8 +284,12 @@ pub fn matrix_markdown() -> String {
     let mut s = String::from(
         "# Permissions\n\nGenerated from `domain::access::builtin_roles` (the test \
          `the_permission_matrix_document_is_generated_from_the_roles` keeps it so). A team \
-         grants roles to its members, each limited to some projects and environments or not; \
-         a user may do what some grant of a team of theirs allows there.\n\n| permission | allows |",
+         grants roles to its members, each limited to some projects, environments and \
+         tenants or not; a user may do what some grant of a team of theirs allows there. \
+         Reads follow the same grants: lists leave out what the caller may not view, and a \
+         read of it is refused. A grant limited to tenants covers only those tenants' \
+         deployments and values (not untenanted ones); a value scoped to no environment is \
+         every environment's, so changing it needs edit-variables in all of them.\n\n| permission | allows |",
     );
     for r in &roles {
         s.push_str(&format!(" {} |", r.name));

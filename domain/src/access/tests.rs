@@ -24,6 +24,7 @@ fn need(p: Permission, project: Option<&str>, env: Option<&str>) -> Need {
         permission: p,
         project: project.map(str::to_string),
         environment: env.map(str::to_string),
+        tenant: TenantNeed::Any,
     }
 }
 
@@ -69,6 +70,42 @@ fn grants_apply_where_they_are_scoped() {
         &[custom],
         &need(Permission::Admin, None, None)
     ));
+}
+
+#[test]
+fn grants_limited_to_tenants_cover_only_those_tenants() {
+    let roles = builtin_roles();
+    let mut g = grant("deployer", &[], &["Production"]);
+    g.tenants = vec!["Acme".into()];
+    let policy = Policy {
+        teams: vec![team(&["tess"], vec![g, grant("viewer", &[], &[])])],
+        roles,
+    };
+    let deploy = |tenant| {
+        policy.permits(
+            "tess",
+            &Need::at(Permission::Deploy, "Web", "Production", tenant),
+        )
+    };
+    assert!(deploy(Some("Acme")));
+    assert!(deploy(Some("acme")), "names ignore case");
+    assert!(!deploy(Some("Globex")));
+    assert!(!deploy(None), "untenanted deployments are not Acme's");
+    assert!(policy.permits("tess", &Need::anywhere(Permission::Deploy)));
+    let view = |tenant| {
+        policy.permits(
+            "tess",
+            &Need::at(Permission::View, "Web", "Production", tenant),
+        )
+    };
+    assert!(
+        view(None) && view(Some("Globex")),
+        "the unlimited viewer grant sees all"
+    );
+    assert_eq!(
+        policy.roles_with(Permission::Deploy),
+        ["deployer", "space-admin"]
+    );
 }
 
 #[test]

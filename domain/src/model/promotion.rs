@@ -168,6 +168,9 @@ pub struct ScheduledDeployment {
     pub state: ScheduledState,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// Deploy for this tenant (record version 2; absent in version 1: untenanted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// One deployment of a release already done in an earlier Space (carried by bundles).

@@ -61,3 +61,31 @@ fn automatic_phases_become_due_once() {
     );
     assert!(automatic_due(&l, &v(&["Dev", "Test"]), &v(&["Dev", "Test", "Production"])).is_empty());
 }
+
+#[test]
+fn a_tenant_progresses_through_the_environments_it_is_connected_to() {
+    let acme = for_tenant(&lc(), |e| ["Test", "QA", "Production"].contains(&e));
+    let names: Vec<&str> = acme.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Test", "Prod"],
+        "Dev and Staging hold none of its environments"
+    );
+    assert!(
+        check_can_deploy(&acme, "Test", &[]).is_ok(),
+        "its first phase"
+    );
+    assert!(check_can_deploy(&acme, "Production", &[]).is_err());
+    assert!(check_can_deploy(&acme, "Production", &v(&["QA"])).is_ok());
+    let one = for_tenant(&lc(), |e| ["Dev", "QA", "Production"].contains(&e));
+    assert_eq!(one.phases[1].environments, ["QA"]);
+    assert_eq!(one.phases[1].rule, PhaseRule::AtLeast(1));
+    let mut l = lc();
+    l.phases[1].rule = PhaseRule::AtLeast(2);
+    let one = for_tenant(&l, |e| e != "Test");
+    assert_eq!(
+        one.phases[1].rule,
+        PhaseRule::AtLeast(1),
+        "at least 2 of Test, QA is at most the one left"
+    );
+}

@@ -13,6 +13,9 @@ use package_store::ArchiveFormat;
 
 /// The format version this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
+/// A drop definition for a tenant (`tenant` set) is version 2, so a runner that would ignore
+/// the tenant (and extract where the untenanted release goes) refuses it.
+pub const TENANT_DEFINITION_VERSION: u32 = 2;
 pub(crate) const KIND_DEFINITION: &str = "offline-drop";
 pub(crate) const KIND_VARIABLES: &str = "offline-drop-variables";
 pub(crate) const KIND_SENSITIVE: &str = "offline-drop-sensitive-variables";
@@ -37,6 +40,10 @@ pub struct DropDefinition {
     pub steps: Vec<DropStep>,
     /// The encrypted sensitive values, when there are any.
     pub sensitive_file: Option<String>,
+    /// A tenant deployment's tenant (version 2): packages extract under
+    /// `{applications}/{tenant}/{environment}/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// One step of a drop and where its files are (paths relative to the drop, `/`-separated).
@@ -107,12 +114,15 @@ pub struct SensitivePayload {
 pub(crate) trait Versioned {
     const KIND: &'static str;
     const WHAT: &'static str;
+    /// The newest version this build reads.
+    const NEWEST: u32 = FORMAT_VERSION;
     fn kind_version(&self) -> (&str, u32);
 }
 
 impl Versioned for DropDefinition {
     const KIND: &'static str = KIND_DEFINITION;
     const WHAT: &'static str = "drop definition";
+    const NEWEST: u32 = TENANT_DEFINITION_VERSION;
     fn kind_version(&self) -> (&str, u32) {
         (&self.kind, self.version)
     }
@@ -149,9 +159,10 @@ pub(crate) fn parse<T: Versioned + DeserializeOwned>(
     if kind != T::KIND {
         return Err(bad(format!("its kind is '{kind}', expected '{}'", T::KIND)));
     }
-    if version > FORMAT_VERSION {
+    if version > T::NEWEST {
         return Err(bad(format!(
-            "it has format version {version} and this runner reads up to {FORMAT_VERSION}: use a newer deploy binary"
+            "it has format version {version} and this runner reads up to {}: use a newer deploy binary",
+            T::NEWEST
         )));
     }
     Ok(v)

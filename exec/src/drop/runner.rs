@@ -239,8 +239,7 @@ pub fn run_drop(
             deployment_id: def.deployment_id.clone(),
             project: def.project.clone(),
             environment: def.environment.clone(),
-            // Tenant deployments are refused for drop targets (the Space says so).
-            tenant: None,
+            tenant: def.tenant.clone(),
             step_name: name.clone(),
             action: step.action,
             package,

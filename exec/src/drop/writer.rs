@@ -29,6 +29,8 @@ pub struct DropPlan {
     pub applications_dir: String,
     pub working_dir: String,
     pub created_at: Timestamp,
+    /// A tenant deployment's tenant.
+    pub tenant: Option<String>,
     /// In execution order.
     pub steps: Vec<PlannedStep>,
 }
@@ -275,7 +277,11 @@ fn fill(
     }
     let def = DropDefinition {
         kind: KIND_DEFINITION.into(),
-        version: FORMAT_VERSION,
+        version: if plan.tenant.is_some() {
+            super::format::TENANT_DEFINITION_VERSION
+        } else {
+            FORMAT_VERSION
+        },
         space: plan.space.clone(),
         deployment_id: plan.deployment_id.clone(),
         project: plan.project.clone(),
@@ -288,6 +294,7 @@ fn fill(
         working_dir: plan.working_dir.clone(),
         steps,
         sensitive_file: (!sensitive.is_empty()).then(|| SENSITIVE_FILE.to_string()),
+        tenant: plan.tenant.clone(),
     };
     write(&dir.join(DEFINITION_FILE), &json(&def)?, false)?;
     let rp = dir.join(RUNNER_FILE);

@@ -128,3 +128,30 @@ fn a_version_1_key_reads_with_its_name_as_its_user() {
         (None, None, None)
     );
 }
+
+/// Behind `KeyLayer` the interceptor takes the check already made (one lookup per request),
+/// and still applies its own rules to it (admin only, registration tokens).
+#[test]
+fn a_check_made_by_the_key_layer_is_used_not_repeated() {
+    let store = store_with(&[("ci", "k-ci", false)]);
+    let layer_auth = ApiKeyAuth::new(store, false, HINTS);
+    let check = layer_auth.lookup(Some("Bearer k-ci"));
+    assert_eq!(check.caller().map(|c| c.name.as_str()), Some("ci"));
+    // An interceptor over an empty store: it can only know the caller from the extension.
+    let mut auth = ApiKeyAuth::new(store_of(vec![]), false, HINTS);
+    let mut req = request(None);
+    req.extensions_mut().insert(check.clone());
+    assert_eq!(caller(&auth.call(req).unwrap()).name, "ci");
+    let mut admin_only = ApiKeyAuth::new(store_of(vec![]), true, HINTS);
+    let mut req = request(None);
+    req.extensions_mut().insert(check);
+    assert_eq!(
+        admin_only.call(req).unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    assert!(matches!(layer_auth.lookup(None), KeyCheck::Missing));
+    assert!(matches!(
+        layer_auth.lookup(Some("Bearer nope")),
+        KeyCheck::Unknown
+    ));
+}

@@ -20,7 +20,12 @@ impl ProcessApi {
         project: &str,
     ) -> Result<(), crate::error::ApiError> {
         let edit = domain::access::Permission::EditProject;
-        crate::permits::require_in(&self.service.state, req, edit, project.to_string(), None)
+        crate::permits::may(&self.service.state, req, edit, project)
+    }
+
+    /// The caller may read `project`'s process.
+    fn may_view<T>(&self, req: &tonic::Request<T>, project: &str) -> Result<(), ApiError> {
+        crate::permits::Viewer::of(&self.service.state, req)?.check_project(project)
     }
 }
 
@@ -46,6 +51,7 @@ impl Process for ProcessApi {
     }
 
     async fn get_step(&self, req: tonic::Request<pb::ProjectScoped>) -> Resp<pb::Step> {
+        self.may_view(&req, &req.get_ref().project)?;
         let pb::ProjectScoped { project, name } = req.into_inner();
         ok(wire(self.service.get_step(&project, &name)?))
     }
@@ -68,6 +74,7 @@ impl Process for ProcessApi {
     }
 
     async fn list(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::ProcessResponse> {
+        self.may_view(&req, &req.get_ref().name)?;
         let pb::ByName { name } = req.into_inner();
         let rec = self.service.list(&name)?;
         ok(pb::ProcessResponse {

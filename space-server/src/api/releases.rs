@@ -6,6 +6,7 @@ use proto::wire::release_to_wire;
 
 use super::{Resp, ok, page, token};
 use crate::auth::caller;
+use crate::permits::Viewer;
 use crate::services::releases::{NewRelease, PackageRequest, ReleaseService};
 
 pub struct ReleasesApi {
@@ -15,13 +16,11 @@ pub struct ReleasesApi {
 #[tonic::async_trait]
 impl Releases for ReleasesApi {
     async fn create(&self, req: tonic::Request<pb::CreateReleaseRequest>) -> Resp<pb::Release> {
-        let p = req.get_ref().project.clone();
-        crate::permits::require_in(
+        crate::permits::may(
             &self.service.state,
             &req,
             domain::access::Permission::CreateRelease,
-            p,
-            None,
+            &req.get_ref().project,
         )?;
         let who = caller(&req).name;
         let pb::CreateReleaseRequest {
@@ -49,11 +48,13 @@ impl Releases for ReleasesApi {
     }
 
     async fn get(&self, req: tonic::Request<pb::ReleaseRef>) -> Resp<pb::Release> {
+        Viewer::of(&self.service.state, &req)?.check_project(&req.get_ref().project)?;
         let pb::ReleaseRef { project, version } = req.into_inner();
         ok(release_to_wire(self.service.get(&project, &version)?))
     }
 
     async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::ListReleasesResponse> {
+        Viewer::of(&self.service.state, &req)?.check_project(&req.get_ref().project)?;
         let pb::ProjectPage { project, page: p } = req.into_inner();
         let l = self.service.list(&project, page(p)?)?;
         ok(pb::ListReleasesResponse {
@@ -63,6 +64,7 @@ impl Releases for ReleasesApi {
     }
 
     async fn compare(&self, req: tonic::Request<pb::CompareRequest>) -> Resp<pb::CompareResponse> {
+        Viewer::of(&self.service.state, &req)?.check_project(&req.get_ref().project)?;
         let pb::CompareRequest {
             project,
             from_version,

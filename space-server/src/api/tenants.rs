@@ -5,6 +5,8 @@ use proto::space::v1 as pb;
 use proto::space::v1::tenants_server::Tenants;
 
 use super::{Resp, ok};
+use crate::error::ApiError;
+use crate::permits::Viewer;
 use crate::services::tenants::TenantService;
 
 pub struct TenantsApi {
@@ -68,13 +70,23 @@ impl Tenants for TenantsApi {
     }
 
     async fn get(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Tenant> {
-        let pb::ByName { name } = req.into_inner();
-        ok(wire(self.service.get(&name)?))
+        let t = self.service.get(&req.get_ref().name)?;
+        if !Viewer::of(&self.service.state, &req)?.sees_tenant(&t.name) {
+            return Err(ApiError::not_found("tenant", &t.name).into());
+        }
+        ok(wire(t))
     }
 
-    async fn list(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::ListTenantsResponse> {
+    async fn list(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::ListTenantsResponse> {
+        let viewer = Viewer::of(&self.service.state, &req)?;
         ok(pb::ListTenantsResponse {
-            tenants: self.service.list()?.into_iter().map(wire).collect(),
+            tenants: self
+                .service
+                .list()?
+                .into_iter()
+                .filter(|t| viewer.sees_tenant(&t.name))
+                .map(wire)
+                .collect(),
         })
     }
 

@@ -16,15 +16,33 @@ pub struct VariablesApi {
 }
 
 impl VariablesApi {
-    /// The caller may change `project` this way (one check, `crate::permits`).
-    fn may_edit<T>(
+    /// The caller may change `project`'s variables (one check, `crate::permits`).
+    fn may_edit<T>(&self, req: &tonic::Request<T>, project: &str) -> Result<(), ApiError> {
+        let edit = domain::access::Permission::EditVariables;
+        crate::permits::may(&self.service.state, req, edit, project)
+    }
+
+    /// The caller may change a value of `project` with this scope (its environments and
+    /// tenants, see `crate::permits::require_for_scope`).
+    fn may_edit_scope<T>(
         &self,
         req: &tonic::Request<T>,
         project: &str,
-    ) -> Result<(), crate::error::ApiError> {
+        scope: &domain::model::Scope,
+    ) -> Result<(), ApiError> {
         let edit = domain::access::Permission::EditVariables;
-        crate::permits::require_in(&self.service.state, req, edit, project.to_string(), None)
+        crate::permits::require_for_scope(&self.service.state, req, edit, project, scope)
     }
+
+    /// The caller may read `project`'s variables.
+    fn may_view<T>(&self, req: &tonic::Request<T>, project: &str) -> Result<(), ApiError> {
+        crate::permits::Viewer::of(&self.service.state, req)?.check_project(project)
+    }
+}
+
+/// The scope a variable message asks for (what the permission check looks at).
+fn scope_of(v: &pb::Variable) -> domain::model::Scope {
+    v.scope.clone().map(Into::into).unwrap_or_default()
 }
 
 fn context(c: Option<pb::VariableContext>) -> PreviewContext {
@@ -56,6 +74,7 @@ impl Variables for VariablesApi {
         &self,
         req: tonic::Request<pb::VariableContext>,
     ) -> Resp<pb::PreviewVariablesResponse> {
+        self.may_view(&req, &req.get_ref().project)?;
         let c = context(Some(req.into_inner()));
         let variables = self
             .service
@@ -75,6 +94,8 @@ impl Variables for VariablesApi {
         &self,
         req: tonic::Request<pb::EvaluateTemplateRequest>,
     ) -> Resp<pb::EvaluateTemplateResponse> {
+        let project = req.get_ref().context.as_ref().map(|c| c.project.clone());
+        self.may_view(&req, &project.unwrap_or_default())?;
         let pb::EvaluateTemplateRequest {
             context: c,
             template,
@@ -105,7 +126,8 @@ impl Variables for VariablesApi {
     }
 
     async fn set(&self, req: tonic::Request<pb::Variable>) -> Resp<pb::SetVariableResponse> {
-        self.may_edit(&req, &req.get_ref().project)?;
+        let scope = scope_of(req.get_ref());
+        self.may_edit_scope(&req, &req.get_ref().project, &scope)?;
         let input = VariableInput::try_from(req.into_inner()).map_err(ApiError::from)?;
         let SetOutcome {
             project,
@@ -121,7 +143,9 @@ impl Variables for VariablesApi {
     }
 
     async fn set_many(&self, req: tonic::Request<pb::VariableBatch>) -> Resp<pb::VariableList> {
-        self.may_edit(&req, &req.get_ref().project)?;
+        for v in &req.get_ref().variables {
+            self.may_edit_scope(&req, &req.get_ref().project, &scope_of(v))?;
+        }
         let pb::VariableBatch { project, variables } = req.into_inner();
         let inputs = variables
             .into_iter()
@@ -144,6 +168,7 @@ impl Variables for VariablesApi {
     }
 
     async fn list(&self, req: tonic::Request<pb::ProjectPage>) -> Resp<pb::VariableList> {
+        self.may_view(&req, &req.get_ref().project)?;
         let pb::ProjectPage { project, page: p } = req.into_inner();
         let (project, l) = self.service.list(&project, page(p)?)?;
         ok(pb::VariableList {
@@ -157,7 +182,14 @@ impl Variables for VariablesApi {
     }
 
     async fn delete(&self, req: tonic::Request<pb::VariableId>) -> Resp<pb::Empty> {
-        self.may_edit(&req, &req.get_ref().project)?;
+        let pb::VariableId { project, id } = req.get_ref();
+        let set = self.service.state.variable_set(project)?;
+        let scope = set
+            .variables
+            .iter()
+            .find(|v| &v.id == id)
+            .map(|v| v.scope.clone());
+        self.may_edit_scope(&req, project, &scope.unwrap_or_default())?;
         let pb::VariableId { project, id } = req.into_inner();
         self.service.delete(&project, &id).await?;
         ok(pb::Empty {})
@@ -176,6 +208,7 @@ impl Variables for VariablesApi {
     }
 
     async fn list_templates(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::TemplateList> {
+        self.may_view(&req, &req.get_ref().name)?;
         let pb::ByName { name } = req.into_inner();
         let (project, templates) = self.service.list_templates(&name)?;
         ok(pb::TemplateList {

@@ -1,16 +1,14 @@
 //! tower middleware putting every write and every refusal of the Space API on the audit
-//! trail: the caller is found from the request's key (the same lookup as authentication), the
+//! trail: the caller is the one `runtime::auth::KeyLayer` found for the request's key, the
 //! outcome from the response's `grpc-status` header (an error from a handler or the
 //! interceptor comes that way; a stream that fails later is recorded as accepted).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use storage::records::ApiKeyRecord;
-use storage::{Store, StoreExt};
+use runtime::auth::KeyCheck;
 use tower::{Layer, Service};
 
 use super::{AuditTrail, Call};
@@ -47,12 +45,11 @@ pub(crate) fn is_read(path: &str) -> bool {
 #[derive(Clone)]
 pub struct AuditLayer {
     trail: AuditTrail,
-    store: Arc<dyn Store>,
 }
 
 impl AuditLayer {
-    pub fn new(trail: AuditTrail, store: Arc<dyn Store>) -> Self {
-        Self { trail, store }
+    pub fn new(trail: AuditTrail) -> Self {
+        Self { trail }
     }
 }
 
@@ -72,15 +69,15 @@ pub struct AuditService<S> {
     layer: AuditLayer,
 }
 
-/// The user and key id a request's `authorization` header names.
-fn who(store: &dyn Store, headers: &http::HeaderMap) -> (String, String) {
-    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return ("(no key)".into(), String::new());
-    };
-    let key = value.strip_prefix("Bearer ").unwrap_or(value).trim();
-    match store.get_record::<ApiKeyRecord>(&secrets::hash_api_key(key)) {
-        Ok(Some(k)) => (k.user_name().to_string(), k.id().to_string()),
-        _ => ("(unknown key)".into(), String::new()),
+/// The user and key id of the request's key, as `KeyLayer` found it.
+fn who<B>(req: &Request<B>) -> (String, String) {
+    match KeyCheck::of(req) {
+        KeyCheck::Missing => ("(no key)".into(), String::new()),
+        KeyCheck::Known(c) => {
+            let id = c.key_hash[..c.key_hash.len().min(12)].to_string();
+            (c.name, id)
+        }
+        KeyCheck::Unknown | KeyCheck::Refused(_) => ("(unknown key)".into(), String::new()),
     }
 }
 
@@ -115,7 +112,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let method = req.uri().path().to_string();
-        let (user, key) = who(self.layer.store.as_ref(), req.headers());
+        let (user, key) = who(&req);
         let from = from(&req);
         let trail = self.layer.trail.clone();
         let fut = self.inner.call(req);

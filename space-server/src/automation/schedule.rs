@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use domain::model::{ScheduledDeployment, ScheduledState};
-use storage::{Batch, StoreExt, key_of};
+use storage::{Batch, StoreExt};
 
 use crate::deployments::Engine;
 use crate::error::{ApiError, ApiResult};
@@ -22,9 +22,17 @@ pub async fn schedule(
     environment: &str,
     at: i64,
     who: &str,
+    tenant: Option<&str>,
 ) -> ApiResult<ScheduledDeployment> {
     let r = state.release(project, version)?;
     let env = state.environment(environment)?;
+    // The tenant is checked now (it exists, it is connected there) and again when it starts.
+    let tenant = match tenant {
+        Some(name) => {
+            Some(crate::deployments::tenant::connected(state, &r.project, &env.name, name)?.name)
+        }
+        None => None,
+    };
     let kept = state.store.scan(
         <ScheduledDeployment as storage::Record>::TABLE,
         "",
@@ -44,6 +52,7 @@ pub async fn schedule(
         state: ScheduledState::Scheduled,
         created_at: now(),
         created_by: who.to_string(),
+        tenant,
     };
     let mut b = Batch::new();
     b.put_record(&s)?;
@@ -67,15 +76,26 @@ pub async fn cancel(
     project: &str,
     version: &str,
     environment: &str,
+    tenant: Option<&str>,
 ) -> ApiResult<()> {
-    let key = key_of(&[project.trim(), version.trim(), environment.trim()]);
+    let key = storage::records::scheduled_key(
+        project.trim(),
+        version.trim(),
+        environment.trim(),
+        tenant.map(str::trim),
+    );
     let s = state
         .store
         .get_record::<ScheduledDeployment>(&key)?
         .ok_or_else(|| {
             ApiError::not_found(
                 "scheduled deployment",
-                format!("{project} {version} to {environment}"),
+                format!(
+                    "{project} {version} to {environment}{}",
+                    tenant
+                        .map(|t| format!(" for tenant {t}"))
+                        .unwrap_or_default()
+                ),
             )
         })?;
     if let ScheduledState::Started { deployment_id } = &s.state {
@@ -102,7 +122,8 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
             continue;
         }
         let who = format!("{} (scheduled)", s.created_by);
-        s.state = match engine.create(&s.project, &s.version, &s.environment, &who, 0, None) {
+        let tenant = s.tenant.as_deref();
+        s.state = match engine.create(&s.project, &s.version, &s.environment, &who, 0, tenant) {
             Ok(d) => {
                 tracing::info!(deployment = %d.id, project = %s.project, release = %s.version, environment = %s.environment, "scheduled deployment started");
                 ScheduledState::Started {

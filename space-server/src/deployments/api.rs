@@ -15,23 +15,43 @@ use super::engine::{Engine, Event};
 use super::queries::{Dashboard, DashboardCell};
 use crate::api::{Resp, ok, page, token};
 use crate::auth::caller;
+use crate::permits::Viewer;
+use domain::access::{Need, Permission};
 
 pub struct DeploymentsApi {
     pub engine: Arc<Engine>,
 }
 
 impl DeploymentsApi {
-    /// The caller may deploy `project` to `environment` (one check, `crate::permits`).
+    /// The caller may deploy `project` to `environment` for `tenant` (one check,
+    /// `crate::permits`).
     fn may_deploy<T>(
         &self,
         req: &tonic::Request<T>,
         project: &str,
         environment: &str,
+        tenant: Option<&str>,
     ) -> Result<(), crate::error::ApiError> {
         let deploy = domain::access::Permission::Deploy;
-        let (p, e) = (project.to_string(), Some(environment.to_string()));
-        crate::permits::require_in(&self.engine.state, req, deploy, p, e)
+        crate::permits::require_at(
+            &self.engine.state,
+            req,
+            deploy,
+            project,
+            environment,
+            tenant,
+        )
     }
+}
+
+/// A request's tenant field (empty: untenanted).
+fn tenant_of(t: &str) -> Option<&str> {
+    (!t.is_empty()).then_some(t)
+}
+
+/// What a deployment needs of its caller: `permission` where it ran.
+fn need(permission: Permission, d: &Deployment) -> Need {
+    Need::at(permission, &d.project, &d.environment, d.tenant.as_deref())
 }
 
 fn log_event(e: LogEntry) -> pb::DeploymentEvent {
@@ -66,7 +86,8 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::CreateDeploymentRequest>,
     ) -> Resp<pb::Deployment> {
-        self.may_deploy(&req, &req.get_ref().project, &req.get_ref().environment)?;
+        let r = req.get_ref();
+        self.may_deploy(&req, &r.project, &r.environment, tenant_of(&r.tenant))?;
         let who = caller(&req).name;
         let pb::CreateDeploymentRequest {
             project,
@@ -88,13 +109,16 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn get(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<pb::Deployment> {
-        ok(deployment_to_wire(self.engine.get(&req.into_inner().id)?))
+        let d = self.engine.get(&req.get_ref().id)?;
+        Viewer::of(&self.engine.state, &req)?.check(need(Permission::View, &d))?;
+        ok(deployment_to_wire(d))
     }
 
     async fn list(
         &self,
         req: tonic::Request<pb::ListDeploymentsRequest>,
     ) -> Resp<pb::ListDeploymentsResponse> {
+        let viewer = Viewer::of(&self.engine.state, &req)?;
         let pb::ListDeploymentsRequest {
             project,
             environment,
@@ -102,7 +126,12 @@ impl Deployments for DeploymentsApi {
         } = req.into_inner();
         let l = self.engine.list(&project, &environment, page(p)?)?;
         ok(pb::ListDeploymentsResponse {
-            deployments: l.items.into_iter().map(deployment_to_wire).collect(),
+            deployments: l
+                .items
+                .into_iter()
+                .filter(|d| viewer.sees(&d.project, &d.environment, d.tenant.as_deref()))
+                .map(deployment_to_wire)
+                .collect(),
             next_page_token: token(l.next),
         })
     }
@@ -110,7 +139,8 @@ impl Deployments for DeploymentsApi {
     type WatchStream = Events;
 
     async fn watch(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<Events> {
-        let d = self.engine.get(&req.into_inner().id)?;
+        let d = self.engine.get(&req.get_ref().id)?;
+        Viewer::of(&self.engine.state, &req)?.check(need(Permission::View, &d))?;
         let n = d.number;
         // Subscribe before replaying, so nothing falls between the replay and the live events.
         let live = self.engine.subscribe(n);
@@ -175,18 +205,28 @@ impl Deployments for DeploymentsApi {
     }
 
     async fn cancel(&self, req: tonic::Request<pb::DeploymentRef>) -> Resp<pb::Deployment> {
-        ok(deployment_to_wire(
-            self.engine.cancel(&req.into_inner().id)?,
-        ))
+        let d = self.engine.get(&req.get_ref().id)?;
+        crate::permits::require(&self.engine.state, &req, need(Permission::Deploy, &d))?;
+        ok(deployment_to_wire(self.engine.cancel(&d.id)?))
     }
 
     async fn import_drop_result(
         &self,
         req: tonic::Request<pb::ImportDropResultRequest>,
     ) -> Resp<pb::ImportDropResultResponse> {
-        let who = caller(&req).name;
+        let who = caller(&req);
+        let state = self.engine.state.clone();
+        let allowed = {
+            let who = who.clone();
+            move |d: &Deployment| {
+                crate::permits::require_of(&state, &who, need(Permission::Deploy, d))
+            }
+        };
         let pb::ImportDropResultRequest { receipt } = req.into_inner();
-        let (d, changed) = self.engine.import_drop_result(&receipt, &who).await?;
+        let (d, changed) = self
+            .engine
+            .import_drop_result(&receipt, &who.name, &allowed)
+            .await?;
         ok(pb::ImportDropResultResponse {
             deployment: Some(deployment_to_wire(d)),
             changed,
@@ -197,13 +237,15 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::ScheduleDeploymentRequest>,
     ) -> Resp<pb::ScheduledDeployment> {
-        self.may_deploy(&req, &req.get_ref().project, &req.get_ref().environment)?;
+        let r = req.get_ref();
+        self.may_deploy(&req, &r.project, &r.environment, tenant_of(&r.tenant))?;
         let who = caller(&req).name;
         let pb::ScheduleDeploymentRequest {
             project,
             version,
             environment,
             at,
+            tenant,
         } = req.into_inner();
         let at = at.map_or_else(crate::state::now, |t| t.seconds);
         let s = crate::automation::schedule::schedule(
@@ -213,6 +255,7 @@ impl Deployments for DeploymentsApi {
             &environment,
             at,
             &who,
+            tenant_of(&tenant),
         )
         .await?;
         ok(scheduled_to_wire(s))
@@ -222,10 +265,16 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::PageRequest>,
     ) -> Resp<pb::ListScheduledResponse> {
+        let viewer = Viewer::of(&self.engine.state, &req)?;
         let page = crate::api::page(Some(req.into_inner()))?;
         let l = crate::automation::schedule::list(&self.engine.state, page)?;
         ok(pb::ListScheduledResponse {
-            scheduled: l.items.into_iter().map(scheduled_to_wire).collect(),
+            scheduled: l
+                .items
+                .into_iter()
+                .filter(|s| viewer.sees(&s.project, &s.environment, s.tenant.as_deref()))
+                .map(scheduled_to_wire)
+                .collect(),
             next_page_token: crate::api::token(l.next),
         })
     }
@@ -234,25 +283,44 @@ impl Deployments for DeploymentsApi {
         &self,
         req: tonic::Request<pb::ScheduleDeploymentRequest>,
     ) -> Resp<pb::Empty> {
+        let r = req.get_ref();
+        self.may_deploy(&req, &r.project, &r.environment, tenant_of(&r.tenant))?;
         let pb::ScheduleDeploymentRequest {
             project,
             version,
             environment,
             at: _,
+            tenant,
         } = req.into_inner();
-        crate::automation::schedule::cancel(&self.engine.state, &project, &version, &environment)
-            .await?;
+        crate::automation::schedule::cancel(
+            &self.engine.state,
+            &project,
+            &version,
+            &environment,
+            tenant_of(&tenant),
+        )
+        .await?;
         ok(pb::Empty {})
     }
 
-    async fn dashboard(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
+    async fn dashboard(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
+        let viewer = Viewer::of(&self.engine.state, &req)?;
         let Dashboard {
             environments,
             projects,
             cells,
+            tenants,
             promotions,
-        } = self.engine.dashboard()?;
+        } = self.engine.dashboard(&viewer)?;
         ok(pb::DashboardResponse {
+            tenants: tenants
+                .into_iter()
+                .map(|t| pb::DashboardTenant {
+                    project: t.project,
+                    tenant: t.tenant,
+                    environments: t.environments,
+                })
+                .collect(),
             promotions: promotions
                 .into_iter()
                 .map(|v| pb::DashboardPromotion {
@@ -274,6 +342,7 @@ fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
     let DashboardCell {
         project,
         environment,
+        tenant,
         version,
         state,
         deployment_id,
@@ -284,6 +353,7 @@ fn cell_to_wire(c: DashboardCell) -> pb::DashboardCell {
         stale,
     } = c;
     pb::DashboardCell {
+        tenant: tenant.unwrap_or_default(),
         project,
         environment,
         version,
@@ -307,6 +377,7 @@ fn scheduled_to_wire(s: domain::model::ScheduledDeployment) -> pb::ScheduledDepl
         state,
         created_at: _,
         created_by,
+        tenant,
     } = s;
     let (state, deployment_id, reason) = match state {
         ScheduledState::Scheduled => ("scheduled", String::new(), String::new()),
@@ -322,5 +393,6 @@ fn scheduled_to_wire(s: domain::model::ScheduledDeployment) -> pb::ScheduledDepl
         deployment_id,
         reason,
         created_by,
+        tenant: tenant.unwrap_or_default(),
     }
 }

@@ -9,12 +9,20 @@ use domain::model::Release;
 use super::Engine;
 
 impl Engine {
-    /// Starts deployments to automatic phases that became due.
-    pub fn start_automatic(self: &Arc<Self>, release: &Release, after: &str) {
+    /// Starts deployments to automatic phases that became due (for `tenant`, after one of
+    /// its deployments: its own next phases, in the environments it is connected to).
+    pub fn start_automatic(self: &Arc<Self>, release: &Release, after: &str, tenant: Option<&str>) {
         let Ok(lifecycle) = self.lifecycle_of(release) else {
             return;
         };
-        let Ok((ok, any)) = self.history(release) else {
+        let lifecycle = match tenant.map(|t| self.state.tenant(t)) {
+            None => lifecycle,
+            Some(Ok(t)) => {
+                domain::lifecycle::for_tenant(&lifecycle, |e| t.serves(&release.project, e))
+            }
+            Some(Err(_)) => return,
+        };
+        let Ok((ok, any)) = self.history(release, tenant) else {
             return;
         };
         for env in domain::lifecycle::automatic_due(&lifecycle, &ok, &any) {
@@ -34,7 +42,7 @@ impl Engine {
                 &env,
                 "lifecycle (automatic phase)",
                 0,
-                None,
+                tenant,
             ) {
                 Ok(d) => {
                     tracing::info!(deployment = %d.id, environment = %env, after = %after, "automatic phase started")

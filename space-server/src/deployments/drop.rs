@@ -92,8 +92,13 @@ impl Engine {
         steps: &[Step],
         targets: &[Target],
     ) -> Result<HashMap<String, String>, String> {
-        let (n, id, env) = match d.lock() {
-            Ok(g) => (g.number, g.id.clone(), g.environment.clone()),
+        let (n, id, env, tenant) = match d.lock() {
+            Ok(g) => (
+                g.number,
+                g.id.clone(),
+                g.environment.clone(),
+                g.tenant.clone(),
+            ),
             Err(_) => return Err("deployment state unavailable".into()),
         };
         let mut out = HashMap::new();
@@ -115,7 +120,7 @@ impl Engine {
             let mut planned = Vec::new();
             for s in steps.iter().filter(|s| t.matches(&env, &s.roles)) {
                 let variables = self
-                    .variables_for(release, &env, &id, t, s, Vec::new(), None)
+                    .variables_for(release, &env, &id, t, s, Vec::new(), tenant.as_deref())
                     .map_err(|e| {
                         fail(format!(
                             "cannot prepare the variables of step '{}': {e}",
@@ -143,6 +148,7 @@ impl Engine {
                 applications_dir: applications_dir.clone(),
                 working_dir: working_dir.clone(),
                 created_at: domain::model::now(),
+                tenant: tenant.clone(),
                 steps: planned,
             };
             let password = match (plan.has_sensitive(), password) {
@@ -258,12 +264,16 @@ impl Engine {
         &self,
         bytes: &[u8],
         who: &str,
+        allowed: &(dyn Fn(&Deployment) -> ApiResult<()> + Sync),
     ) -> ApiResult<(Deployment, bool)> {
         let r = parse_receipt(bytes).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let receipt_sha256 = sha256_hex(bytes);
         let (d, changed) = self
             .state
-            .commit_guarded(|| self.drop_result_plan(r.clone(), &receipt_sha256, who))
+            .commit_guarded(|| {
+                allowed(&self.get(&r.deployment_id)?)?;
+                self.drop_result_plan(r.clone(), &receipt_sha256, who)
+            })
             .await?;
         if changed {
             tracing::info!(deployment = %d.id, target = %r.target, state = r.state.as_str(), by = %who, "operator-reported drop result imported");

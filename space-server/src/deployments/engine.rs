@@ -157,17 +157,28 @@ impl Engine {
         }
     }
 
-    /// Environments where `release` has a successful deployment, and where it has any.
-    pub fn history(&self, release: &Release) -> ApiResult<(Vec<String>, Vec<String>)> {
+    /// Environments where `release` has a successful deployment, and where it has any: for
+    /// `tenant`, that tenant's deployments; untenanted (`None`), the untenanted ones and the
+    /// results remote Spaces reported.
+    pub fn history(
+        &self,
+        release: &Release,
+        tenant: Option<&str>,
+    ) -> ApiResult<(Vec<String>, Vec<String>)> {
         let mut ok = Vec::new();
         let mut any = Vec::new();
         for d in self.state.store.all_records::<Deployment>("")? {
             let same_release = d
                 .release_created_at
                 .is_none_or(|at| at == release.created_at);
+            let same_tenant = match (&d.tenant, tenant) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
             if d.project.eq_ignore_ascii_case(&release.project)
                 && d.version == release.version
                 && same_release
+                && same_tenant
             {
                 if d.state == RunState::Success {
                     ok.push(d.environment.clone());
@@ -175,10 +186,12 @@ impl Engine {
                 any.push(d.environment);
             }
         }
-        ok.extend(crate::promotion::remote_index::remote_successes(
-            &self.state,
-            release,
-        )?);
+        if tenant.is_none() {
+            ok.extend(crate::promotion::remote_index::remote_successes(
+                &self.state,
+                release,
+            )?);
+        }
         Ok((ok, any))
     }
 

@@ -1,9 +1,11 @@
 //! Indexes over deployments, so listing and the dashboard never walk every deployment:
 //! `deployment_index` holds, newest first, one key per deployment under all, its project, its
 //! environment, and both (value: the deployment number); `deployment_latest` holds the newest
-//! deployment per (project, environment). Both are written in the batch that creates the
-//! deployment (project and environment never change afterwards). A store that predates them
-//! is indexed once at start ([`ensure`], marker `meta/deployment_index`).
+//! untenanted deployment per (project, environment), `deployment_latest_tenant` the newest per
+//! (project, environment, tenant). All are written in the batch that creates the deployment
+//! (project, environment and tenant never change afterwards). A store that predates them is
+//! indexed once at start ([`ensure`], marker `meta/deployment_index`: "2" since tenants; a
+//! store marked "1" had tenant deployments in `deployment_latest` and is indexed again).
 
 use domain::model::Deployment;
 use storage::records::deployment_key;
@@ -11,8 +13,11 @@ use storage::{Batch, StorageError, Store, StoreExt, key_of};
 
 pub const INDEX: &str = "deployment_index";
 pub const LATEST: &str = "deployment_latest";
+pub const LATEST_TENANT: &str = "deployment_latest_tenant";
 const MARKER_TABLE: &str = "meta";
 const MARKER: &str = "deployment_index";
+/// The index layout this build writes.
+const LAYOUT: &[u8] = b"2";
 /// Separator inside index keys (names never contain control characters).
 const SEP: char = '\u{1f}';
 
@@ -44,7 +49,10 @@ pub fn add(b: &mut Batch, d: &Deployment) {
     ] {
         b.put(INDEX, &format!("{}{n}", prefix(p, e)), v.clone());
     }
-    b.put(LATEST, &key_of(&[&d.project, &d.environment]), v);
+    match &d.tenant {
+        Some(t) => b.put(LATEST_TENANT, &key_of(&[&d.project, &d.environment, t]), v),
+        None => b.put(LATEST, &key_of(&[&d.project, &d.environment]), v),
+    };
 }
 
 fn number(table: &str, key: &str, v: &[u8]) -> Result<u64, StorageError> {
@@ -81,11 +89,20 @@ pub fn page(
     Ok((out, if more { last } else { None }))
 }
 
-/// The newest deployment of every (project, environment) that has one.
+/// The newest untenanted deployment of every (project, environment) that has one.
 pub fn latest(store: &dyn Store) -> Result<Vec<Deployment>, StorageError> {
+    newest_in(store, LATEST)
+}
+
+/// The newest deployment of every (project, environment, tenant) that has one.
+pub fn latest_tenanted(store: &dyn Store) -> Result<Vec<Deployment>, StorageError> {
+    newest_in(store, LATEST_TENANT)
+}
+
+fn newest_in(store: &dyn Store, table: &str) -> Result<Vec<Deployment>, StorageError> {
     let mut out = Vec::new();
-    for (k, v) in store.scan(LATEST, "", None, usize::MAX)? {
-        let n = number(LATEST, &k, &v)?;
+    for (k, v) in store.scan(table, "", None, usize::MAX)? {
+        let n = number(table, &k, &v)?;
         if let Some(d) = store.get_record::<Deployment>(&deployment_key(n))? {
             out.push(d);
         }
@@ -93,19 +110,27 @@ pub fn latest(store: &dyn Store) -> Result<Vec<Deployment>, StorageError> {
     Ok(out)
 }
 
-/// Indexes every deployment of a store written before the indexes existed (once).
+/// Indexes every deployment of a store written before this layout (once).
 pub fn ensure(store: &dyn Store) -> Result<(), StorageError> {
-    if store.get(MARKER_TABLE, MARKER)?.is_some() {
+    let marker = store.get(MARKER_TABLE, MARKER)?;
+    if marker.as_deref() == Some(LAYOUT) {
         return Ok(());
     }
     let mut b = Batch::new();
+    // The newest-per-cell tables are rebuilt whole (layout 1 kept tenant deployments in
+    // `deployment_latest`); deployments are read in number order, so the newest is put last.
+    for table in [LATEST, LATEST_TENANT] {
+        for (k, _) in store.scan(table, "", None, usize::MAX)? {
+            b.delete(table, &k);
+        }
+    }
     let all = store.all_records::<Deployment>("")?;
     for d in &all {
         add(&mut b, d);
     }
-    b.put(MARKER_TABLE, MARKER, b"1".to_vec());
+    b.put(MARKER_TABLE, MARKER, LAYOUT.to_vec());
     store.commit(b)?;
-    tracing::info!(deployments = all.len(), "deployment indexes built");
+    tracing::info!(deployments = all.len(), from = ?marker.map(|m| String::from_utf8_lossy(&m).into_owned()), "deployment indexes built");
     Ok(())
 }
 

@@ -10,7 +10,7 @@ pub mod index;
 mod queries;
 mod run;
 mod target;
-mod tenant;
+pub mod tenant;
 
 pub use api::DeploymentsApi;
 pub use drop::{RUNNER_ENV, reported_state};

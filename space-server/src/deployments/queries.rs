@@ -1,6 +1,7 @@
 //! What people look at: deployments listed newest first (through the indexes) and the
-//! dashboard (the newest deployment per project and environment, and the newest result each
-//! remote environment received in a Deployment Receipt).
+//! dashboard (the newest deployment per project and environment, per tenant on the tenants'
+//! rows, and the newest result each remote environment received in a Deployment Receipt),
+//! limited to what the viewer may see.
 
 use domain::model::{Deployment, Environment, Project, RunState, Timestamp};
 use storage::StoreExt;
@@ -8,6 +9,7 @@ use storage::StoreExt;
 use super::Engine;
 use super::index;
 use crate::error::ApiResult;
+use crate::permits::Viewer;
 use crate::services::{Listed, Page};
 
 /// One cell of the dashboard.
@@ -15,6 +17,8 @@ use crate::services::{Listed, Page};
 pub struct DashboardCell {
     pub project: String,
     pub environment: String,
+    /// The tenant of a tenant row's cell.
+    pub tenant: Option<String>,
     pub version: String,
     pub state: RunState,
     /// A local deployment's id, or "<Space> <receipt id>" for a remote result.
@@ -37,9 +41,36 @@ pub struct Dashboard {
     pub environments: Vec<String>,
     pub projects: Vec<String>,
     pub cells: Vec<DashboardCell>,
+    /// Tenant rows: each tenant connected to a project, with its environments there.
+    pub tenants: Vec<TenantRow>,
     /// Promotions to other Spaces not deployed there yet (newest first, at most
     /// [`crate::automation::queue::DASHBOARD_JOBS`]).
     pub promotions: Vec<crate::automation::queue::JobView>,
+}
+
+/// A tenant's row under a project on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRow {
+    pub project: String,
+    pub tenant: String,
+    /// The environments the tenant is connected to in the project.
+    pub environments: Vec<String>,
+}
+
+fn local_cell(d: Deployment) -> DashboardCell {
+    DashboardCell {
+        last_heard_at: None,
+        stale: false,
+        operator_reported: super::drop::reported_state(&d).is_some(),
+        state: super::drop::reported_state(&d).unwrap_or(d.state),
+        project: d.project,
+        environment: d.environment,
+        tenant: d.tenant,
+        version: d.version,
+        deployment_id: d.id,
+        finished_at: d.finished_at,
+        receipt_received_at: None,
+    }
 }
 
 impl Engine {
@@ -60,26 +91,31 @@ impl Engine {
         Ok(Listed { items, next })
     }
 
-    pub fn dashboard(&self) -> ApiResult<Dashboard> {
+    pub fn dashboard(&self, viewer: &Viewer) -> ApiResult<Dashboard> {
         let store = &self.state.store;
         let mut envs = store.all_records::<Environment>("")?;
         envs.sort_by(|a, b| a.sort_order.cmp(&b.sort_order).then(a.name.cmp(&b.name)));
         let projects = store.all_records::<Project>("")?;
         let mut cells: Vec<DashboardCell> = index::latest(store.as_ref())?
             .into_iter()
-            .map(|d| DashboardCell {
-                last_heard_at: None,
-                stale: false,
-                operator_reported: super::drop::reported_state(&d).is_some(),
-                state: super::drop::reported_state(&d).unwrap_or(d.state),
-                project: d.project,
-                environment: d.environment,
-                version: d.version,
-                deployment_id: d.id,
-                finished_at: d.finished_at,
-                receipt_received_at: None,
-            })
+            .chain(index::latest_tenanted(store.as_ref())?)
+            .map(local_cell)
             .collect();
+        let mut tenants = Vec::new();
+        for t in store.all_records::<domain::model::Tenant>("")? {
+            for p in t.projects {
+                tenants.push(TenantRow {
+                    project: p.project,
+                    tenant: t.name.clone(),
+                    environments: p.environments,
+                });
+            }
+        }
+        tenants.retain(|r| {
+            r.environments
+                .iter()
+                .any(|e| viewer.sees(&r.project, e, Some(&r.tenant)))
+        });
         // Remote environments: the latest result each received in a Deployment Receipt.
         let remote = crate::promotion::remote_index::latest(store.as_ref())?;
         let mut environments: Vec<String> = envs.into_iter().map(|e| e.name).collect();
@@ -93,6 +129,7 @@ impl Engine {
             cells.push(DashboardCell {
                 project: r.project,
                 environment: r.environment,
+                tenant: None,
                 version: r.version,
                 state: r.state,
                 deployment_id: format!("{} {}", r.from_space, r.receipt_id),
@@ -103,10 +140,16 @@ impl Engine {
                 stale: self.state.is_stale(&r.from_space),
             });
         }
+        cells.retain(|c| viewer.sees(&c.project, &c.environment, c.tenant.as_deref()));
         Ok(Dashboard {
             environments,
-            projects: projects.into_iter().map(|p| p.name).collect(),
+            projects: projects
+                .into_iter()
+                .map(|p| p.name)
+                .filter(|p| viewer.sees_project(p))
+                .collect(),
             cells,
+            tenants,
             promotions: crate::automation::queue::in_flight(&self.state)?,
         })
     }

@@ -46,7 +46,12 @@ impl Engine {
             )));
         }
         let lifecycle = self.lifecycle_of(&release)?;
-        let (ok, _) = self.history(&release)?;
+        let lifecycle = match &tenant {
+            Some(t) => domain::lifecycle::for_tenant(&lifecycle, |e| t.serves(&release.project, e)),
+            None => lifecycle,
+        };
+        let (ok, _) = self.history(&release, tenant.as_ref().map(|t| t.name.as_str()))?;
+        let tenant = tenant.map(|t| t.name);
         domain::lifecycle::check_can_deploy(&lifecycle, &env.name, &ok).map_err(|e| {
             ApiError::Precondition(format!(
                 "release {} of '{}' cannot be deployed to {}: {e}",
@@ -54,10 +59,15 @@ impl Engine {
             ))
         })?;
         let vars = crate::promotion::missing::deployment_variables(&self.state, &release)?;
-        let missing = crate::promotion::missing::missing_for(&release, &vars, &env.name);
+        let missing =
+            crate::promotion::missing::missing_for(&release, &vars, &env.name, tenant.as_deref());
         if !missing.is_empty() {
+            let (whom, flag) = match &tenant {
+                Some(t) => (format!(" and tenant '{t}'"), format!(" --tenant '{t}'")),
+                None => (String::new(), String::new()),
+            };
             return Err(ApiError::Precondition(format!(
-                "release {} of '{}' cannot be deployed to {}: mandatory variable value(s) not set for environment '{}': {} (set them with: deploy variable set NAME VALUE --project '{}' --env '{}')",
+                "release {} of '{}' cannot be deployed to {}: mandatory variable value(s) not set for environment '{}'{whom}: {} (set them with: deploy variable set NAME VALUE --project '{}' --env '{}'{flag})",
                 release.version,
                 release.project,
                 env.name,
@@ -371,8 +381,13 @@ impl Engine {
         } else {
             RunState::Success
         };
-        let (n, id, env) = match d.lock() {
-            Ok(g) => (g.number, g.id.clone(), g.environment.clone()),
+        let (n, id, env, tenant) = match d.lock() {
+            Ok(g) => (
+                g.number,
+                g.id.clone(),
+                g.environment.clone(),
+                g.tenant.clone(),
+            ),
             Err(_) => return,
         };
         // The last line goes out before the final state: a watcher stops at the final state.
@@ -398,7 +413,7 @@ impl Engine {
             l.remove(&n);
         }
         if state == RunState::Success {
-            self.start_automatic(release, &env);
+            self.start_automatic(release, &env, tenant.as_deref());
         }
         // Its receipt may be due upstream.
         self.state.outbox_now();

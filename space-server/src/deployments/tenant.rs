@@ -1,48 +1,39 @@
-//! The tenant of a deployment: it exists, it is connected to the project in the environment,
-//! and no offline drop target serves that environment (drops do not carry tenants yet).
+//! The tenant of a deployment: it exists and it is connected to the project in the
+//! environment (checked when a deployment is created or scheduled).
 
-use crate::error::{ApiError, ApiResult};
-use storage::StoreExt;
+use domain::model::Tenant;
 
 use super::engine::Engine;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SpaceState;
+
+/// The tenant `name`, connected to `project` in `environment`, or why not.
+pub fn connected(
+    state: &SpaceState,
+    project: &str,
+    environment: &str,
+    name: &str,
+) -> ApiResult<Tenant> {
+    let t = state.tenant(name)?;
+    if !t.serves(project, environment) {
+        return Err(ApiError::Precondition(format!(
+            "tenant '{}' is not connected to project '{project}' in '{environment}': deploy tenant connect '{}' --project '{project}' --env '{environment}'",
+            t.name, t.name
+        )));
+    }
+    Ok(t)
+}
 
 impl Engine {
-    /// The tenant of a deployment, checked: it exists and is connected to the project in the
-    /// environment, and no offline drop target serves the environment (drops do not carry
-    /// tenants yet).
+    /// The tenant of a deployment, checked (see [`connected`]).
     pub(super) fn tenant_for(
         &self,
         project: &str,
         environment: &str,
         tenant: Option<&str>,
-    ) -> ApiResult<Option<String>> {
-        let Some(name) = tenant else {
-            return Ok(None);
-        };
-        let t = self.state.tenant(name)?;
-        if !t.serves(project, environment) {
-            return Err(ApiError::Precondition(format!(
-                "tenant '{}' is not connected to project '{project}' in '{environment}': deploy tenant connect '{}' --project '{project}' --env '{environment}'",
-                t.name, t.name
-            )));
-        }
-        let drops = self
-            .state
-            .store
-            .all_records::<domain::model::Target>("")?
-            .into_iter()
-            .any(|x| {
-                matches!(x.mode, domain::model::AgentMode::OfflineDrop { .. })
-                    && x.environments
-                        .iter()
-                        .any(|e| e.eq_ignore_ascii_case(environment))
-            });
-        if drops {
-            return Err(ApiError::Precondition(format!(
-                "'{environment}' is served by an offline drop target, and drops do not carry tenants yet: deploy for tenant '{}' to an environment of agents",
-                t.name
-            )));
-        }
-        Ok(Some(t.name))
+    ) -> ApiResult<Option<Tenant>> {
+        tenant
+            .map(|name| connected(&self.state, project, environment, name))
+            .transpose()
     }
 }

@@ -16,6 +16,8 @@ use super::{bundles, packages, receipts};
 use crate::api::{Resp, ok};
 use crate::auth::caller;
 use crate::error::ApiError;
+use crate::permits::{self, Viewer};
+use domain::access::Permission;
 
 /// The promotion service, and the largest transfer archive accepted (bytes; 4x the package
 /// limit).
@@ -23,6 +25,48 @@ pub struct PromotionApi {
     pub service: PromotionService,
     /// The largest transfer archive accepted, in bytes.
     pub max_archive: u64,
+}
+
+/// The Remote Project a received bundle's release goes into.
+fn bundle_project(
+    state: &crate::state::SpaceState,
+    rec: &domain::model::ReceivedBundle,
+) -> Result<String, ApiError> {
+    Ok(super::import::local_project(
+        &bundles::load(state, rec, false)?.contents,
+    ))
+}
+
+impl PromotionApi {
+    /// The caller may promote `project` to `to_space`: deploy in the project, and in one of
+    /// the Space's remote environments here at least, when it has any (a deployer limited to
+    /// Staging does not send releases to the Space of "Prod: Production").
+    pub(super) fn may_promote<T>(
+        &self,
+        req: &tonic::Request<T>,
+        project: &str,
+        to_space: &str,
+    ) -> Result<(), ApiError> {
+        let state = &self.service.engine.state;
+        permits::may(state, req, Permission::Deploy, project)?;
+        let remote = state.remote_environments(to_space).unwrap_or_default();
+        let mut refused = None;
+        for e in &remote {
+            match permits::require_at(state, req, Permission::Deploy, project, &e.name, None) {
+                Ok(()) => return Ok(()),
+                Err(err) => refused = refused.or(Some(err)),
+            }
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// The caller may import (or fetch the packages of) bundle `id`: import-bundles in the
+    /// Remote Project it goes into.
+    fn may_import<T>(&self, req: &tonic::Request<T>, id: &str) -> Result<(), ApiError> {
+        let state = &self.service.engine.state;
+        let project = bundle_project(state, &bundles::find(state, id)?)?;
+        permits::may(state, req, Permission::ImportBundles, &project)
+    }
 }
 
 #[tonic::async_trait]
@@ -33,6 +77,8 @@ impl Promotion for PromotionApi {
     type ExportReceiptsStream = Out<pb::ExportReceiptsResponse>;
 
     async fn promote(&self, req: tonic::Request<pb::PromoteRequest>) -> Resp<Self::PromoteStream> {
+        let r = req.get_ref();
+        self.may_promote(&req, &r.project, &r.to_space)?;
         let who = caller(&req).name;
         let pb::PromoteRequest {
             project,
@@ -94,21 +140,27 @@ impl Promotion for PromotionApi {
         req: tonic::Request<pb::PageRequest>,
     ) -> Resp<pb::ListBundlesResponse> {
         let state = &self.service.engine.state;
+        let viewer = Viewer::of(state, &req)?;
         let l = self
             .service
             .bundles(crate::api::page(Some(req.into_inner()))?)
             .await?;
         ok(pb::ListBundlesResponse {
-            bundles: l.items.iter().map(|b| bundle_summary(state, b)).collect(),
+            bundles: l
+                .items
+                .iter()
+                .filter(|b| bundle_project(state, b).is_ok_and(|p| viewer.sees_project(&p)))
+                .map(|b| bundle_summary(state, b))
+                .collect(),
             next_page_token: crate::api::token(l.next),
         })
     }
 
     async fn get_bundle(&self, req: tonic::Request<pb::BundleRef>) -> Resp<pb::BundleDetail> {
         let state = &self.service.engine.state;
-        let pb::BundleRef { id } = req.into_inner();
-        let rec = bundles::find(state, &id)?;
+        let rec = bundles::find(state, &req.get_ref().id)?;
         let v = bundles::load(state, &rec, false)?;
+        Viewer::of(state, &req)?.check_project(&super::import::local_project(&v.contents))?;
         ok(bundle_detail(state, &rec, v))
     }
 
@@ -116,6 +168,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::ImportBundleRequest>,
     ) -> Resp<pb::ImportBundleResponse> {
+        self.may_import(&req, &req.get_ref().id)?;
         let who = caller(&req).name;
         let pb::ImportBundleRequest { id, lifecycle } = req.into_inner();
         let ImportOutcome { imported, missing } =
@@ -255,6 +308,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::ReleaseRef>,
     ) -> Resp<pb::MissingVariablesResponse> {
+        Viewer::of(&self.service.engine.state, &req)?.check_project(&req.get_ref().project)?;
         let pb::ReleaseRef { project, version } = req.into_inner();
         let m = self.service.missing(&project, &version)?;
         ok(pb::MissingVariablesResponse {
@@ -307,6 +361,7 @@ impl Promotion for PromotionApi {
         &self,
         req: tonic::Request<pb::BundleRef>,
     ) -> Resp<pb::FetchBundlePackagesResponse> {
+        self.may_import(&req, &req.get_ref().id)?;
         let f = super::fetch::fetch(&self.service.engine.state, &req.into_inner().id).await?;
         ok(pb::FetchBundlePackagesResponse {
             chunks_fetched: f.chunks,

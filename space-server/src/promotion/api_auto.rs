@@ -7,20 +7,43 @@ use proto::space::v1 as pb;
 use super::api::PromotionApi;
 use crate::api::{Resp, ok};
 use crate::auth::caller;
+use crate::error::ApiError;
+use crate::permits::Viewer;
+use domain::access::{Need, Permission};
+
+/// An automatic import rule needs import-bundles in the Remote Project it imports into, or
+/// in every project for a rule taking every project of the Space.
+fn may_rule(api: &PromotionApi, req: &tonic::Request<pb::AutoImportRule>) -> Result<(), ApiError> {
+    let r = req.get_ref();
+    let need = if r.project.trim().is_empty() {
+        Need::every_project(Permission::ImportBundles)
+    } else {
+        // The Remote Project's name, as the import names it: "<Space>: <project>".
+        let remote = format!("{}: {}", r.source_space.trim(), r.project.trim());
+        Need::in_project(Permission::ImportBundles, &remote)
+    };
+    crate::permits::require(&api.service.engine.state, req, need)
+}
 
 pub(super) async fn list_promotions(
     api: &PromotionApi,
     req: tonic::Request<pb::PageRequest>,
 ) -> Resp<pb::ListPromotionsResponse> {
-    let page = crate::api::page(Some(req.into_inner()))?;
     let state = &api.service.engine.state;
+    let viewer = Viewer::of(state, &req)?;
+    let page = crate::api::page(Some(req.into_inner()))?;
     let stagings = match page.after {
         None => crate::automation::stage::recent(state)?,
         Some(_) => Vec::new(),
     };
     let l = crate::automation::queue::list(state, page)?;
     ok(pb::ListPromotionsResponse {
-        promotions: l.items.into_iter().map(super::api_wire::job_wire).collect(),
+        promotions: l
+            .items
+            .into_iter()
+            .filter(|j| viewer.sees_project(&j.job.project))
+            .map(super::api_wire::job_wire)
+            .collect(),
         next_page_token: crate::api::token(l.next),
         stagings: stagings
             .into_iter()
@@ -33,12 +56,14 @@ pub(super) async fn list_received_results(
     api: &PromotionApi,
     req: tonic::Request<pb::PageRequest>,
 ) -> Resp<pb::ListReceivedResultsResponse> {
+    let viewer = Viewer::of(&api.service.engine.state, &req)?;
     let page = crate::api::page(Some(req.into_inner()))?;
     let l = super::remote_index::received(&api.service.engine.state, page)?;
     ok(pb::ListReceivedResultsResponse {
         results: l
             .items
             .into_iter()
+            .filter(|(r, _)| viewer.sees(&r.project, &r.environment, None))
             .map(|(r, deleted)| super::api_wire::received_wire(r, deleted))
             .collect(),
         next_page_token: crate::api::token(l.next),
@@ -49,6 +74,7 @@ pub(super) async fn queue_promotion(
     api: &PromotionApi,
     req: tonic::Request<pb::QueuePromotionRequest>,
 ) -> Resp<pb::PromotionJob> {
+    api.may_promote(&req, &req.get_ref().project, &req.get_ref().to_space)?;
     let who = caller(&req).name;
     let pb::QueuePromotionRequest {
         project,
@@ -73,6 +99,7 @@ pub(super) async fn cancel_promotion(
     api: &PromotionApi,
     req: tonic::Request<pb::PromotionJobRef>,
 ) -> Resp<pb::Empty> {
+    api.may_promote(&req, &req.get_ref().project, &req.get_ref().to_space)?;
     let pb::PromotionJobRef {
         project,
         version,
@@ -87,6 +114,7 @@ pub(super) async fn set_auto_import(
     api: &PromotionApi,
     req: tonic::Request<pb::AutoImportRule>,
 ) -> Resp<pb::AutoImportRule> {
+    may_rule(api, &req)?;
     let who = caller(&req).name;
     let pb::AutoImportRule {
         source_space,
@@ -116,6 +144,7 @@ pub(super) async fn delete_auto_import(
     api: &PromotionApi,
     req: tonic::Request<pb::AutoImportRule>,
 ) -> Resp<pb::Empty> {
+    may_rule(api, &req)?;
     let pb::AutoImportRule {
         source_space,
         project,

@@ -65,11 +65,19 @@ pub(super) fn summary(
     }
 }
 
-pub(super) fn missing_wire(m: Vec<(String, Vec<String>)>) -> Vec<pb::MissingInEnvironment> {
+pub(super) fn missing_wire(m: Vec<super::missing::Missing>) -> Vec<pb::MissingInEnvironment> {
     m.into_iter()
-        .map(|(environment, variables)| pb::MissingInEnvironment {
-            environment,
-            variables,
+        .map(|m| {
+            let super::missing::Missing {
+                environment,
+                tenant,
+                variables,
+            } = m;
+            pb::MissingInEnvironment {
+                environment,
+                variables,
+                tenant: tenant.unwrap_or_default(),
+            }
         })
         .collect()
 }

@@ -52,6 +52,20 @@ pub struct Imported {
     pub arrived_before: bool,
 }
 
+/// Where a bundle's release was first made (Space, project), whichever route it took.
+fn first_made(c: &exchange::bundle::BundleContents) -> (&str, &str) {
+    match &c.origin {
+        Some(o) => (o.space.as_str(), o.project.as_str()),
+        None => (c.source_space.as_str(), c.project.name.as_str()),
+    }
+}
+
+/// The Remote Project a bundle's release is imported into: "<first Space>: <project>".
+pub fn local_project(c: &exchange::bundle::BundleContents) -> String {
+    let (space, project) = first_made(c);
+    format!("{space}: {project}")
+}
+
 /// Imports a pending bundle as a release of the Remote Project "<source>: <project>".
 pub async fn import(
     state: &Arc<SpaceState>,
@@ -124,12 +138,8 @@ fn import_plan(
     let rec = find(state, id)?;
     already(&rec)?;
     let c = &v.contents;
-    // Named after where the release was first made, whichever route it took.
-    let (first_space, first_project) = match &c.origin {
-        Some(o) => (o.space.as_str(), o.project.as_str()),
-        None => (c.source_space.as_str(), c.project.name.as_str()),
-    };
-    let project_name = format!("{first_space}: {first_project}");
+    let (first_space, first_project) = first_made(c);
+    let project_name = local_project(c);
     crate::api::check_name("project", &project_name)?;
     package_store::validate_version(&c.release.version)
         .map_err(|e| ApiError::Invalid(format!("the bundle's release version: {e}")))?;

@@ -38,7 +38,7 @@ pub fn new_traceparent() -> String {
 /// its remote environments, with every earlier phase complete).
 fn check_lifecycle(engine: &Engine, r: &Release, to_space: &str) -> ApiResult<()> {
     let lifecycle = engine.lifecycle_of(r)?;
-    let (succeeded, _) = engine.history(r)?;
+    let (succeeded, _) = engine.history(r, None)?;
     let mut entries = vec![to_space.to_string()];
     entries.extend(
         engine

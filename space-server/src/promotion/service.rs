@@ -34,7 +34,7 @@ pub struct Sent {
 /// An import and the template values still missing per environment.
 pub struct ImportOutcome {
     pub imported: Imported,
-    pub missing: Vec<(String, Vec<String>)>,
+    pub missing: Vec<missing::Missing>,
 }
 
 /// Receipts delivered to their Space.
@@ -132,12 +132,12 @@ impl PromotionService {
             });
         crate::automation::stage::for_new_release(&self.engine, &imported.release);
         self.engine
-            .start_automatic(&imported.release, "bundle import");
+            .start_automatic(&imported.release, "bundle import", None);
         Ok(ImportOutcome { imported, missing })
     }
 
     /// The template values a release still lacks per environment of its lifecycle.
-    pub fn missing(&self, project: &str, version: &str) -> ApiResult<Vec<(String, Vec<String>)>> {
+    pub fn missing(&self, project: &str, version: &str) -> ApiResult<Vec<missing::Missing>> {
         let r = self.engine.state.release(project, version)?;
         let l = self.engine.lifecycle_of(&r)?;
         missing::missing(&self.engine.state, &r, &l)

@@ -65,16 +65,31 @@ impl ProjectCodeService {
     }
 
     /// Makes the project match the document `text` (creating it if needed), all or nothing;
-    /// with `dry_run`, only says what would change.
-    pub async fn apply(&self, text: &str, dry_run: bool) -> ApiResult<ApplyOutcome> {
+    /// with `dry_run`, only says what would change. `allowed` decides whether the caller may
+    /// make the changes planned (`dry_run`: whether they may read the project), each time the
+    /// plan is made, so what is checked is what commits.
+    pub async fn apply(
+        &self,
+        text: &str,
+        dry_run: bool,
+        allowed: &(dyn Fn(&ApplyOutcome, bool) -> ApiResult<()> + Sync),
+    ) -> ApiResult<ApplyOutcome> {
         let parts = ProjectDoc::parse(text)
             .and_then(ProjectDoc::into_parts)
             .map_err(|e| ApiError::Invalid(e.0))?;
         let (_, first) = self.plan(&parts)?;
+        allowed(&first, dry_run)?;
         if dry_run || first.changes.is_empty() {
             return Ok(first);
         }
-        let mut out = self.state.commit_guarded(|| self.plan(&parts)).await?;
+        let mut out = self
+            .state
+            .commit_guarded(|| {
+                let (b, out) = self.plan(&parts)?;
+                allowed(&out, false)?;
+                Ok((b, out))
+            })
+            .await?;
         out.applied = true;
         tracing::info!(project = %out.project, changes = out.changes.len(), "project applied from a file");
         Ok(out)

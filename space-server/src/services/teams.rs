@@ -1,7 +1,11 @@
 //! Teams (members and the roles granted to them, scoped to projects and environments) and
 //! custom roles; and the one permission check every front end asks ([`AccessService::require`]).
+//! Teams and roles are read once and kept ([`AccessService::policy`]) until the record every
+//! change to them bumps says they changed (also when another process changed them).
 
-use domain::access::{Need, Permission, Role, Team, builtin_roles, permits};
+use std::sync::Arc;
+
+use domain::access::{Need, Permission, Policy, Role, Team, builtin_roles};
 use runtime::auth::Caller;
 use storage::{Batch, Record, StoreExt, key_of};
 
@@ -9,7 +13,40 @@ use super::access::AccessService;
 use super::check_name;
 use crate::error::{ApiError, ApiResult};
 
+/// The record every change to teams and roles bumps.
+const POLICY_REVISION: (&str, &str) = ("meta", "access-policy");
+
+/// Marks the policy changed in the batch that changes it.
+fn bump(b: &mut Batch) {
+    b.put(POLICY_REVISION.0, POLICY_REVISION.1, Vec::new());
+}
+
 impl AccessService {
+    /// Teams and roles, read again only when they changed.
+    pub fn policy(&self) -> ApiResult<Arc<Policy>> {
+        let (table, key) = POLICY_REVISION;
+        let revision = self
+            .state
+            .store
+            .get_versioned(table, key)?
+            .map(|v| v.revision);
+        let held = match self.state.policy.lock() {
+            Ok(held) => held.as_ref().filter(|(rev, _)| *rev == revision).cloned(),
+            Err(_) => None,
+        };
+        if let Some((_, p)) = held {
+            return Ok(p);
+        }
+        let p = Arc::new(Policy {
+            teams: self.teams()?,
+            roles: self.roles()?,
+        });
+        if let Ok(mut held) = self.state.policy.lock() {
+            *held = Some((revision, p.clone()));
+        }
+        Ok(p)
+    }
+
     /// Built-in roles, then custom ones.
     pub fn roles(&self) -> ApiResult<Vec<Role>> {
         let mut all = builtin_roles();
@@ -44,6 +81,9 @@ impl AccessService {
                 if !g.projects.is_empty() {
                     scope.push_str(&format!(" of {}", g.projects.join(", ")));
                 }
+                if !g.tenants.is_empty() {
+                    scope.push_str(&format!(" for tenants {}", g.tenants.join(", ")));
+                }
                 for p in &r.permissions {
                     out.push(format!(
                         "{}{scope} (team {}, role {})",
@@ -60,21 +100,20 @@ impl AccessService {
     /// Refuses `need` unless `caller` may do it (an admin may do everything), naming what is
     /// missing; the one check of the Space API.
     pub fn require(&self, caller: &Caller, need: &Need) -> ApiResult<()> {
-        if caller.admin || permits(&caller.name, &self.teams()?, &self.roles()?, need) {
+        if self.may(caller, need)? {
             return Ok(());
         }
-        let roles: Vec<String> = self
-            .roles()?
-            .into_iter()
-            .filter(|r| r.permissions.contains(&need.permission))
-            .map(|r| r.name)
-            .collect();
         Err(ApiError::PermissionDenied(format!(
             "'{}' may not {}: that needs a team granting one of the roles {} there",
             caller.name,
             need.describe(),
-            roles.join(", ")
+            self.policy()?.roles_with(need.permission).join(", ")
         )))
+    }
+
+    /// Whether `caller` may do `need`.
+    pub fn may(&self, caller: &Caller, need: &Need) -> ApiResult<bool> {
+        Ok(caller.admin || self.policy()?.permits(&caller.name, need))
     }
 
     pub async fn set_team(&self, caller: &Caller, t: Team) -> ApiResult<Team> {
@@ -102,9 +141,13 @@ impl AccessService {
             for p in &g.projects {
                 self.state.project(p)?;
             }
+            for t in &g.tenants {
+                self.state.tenant(t)?;
+            }
         }
         let mut b = Batch::new();
         b.put_record(&t)?;
+        bump(&mut b);
         self.state.commit(b).await?;
         tracing::info!(team = %t.name, members = t.members.len(), grants = t.grants.len(), by = %caller.name, "team set");
         Ok(t)
@@ -122,6 +165,7 @@ impl AccessService {
         }
         let mut b = Batch::new();
         b.delete(Team::TABLE, &key_of(&[name]));
+        bump(&mut b);
         self.state.commit(b).await?;
         Ok(())
     }
@@ -146,6 +190,7 @@ impl AccessService {
         }
         let mut b = Batch::new();
         b.put_record(&r)?;
+        bump(&mut b);
         self.state.commit(b).await?;
         Ok(r)
     }
@@ -175,6 +220,7 @@ impl AccessService {
         }
         let mut b = Batch::new();
         b.delete(Role::TABLE, &key_of(&[name]));
+        bump(&mut b);
         self.state.commit(b).await?;
         Ok(())
     }

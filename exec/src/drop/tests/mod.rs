@@ -142,6 +142,7 @@ impl Fx {
             applications_dir: "/nonexistent/apps".into(),
             working_dir: "/nonexistent/work".into(),
             created_at: 1,
+            tenant: None,
             steps: vec![
                 PlannedStep {
                     step: step(
@@ -464,5 +465,6 @@ fn the_manifest_hash_the_space_recorded_catches_a_drop_rewritten_without_its_sec
     assert!(out.contains("Drop manifest sha256:"), "{out}");
 }
 
+mod tenant;
 #[path = "trust.rs"]
 mod trust;

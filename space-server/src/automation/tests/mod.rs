@@ -103,3 +103,38 @@ fn a_peer_is_stale_when_never_heard_from_or_silent_too_long() {
     state.heard_from_at("QA", crate::state::now() - 3600, "old receipts");
     assert!(state.is_stale("QA"));
 }
+
+/// A scheduled deployment stored before tenants (record version 1) reads as untenanted, under
+/// the key an untenanted one still has, so it is listed and can be cancelled.
+#[tokio::test]
+async fn a_version_1_scheduled_deployment_reads_as_untenanted_and_cancels() {
+    use domain::model::ScheduledDeployment;
+    let (_tmp, state) = space("DevTest");
+    let v1 = br#"{"v":1,"data":{"project":"Web","version":"1.0.0","environment":"Production","at":5,"state":"Scheduled","created_at":1,"created_by":"dora"}}"#;
+    let key = storage::key_of(&["Web", "1.0.0", "Production"]);
+    let s: ScheduledDeployment = storage::decode(&key, v1).unwrap();
+    assert_eq!(s.tenant, None);
+    assert_eq!(
+        storage::Record::key(&s),
+        key,
+        "an untenanted record keeps the old key"
+    );
+    let mut b = Batch::new();
+    b.put(
+        <ScheduledDeployment as storage::Record>::TABLE,
+        &key,
+        v1.to_vec(),
+    );
+    state.commit(b).await.unwrap();
+    let l = super::schedule::list(&state, page()).unwrap();
+    assert_eq!(l.items, [s]);
+    super::schedule::cancel(&state, "Web", "1.0.0", "Production", None)
+        .await
+        .unwrap();
+    assert!(
+        super::schedule::list(&state, page())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

@@ -118,7 +118,9 @@ async fn a_step_without_targets_fails_the_deployment_with_the_reason() {
             .items
             .is_empty()
     );
-    let dash = engine.dashboard().unwrap();
+    let dash = engine
+        .dashboard(&crate::permits::Viewer::everything())
+        .unwrap();
     assert_eq!(dash.cells.len(), 1);
     assert_eq!(dash.cells[0].state, RunState::Failed);
     assert_eq!(dash.environments, ["Dev", "Prod: Production", "Test"]);

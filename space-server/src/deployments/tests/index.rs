@@ -100,3 +100,46 @@ fn old_stores_are_indexed_once() {
         [5, 4, 3, 2, 1]
     );
 }
+
+/// Layout 1 put tenant deployments in `deployment_latest`, hiding the untenanted one: a store
+/// marked "1" is indexed again, each tenant getting its own newest.
+#[test]
+fn layout_1_stores_are_indexed_again_with_tenants_apart() {
+    let tenanted = |n, t: &str| Deployment {
+        tenant: Some(t.into()),
+        ..deployment(n, "Web", "Dev")
+    };
+    let ds = vec![
+        deployment(1, "Web", "Dev"),
+        tenanted(2, "Acme"),
+        tenanted(3, "Globex"),
+        tenanted(4, "Acme"),
+    ];
+    let s = store_with(&ds, false);
+    let mut b = Batch::new();
+    for d in &ds {
+        let v = d.number.to_string().into_bytes();
+        b.put(
+            INDEX,
+            &format!("{}{}", prefix("", ""), newest_first(d.number)),
+            v.clone(),
+        );
+        b.put(LATEST, &key_of(&[&d.project, &d.environment]), v);
+    }
+    b.put(MARKER_TABLE, MARKER, b"1".to_vec());
+    s.commit(b).unwrap();
+    assert_eq!(
+        numbers(&latest(&s).unwrap()),
+        [4],
+        "layout 1: the tenant's hides it"
+    );
+    ensure(&s).unwrap();
+    assert_eq!(numbers(&latest(&s).unwrap()), [1]);
+    let mut t = numbers(&latest_tenanted(&s).unwrap());
+    t.sort();
+    assert_eq!(t, [3, 4]);
+    assert_eq!(
+        numbers(&page(&s, "", "", None, 10).unwrap().0),
+        [4, 3, 2, 1]
+    );
+}

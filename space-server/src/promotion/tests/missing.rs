@@ -52,7 +52,7 @@ fn only_values_every_target_of_the_environment_gets_count() {
         environments: vec![e.into()],
         ..Default::default()
     };
-    assert_eq!(missing_for(&r, &[], "Production"), vec!["Region"]);
+    assert_eq!(missing_for(&r, &[], "Production", None), vec!["Region"]);
     // Another environment's value, an empty value, or one for a single role: still missing.
     let not_enough = [
         value("Region", "eu", env("Test")),
@@ -67,15 +67,51 @@ fn only_values_every_target_of_the_environment_gets_count() {
             },
         ),
     ];
-    assert_eq!(missing_for(&r, &not_enough, "Production"), vec!["Region"]);
+    assert_eq!(
+        missing_for(&r, &not_enough, "Production", None),
+        vec!["Region"]
+    );
     // Unscoped, or scoped to the environment (names compare case-insensitively).
-    assert!(missing_for(&r, &[value("REGION", "eu", Scope::default())], "Production").is_empty());
+    assert!(
+        missing_for(
+            &r,
+            &[value("REGION", "eu", Scope::default())],
+            "Production",
+            None
+        )
+        .is_empty()
+    );
     assert!(
         missing_for(
             &r,
             &[value("Region", "eu", env("production"))],
-            "Production"
+            "Production",
+            None
         )
         .is_empty()
     );
+}
+
+#[test]
+fn a_tenants_value_counts_for_that_tenant_only() {
+    let r = release(vec![template("Region", true, None)]);
+    let acme = value(
+        "Region",
+        "eu",
+        Scope {
+            environments: vec!["Production".into()],
+            tenants: vec!["Acme".into()],
+            ..Default::default()
+        },
+    );
+    let vars = [acme];
+    assert!(missing_for(&r, &vars, "Production", Some("acme")).is_empty());
+    assert_eq!(
+        missing_for(&r, &vars, "Production", Some("Globex")),
+        vec!["Region"]
+    );
+    assert_eq!(missing_for(&r, &vars, "Production", None), vec!["Region"]);
+    assert_eq!(missing_for(&r, &vars, "Test", Some("Acme")), vec!["Region"]);
+    let everyone = [value("Region", "us", Scope::default())];
+    assert!(missing_for(&r, &everyone, "Production", Some("Globex")).is_empty());
 }
