@@ -359,3 +359,87 @@ fn scheduled_deployments_and_offline_drops_carry_the_tenant() {
     ]);
     assert!(err.contains("tenant 'Nope' does not exist"), "{err}");
 }
+
+/// An automatic phase deploys each connected tenant on its own when a release arrives (and the
+/// untenanted deployment as before); a tenant's success starts its own next automatic phase.
+#[test]
+fn automatic_phases_deploy_each_connected_tenant() {
+    let s = Space::start();
+    let c = s.cli();
+    c.ok(&["env", "create", "Dev"]);
+    c.ok(&["env", "create", "Test"]);
+    c.ok(&[
+        "lifecycle",
+        "create",
+        "Auto",
+        "--phase",
+        "D:Dev:auto",
+        "--phase",
+        "T:Test:auto",
+    ]);
+    c.ok(&["project", "create", "Web", "--lifecycle", "Auto"]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Web",
+        "--name",
+        "Hi",
+        "--script",
+        "echo hi",
+    ]);
+    c.ok(&["tenant", "create", "Acme"]);
+    for e in ["Dev", "Test"] {
+        c.ok(&["tenant", "connect", "Acme", "--project", "Web", "--env", e]);
+    }
+    c.ok(&["tenant", "create", "Beta"]);
+    c.ok(&[
+        "tenant",
+        "connect",
+        "Beta",
+        "--project",
+        "Web",
+        "--env",
+        "Dev",
+    ]);
+    let _agent = e2e::agent::Agent::connected(&s, "web-1", &["Dev", "Test"], &[]);
+    c.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    let done = || -> Vec<(String, String)> {
+        let l = c.json(&["deployment", "list"]);
+        let mut v: Vec<(String, String)> = l
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["state"] == "success")
+            .map(|d| {
+                (
+                    d["environment"].as_str().unwrap().to_string(),
+                    d["tenant"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    wait_for(
+        "every automatic deployment",
+        Duration::from_secs(60),
+        || done().len() == 5,
+    );
+    let want = [
+        ("Dev", "-"),
+        ("Dev", "Acme"),
+        ("Dev", "Beta"),
+        ("Test", "-"),
+        ("Test", "Acme"),
+    ]
+    .map(|(e, t)| (e.to_string(), t.to_string()));
+    assert_eq!(done(), want);
+}

@@ -5,10 +5,32 @@
 use std::sync::Arc;
 
 use domain::model::Release;
+use storage::StoreExt;
 
 use super::Engine;
 
 impl Engine {
+    /// A release arrived (created, imported): the automatic phases due for untenanted
+    /// deployments, and for each tenant connected to its project, its own.
+    pub fn start_automatic_arrived(self: &Arc<Self>, release: &Release, after: &str) {
+        self.start_automatic(release, after, None);
+        let tenants = self
+            .state
+            .store
+            .all_records::<domain::model::Tenant>("")
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read tenants for automatic phases");
+                Vec::new()
+            });
+        for t in tenants.iter().filter(|t| {
+            t.projects
+                .iter()
+                .any(|p| p.project.eq_ignore_ascii_case(&release.project))
+        }) {
+            self.start_automatic(release, after, Some(&t.name));
+        }
+    }
+
     /// Starts deployments to automatic phases that became due (for `tenant`, after one of
     /// its deployments: its own next phases, in the environments it is connected to).
     pub fn start_automatic(self: &Arc<Self>, release: &Release, after: &str, tenant: Option<&str>) {

@@ -132,7 +132,7 @@ impl PromotionService {
             });
         crate::automation::stage::for_new_release(&self.engine, &imported.release);
         self.engine
-            .start_automatic(&imported.release, "bundle import", None);
+            .start_automatic_arrived(&imported.release, "bundle import");
         Ok(ImportOutcome { imported, missing })
     }
 

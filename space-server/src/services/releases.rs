@@ -156,7 +156,7 @@ impl ReleaseService {
         tracing::info!(project = %r.project, release = %r.version, channel = %r.channel, steps = r.process.steps.len(), variables = r.variables.len(), packages = r.packages.len(), "release created");
         if let Some(engine) = &self.engine {
             crate::automation::stage::for_new_release(engine, &r);
-            engine.start_automatic(&r, "release creation", None);
+            engine.start_automatic_arrived(&r, "release creation");
         }
         Ok(r)
     }
