@@ -1,6 +1,7 @@
 //! Generated gRPC types and services (tonic/prost), and `wire`: the one module that converts
 //! them to and from domain types. Nothing outside this crate builds a domain value from a
-//! generated message by hand.
+//! generated message by hand. `json`: the JSON shape of answers the CLI (`-o json`) and the
+//! web UI's endpoints both give, built once from the messages.
 
 #[allow(clippy::all, clippy::pedantic)] // generated code
 pub mod space {
@@ -33,4 +34,5 @@ pub mod peer {
 /// The encoded file descriptor set of every .proto file, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+pub mod json;
 pub mod wire;

@@ -93,7 +93,12 @@ impl ApiKeyAuth {
             return KeyCheck::Missing;
         };
         let key = header.strip_prefix("Bearer ").unwrap_or(header).trim();
-        let rec = match self.store.get_record::<ApiKeyRecord>(&hash_api_key(key)) {
+        self.lookup_hash(&hash_api_key(key))
+    }
+
+    /// [`Self::lookup`] by the key's hash (a web session keeps the hash, never the key).
+    pub fn lookup_hash(&self, hash: &str) -> KeyCheck {
+        let rec = match self.store.get_record::<ApiKeyRecord>(hash) {
             Ok(Some(rec)) => rec,
             Ok(None) => return KeyCheck::Unknown,
             Err(e) => return KeyCheck::Refused(refuse(ErrorCode::Internal, e.to_string())),

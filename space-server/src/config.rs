@@ -19,6 +19,11 @@ pub struct Config {
     pub agent_listen: String,
     /// Prometheus /metrics listen address (plain HTTP); empty: off.
     pub metrics_listen: String,
+    /// Web UI listen address (HTTPS, the API's certificate); empty: off. On by default on
+    /// loopback, like the API: the people who watch releases do it in a browser.
+    pub web_listen: String,
+    /// Minutes a web UI session lasts without a request.
+    pub web_idle_minutes: u64,
     /// Seconds a step waits for a polling agent that is not connected.
     pub agent_wait_secs: u64,
     /// Targets per step at once, unless a deployment asks otherwise.
@@ -57,6 +62,8 @@ impl Default for Config {
             listen: "127.0.0.1:8443".into(),
             agent_listen: "127.0.0.1:8444".into(),
             metrics_listen: String::new(),
+            web_listen: "127.0.0.1:8446".into(),
+            web_idle_minutes: 30,
             agent_wait_secs: 60,
             max_parallel: 10,
             package_retention: 0,
@@ -96,6 +103,9 @@ pub struct Overrides {
     /// Agent endpoint listen address (HOST:PORT; port 0 picks a free one).
     #[arg(long, env = "SPACE_AGENT_LISTEN", global = true)]
     pub agent_listen: Option<String>,
+    /// Web UI listen address (HOST:PORT; port 0 picks a free one; empty: no web UI).
+    #[arg(long, env = "SPACE_WEB_LISTEN", global = true)]
+    pub web_listen: Option<String>,
     /// Seconds a step waits for a polling agent that is not connected.
     #[arg(long, env = "SPACE_AGENT_WAIT_SECS", global = true)]
     pub agent_wait_secs: Option<u64>,
@@ -160,6 +170,9 @@ impl Config {
         if let Some(v) = &o.agent_listen {
             c.agent_listen = v.clone();
         }
+        if let Some(v) = &o.web_listen {
+            c.web_listen = v.clone();
+        }
         if let Some(v) = o.agent_wait_secs {
             c.agent_wait_secs = v;
         }
@@ -210,6 +223,7 @@ impl Config {
             limits: self.limits,
             stale_after_secs: self.peer_stale_after_secs,
             peering: None,
+            web_idle: std::time::Duration::from_secs(self.web_idle_minutes.max(1) * 60),
         }
     }
 

@@ -18,3 +18,4 @@ pub mod promotion;
 pub mod server;
 pub mod services;
 pub mod state;
+pub mod web;

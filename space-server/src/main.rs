@@ -124,6 +124,15 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {} (agent endpoint)", config.agent_listen))?;
     let agent_addr = agent_listener.local_addr()?;
+    let web_listener = if config.web_listen.is_empty() {
+        None
+    } else {
+        let l = tokio::net::TcpListener::bind(&config.web_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (web UI)", config.web_listen))?;
+        println!("Web UI: https://{}", l.local_addr()?);
+        Some(l)
+    };
     let metrics = runtime::telemetry::Metrics::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let peering = start_peering(&config, &state, &stop_rx).await?;
@@ -163,6 +172,7 @@ async fn run(
         state,
         listener,
         agent_listener,
+        web_listener,
         metrics,
         options,
         async move {

@@ -174,7 +174,11 @@ pub struct Viewer {
 impl Viewer {
     /// The caller of `req` as a viewer.
     pub fn of<T>(state: &Arc<SpaceState>, req: &tonic::Request<T>) -> Result<Viewer, ApiError> {
-        let caller = runtime::auth::caller(req);
+        Viewer::of_caller(state, runtime::auth::caller(req))
+    }
+
+    /// `caller` as a viewer (a web session's).
+    pub fn of_caller(state: &Arc<SpaceState>, caller: Caller) -> Result<Viewer, ApiError> {
         let policy = if caller.admin {
             None
         } else if caller.registration {

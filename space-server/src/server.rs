@@ -51,6 +51,8 @@ pub struct Options {
     pub stale_after_secs: i64,
     /// This Space's ODCM identity and trust set, when it is enrolled.
     pub peering: Option<Arc<crate::peering::Peering>>,
+    /// How long a web UI session lasts without a request.
+    pub web_idle: std::time::Duration,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             limits: crate::limits::Limits::default(),
             stale_after_secs: crate::contacts::DEFAULT_STALE_AFTER,
             peering: None,
+            web_idle: crate::web::IDLE,
         }
     }
 }
@@ -74,6 +77,7 @@ pub async fn serve(
     state: Arc<SpaceState>,
     listener: tokio::net::TcpListener,
     agent_listener: tokio::net::TcpListener,
+    web_listener: Option<tokio::net::TcpListener>,
     metrics: Metrics,
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -159,6 +163,22 @@ pub async fn serve(
     let reflection = runtime::grpc::reflection().map_err(ServeError::Reflection)?;
 
     let trail = crate::audit::AuditTrail::new(state.store.clone());
+    let web = web_listener.map(|l| {
+        let app = Arc::new(crate::web::App {
+            state: state.clone(),
+            engine: engine.clone(),
+            web: webui::login::Web {
+                sessions: webui::Sessions::new(options.web_idle),
+                auth: auth.clone(),
+                product: format!("Space {}", state.name),
+            },
+            trail: trail.clone(),
+        });
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::web::serve(app, l, async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }))
+    });
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
         .tls_config(state.identity.server_tls())
@@ -296,6 +316,12 @@ pub async fn serve(
         }
         Err(e) => tracing::error!(error = %e, "agent endpoint task failed"),
         Ok(Ok(())) => {}
+    }
+    if let Some(Ok(Err(e))) = match web {
+        Some(w) => Some(w.await),
+        None => None,
+    } {
+        tracing::error!(error = %e, "the web UI failed");
     }
     if let Err(e) = automation.await {
         tracing::error!(error = %e, "the automation loop failed");

@@ -49,6 +49,9 @@ pub struct SpaceState {
     /// Teams and roles as last read, with the revision of the record every change to them
     /// bumps (see `services::teams`): one small read per call instead of two scans.
     pub policy: std::sync::Mutex<Option<(Option<u64>, Arc<domain::access::Policy>)>>,
+    /// Told when what the dashboard shows changed (a deployment was stored, receipts were
+    /// applied): the web UI's live pages listen (see [`SpaceState::changed`]).
+    pub changes: tokio::sync::broadcast::Sender<()>,
 }
 
 /// What opening a data directory produced.
@@ -144,6 +147,7 @@ impl SpaceState {
                 contacts: Default::default(),
                 stale_after: std::sync::OnceLock::new(),
                 policy: Default::default(),
+                changes: tokio::sync::broadcast::channel(16).0,
             }),
             new_admin_key,
         })
@@ -179,6 +183,11 @@ impl SpaceState {
     /// Commits a batch and makes it durable before returning: what the API acknowledges
     /// survives a crash (the database otherwise flushes on a timer). The write and the disk
     /// sync run on the blocking pool, never on a runtime worker.
+    /// Tells the live pages that what the dashboard shows changed (nobody listening is fine).
+    pub fn changed(&self) {
+        let _ = self.changes.send(());
+    }
+
     pub async fn commit(&self, b: Batch) -> Result<(), storage::StorageError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {

@@ -39,3 +39,4 @@ mod space_api;
 mod templates;
 mod tenant_deployments;
 mod tenants;
+mod web_ui;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod agent;
+pub mod browser;
 mod cli;
 mod files;
 pub mod netns;
@@ -65,6 +66,8 @@ pub struct Space {
     pub agent_address: String,
     pub fingerprint: String,
     pub metrics: Option<String>,
+    /// The web UI's address (https://...).
+    pub web: String,
     pub api_key: String,
     pub log: PathBuf,
     /// Peer service address (https://...), when the Space is enrolled with an ODCM.
@@ -82,6 +85,7 @@ pub struct Started {
     pub peer_address: String,
     pub fingerprint: String,
     pub metrics: Option<String>,
+    pub web: String,
     pub new_key: Option<String>,
 }
 
@@ -125,6 +129,8 @@ pub fn start_server_with(
             "127.0.0.1:0",
             "--metrics-listen",
             "127.0.0.1:0",
+            "--web-listen",
+            "127.0.0.1:0",
         ])
         .env_remove("SPACE_CONFIG")
         .stdin(Stdio::null())
@@ -149,6 +155,7 @@ pub fn start_server_with(
         peer_address: String::new(),
         fingerprint: String::new(),
         metrics: None,
+        web: String::new(),
         new_key: None,
     };
     let end = Instant::now() + Duration::from_secs(30);
@@ -165,6 +172,9 @@ pub fn start_server_with(
         }
         if line.starts_with("Peers connect to") {
             started.peer_address = field(&line, "https://").unwrap_or_default().to_string();
+        }
+        if line.starts_with("Web UI:") {
+            started.web = field(&line, "https://").unwrap_or_default().to_string();
         }
         if line.starts_with("Agents connect to") {
             started.agent_address = field(&line, "https://").unwrap_or_default().to_string();
@@ -210,6 +220,7 @@ impl Space {
             data_dir,
             address: s.address,
             agent_address: s.agent_address,
+            web: s.web,
             fingerprint: s.fingerprint,
             metrics: s.metrics,
             api_key: s.new_key.expect("first start prints the admin API key"),
@@ -285,6 +296,7 @@ impl Space {
         );
         self.address = s.address;
         self.agent_address = s.agent_address;
+        self.web = s.web;
         self.peer_address = s.peer_address;
         self.metrics = s.metrics;
         self.child = Some(child);

@@ -16,52 +16,9 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.deployments.clone();
     let r = c.call(api.dashboard(c.req(pb::Empty {}))).await?;
-    let cell = |p: &str, e: &str, t: &str| {
-        r.cells.iter().find(|c| {
-            c.project.eq_ignore_ascii_case(p)
-                && c.environment.eq_ignore_ascii_case(e)
-                && c.tenant.eq_ignore_ascii_case(t)
-        })
-    };
-    let tenants_of = |p: &str| {
-        r.tenants
-            .iter()
-            .filter(|t| t.project.eq_ignore_ascii_case(p))
-            .collect::<Vec<_>>()
-    };
-    let connected =
-        |t: &pb::DashboardTenant, e: &str| t.environments.iter().any(|x| x.eq_ignore_ascii_case(e));
+    let cell = |p: &str, e: &str, t: &str| proto::json::find_cell(&r, p, e, t);
     match x.output {
-        Format::Json => {
-            let envs = |p: &str, t: &str, only: &dyn Fn(&str) -> bool| {
-                r.environments
-                    .iter()
-                    .filter(|e| only(e))
-                    .map(|e| {
-                        (
-                            e.clone(),
-                            cell(p, e, t).map(cell_json).unwrap_or(json!(null)),
-                        )
-                    })
-                    .collect::<serde_json::Map<_, _>>()
-            };
-            let j = json!({
-                "environments": r.environments,
-                "projects": r.projects.iter().map(|p| json!({
-                    "name": p,
-                    "environments": envs(p, "", &|_| true),
-                    "tenants": tenants_of(p).iter().map(|t| json!({
-                        "name": t.tenant,
-                        "environments": envs(p, &t.tenant, &|e| connected(t, e)),
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "promotions": r.promotions.iter().map(|p| json!({
-                    "project": p.project, "version": p.version, "target_space": p.target_space,
-                    "state": p.state, "detail": p.detail,
-                })).collect::<Vec<_>>(),
-            });
-            emit(x.output, j, &[], vec![]);
-        }
+        Format::Json => emit(x.output, proto::json::dashboard(&r), &[], vec![]),
         Format::Table => {
             let mut headers = vec!["PROJECT"];
             headers.extend(r.environments.iter().map(String::as_str));
@@ -74,10 +31,10 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
                         .map(|e| cell(p, e, "").map_or_else(|| "-".into(), cell_text)),
                 );
                 rows.push(row);
-                for t in tenants_of(p) {
+                for t in proto::json::tenants_of(&r, p) {
                     let mut row = vec![format!("  {p} / tenant {}", t.tenant)];
                     row.extend(r.environments.iter().map(|e| {
-                        if !connected(t, e) {
+                        if !proto::json::connected(t, e) {
                             return String::new();
                         }
                         cell(p, e, &t.tenant).map_or_else(|| "-".into(), cell_text)
@@ -107,15 +64,6 @@ pub async fn dashboard(x: Env) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn cell_json(c: &pb::DashboardCell) -> serde_json::Value {
-    json!({
-        "version": c.version, "state": c.state, "deployment": c.deployment_id,
-        "finished_at": secs(&c.finished_at).map(time), "operator_reported": c.operator_reported,
-        "receipt_received_at": secs(&c.receipt_received_at).map(time),
-        "last_heard_at": secs(&c.last_heard_at).map(time), "stale": c.stale,
-    })
 }
 
 /// "1.2.0 success", with how it is known for results not seen here.

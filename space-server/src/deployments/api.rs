@@ -305,36 +305,41 @@ impl Deployments for DeploymentsApi {
 
     async fn dashboard(&self, req: tonic::Request<pb::Empty>) -> Resp<pb::DashboardResponse> {
         let viewer = Viewer::of(&self.engine.state, &req)?;
-        let Dashboard {
-            environments,
-            projects,
-            cells,
-            tenants,
-            promotions,
-        } = self.engine.dashboard(&viewer)?;
-        ok(pb::DashboardResponse {
-            tenants: tenants
-                .into_iter()
-                .map(|t| pb::DashboardTenant {
-                    project: t.project,
-                    tenant: t.tenant,
-                    environments: t.environments,
-                })
-                .collect(),
-            promotions: promotions
-                .into_iter()
-                .map(|v| pb::DashboardPromotion {
-                    project: v.job.project,
-                    version: v.job.version,
-                    target_space: v.job.target_space,
-                    state: v.state.into(),
-                    detail: v.detail,
-                })
-                .collect(),
-            environments,
-            projects,
-            cells: cells.into_iter().map(cell_to_wire).collect(),
-        })
+        ok(dashboard_wire(self.engine.dashboard(&viewer)?))
+    }
+}
+
+/// The dashboard as the API (and the web UI's JSON) gives it.
+pub(crate) fn dashboard_wire(d: Dashboard) -> pb::DashboardResponse {
+    let Dashboard {
+        environments,
+        projects,
+        cells,
+        tenants,
+        promotions,
+    } = d;
+    pb::DashboardResponse {
+        tenants: tenants
+            .into_iter()
+            .map(|t| pb::DashboardTenant {
+                project: t.project,
+                tenant: t.tenant,
+                environments: t.environments,
+            })
+            .collect(),
+        promotions: promotions
+            .into_iter()
+            .map(|v| pb::DashboardPromotion {
+                project: v.job.project,
+                version: v.job.version,
+                target_space: v.job.target_space,
+                state: v.state.into(),
+                detail: v.detail,
+            })
+            .collect(),
+        environments,
+        projects,
+        cells: cells.into_iter().map(cell_to_wire).collect(),
     }
 }
 

@@ -277,6 +277,7 @@ impl Engine {
             .await?;
         if changed {
             tracing::info!(deployment = %d.id, target = %r.target, state = r.state.as_str(), by = %who, "operator-reported drop result imported");
+            self.state.changed();
         }
         Ok((d, changed))
     }

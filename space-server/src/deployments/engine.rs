@@ -95,6 +95,7 @@ impl Engine {
         b.put_record(d)?;
         super::index::add(&mut b, d);
         self.state.commit_blocking(b)?;
+        self.state.changed();
         Ok(())
     }
 
@@ -110,6 +111,7 @@ impl Engine {
         if let Some(l) = self.live(d.number) {
             let _ = l.events.send(Event::State(Box::new(d.clone())));
         }
+        self.state.changed();
         Ok(())
     }
 
@@ -212,7 +214,7 @@ impl Engine {
         Ok(d)
     }
 
-    pub(super) fn subscribe(&self, n: u64) -> Option<broadcast::Receiver<Event>> {
+    pub(crate) fn subscribe(&self, n: u64) -> Option<broadcast::Receiver<Event>> {
         self.live(n).map(|l| l.events.subscribe())
     }
 }

@@ -13,6 +13,7 @@ mod target;
 pub mod tenant;
 
 pub use api::DeploymentsApi;
+pub(crate) use api::dashboard_wire;
 pub use drop::{RUNNER_ENV, reported_state};
 pub use engine::{Engine, Event};
 pub use queries::{Dashboard, DashboardCell};

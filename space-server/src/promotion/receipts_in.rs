@@ -93,6 +93,7 @@ pub async fn import(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<Ap
             done.applied, done.already, v.digest
         ),
     );
+    state.changed();
     if !done.relay_to.is_empty() {
         state.outbox_now();
     }

@@ -1,0 +1,276 @@
+//! The Space's web UI: pages and JSON endpoints over TLS on their own listener, signed in with
+//! the Space's API keys (`webui`), calling the same services and the same permission checks
+//! (`crate::permits`) as the gRPC API. Writes go on the Space's audit trail like API calls.
+//! Pages: the dashboard (live), a project's releases, a release with its deploy form, a
+//! deployment with its live log; JSON under `/api/` (docs/web-api.md).
+
+mod dashboard;
+mod deployments;
+mod releases;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use domain::error::{ErrorCode, ServiceError};
+use serde::Deserialize;
+use webui::html::{Nav, Signed, page};
+use webui::login::Web;
+use webui::serve::Peer;
+use webui::session::Session;
+
+use crate::audit::{AuditTrail, Call};
+use crate::deployments::Engine;
+use crate::error::ApiError;
+use crate::state::SpaceState;
+
+/// How long a web session lasts without a request.
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// What every handler reaches.
+pub struct App {
+    pub state: Arc<SpaceState>,
+    pub engine: Arc<Engine>,
+    pub web: Web,
+    pub trail: AuditTrail,
+}
+
+type AppState = State<Arc<App>>;
+
+/// Serves the web UI on `listener` until `shutdown`.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let identity = &app.state.identity;
+    let tls = webui::serve::tls_config(
+        identity.cert_der().map_err(|e| e.to_string())?,
+        identity.private_key().map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    webui::serve(listener, tls, router(app), shutdown).await;
+    Ok(())
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .merge(dashboard::routes())
+        .merge(releases::routes())
+        .merge(deployments::routes())
+        .merge(webui::assets::router())
+        .with_state(app)
+}
+
+/// The request's session, or the way to get one (the sign-in page; 401 for JSON).
+fn signed(app: &App, headers: &HeaderMap, uri: &Uri) -> Result<Session, Box<Response>> {
+    app.web.session(headers).ok_or_else(|| {
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        Box::new(
+            if path.starts_with("/api/") || path.starts_with("/fragments/") {
+                webui::login::unauthenticated()
+            } else {
+                webui::login::to_login(path)
+            },
+        )
+    })
+}
+
+/// A whole page for `s`.
+fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
+    let nav = [
+        Nav {
+            href: "/",
+            label: "Dashboard",
+        },
+        Nav {
+            href: "/projects",
+            label: "Projects",
+        },
+    ];
+    let signed = Signed {
+        user: &s.caller.name,
+        csrf: &s.csrf,
+    };
+    Html(page(title, &app.web.product, &nav, Some(signed), body))
+}
+
+/// The HTTP status of an error code (the one mapping for the web edge).
+fn status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AlreadyExists | ErrorCode::Aborted => StatusCode::CONFLICT,
+        ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+        ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error as a page (internal details logged, not shown).
+fn error_page(app: &App, s: &Session, e: &ApiError) -> Response {
+    let code = e.code();
+    let text = if code == ErrorCode::Internal {
+        tracing::error!(error = %e, "web request failed");
+        "something went wrong on the server: it is logged; try again".to_string()
+    } else {
+        e.to_string()
+    };
+    let title = if code == ErrorCode::PermissionDenied {
+        "Not allowed"
+    } else {
+        "Cannot do that"
+    };
+    (
+        status(code),
+        html(app, s, title, &webui::html::error(&text)),
+    )
+        .into_response()
+}
+
+/// An error as JSON.
+fn error_json(e: &ApiError) -> Response {
+    let code = e.code();
+    let text = if code == ErrorCode::Internal {
+        tracing::error!(error = %e, "web request failed");
+        "internal error (logged)".to_string()
+    } else {
+        e.to_string()
+    };
+    (
+        status(code),
+        axum::Json(serde_json::json!({ "error": text })),
+    )
+        .into_response()
+}
+
+/// Puts a web write (or its refusal) on the audit trail, as the gRPC layer does for calls.
+fn audit(app: &App, s: &Session, what: &str, peer: Option<Peer>, code: &str) {
+    app.trail.append(Call {
+        user: s.caller.name.clone(),
+        key: s.caller.key_hash.chars().take(12).collect(),
+        method: format!("web {what}"),
+        from: peer.map(|p| p.0.to_string()).unwrap_or_default(),
+        code: code.to_string(),
+    });
+}
+
+/// Checks a form's CSRF token (and origin); a refusal is audited.
+fn check_form(
+    app: &App,
+    s: &Session,
+    csrf: &str,
+    headers: &HeaderMap,
+    what: &str,
+    peer: Option<Peer>,
+) -> Result<(), Box<Response>> {
+    app.web.check_form(s, csrf, headers).map_err(|why| {
+        audit(app, s, what, peer, "PermissionDenied");
+        Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                html(app, s, "Refused", &webui::html::error(&why)),
+            )
+                .into_response(),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct Next {
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_page(State(app): AppState, q: axum::extract::Query<Next>) -> Html<String> {
+    Html(app.web.login_page(&q.next, None))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    key: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(app): AppState,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<Peer>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let from = peer.map(|p| p.0.0.to_string()).unwrap_or_default();
+    if let Err(why) = webui::login::same_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(app.web.login_page(&f.next, Some(&why))),
+        )
+            .into_response();
+    }
+    match app.web.login(&f.key) {
+        Ok(s) => {
+            tracing::info!(user = %s.caller.name, from = %from, "web sign-in");
+            webui::login::signed_in(&s, &f.next)
+        }
+        Err(why) => {
+            tracing::warn!(from = %from, "web sign-in refused");
+            app.trail.append(Call {
+                user: "(unknown key)".into(),
+                key: String::new(),
+                method: "web POST /login".into(),
+                from,
+                code: "Unauthenticated".into(),
+            });
+            (
+                StatusCode::UNAUTHORIZED,
+                Html(app.web.login_page(&f.next, Some(&why))),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(app): AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let s = match signed(&app, &headers, &uri) {
+        Ok(s) => s,
+        Err(_) => return webui::login::signed_out(),
+    };
+    if let Err(r) = check_form(&app, &s, &f.csrf, &headers, "POST /logout", None) {
+        return *r;
+    }
+    app.web.logout(&headers);
+    webui::login::signed_out()
+}
+
+/// The gRPC name of an error's code, as the audit trail records API calls.
+fn code_name(e: &ApiError) -> &'static str {
+    match e.code() {
+        ErrorCode::NotFound => "NotFound",
+        ErrorCode::AlreadyExists => "AlreadyExists",
+        ErrorCode::Invalid => "InvalidArgument",
+        ErrorCode::FailedPrecondition => "FailedPrecondition",
+        ErrorCode::Aborted => "Aborted",
+        ErrorCode::Unauthenticated => "Unauthenticated",
+        ErrorCode::PermissionDenied => "PermissionDenied",
+        ErrorCode::Unavailable => "Unavailable",
+        _ => "Internal",
+    }
+}

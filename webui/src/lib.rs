@@ -1,0 +1,53 @@
+//! What the web UIs of Space servers and ODCMs share: serving a router over TLS on a bound
+//! listener until shutdown ([`serve`]), sessions with an idle timeout and a CSRF token each
+//! ([`session`]), the login and logout flow over the same API keys as the gRPC API
+//! ([`login`]), the page layout and HTML escaping ([`html`]), and the assets embedded in the
+//! binary (no CDN, nothing fetched at run time).
+
+pub mod html;
+pub mod login;
+pub mod serve;
+pub mod session;
+
+pub use serve::serve;
+pub use session::{Session, Sessions};
+
+/// The embedded stylesheet and script, served under `/assets/`.
+pub mod assets {
+    pub const CSS: &str = include_str!("../assets/app.css");
+    pub const JS: &str = include_str!("../assets/app.js");
+
+    /// The router serving them (cacheable: their names change with their content never, so
+    /// they are revalidated).
+    pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+        use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+        axum::Router::new()
+            .route(
+                "/assets/app.css",
+                axum::routing::get(|| async {
+                    (
+                        [
+                            (CONTENT_TYPE, "text/css; charset=utf-8"),
+                            (CACHE_CONTROL, "no-cache"),
+                        ],
+                        CSS,
+                    )
+                }),
+            )
+            .route(
+                "/assets/app.js",
+                axum::routing::get(|| async {
+                    (
+                        [
+                            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                            (CACHE_CONTROL, "no-cache"),
+                        ],
+                        JS,
+                    )
+                }),
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests;
