@@ -15,6 +15,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// gRPC (TLS) listen address for the admin, enrolment and Space-facing APIs.
     pub listen: String,
+    /// Web UI listen address (HTTPS, admin keys); empty: off.
+    pub web_listen: String,
     /// Extra DNS names / IPs for the server certificate.
     pub tls_names: Vec<String>,
     /// How long a rotated-out certificate stays accepted next to its replacement.
@@ -34,6 +36,7 @@ impl Default for Config {
             name: "ODCM".into(),
             data_dir: PathBuf::from("odcm-data"),
             listen: "127.0.0.1:8440".into(),
+            web_listen: "127.0.0.1:8441".into(),
             tls_names: Vec::new(),
             rotation_overlap_secs: 24 * 3600,
             cert_validity_days: 365,
@@ -59,6 +62,9 @@ pub struct Overrides {
     /// gRPC listen address (HOST:PORT; port 0 picks a free one).
     #[arg(long, env = "ODCM_LISTEN", global = true)]
     pub listen: Option<String>,
+    /// Web UI listen address (HOST:PORT; port 0 picks a free one; empty: no web UI).
+    #[arg(long, env = "ODCM_WEB_LISTEN", global = true)]
+    pub web_listen: Option<String>,
     /// Rotation overlap in seconds.
     #[arg(long, env = "ODCM_ROTATION_OVERLAP_SECS", global = true)]
     pub rotation_overlap_secs: Option<u64>,
@@ -89,6 +95,7 @@ impl Config {
             name,
             data_dir,
             listen,
+            web_listen,
             rotation_overlap_secs,
             cert_validity_days,
             otlp_endpoint

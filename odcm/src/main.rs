@@ -64,6 +64,18 @@ fn real_main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {}", config.listen))?;
                 let addr = listener.local_addr()?;
+                if !config.web_listen.is_empty() {
+                    let web = tokio::net::TcpListener::bind(&config.web_listen)
+                        .await
+                        .with_context(|| format!("cannot listen on {} (web UI)", config.web_listen))?;
+                    println!("Web UI: https://{}", web.local_addr()?);
+                    let state = opened.state.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = odcm::web::serve(state, web, runtime::shutdown::requested()).await {
+                            tracing::error!(error = %e, "the web UI failed");
+                        }
+                    });
+                }
                 runtime::datadir::announce_new_key(&opened.new_admin_key);
                 println!("CA fingerprint: {ca}");
                 println!(

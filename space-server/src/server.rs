@@ -171,6 +171,7 @@ pub async fn serve(
                 sessions: webui::Sessions::new(options.web_idle),
                 auth: auth.clone(),
                 product: format!("Space {}", state.name),
+                admin_only: false,
             },
             trail: trail.clone(),
         });

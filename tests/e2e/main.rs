@@ -40,3 +40,4 @@ mod templates;
 mod tenant_deployments;
 mod tenants;
 mod web_ui;
+mod web_ui_more;

@@ -164,6 +164,16 @@ impl Browser {
         });
     }
 
+    /// Presses Tab in the page (real keyboard input, through WebDriver).
+    pub fn tab(&self) {
+        self.rt.block_on(async {
+            let e = self.client.active_element().await.expect("focused element");
+            e.send_keys(&fantoccini::key::Key::Tab.to_string())
+                .await
+                .expect("tab");
+        });
+    }
+
     /// Runs `script` (a function body; `return` gives the value) in the page.
     pub fn js(&self, script: &str) -> serde_json::Value {
         self.rt
@@ -206,12 +216,12 @@ impl Browser {
         std::fs::write(path, png).expect("write screenshot");
     }
 
-    /// Signs in at `web` with `key`, landing on the dashboard.
+    /// Signs in at `web` with `key`, landing on the start page.
     pub fn sign_in(&self, web: &str, key: &str) {
         self.goto(&format!("{web}/login"));
         self.fill("#key", key);
         self.click("form.login button[type=submit]");
-        self.wait_text("the dashboard", "h1", |t| t == "Dashboard");
+        self.wait_text("the start page", "h1", |t| !t.is_empty() && t != "Sign in");
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Odcm {
     pub data_dir: PathBuf,
     pub address: String,
     pub fingerprint: String,
+    /// The web UI's address (https://...).
+    pub web: String,
     pub api_key: String,
     pub log: PathBuf,
     pub name: String,
@@ -49,6 +51,7 @@ impl Odcm {
             dir,
             address: String::new(),
             fingerprint: String::new(),
+            web: String::new(),
             api_key: String::new(),
             name: name.to_string(),
             args: args.iter().map(|a| a.to_string()).collect(),
@@ -80,6 +83,8 @@ impl Odcm {
                 &self.name,
                 "--listen",
                 "127.0.0.1:0",
+                "--web-listen",
+                "127.0.0.1:0",
                 "--data-dir",
             ])
             .arg(data_dir)
@@ -110,6 +115,11 @@ impl Odcm {
                     std::fs::read_to_string(log).unwrap_or_default()
                 )
             });
+            if line.starts_with("Web UI:") {
+                self.web = word_after(&line, "https://")
+                    .unwrap_or_default()
+                    .to_string();
+            }
             if let Some(k) = word_after(&line, "dk_") {
                 api_key = k.to_string();
             }

@@ -10,6 +10,22 @@ pub mod serve;
 pub mod session;
 
 pub use serve::serve;
+
+/// The HTTP status of an error code: the one mapping for every web edge.
+pub fn status_of(code: domain::error::ErrorCode) -> http::StatusCode {
+    use domain::error::ErrorCode;
+    use http::StatusCode;
+    match code {
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AlreadyExists | ErrorCode::Aborted => StatusCode::CONFLICT,
+        ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+        ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
 pub use session::{Session, Sessions};
 
 /// The embedded stylesheet and script, served under `/assets/`.

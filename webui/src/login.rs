@@ -16,6 +16,8 @@ pub struct Web {
     pub auth: ApiKeyAuth,
     /// Shown in the header and titles ("Space DevTest", "ODCM Net").
     pub product: String,
+    /// Only admin keys sign in (the ODCM's).
+    pub admin_only: bool,
 }
 
 /// Where to go after signing in: a path of this site, else the start page.
@@ -43,7 +45,7 @@ impl Web {
         let id = cookie_id(headers)?;
         let s = self.sessions.get(&id)?;
         match self.auth.lookup_hash(&s.caller.key_hash) {
-            KeyCheck::Known(_) => Some(s),
+            KeyCheck::Known(c) if c.admin || !self.admin_only => Some(s),
             _ => {
                 self.sessions.end_key(&s.caller.key_hash);
                 None
@@ -60,6 +62,9 @@ impl Web {
         match self.auth.lookup(Some(key)) {
             KeyCheck::Known(c) if c.registration => {
                 Err("this is an agent registration token: it cannot sign in".into())
+            }
+            KeyCheck::Known(c) if self.admin_only && !c.admin => {
+                Err("only admin keys sign in here".into())
             }
             KeyCheck::Known(c) => self
                 .sessions

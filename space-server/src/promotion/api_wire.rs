@@ -83,7 +83,7 @@ pub(super) fn missing_wire(m: Vec<super::missing::Missing>) -> Vec<pb::MissingIn
 }
 
 /// A received bundle's summary (verified again; values not opened). Blocking.
-pub(super) fn bundle_summary(state: &SpaceState, b: &ReceivedBundle) -> pb::BundleSummary {
+pub(crate) fn bundle_summary(state: &SpaceState, b: &ReceivedBundle) -> pb::BundleSummary {
     match bundles::load(state, b, false) {
         Ok(v) => {
             let missing = bundles::missing_chunks(state, &v)
@@ -117,7 +117,7 @@ fn fetch_progress(state: &SpaceState, id: &str) -> Option<pb::FetchProgress> {
 
 /// What `bundle show` prints: the verified contents (sealed values not opened) and which
 /// packages still miss chunks here. Blocking.
-pub(super) fn bundle_detail(
+pub(crate) fn bundle_detail(
     state: &SpaceState,
     rec: &ReceivedBundle,
     v: VerifiedBundle,

@@ -6,7 +6,7 @@
 
 pub mod api;
 mod api_auto;
-mod api_wire;
+pub(crate) mod api_wire;
 pub mod bundles;
 pub mod fetch;
 pub mod import;

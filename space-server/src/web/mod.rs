@@ -1,9 +1,12 @@
 //! The Space's web UI: pages and JSON endpoints over TLS on their own listener, signed in with
 //! the Space's API keys (`webui`), calling the same services and the same permission checks
 //! (`crate::permits`) as the gRPC API. Writes go on the Space's audit trail like API calls.
-//! Pages: the dashboard (live), a project's releases, a release with its deploy form, a
-//! deployment with its live log; JSON under `/api/` (docs/web-api.md).
+//! Pages: the dashboard (live), a project's releases, a release with its deploy form, two
+//! releases compared, Release Bundles with their import form, a deployment with its live
+//! log; JSON under `/api/` (docs/web-api.md).
 
+mod bundles;
+mod compare;
 mod dashboard;
 mod deployments;
 mod releases;
@@ -61,6 +64,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .merge(dashboard::routes())
+        .merge(compare::routes())
+        .merge(bundles::routes())
         .merge(releases::routes())
         .merge(deployments::routes())
         .merge(webui::assets::router())
@@ -92,26 +97,16 @@ fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
             href: "/projects",
             label: "Projects",
         },
+        Nav {
+            href: "/bundles",
+            label: "Bundles",
+        },
     ];
     let signed = Signed {
         user: &s.caller.name,
         csrf: &s.csrf,
     };
     Html(page(title, &app.web.product, &nav, Some(signed), body))
-}
-
-/// The HTTP status of an error code (the one mapping for the web edge).
-fn status(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists | ErrorCode::Aborted => StatusCode::CONFLICT,
-        ErrorCode::Invalid => StatusCode::BAD_REQUEST,
-        ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
-        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
 
 /// An error as a page (internal details logged, not shown).
@@ -129,7 +124,7 @@ fn error_page(app: &App, s: &Session, e: &ApiError) -> Response {
         "Cannot do that"
     };
     (
-        status(code),
+        webui::status_of(code),
         html(app, s, title, &webui::html::error(&text)),
     )
         .into_response()
@@ -145,7 +140,7 @@ fn error_json(e: &ApiError) -> Response {
         e.to_string()
     };
     (
-        status(code),
+        webui::status_of(code),
         axum::Json(serde_json::json!({ "error": text })),
     )
         .into_response()

@@ -123,6 +123,17 @@ async fn project(
             ));
         }
         h.push_str("</tbody></table></div>");
+        if releases.items.len() > 1 {
+            let (to, from) = (&releases.items[0].version, &releases.items[1].version);
+            h.push_str(&format!(
+                "<p><a href=\"/projects/{}/compare?from={}&amp;to={}\">Compare {} with {}</a></p>",
+                seg(&p.name),
+                seg(from),
+                seg(to),
+                esc(from),
+                esc(to)
+            ));
+        }
         Ok(h)
     };
     match body() {
