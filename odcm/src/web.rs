@@ -41,12 +41,12 @@ pub async fn serve(
     )
     .map_err(|e| e.to_string())?;
     let app = Arc::new(App {
-        web: Web {
-            sessions: webui::Sessions::new(std::time::Duration::from_secs(30 * 60)),
-            auth: crate::api::auth::admin_auth(&state),
-            product: format!("ODCM {}", state.name),
-            admin_only: true,
-        },
+        web: Web::new(
+            webui::Sessions::new(std::time::Duration::from_secs(30 * 60)),
+            crate::api::auth::admin_auth(&state),
+            format!("ODCM {}", state.name),
+            true,
+        ),
         state,
     });
     let router = Router::new()

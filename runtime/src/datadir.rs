@@ -50,6 +50,7 @@ pub fn admin_key_batch(store: &dyn Store) -> Result<Option<(String, Batch)>, Boo
         service: false,
         admin: true,
         created_at: domain::model::now(),
+        password: None,
     })?;
     Ok(Some((key, b)))
 }

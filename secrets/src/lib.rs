@@ -26,6 +26,8 @@ pub enum SecretError {
     Decrypt,
     #[error("the system random number generator failed")]
     Random,
+    #[error("password hashing failed: {0}")]
+    Crypto(String),
 }
 
 /// A symmetric key (AES-256-GCM) owned by one process, stored in a 0600 file in its data directory.
@@ -111,6 +113,8 @@ impl MasterKey {
 }
 
 /// Fills `buf` from the system CSPRNG.
+pub mod password;
+
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), SecretError> {
     SystemRandom::new()
         .fill(buf)

@@ -157,6 +157,28 @@ pub fn require_scope_of(
     Ok(())
 }
 
+/// `caller` may promote `project` to `to_space`: deploy in the project, and in one of the
+/// Space's remote environments here at least, when it has any (a deployer limited to Staging
+/// does not send releases to the Space of "Prod: Production").
+pub fn require_promote(
+    state: &Arc<SpaceState>,
+    caller: &Caller,
+    project: &str,
+    to_space: &str,
+) -> Result<(), ApiError> {
+    require_of(state, caller, Need::in_project(Permission::Deploy, project))?;
+    let remote = state.remote_environments(to_space).unwrap_or_default();
+    let mut refused = None;
+    for e in &remote {
+        let need = Need::at(Permission::Deploy, project, &e.name, None);
+        match require_of(state, caller, need) {
+            Ok(()) => return Ok(()),
+            Err(err) => refused = refused.or(Some(err)),
+        }
+    }
+    refused.map_or(Ok(()), Err)
+}
+
 fn access(state: &Arc<SpaceState>) -> AccessService {
     AccessService {
         state: state.clone(),

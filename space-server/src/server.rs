@@ -167,12 +167,17 @@ pub async fn serve(
         let app = Arc::new(crate::web::App {
             state: state.clone(),
             engine: engine.clone(),
-            web: webui::login::Web {
-                sessions: webui::Sessions::new(options.web_idle),
-                auth: auth.clone(),
-                product: format!("Space {}", state.name),
-                admin_only: false,
-            },
+            web: webui::login::Web::new(
+                webui::Sessions::new(options.web_idle),
+                auth.clone(),
+                format!("Space {}", state.name),
+                false,
+            )
+            .with_passwords(Box::new(crate::web::SpacePasswords {
+                access: crate::services::access::AccessService {
+                    state: state.clone(),
+                },
+            })),
             trail: trail.clone(),
         });
         let mut rx = stop_rx.clone();

@@ -138,6 +138,9 @@ pub struct UserRecord {
     /// May do everything, managing users and keys included.
     pub admin: bool,
     pub created_at: Timestamp,
+    /// The web sign-in password's hash (`secrets::password`), if one was set (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 impl Record for domain::access::Team {
@@ -159,7 +162,8 @@ impl Record for domain::access::Role {
 
 impl Record for UserRecord {
     const TABLE: &'static str = "user";
-    const VERSION: u32 = 1;
+    /// 2: `password` (a version 1 user has none).
+    const VERSION: u32 = 2;
     fn key(&self) -> String {
         key_of(&[&self.name])
     }

@@ -128,6 +128,11 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "a real picture"
     );
+    // A narrow window: the page does not scroll sideways (wide tables scroll in their box).
+    b.resize(400, 800);
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1;");
+    assert_eq!(fits, true, "the page fits a narrow window");
+    b.resize(1280, 800);
 
     // The JSON behind the page is the CLI's `dashboard -o json` (the heartbeat time aside).
     let api =
@@ -140,6 +145,23 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
         v
     };
     assert_eq!(strip(api), strip(cli));
+    let get = |path: &str| {
+        b.js_async(&format!(
+            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
+        ))
+    };
+    assert_eq!(
+        get("/api/deployments/Deployments-1"),
+        d.json(&["deployment", "show", "Deployments-1"])
+    );
+    assert_eq!(
+        get("/api/projects/Web/releases/1.0.0"),
+        d.json(&["release", "show", "--project", "Web", "--version", "1.0.0"])
+    );
+    assert_eq!(
+        get("/api/projects/Web/releases"),
+        d.json(&["release", "list", "--project", "Web"])
+    );
 
     // Live: a deployment finishing elsewhere changes the cell without a reload.
     b.js("window.notReloaded = true; return null;");
@@ -189,10 +211,25 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
     d.ok(&["user", "create", "vera"]);
     d.ok(&["team", "create", "viewers", "--member", "vera"]);
     d.ok(&["team", "grant", "viewers", "--role", "viewer"]);
-    let vera = d.ok(&["apikey", "create", "--user", "vera"]);
+    let o = d.run_with_stdin(
+        &["user", "password", "vera", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!o.status.success(), "too short a password is refused");
+    let o = d.run_with_stdin(
+        &["user", "password", "vera", "--password-stdin"],
+        Some("vera's long passphrase\n"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     b.click("form.logout button[type=submit]");
     b.wait_text("the sign-in page", "h1", |t| t == "Sign in");
-    b.sign_in(&dev.web, vera.trim());
+    b.fill("#user", "vera");
+    b.fill("#password", "not her password");
+    b.click("form.login button[type=submit]");
+    b.wait_text("the refusal", "[role=alert]", |t| {
+        t.contains("wrong user name or password")
+    });
+    b.sign_in_password(&dev.web, "vera", "vera's long passphrase");
     b.goto(&format!("{}/projects/Web/releases/1.0.1", dev.web));
     assert!(!b.exists("#deploy") && b.exists("#no-deploy"));
     let before = d.json(&["deployment", "list"]).as_array().unwrap().len();

@@ -91,6 +91,20 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
         page.contains("DevTest: Web") && page.contains("Region"),
         "{page}"
     );
+    let id = p.json(&["bundle", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |path: &str| {
+        b.js_async(&format!(
+            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
+        ))
+    };
+    assert_eq!(
+        get(&format!("/api/bundles/{id}")),
+        p.json(&["bundle", "show", &id])
+    );
+    assert_eq!(get("/api/bundles"), p.json(&["bundle", "list"]));
     b.choose("#lifecycle", "Only");
     b.fill("input[name='[\"Region\",\"Production\",\"\"]']", "eu-west");
     b.click("#import button[type=submit]");
@@ -131,6 +145,27 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
     );
     assert!(row.starts_with("changed"), "said in words: {row}");
     b.screenshot(&screenshot(&dev.dir, "compare.png"));
+    let api = b.js_async(
+        "fetch('/api/projects/Web/compare?from=1.0.0&to=1.0.1').then(r => r.json()).then(done);",
+    );
+    let cli = d.json(&["release", "compare", "--project", "Web", "1.0.0", "1.0.1"]);
+    assert_eq!(api, cli);
+
+    // Promoting 1.0.1 from its page: offered to the Space its lifecycle reaches.
+    b.goto(&format!("{}/projects/Web/releases/1.0.0", dev.web));
+    let promoted = b.text("#promoted").unwrap_or_default();
+    assert!(promoted.contains("bundle to Prod"), "{promoted}");
+    b.goto(&format!("{}/projects/Web/releases/1.0.1", dev.web));
+    b.choose("#space", "Prod");
+    b.click("#promote button[type=submit]");
+    b.wait_text("the release page again", "#promoted", |t| {
+        t.contains("bundle to Prod")
+    });
+    wait_for("the second bundle at Prod", Duration::from_secs(30), || {
+        p.json(&["bundle", "list"])
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    });
 
     // The ODCM: the trust matrix, a trust revoked and added back through the page.
     b.sign_in(&net.web, &net.api_key);

@@ -164,6 +164,13 @@ impl Browser {
         });
     }
 
+    /// Resizes the window (a narrow screen: 400 x 800).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.rt
+            .block_on(self.client.set_window_size(width, height))
+            .expect("resize");
+    }
+
     /// Presses Tab in the page (real keyboard input, through WebDriver).
     pub fn tab(&self) {
         self.rt.block_on(async {
@@ -214,6 +221,15 @@ impl Browser {
             std::fs::create_dir_all(d).expect("screenshot dir");
         }
         std::fs::write(path, png).expect("write screenshot");
+    }
+
+    /// Signs in at `web` with a user name and password, landing on the start page.
+    pub fn sign_in_password(&self, web: &str, user: &str, password: &str) {
+        self.goto(&format!("{web}/login"));
+        self.fill("#user", user);
+        self.fill("#password", password);
+        self.click("form.login button[type=submit]");
+        self.wait_text("the start page", "h1", |t| !t.is_empty() && t != "Sign in");
     }
 
     /// Signs in at `web` with `key`, landing on the start page.

@@ -1,6 +1,7 @@
 //! Signing in and out of a web UI with an API key (the same keys as the gRPC API; a web
-//! session keeps the key's hash, never the key, and ends when the key is revoked or expires),
-//! and the checks every request makes: the session cookie, and for every form the CSRF token
+//! session keeps the key's hash, never the key, and ends when the key is revoked or expires)
+//! or, where the server offers it, a user name and password (five wrong ones in a row lock the
+//! name out for a minute), and the checks every request makes: the session cookie, and for every form the CSRF token
 //! and, when the browser sends one, an `Origin` matching the host.
 
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,6 +10,24 @@ use runtime::auth::{ApiKeyAuth, KeyCheck};
 
 use crate::html::{esc, page};
 use crate::session::{Session, Sessions, clear_cookie, cookie_id, set_cookie};
+use runtime::auth::Caller;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Users with passwords, where a server has them.
+pub trait Passwords: Send + Sync {
+    /// The caller `user` proves with `password`, or why not.
+    fn sign_in(&self, user: &str, password: &str) -> Result<Caller, String>;
+    /// Whether a password session's caller still stands.
+    fn still_valid(&self, caller: &Caller) -> bool;
+}
+
+/// Wrong passwords in a row before a name is locked out, and for how long.
+const LOCK_AFTER: u32 = 5;
+const LOCK_FOR: Duration = Duration::from_secs(60);
+/// Names whose failures are remembered at most.
+const MAX_FAILING: usize = 10_000;
 
 /// What a server's web UI signs people in with.
 pub struct Web {
@@ -18,6 +37,9 @@ pub struct Web {
     pub product: String,
     /// Only admin keys sign in (the ODCM's).
     pub admin_only: bool,
+    pub passwords: Option<Box<dyn Passwords>>,
+    /// User name -> wrong passwords in a row, and when the last was.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 /// Where to go after signing in: a path of this site, else the start page.
@@ -40,10 +62,39 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Web {
-    /// The session of a request, if it has a live one whose key is still valid.
+    pub fn new(sessions: Sessions, auth: ApiKeyAuth, product: String, admin_only: bool) -> Self {
+        Web {
+            sessions,
+            auth,
+            product,
+            admin_only,
+            passwords: None,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Offers sign-in by user name and password too.
+    pub fn with_passwords(self, p: Box<dyn Passwords>) -> Self {
+        Web {
+            passwords: Some(p),
+            ..self
+        }
+    }
+
+    /// The session of a request, if it has a live one whose key (or password) still stands.
     pub fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let id = cookie_id(headers)?;
         let s = self.sessions.get(&id)?;
+        if s.caller.key_name == "password" && s.caller.key_hash.starts_with("password:") {
+            let ok = self
+                .passwords
+                .as_ref()
+                .is_some_and(|p| p.still_valid(&s.caller));
+            if !ok {
+                self.sessions.end(&s.id);
+            }
+            return ok.then_some(s);
+        }
         match self.auth.lookup_hash(&s.caller.key_hash) {
             KeyCheck::Known(c) if c.admin || !self.admin_only => Some(s),
             _ => {
@@ -77,6 +128,49 @@ impl Web {
         }
     }
 
+    /// Signs in with a user name and password: the session, or why not (the same words for
+    /// an unknown name and a wrong password).
+    pub fn login_password(&self, user: &str, password: &str) -> Result<Session, String> {
+        let Some(p) = &self.passwords else {
+            return Err("sign in with an API key here".into());
+        };
+        let user = user.trim();
+        if user.is_empty() || password.is_empty() {
+            return Err("enter a user name and a password, or an API key".into());
+        }
+        if let Ok(f) = self.failures.lock()
+            && let Some((n, at)) = f.get(user)
+            && *n >= LOCK_AFTER
+            && at.elapsed() < LOCK_FOR
+        {
+            return Err(format!(
+                "too many wrong passwords for '{user}': try again in a minute"
+            ));
+        }
+        match p.sign_in(user, password) {
+            Ok(c) => {
+                if let Ok(mut f) = self.failures.lock() {
+                    f.remove(user);
+                }
+                self.sessions
+                    .start(c)
+                    .ok_or_else(|| "cannot start a session now: try again".to_string())
+            }
+            Err(why) => {
+                if let Ok(mut f) = self.failures.lock() {
+                    if f.len() >= MAX_FAILING {
+                        f.retain(|_, (_, at)| at.elapsed() < LOCK_FOR);
+                    }
+                    if f.len() < MAX_FAILING {
+                        let e = f.entry(user.to_string()).or_insert((0, Instant::now()));
+                        *e = (e.0 + 1, Instant::now());
+                    }
+                }
+                Err(why)
+            }
+        }
+    }
+
     /// Ends the request's session (if any).
     pub fn logout(&self, headers: &HeaderMap) {
         if let Some(id) = cookie_id(headers) {
@@ -101,10 +195,19 @@ impl Web {
         let err = error
             .map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", esc(e)))
             .unwrap_or_default();
+        let password = if self.passwords.is_some() {
+            "<label for=\"user\">User name</label>\
+<input id=\"user\" name=\"user\" type=\"text\" autocomplete=\"username\" autofocus>\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
+<p class=\"hint\">or</p>"
+        } else {
+            ""
+        };
         let body = format!(
-            "{err}<form method=\"post\" action=\"/login\" class=\"login\">\
+            "{err}<form method=\"post\" action=\"/login\" class=\"login\">{password}\
 <label for=\"key\">API key</label>\
-<input id=\"key\" name=\"key\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
+<input id=\"key\" name=\"key\" type=\"password\" autocomplete=\"off\">\
 <input type=\"hidden\" name=\"next\" value=\"{}\">\
 <button type=\"submit\">Sign in</button></form>\
 <p class=\"hint\">An admin makes keys with <code>deploy apikey create --user NAME</code>.</p>",

@@ -78,3 +78,54 @@ fn cookies_and_origins_are_checked() {
         assert_eq!(safe_next(bad), "/", "{bad}");
     }
 }
+
+struct OnePassword;
+
+impl crate::login::Passwords for OnePassword {
+    fn sign_in(&self, user: &str, password: &str) -> Result<Caller, String> {
+        if password == "right" {
+            Ok(Caller {
+                name: user.into(),
+                key_name: "password".into(),
+                key_hash: format!("password:{user}:stamp"),
+                ..Default::default()
+            })
+        } else {
+            Err("wrong user name or password".into())
+        }
+    }
+    fn still_valid(&self, c: &Caller) -> bool {
+        c.key_hash.ends_with(":stamp")
+    }
+}
+
+#[test]
+fn five_wrong_passwords_lock_the_name_out() {
+    let store: std::sync::Arc<dyn storage::Store> =
+        std::sync::Arc::new(storage::MemoryStore::new());
+    let hints = runtime::auth::Hints {
+        log: "refused",
+        missing: "no key",
+        invalid: "bad key",
+    };
+    let web = crate::login::Web::new(
+        Sessions::new(Duration::from_secs(60)),
+        runtime::auth::ApiKeyAuth::new(store, false, hints),
+        "Space T".into(),
+        false,
+    )
+    .with_passwords(Box::new(OnePassword));
+    let s = web.login_password("ann", "right").unwrap();
+    let mut h = HeaderMap::new();
+    h.insert("cookie", format!("session={}", s.id).parse().unwrap());
+    assert!(
+        web.session(&h).is_some(),
+        "a password session stands while its stamp does"
+    );
+    for _ in 0..5 {
+        assert!(web.login_password("bob", "wrong").is_err());
+    }
+    let e = web.login_password("bob", "right").unwrap_err();
+    assert!(e.contains("too many wrong passwords"), "{e}");
+    assert!(web.login_password("ann", "right").is_ok(), "only that name");
+}

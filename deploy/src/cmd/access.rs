@@ -26,6 +26,14 @@ pub enum UserCmd {
     List,
     /// Delete a user and revoke every key of it (the last admin stays).
     Delete { name: String },
+    /// Set a user's web sign-in password (admins for anyone; a user for themself): asked
+    /// twice on a terminal, or the first line of stdin with --password-stdin.
+    Password {
+        name: String,
+        /// Read the password from stdin (its first line), for scripts.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +106,27 @@ pub fn print_created(x: &Env, c: pb::CreatedApiKey, what: &str) {
     done(x.output, j, &c.key);
 }
 
+/// A new password: the first line of stdin, or asked twice on a terminal.
+fn new_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::{IsTerminal, Read};
+    if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the password from stdin")?;
+        return Ok(s.lines().next().unwrap_or_default().to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the password on: pass it on stdin with --password-stdin");
+    }
+    let a = rpassword::prompt_password("New password: ").context("cannot read the password")?;
+    let b = rpassword::prompt_password("Again: ").context("cannot read the password")?;
+    if a != b {
+        bail!("the two passwords differ: nothing was changed");
+    }
+    Ok(a)
+}
+
 pub async fn users(cmd: UserCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     let mut api = c.access.clone();
@@ -113,6 +142,7 @@ pub async fn users(cmd: UserCmd, x: Env) -> anyhow::Result<()> {
                     service,
                     admin,
                     created_at: None,
+                    has_password: false,
                 })))
                 .await?;
             let kind = if u.service { "service account" } else { "user" };
@@ -132,15 +162,32 @@ pub async fn users(cmd: UserCmd, x: Env) -> anyhow::Result<()> {
                         u.name.clone(),
                         if u.service { "service" } else { "user" }.into(),
                         if u.admin { "yes" } else { "no" }.into(),
+                        if u.has_password { "yes" } else { "no" }.into(),
                         when(&u.created_at),
                     ]
                 })
                 .collect();
             emit(
                 x.output,
-                json!(r.users.iter().map(|u| json!({"name": u.name, "service": u.service, "admin": u.admin, "created_at": secs(&u.created_at).map(time)})).collect::<Vec<_>>()),
-                &["NAME", "KIND", "ADMIN", "CREATED"],
+                json!(r.users.iter().map(|u| json!({"name": u.name, "service": u.service, "admin": u.admin, "has_password": u.has_password, "created_at": secs(&u.created_at).map(time)})).collect::<Vec<_>>()),
+                &["NAME", "KIND", "ADMIN", "PASSWORD", "CREATED"],
                 rows,
+            );
+        }
+        UserCmd::Password {
+            name,
+            password_stdin,
+        } => {
+            let password = new_password(password_stdin)?;
+            c.call(api.set_password(c.req(pb::SetPasswordRequest {
+                user: name.clone(),
+                password,
+            })))
+            .await?;
+            done(
+                x.output,
+                json!({"name": name, "has_password": true}),
+                &format!("password of '{name}' set: it signs in to the web UI"),
             );
         }
         UserCmd::Delete { name } => {

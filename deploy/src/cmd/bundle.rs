@@ -38,18 +38,6 @@ pub enum BundleCmd {
     AutoImport(super::automation::AutoImportCmd),
 }
 
-fn summary_json(b: &pb::BundleSummary) -> serde_json::Value {
-    json!({
-        "id": b.id, "digest": b.digest, "source_space": b.source_space, "target_space": b.target_space,
-        "project": b.project, "version": b.version, "state": b.state,
-        "created_at": b.created_at.as_ref().map(|t| time(t.seconds)),
-        "added_at": b.added_at.as_ref().map(|t| time(t.seconds)),
-        "variables": b.variables, "sensitive": b.sensitive, "packages": b.packages,
-        "packages_missing": b.packages_missing, "schema": b.schema, "bytes": b.bytes,
-        "fetch": fetch_json(&b.fetch),
-    })
-}
-
 fn packages_cell(b: &pb::BundleSummary) -> String {
     if b.packages_missing == 0 {
         return format!("{} present", b.packages);
@@ -66,14 +54,7 @@ fn packages_cell(b: &pb::BundleSummary) -> String {
     }
 }
 
-fn fetch_json(f: &Option<pb::FetchProgress>) -> serde_json::Value {
-    match f {
-        Some(f) => json!({"chunks_done": f.chunks_done, "chunks_total": f.chunks_total,
-            "bytes_done": f.bytes_done, "bytes_total": f.bytes_total,
-            "bytes_per_second": f.bytes_per_second, "eta_seconds": f.eta_seconds}),
-        None => json!(null),
-    }
-}
+use proto::json::bundle_summary as summary_json;
 
 pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
@@ -144,26 +125,7 @@ pub async fn run(cmd: BundleCmd, x: Env) -> anyhow::Result<()> {
             let d = c.call(api.get_bundle(c.req(pb::BundleRef { id }))).await?;
             let b = d.summary.clone().unwrap_or_default();
             if x.output == crate::output::Format::Json {
-                let mut j = summary_json(&b);
-                j["signer"] = json!(d.signer);
-                j["notes"] = json!(d.notes);
-                j["channel"] = json!(d.channel);
-                j["packages"] =
-                    json!(d.packages.iter().map(|p| json!({
-                    "id": p.id, "version": p.version, "size": p.size, "sha256": p.sha256,
-                    "chunks": p.chunks, "chunks_missing": p.chunks_missing,
-                })).collect::<Vec<_>>());
-                j["variables"] = json!(d.variables.iter().map(|v| json!({
-                    "name": v.name, "value": if v.sensitive { "********" } else { v.value.as_str() },
-                    "sensitive": v.sensitive, "scope": super::variable::scope_text(&v.scope),
-                })).collect::<Vec<_>>());
-                j["templates"] = json!(d.templates.iter().map(|t| json!({
-                    "name": t.name, "kind": t.kind, "mandatory": t.mandatory, "default": t.default_value,
-                    "help": t.help_text,
-                })).collect::<Vec<_>>());
-                j["process"] = json!(d.process.iter().map(|s| json!({
-                    "order": s.order, "name": s.name, "environments": s.environments, "roles": s.roles,
-                })).collect::<Vec<_>>());
+                let j = proto::json::bundle_detail(&d);
                 emit(x.output, j, &[], vec![]);
                 return Ok(());
             }

@@ -45,9 +45,8 @@ pub enum DeploymentCmd {
     },
 }
 
-pub(crate) fn secs(t: &Option<prost_types::Timestamp>) -> Option<i64> {
-    t.as_ref().map(|t| t.seconds)
-}
+pub use proto::json::deployment as deployment_json;
+pub(crate) use proto::json::secs;
 
 fn duration(d: &pb::Deployment) -> String {
     match (secs(&d.started_at), secs(&d.finished_at)) {
@@ -55,37 +54,6 @@ fn duration(d: &pb::Deployment) -> String {
         (Some(_), None) => "running".into(),
         _ => "-".into(),
     }
-}
-
-pub fn deployment_json(d: &pb::Deployment) -> serde_json::Value {
-    json!({
-        "id": d.id, "project": d.project, "version": d.version, "environment": d.environment,
-        "tenant": (!d.tenant.is_empty()).then_some(&d.tenant),
-        "state": d.state, "created_by": d.created_by, "error": d.error,
-        "created_at": secs(&d.created_at).map(time), "started_at": secs(&d.started_at).map(time),
-        "finished_at": secs(&d.finished_at).map(time),
-        "steps": d.steps.iter().map(|s| json!({
-            "name": s.name, "state": s.state,
-            "targets": s.targets.iter().map(|t| json!({
-                "target": t.target, "state": t.state,
-                "exit_code": t.has_exit_code.then_some(t.exit_code),
-                "error": t.error, "transferred_bytes": t.transferred_bytes, "installed_to": t.installed_to,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "drops": d.drops.iter().map(|x| json!({
-            "target": x.target, "folder": x.folder, "manifest_sha256": x.manifest_sha256,
-            "report": x.report.as_ref().map(|r| json!({
-                "operator_reported": true, "state": r.state,
-                "started_at": secs(&r.started_at).map(time), "finished_at": secs(&r.finished_at).map(time),
-                "imported_at": secs(&r.imported_at).map(time), "imported_by": r.imported_by,
-                "receipt_sha256": r.receipt_sha256,
-                "steps": r.steps.iter().map(|s| json!({
-                    "name": s.name, "state": s.state,
-                    "exit_code": s.has_exit_code.then_some(s.exit_code), "error": s.error,
-                })).collect::<Vec<_>>(),
-            })),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// The offline drops of a deployment and what their operators reported, as text lines.

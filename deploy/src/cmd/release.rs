@@ -6,8 +6,8 @@ use clap::Subcommand;
 use proto::space::v1 as pb;
 use serde_json::json;
 
-use super::step::{STEP_HEADERS, step_json, step_rows};
-use super::variable::{template_json, variable_json, variable_rows};
+use super::step::{STEP_HEADERS, step_rows};
+use super::variable::variable_rows;
 use super::{Env, all_pages, page};
 use crate::output::{Format, emit, time};
 use crate::output::{deleted, done};
@@ -125,38 +125,12 @@ pub enum ReleaseCmd {
     },
 }
 
-fn release_json(r: &pb::Release) -> serde_json::Value {
-    json!({
-        "project": r.project, "version": r.version, "channel": r.channel, "notes": r.notes,
-        "created_at": r.created_at.as_ref().map(|t| time(t.seconds)), "created_by": r.created_by,
-        "packages": r.packages.iter().map(|p| json!({"step": p.step, "id": p.id, "version": p.version, "sha256": p.sha256})).collect::<Vec<_>>(),
-        "process": r.process.iter().map(step_json).collect::<Vec<_>>(),
-        "variables": r.variables.iter().map(variable_json).collect::<Vec<_>>(),
-        "templates": r.templates.iter().map(template_json).collect::<Vec<_>>(),
-        "origin": r.origin.as_ref().map(|o| json!({
-            "source_space": o.source_space, "source_project": o.source_project,
-            "bundle_id": o.bundle_id, "bundle_digest": o.bundle_digest, "signer": o.signer,
-            "imported_at": o.imported_at.as_ref().map(|t| time(t.seconds)), "imported_by": o.imported_by,
-            "earlier_deployments": o.deployments.iter().map(|d| json!({
-                "space": d.space, "environment": d.environment, "state": d.state,
-            })).collect::<Vec<_>>(),
-            "traceparent": o.traceparent,
-            "first_space": o.first_space, "first_project": o.first_project,
-            "route": o.route.iter().map(|h| json!({
-                "space": h.space, "project": h.project, "bundle_id": h.bundle_id, "bundle_digest": h.bundle_digest,
-            })).collect::<Vec<_>>(),
-        })),
-    })
-}
-
 /// The entries of a comparison to show: unchanged ones only with --all (table and JSON).
 fn shown(v: &[pb::Change], all: bool) -> impl Iterator<Item = &pb::Change> {
     v.iter().filter(move |ch| all || ch.kind != "unchanged")
 }
 
-fn change_json(c: &pb::Change) -> serde_json::Value {
-    json!({"kind": c.kind, "subject": c.subject, "from": c.from, "to": c.to})
-}
+use proto::json::release as release_json;
 
 pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
@@ -319,12 +293,7 @@ pub async fn run(cmd: ReleaseCmd, x: Env) -> anyhow::Result<()> {
             match x.output {
                 Format::Json => emit(
                     x.output,
-                    json!({
-                        "from": from, "to": to,
-                        "steps": shown(&r.steps).map(change_json).collect::<Vec<_>>(),
-                        "variables": shown(&r.variables).map(change_json).collect::<Vec<_>>(),
-                        "packages": shown(&r.packages).map(change_json).collect::<Vec<_>>(),
-                    }),
+                    proto::json::comparison(&from, &to, &r, all),
                     &[],
                     vec![],
                 ),

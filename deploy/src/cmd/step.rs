@@ -128,18 +128,7 @@ pub enum StepCmd {
     },
 }
 
-pub fn step_json(s: &pb::Step) -> serde_json::Value {
-    let action = match &s.action {
-        Some(pb::step::Action::Package(p)) => {
-            json!({"kind": "package", "package_id": p.package_id, "substitute_files": p.substitute_files, "structured_files": p.structured_files})
-        }
-        Some(pb::step::Action::Script(sc)) => {
-            json!({"kind": "script", "syntax": sc.syntax, "body": sc.body, "package_id": sc.package_id, "script_path": sc.script_path})
-        }
-        None => json!(null),
-    };
-    json!({"order": s.order, "name": s.name, "environments": s.environments, "roles": s.roles, "channels": s.channels, "action": action})
-}
+pub use proto::json::step as step_json;
 
 pub fn step_summary(s: &pb::Step) -> String {
     match &s.action {

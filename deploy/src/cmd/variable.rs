@@ -9,9 +9,10 @@ use proto::space::v1 as pb;
 use serde_json::json;
 
 use super::{Env, all_pages, page};
+use crate::output::emit;
 use crate::output::{deleted, done};
-use crate::output::{emit, join};
 use domain::variables::MASK;
+pub use proto::json::{scope_text, template as template_json, variable as variable_json};
 
 #[derive(Args, Clone, Default)]
 pub struct ScopeArgs {
@@ -108,38 +109,6 @@ pub enum VariableCmd {
         #[arg(long)]
         project: String,
     },
-}
-
-pub fn scope_text(s: &Option<pb::Scope>) -> String {
-    let Some(s) = s else { return "-".into() };
-    let mut parts = vec![];
-    for (k, v) in [
-        ("env", &s.environments),
-        ("role", &s.roles),
-        ("target", &s.targets),
-        ("step", &s.steps),
-        ("channel", &s.channels),
-        ("tenant", &s.tenants),
-    ] {
-        if !v.is_empty() {
-            parts.push(format!("{k}={}", join(v)));
-        }
-    }
-    if parts.is_empty() {
-        "-".into()
-    } else {
-        parts.join(" ")
-    }
-}
-
-pub fn variable_json(v: &pb::Variable) -> serde_json::Value {
-    let s = v.scope.clone().unwrap_or_default();
-    json!({
-        "id": v.id, "name": v.name,
-        "value": if v.sensitive { MASK.to_string() } else { v.value.clone() },
-        "sensitive": v.sensitive, "description": v.description,
-        "scope": {"environments": s.environments, "roles": s.roles, "targets": s.targets, "steps": s.steps, "channels": s.channels, "tenants": s.tenants},
-    })
 }
 
 pub fn variable_rows(vs: &[pb::Variable]) -> Vec<Vec<String>> {
@@ -315,10 +284,6 @@ pub enum TemplateCmd {
         #[arg(long)]
         project: String,
     },
-}
-
-pub fn template_json(t: &pb::VariableTemplate) -> serde_json::Value {
-    json!({"name": t.name, "label": t.label, "help_text": t.help_text, "kind": t.kind, "mandatory": t.mandatory, "default": t.default_value})
 }
 
 pub async fn template(cmd: TemplateCmd, x: Env) -> anyhow::Result<()> {

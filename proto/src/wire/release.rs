@@ -368,3 +368,35 @@ pub fn earlier_to_wire(d: domain::model::DeploymentSummary) -> pb::EarlierDeploy
         finished_at: finished_at.map(timestamp),
     }
 }
+
+/// A comparison of two releases.
+pub fn comparison_to_wire(c: domain::compare::Comparison) -> pb::CompareResponse {
+    let conv = |v: Vec<domain::compare::Change>| -> Vec<pb::Change> {
+        v.into_iter()
+            .map(|c| {
+                let domain::compare::Change {
+                    kind,
+                    subject,
+                    from,
+                    to,
+                } = c;
+                pb::Change {
+                    kind: kind.as_str().into(),
+                    subject,
+                    from,
+                    to,
+                }
+            })
+            .collect()
+    };
+    let domain::compare::Comparison {
+        steps,
+        variables,
+        packages,
+    } = c;
+    pb::CompareResponse {
+        steps: conv(steps),
+        variables: conv(variables),
+        packages: conv(packages),
+    }
+}

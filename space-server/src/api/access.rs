@@ -24,12 +24,14 @@ fn user_wire(u: UserRecord) -> pb::User {
         service,
         admin,
         created_at,
+        password,
     } = u;
     pb::User {
         name,
         service,
         admin,
         created_at: ts(Some(created_at)),
+        has_password: password.is_some(),
     }
 }
 
@@ -192,12 +194,14 @@ impl Access for AccessApi {
             service,
             admin,
             created_at: _,
+            has_password: _,
         } = req.into_inner();
         let u = UserRecord {
             name,
             service,
             admin,
             created_at: 0,
+            password: None,
         };
         ok(user_wire(self.service.create_user(&who, u).await?))
     }
@@ -207,6 +211,13 @@ impl Access for AccessApi {
         ok(pb::ListUsersResponse {
             users: users.into_iter().map(user_wire).collect(),
         })
+    }
+
+    async fn set_password(&self, req: tonic::Request<pb::SetPasswordRequest>) -> Resp<pb::Empty> {
+        let who = caller(&req);
+        let pb::SetPasswordRequest { user, password } = req.into_inner();
+        self.service.set_password(&who, &user, &password).await?;
+        ok(pb::Empty {})
     }
 
     async fn delete_user(&self, req: tonic::Request<pb::ByName>) -> Resp<pb::Empty> {

@@ -71,21 +71,7 @@ impl Releases for ReleasesApi {
             to_version,
         } = req.into_inner();
         let c = self.service.compare(&project, &from_version, &to_version)?;
-        let conv = |v: Vec<domain::compare::Change>| -> Vec<pb::Change> {
-            v.into_iter()
-                .map(|c| pb::Change {
-                    kind: c.kind.as_str().into(),
-                    subject: c.subject,
-                    from: c.from,
-                    to: c.to,
-                })
-                .collect()
-        };
-        ok(pb::CompareResponse {
-            steps: conv(c.steps),
-            variables: conv(c.variables),
-            packages: conv(c.packages),
-        })
+        ok(proto::wire::comparison_to_wire(c))
     }
 
     async fn delete(&self, req: tonic::Request<pb::ReleaseRef>) -> Resp<pb::Empty> {

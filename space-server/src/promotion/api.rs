@@ -38,26 +38,15 @@ fn bundle_project(
 }
 
 impl PromotionApi {
-    /// The caller may promote `project` to `to_space`: deploy in the project, and in one of
-    /// the Space's remote environments here at least, when it has any (a deployer limited to
-    /// Staging does not send releases to the Space of "Prod: Production").
+    /// The caller may promote `project` to `to_space` (`permits::require_promote`).
     pub(super) fn may_promote<T>(
         &self,
         req: &tonic::Request<T>,
         project: &str,
         to_space: &str,
     ) -> Result<(), ApiError> {
-        let state = &self.service.engine.state;
-        permits::may(state, req, Permission::Deploy, project)?;
-        let remote = state.remote_environments(to_space).unwrap_or_default();
-        let mut refused = None;
-        for e in &remote {
-            match permits::require_at(state, req, Permission::Deploy, project, &e.name, None) {
-                Ok(()) => return Ok(()),
-                Err(err) => refused = refused.or(Some(err)),
-            }
-        }
-        refused.map_or(Ok(()), Err)
+        let caller = crate::auth::caller(req);
+        permits::require_promote(&self.service.engine.state, &caller, project, to_space)
     }
 
     /// The caller may import (or fetch the packages of) bundle `id`: import-bundles in the

@@ -69,6 +69,7 @@ impl AccessService {
                     service: false,
                     admin: k.admin,
                     created_at: k.created_at,
+                    password: None,
                 });
             }
         }
@@ -76,7 +77,7 @@ impl AccessService {
         Ok(users)
     }
 
-    fn user(&self, name: &str) -> ApiResult<UserRecord> {
+    pub(super) fn user(&self, name: &str) -> ApiResult<UserRecord> {
         self.all_users()?
             .into_iter()
             .find(|u| u.name == name)

@@ -7,6 +7,7 @@ pub mod access;
 pub mod environments;
 pub mod lifecycles;
 pub mod packages;
+pub mod passwords;
 pub mod process;
 pub mod project_code;
 pub mod projects;

@@ -5,10 +5,12 @@
 //! releases compared, Release Bundles with their import form, a deployment with its live
 //! log; JSON under `/api/` (docs/web-api.md).
 
+mod api;
 mod bundles;
 mod compare;
 mod dashboard;
 mod deployments;
+mod promote;
 mod releases;
 
 use std::sync::Arc;
@@ -29,6 +31,23 @@ use crate::audit::{AuditTrail, Call};
 use crate::deployments::Engine;
 use crate::error::ApiError;
 use crate::state::SpaceState;
+
+/// Space users with passwords, for the sign-in page.
+pub struct SpacePasswords {
+    pub access: crate::services::access::AccessService,
+}
+
+impl webui::login::Passwords for SpacePasswords {
+    fn sign_in(&self, user: &str, password: &str) -> Result<runtime::auth::Caller, String> {
+        self.access
+            .sign_in_with_password(user, password)
+            .map_err(|e| e.to_string())
+    }
+
+    fn still_valid(&self, caller: &runtime::auth::Caller) -> bool {
+        self.access.password_session_valid(caller)
+    }
+}
 
 /// How long a web session lasts without a request.
 pub const IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
@@ -66,6 +85,8 @@ fn router(app: Arc<App>) -> Router {
         .merge(dashboard::routes())
         .merge(compare::routes())
         .merge(bundles::routes())
+        .merge(api::routes())
+        .merge(promote::routes())
         .merge(releases::routes())
         .merge(deployments::routes())
         .merge(webui::assets::router())
@@ -190,7 +211,12 @@ async fn login_page(State(app): AppState, q: axum::extract::Query<Next>) -> Html
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
     key: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
     #[serde(default)]
     next: String,
 }
@@ -209,7 +235,16 @@ async fn login(
         )
             .into_response();
     }
-    match app.web.login(&f.key) {
+    let signed = if f.key.trim().is_empty() {
+        // The password hash takes a while: off the async threads.
+        let (a, user, password) = (app.clone(), f.user.clone(), f.password.clone());
+        tokio::task::spawn_blocking(move || a.web.login_password(&user, &password))
+            .await
+            .unwrap_or_else(|_| Err("cannot sign in now: try again".into()))
+    } else {
+        app.web.login(&f.key)
+    };
+    match signed {
         Ok(s) => {
             tracing::info!(user = %s.caller.name, from = %from, "web sign-in");
             webui::login::signed_in(&s, &f.next)

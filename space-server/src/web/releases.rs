@@ -156,6 +156,7 @@ async fn release(
         Viewer::of_caller(&app.state, s.caller.clone())?.check_project(&project)?;
         let r = app.state.release(&project, &version)?;
         let mut h = deploy_form(&app, &s, &r)?;
+        h.push_str(&super::promote::section(&app, &s, &r)?);
         h.push_str(&frozen(&r));
         Ok(h)
     };

@@ -9,6 +9,7 @@ use super::*;
 
 mod guarded;
 mod limits;
+mod passwords;
 use crate::state::SpaceState;
 
 /// A Space over a memory store (keys and chunks in a temporary directory).
