@@ -1,7 +1,9 @@
 //! The ODCM's web UI (admin keys only): the Spaces and their enrolment, Remote Spaces with
 //! their fingerprints, the trusts as a matrix (who accepts releases and receipts from whom)
 //! with add and revoke, and the audit log with its verification. Changes go through the same
-//! `AdminService` as the gRPC API, so each is committed with its audit entry.
+//! `AdminService` as the gRPC API, so each is committed with its audit entry. The JSON behind
+//! the pages (`/api/spaces`, `/api/remote-spaces`, `/api/trusts`, `/api/audit`) is what
+//! `deploy odcm ... list -o json` prints, built by `proto::json::odcm`.
 
 use std::sync::Arc;
 
@@ -55,6 +57,10 @@ pub async fn serve(
         .route("/", get(spaces))
         .route("/trusts", get(trusts).post(change_trust))
         .route("/audit", get(audit))
+        .route("/api/spaces", get(api_spaces))
+        .route("/api/remote-spaces", get(api_remote_spaces))
+        .route("/api/trusts", get(api_trusts))
+        .route("/api/audit", get(api_audit))
         .merge(webui::assets::router())
         .with_state(app);
     webui::serve(listener, tls, router, shutdown).await;
@@ -413,4 +419,78 @@ async fn audit(
         Ok(b) => html(&app, &s, "Audit log", &b).into_response(),
         Err(e) => error_page(&app, &s, &e),
     }
+}
+
+/// Every item of a list, as the Admin API converts it.
+const ALL: Page = Page {
+    size: 10_000,
+    after: None,
+};
+
+/// The value `f` makes for a signed-in admin, as JSON (401 without a session).
+fn json_answer(
+    app: &App,
+    headers: &HeaderMap,
+    f: impl FnOnce() -> OdcmResult<serde_json::Value>,
+) -> Response {
+    if app.web.session(headers).is_none() {
+        return webui::login::unauthenticated();
+    }
+    match f() {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => {
+            let text = if e.code() == ErrorCode::Internal {
+                tracing::error!(error = %e, "web request failed");
+                "internal error (logged)".to_string()
+            } else {
+                e.to_string()
+            };
+            (
+                webui::status_of(e.code()),
+                axum::Json(serde_json::json!({ "error": text })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn api_spaces(State(app): AppState, headers: HeaderMap) -> Response {
+    json_answer(&app, &headers, || {
+        let l = admin(&app).list_spaces(ALL)?;
+        let all: Vec<_> = l.items.iter().map(crate::api::space_pb).collect();
+        Ok(proto::json::odcm::spaces(&all))
+    })
+}
+
+async fn api_remote_spaces(State(app): AppState, headers: HeaderMap) -> Response {
+    json_answer(&app, &headers, || {
+        let l = admin(&app).list_remote_spaces(ALL)?;
+        let all: Vec<_> = l.items.iter().map(crate::api::remote_pb).collect();
+        Ok(proto::json::odcm::remote_spaces(&all))
+    })
+}
+
+async fn api_trusts(State(app): AppState, headers: HeaderMap) -> Response {
+    json_answer(&app, &headers, || {
+        let l = admin(&app).list_trusts(ALL)?;
+        let all: Vec<_> = l.items.iter().map(crate::api::trust_pb).collect();
+        Ok(proto::json::odcm::trusts(&all))
+    })
+}
+
+async fn api_audit(State(app): AppState, headers: HeaderMap) -> Response {
+    json_answer(&app, &headers, || {
+        // Every page, as the CLI reads them.
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let l = admin(&app).list_audit(Page { size: 1000, after })?;
+            all.extend(l.items.iter().map(crate::api::audit_pb));
+            match l.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok(proto::json::odcm::audit(&all))
+    })
 }

@@ -265,3 +265,51 @@ pub fn bundle_detail(d: &pb::BundleDetail) -> Value {
     })).collect::<Vec<_>>());
     j
 }
+
+/// The ODCM's answers (`deploy odcm ... -o json` and its web UI's endpoints).
+pub mod odcm {
+    use serde_json::{Value, json};
+
+    use crate::odcm::v1 as pb;
+
+    pub fn trust_kind(k: i32) -> &'static str {
+        match pb::TrustKind::try_from(k) {
+            Ok(pb::TrustKind::Releases) => "releases",
+            Ok(pb::TrustKind::Receipts) => "receipts",
+            _ => "unknown",
+        }
+    }
+
+    pub fn spaces(all: &[pb::Space]) -> Value {
+        json!(all.iter().map(|s| json!({
+            "name": s.name, "enrolled": s.enrolled, "fingerprint": s.fingerprint,
+            "not_after": s.not_after, "endpoint": s.endpoint,
+            "overlapping": s.overlapping.iter().map(|o| json!({"fingerprint": o.fingerprint, "accepted_until": o.refuse_after})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>())
+    }
+
+    pub fn remote_spaces(all: &[pb::RemoteSpace]) -> Value {
+        json!(all.iter().map(|r| json!({
+            "name": r.name, "odcm": r.odcm, "fingerprint": r.fingerprint, "subject": r.subject,
+            "not_after": r.not_after, "endpoint": r.endpoint,
+        })).collect::<Vec<_>>())
+    }
+
+    pub fn trusts(all: &[pb::Trust]) -> Value {
+        json!(
+            all.iter()
+                .map(|t| json!({
+                    "source": t.source, "target": t.target, "kind": trust_kind(t.kind),
+                    "truster": t.truster, "trusted": t.trusted, "created_at": t.created_at,
+                }))
+                .collect::<Vec<_>>()
+        )
+    }
+
+    pub fn audit(all: &[pb::AuditEntry]) -> Value {
+        json!(all.iter().map(|e| json!({
+            "index": e.index, "at": e.at, "kind": e.kind, "actor": e.actor, "subject": e.subject,
+            "detail": e.detail, "prev_hash": e.prev_hash, "signature": e.signature,
+        })).collect::<Vec<_>>())
+    }
+}

@@ -192,6 +192,19 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
     b.click("#add-trust button");
     b.wait_text("the matrix again", "h1", |t| t == "Trusts");
     assert!(b.exists("form[data-trust='DevTest>Prod:receipts']"));
+    let get = |path: &str| {
+        b.js_async(&format!(
+            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
+        ))
+    };
+    let odcm_json = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["-o", "json"];
+        a.extend(args);
+        serde_json::from_str(&odcm(&net, &a)).unwrap()
+    };
+    assert_eq!(get("/api/trusts"), odcm_json(&["trust", "list"]));
+    assert_eq!(get("/api/spaces"), odcm_json(&["space", "list"]));
+    assert_eq!(get("/api/audit"), odcm_json(&["audit", "list"]));
     b.goto(&format!("{}/audit?verify=true", net.web));
     let v = b.text("#verified").unwrap_or_default();
     assert!(v.contains("intact"), "{v}");

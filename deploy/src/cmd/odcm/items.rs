@@ -15,13 +15,7 @@ fn page(token: String) -> pb::PageRequest {
     }
 }
 
-fn kind_name(k: i32) -> &'static str {
-    match pb::TrustKind::try_from(k) {
-        Ok(pb::TrustKind::Releases) => "releases",
-        Ok(pb::TrustKind::Receipts) => "receipts",
-        _ => "unknown",
-    }
-}
+use proto::json::odcm::trust_kind as kind_name;
 
 fn meaning(t: &pb::Trust) -> String {
     let what = match pb::TrustKind::try_from(t.kind) {
@@ -88,11 +82,7 @@ pub async fn space(cmd: SpaceCmd, c: &Conn, api: &mut Admin, output: Format) -> 
                     ]
                 })
                 .collect();
-            let json = json!(all.iter().map(|s| json!({
-                "name": s.name, "enrolled": s.enrolled, "fingerprint": s.fingerprint,
-                "not_after": s.not_after, "endpoint": s.endpoint,
-                "overlapping": s.overlapping.iter().map(|o| json!({"fingerprint": o.fingerprint, "accepted_until": o.refuse_after})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>());
+            let json = proto::json::odcm::spaces(&all);
             emit(
                 output,
                 json,
@@ -187,10 +177,7 @@ pub async fn remote(
                     ]
                 })
                 .collect();
-            let json = json!(all.iter().map(|r| json!({
-                "name": r.name, "odcm": r.odcm, "fingerprint": r.fingerprint, "subject": r.subject,
-                "not_after": r.not_after, "endpoint": r.endpoint,
-            })).collect::<Vec<_>>());
+            let json = proto::json::odcm::remote_spaces(&all);
             emit(
                 output,
                 json,
@@ -243,14 +230,7 @@ pub async fn trust(cmd: TrustCmd, c: &Conn, api: &mut Admin, output: Format) -> 
                     ]
                 })
                 .collect();
-            let json = json!(
-                all.iter()
-                    .map(|t| json!({
-                        "source": t.source, "target": t.target, "kind": kind_name(t.kind),
-                        "truster": t.truster, "trusted": t.trusted, "created_at": t.created_at,
-                    }))
-                    .collect::<Vec<_>>()
-            );
+            let json = proto::json::odcm::trusts(&all);
             emit(output, json, &["SOURCE", "TARGET", "KIND", "MEANING"], rows);
         }
     }
@@ -282,10 +262,7 @@ pub async fn audit(cmd: AuditCmd, c: &Conn, api: &mut Admin, output: Format) -> 
                     ]
                 })
                 .collect();
-            let json = json!(all.iter().map(|e| json!({
-                "index": e.index, "at": e.at, "kind": e.kind, "actor": e.actor, "subject": e.subject,
-                "detail": e.detail, "prev_hash": e.prev_hash, "signature": e.signature,
-            })).collect::<Vec<_>>());
+            let json = proto::json::odcm::audit(&all);
             emit(
                 output,
                 json,
