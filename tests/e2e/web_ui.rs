@@ -201,6 +201,16 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
     b.wait_text("the deployment to end", "#state", |t| t.contains("success"));
     b.wait_text("the log", "pre.log", |t| t.contains("hello from Staging"));
 
+    // Every answer limits the page to this site's own scripts and is never framed.
+    let csp = b.js_async(
+        "fetch('/').then(r => done([r.headers.get('content-security-policy'), r.headers.get('x-frame-options')]));",
+    );
+    assert!(
+        csp[0].as_str().unwrap().contains("default-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(csp[1], "DENY");
+
     // A form without its CSRF token is refused.
     let status = b.js_async(
         "fetch('/projects/Web/releases/1.0.1/deploy', {method: 'POST', body: new URLSearchParams({csrf: 'x', target: JSON.stringify(['Staging', ''])})}).then(r => done(r.status));",
