@@ -8,6 +8,7 @@
 //! `OdcmState::commit`); short reads of the page cache are called directly.
 
 mod memory;
+pub mod position;
 pub mod records;
 mod sled_store;
 #[cfg(test)]
@@ -47,6 +48,28 @@ pub enum StorageError {
         found: u32,
         supported: u32,
     },
+    /// The database lost commits it had made durable (damaged or replaced by an older copy).
+    #[error(
+        "the database {path} is behind what this server last committed: the newest {missing} commit(s), made up to {} (unix time {since}), are missing (a damaged or older copy of the database). Refusing to start on a rolled-back store: restore the data directory from a backup; to accept the loss instead, delete {position} and start again",
+        crate::position_time(*since)
+    )]
+    RolledBack {
+        path: String,
+        missing: u64,
+        since: i64,
+        position: String,
+    },
+}
+
+/// A unix time as RFC 3339 (for messages).
+fn position_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }
 
 impl domain::error::ServiceError for StorageError {
@@ -56,7 +79,7 @@ impl domain::error::ServiceError for StorageError {
             StorageError::Conflict { .. } => C::AlreadyExists,
             StorageError::Changed { .. } | StorageError::Aborted => C::Aborted,
             // "upgrade the server" is something the operator can act on.
-            StorageError::TooNew { .. } => C::FailedPrecondition,
+            StorageError::TooNew { .. } | StorageError::RolledBack { .. } => C::FailedPrecondition,
             StorageError::Backend(_) | StorageError::Corrupt { .. } => C::Internal,
         }
     }

@@ -15,6 +15,9 @@ use super::{Batch, StorageError, Store};
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// The last committed position, outside the database (see `crate::position`); held while
+    /// a flush bumps the counter, flushes and records it, so positions are written in order.
+    position: std::sync::Mutex<(u64, crate::position::PositionFile)>,
 }
 
 fn backend(e: sled::Error) -> StorageError {
@@ -43,7 +46,17 @@ impl SledStore {
                 ))
             })?;
         let tree = db.open_tree("records").map_err(backend)?;
-        Ok(Self { db, tree })
+        let seq = db
+            .get(crate::position::SEQ_KEY)
+            .map_err(backend)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let file = crate::position::PositionFile::open(path, seq)?;
+        Ok(Self {
+            db,
+            tree,
+            position: std::sync::Mutex::new((seq, file)),
+        })
     }
 
     /// Writes raw bytes without the revision frame, as builds before revisions did (for
@@ -205,7 +218,19 @@ impl Store for SledStore {
         }
     }
 
+    /// Makes every commit so far durable, and records the position reached outside the
+    /// database (a later open refuses a database behind it).
     fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush().map_err(backend).map(|_| ())
+        let mut held = self
+            .position
+            .lock()
+            .map_err(|_| StorageError::Backend("the position lock is poisoned".into()))?;
+        let next = held.0 + 1;
+        self.db
+            .insert(crate::position::SEQ_KEY, &next.to_be_bytes())
+            .map_err(backend)?;
+        self.db.flush().map_err(backend)?;
+        held.0 = next;
+        held.1.record(next)
     }
 }

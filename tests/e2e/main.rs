@@ -18,6 +18,7 @@ mod connected_trace;
 mod deployment_failures;
 mod deployments;
 mod input_refusals;
+mod integrity;
 mod netns;
 mod odcm;
 mod offline_drop;

@@ -169,6 +169,14 @@ impl Odcm {
         }
     }
 
+    /// Kills the process at once (SIGKILL), like a crash.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
