@@ -127,10 +127,10 @@ echo "carried/  what crosses between the two networks: files copied by hand, not
 
 step "two networks, one ODCM each: NetA and NetB"
 for net in NetA NetB; do
-  "$BIN/odcm" --name "$net" --data-dir "$net/odcm" --listen 127.0.0.1:0 \
+  "$BIN/odcm" --name "$net" --data-dir "$net/odcm" --listen 127.0.0.1:0 --web-listen 127.0.0.1:0 \
     </dev/null >"$net/odcm.out" 2>"$net/odcm.log" &
   PIDS+=($!)
-  show odcm --name "$net" --data-dir "$net/odcm" --listen 127.0.0.1:0
+  show odcm --name "$net" --data-dir "$net/odcm" --listen 127.0.0.1:0 --web-listen 127.0.0.1:0
   wait_started "$net/odcm.out" "$!" "$net/odcm.log"
   sed 's/^/    /' "$net/odcm.out"
 done
@@ -146,12 +146,12 @@ start_space() { # NET SPACE TOKEN
   local net=$1 name=$2 dir=$1/$2
   local out=$1/odcm.out
   show space-server --name "$name" --data-dir "$dir" --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 \
-    --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --odcm-url "$(listen_addr "$out")" \
+    --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --web-listen 127.0.0.1:0 --odcm-url "$(listen_addr "$out")" \
     --odcm-fingerprint "$(listen_fp "$out")"
   echo "    (with SPACE_ENROLMENT_TOKEN=et_... in its environment)"
   SPACE_ENROLMENT_TOKEN=$3 "$BIN/space-server" --name "$name" --data-dir "$dir" \
     --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 \
-    --metrics-listen 127.0.0.1:0 --odcm-url "$(listen_addr "$out")" \
+    --metrics-listen 127.0.0.1:0 --web-listen 127.0.0.1:0 --odcm-url "$(listen_addr "$out")" \
     --odcm-fingerprint "$(listen_fp "$out")" </dev/null >"$dir.out" 2>"$dir.log" &
   PIDS+=($!)
   wait_started "$dir.out" "$!" "$dir.log"
@@ -322,3 +322,5 @@ echo "'devtest' and 'prod' (DEPLOY_CONFIG=$DEPLOY_CONFIG) stay in $DATA;"
 echo "the processes stop when the script exits."
 dt dashboard
 echo "=> Prod: Production  $(val version) $(val state) (receipt $(val receipt_received_at)): deployed in Prod, reported back by file"
+echo "While this ran, each Space also served this dashboard in a browser (DevTest's web UI was"
+echo "$(grep '^Web UI:' NetA/DevTest.out | grep -o 'https://[0-9.:]*'); see the README's \"The web UI\")."
