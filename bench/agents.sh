@@ -52,7 +52,7 @@ for N in $COUNTS; do
   D=$WORK/n$N
   mkdir -p "$D"
   "$BIN/space-server" --name Bench --data-dir "$D/space" --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 \
-    --agent-wait-secs 120 >"$D/space.out" 2>"$D/space.log" &
+    --web-listen "" --agent-wait-secs 120 >"$D/space.out" 2>"$D/space.log" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do grep -q 'listening on' "$D/space.out" 2>/dev/null && break; sleep 0.1; done
   export DEPLOY_SERVER=$(grep 'listening on' "$D/space.out" | grep -o 'https://[0-9.:]*')

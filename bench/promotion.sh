@@ -65,7 +65,7 @@ pr() { "$BIN/deploy" --context prod --timeout 600 "$@"; }
 echo "==> two ODCMs, DevTest and Prod enrolled (work dir $W)"
 for n in NetA NetB; do
   mkdir -p "$n"
-  "$BIN/odcm" --name "$n" --data-dir "$n/odcm" --listen 127.0.0.1:0 </dev/null >"$n/odcm.out" 2>"$n/odcm.log" &
+  "$BIN/odcm" --name "$n" --data-dir "$n/odcm" --listen 127.0.0.1:0 --web-listen "" </dev/null >"$n/odcm.out" 2>"$n/odcm.log" &
   PIDS+=($!)
   wait_started "$n/odcm.out"
 done
@@ -73,7 +73,7 @@ for pair in NetA:DevTest:devtest NetB:Prod:prod; do
   IFS=: read -r n s ctx <<<"$pair"
   token=$(odcm_q "$n" space create "$s")
   SPACE_ENROLMENT_TOKEN=$token RUST_LOG=warn "$BIN/space-server" --name "$s" --data-dir "$n/$s" \
-    --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 \
+    --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --web-listen "" \
     --odcm-url "$(addr "$n/odcm.out")" --odcm-fingerprint "$(fp "$n/odcm.out")" \
     </dev/null >"$n/$s.out" 2>"$n/$s.log" &
   PIDS+=($!)
