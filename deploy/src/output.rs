@@ -124,15 +124,7 @@ pub fn join(v: &[String]) -> String {
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
-pub fn time(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
-}
+pub use proto::json::time;
 
 #[cfg(test)]
 #[path = "tests/output.rs"]

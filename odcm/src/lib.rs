@@ -1,7 +1,7 @@
 //! The ODCM (Data Center Manager): one per network. It creates and enrols Spaces (issuing their
 //! certificates from its CA), registers Remote Spaces by certificate, manages typed directional
 //! trusts, streams each Space its trust set, and keeps a signed, hash-chained audit log. Its
-//! web UI (`web.rs`) shows and changes the same through the same services.
+//! web UI (`web/`) shows and changes the same through the same services.
 
 pub mod api;
 pub mod audit;

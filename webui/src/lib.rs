@@ -11,6 +11,17 @@ pub mod session;
 
 pub use serve::serve;
 
+/// What a user is told of an error: its message, or, for an internal one, that it is logged
+/// (the details go to the log here, never to the browser).
+pub fn public_message(code: domain::error::ErrorCode, message: &str) -> String {
+    if code == domain::error::ErrorCode::Internal {
+        tracing::error!(error = %message, "web request failed");
+        "something went wrong on the server: it is logged; try again".to_string()
+    } else {
+        message.to_string()
+    }
+}
+
 /// The HTTP status of an error code: the one mapping for every web edge.
 pub fn status_of(code: domain::error::ErrorCode) -> http::StatusCode {
     use domain::error::ErrorCode;

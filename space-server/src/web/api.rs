@@ -7,13 +7,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{App, AppState, error_json, signed};
+use super::{App, AppState, Signed, error_json};
 use crate::error::ApiResult;
 use crate::permits::Viewer;
 use crate::promotion::api_wire::{bundle_detail, bundle_summary};
@@ -33,16 +32,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
 }
 
 /// Runs `f` for the signed-in caller; its value as JSON, or the error.
-fn answer(
-    app: &App,
-    headers: &HeaderMap,
-    uri: &Uri,
-    f: impl FnOnce(&Viewer) -> ApiResult<Value>,
-) -> Response {
-    let s = match signed(app, headers, uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+fn answer(app: &App, s: &webui::Session, f: impl FnOnce(&Viewer) -> ApiResult<Value>) -> Response {
     let go = || -> ApiResult<Value> { f(&Viewer::of_caller(&app.state, s.caller.clone())?) };
     match go() {
         Ok(v) => Json(v).into_response(),
@@ -60,11 +50,10 @@ fn service(app: &App) -> ReleaseService {
 /// `deploy release list --project P -o json` (newest first).
 async fn releases(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path(project): Path<String>,
 ) -> Response {
-    answer(&app, &headers, &uri, |v| {
+    answer(&app, &s, |v| {
         v.check_project(&project)?;
         let l = service(&app).list(
             &project,
@@ -85,11 +74,10 @@ async fn releases(
 /// `deploy release show -o json`.
 async fn release(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path((project, version)): Path<(String, String)>,
 ) -> Response {
-    answer(&app, &headers, &uri, |v| {
+    answer(&app, &s, |v| {
         v.check_project(&project)?;
         let r = service(&app).get(&project, &version)?;
         Ok(proto::json::release(&proto::wire::release_to_wire(r)))
@@ -107,12 +95,11 @@ struct Versions {
 /// `deploy release compare -o json [--all]`.
 async fn compare(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path(project): Path<String>,
     Query(q): Query<Versions>,
 ) -> Response {
-    answer(&app, &headers, &uri, |v| {
+    answer(&app, &s, |v| {
         v.check_project(&project)?;
         let c = service(&app).compare(&project, &q.from, &q.to)?;
         let c = proto::wire::comparison_to_wire(c);
@@ -121,13 +108,8 @@ async fn compare(
 }
 
 /// `deploy deployment show -o json`.
-async fn deployment(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    answer(&app, &headers, &uri, |v| {
+async fn deployment(State(app): AppState, Signed(s): Signed, Path(id): Path<String>) -> Response {
+    answer(&app, &s, |v| {
         let d = app.engine.get(&id)?;
         v.check(Need::at(
             Permission::View,
@@ -142,7 +124,7 @@ async fn deployment(
 }
 
 /// `deploy bundle list -o json` (the bundles the caller may see).
-async fn bundle_list(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
+async fn bundle_list(State(app): AppState, Signed(s): Signed) -> Response {
     let service = crate::promotion::service::PromotionService {
         engine: app.engine.clone(),
     };
@@ -152,7 +134,7 @@ async fn bundle_list(State(app): AppState, headers: HeaderMap, uri: Uri) -> Resp
             after: None,
         })
         .await;
-    answer(&app, &headers, &uri, |v| {
+    answer(&app, &s, |v| {
         let mut out = Vec::new();
         for b in page?.items {
             let c = bundles::load(&app.state, &b, false)?;
@@ -165,13 +147,8 @@ async fn bundle_list(State(app): AppState, headers: HeaderMap, uri: Uri) -> Resp
 }
 
 /// `deploy bundle show ID -o json`.
-async fn bundle(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    answer(&app, &headers, &uri, |v| {
+async fn bundle(State(app): AppState, Signed(s): Signed, Path(id): Path<String>) -> Response {
+    answer(&app, &s, |v| {
         let rec = bundles::find(&app.state, &id)?;
         let c = bundles::load(&app.state, &rec, false)?;
         v.check_project(&import::local_project(&c.contents))?;

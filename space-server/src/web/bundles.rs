@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain::access::{Need, Permission};
@@ -19,7 +19,7 @@ use storage::StoreExt;
 use webui::html::{esc, seg};
 use webui::serve::Peer;
 
-use super::{App, AppState, audit, check_form, code_name, error_page, html, signed};
+use super::{App, AppState, Signed, audit, check_form, code_name, error_page, html};
 use crate::error::{ApiError, ApiResult};
 use crate::permits::{Viewer, require_of, require_scope_of};
 use crate::promotion::api_wire::{bundle_detail, bundle_summary};
@@ -32,11 +32,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/bundles/{id}", get(show).post(import_bundle))
 }
 
-async fn list(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn list(State(app): AppState, Signed(s): Signed) -> Response {
     let service = crate::promotion::service::PromotionService {
         engine: app.engine.clone(),
     };
@@ -97,16 +93,7 @@ fn packages_text(s: &pb::BundleSummary) -> String {
     esc(&t)
 }
 
-async fn show(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn show(State(app): AppState, Signed(s): Signed, Path(id): Path<String>) -> Response {
     let body = || -> ApiResult<String> {
         let rec = bundles::find(&app.state, &id)?;
         let v = bundles::load(&app.state, &rec, false)?;
@@ -273,16 +260,12 @@ fn import_form(
 
 async fn import_bundle(
     State(app): AppState,
+    Signed(s): Signed,
     headers: HeaderMap,
-    uri: Uri,
     peer: Option<axum::Extension<Peer>>,
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let peer = peer.map(|p| p.0);
     let what = "POST import bundle";
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::compare::{Change, ChangeKind};
 use serde::Deserialize;
 use webui::html::{esc, seg};
 
-use super::{App, AppState, error_page, html, signed};
+use super::{App, AppState, Signed, error_page, html};
 use crate::error::ApiResult;
 use crate::permits::Viewer;
 use crate::services::Page;
@@ -35,15 +34,10 @@ struct Versions {
 
 async fn compare(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path(project): Path<String>,
     Query(q): Query<Versions>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let body = || -> ApiResult<String> {
         Viewer::of_caller(&app.state, s.caller.clone())?.check_project(&project)?;
         let service = ReleaseService {

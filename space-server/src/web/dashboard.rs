@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -19,7 +18,7 @@ use proto::json::{connected, find_cell, secs, tenants_of, time};
 use proto::space::v1 as pb;
 use webui::html::{esc, seg, state};
 
-use super::{App, AppState, error_json, error_page, html, signed};
+use super::{App, AppState, Signed, error_json, error_page, html};
 use crate::permits::Viewer;
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -37,11 +36,7 @@ fn load(app: &App, s: &webui::Session) -> Result<pb::DashboardResponse, crate::e
     ))
 }
 
-async fn page(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn page(State(app): AppState, Signed(s): Signed) -> Response {
     match load(&app, &s) {
         Ok(d) => {
             let body = format!(
@@ -55,22 +50,14 @@ async fn page(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
     }
 }
 
-async fn fragment(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn fragment(State(app): AppState, Signed(s): Signed) -> Response {
     match load(&app, &s) {
         Ok(d) => Html(table(&d)).into_response(),
         Err(e) => error_json(&e),
     }
 }
 
-async fn json(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn json(State(app): AppState, Signed(s): Signed) -> Response {
     match load(&app, &s) {
         Ok(d) => axum::Json(proto::json::dashboard(&d)).into_response(),
         Err(e) => error_json(&e),
@@ -79,10 +66,7 @@ async fn json(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
 
 /// "changed" whenever a deployment is stored or receipts arrive, and every 30 s (remote cells
 /// turn stale with time alone).
-async fn events(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    if let Err(r) = signed(&app, &headers, &uri) {
-        return *r;
-    }
+async fn events(State(app): AppState, _signed: Signed) -> Response {
     let rx = app.state.changes.subscribe();
     Sse::new(changes(rx))
         .keep_alive(KeepAlive::default())

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use webui::html::{esc, seg, state};
 use webui::serve::Peer;
 
-use super::{App, AppState, audit, check_form, code_name, error_json, error_page, html, signed};
+use super::{App, AppState, Signed, audit, check_form, code_name, error_json, error_page, html};
 use crate::deployments::Engine;
 use crate::error::ApiResult;
 use crate::permits::Viewer;
@@ -43,16 +43,7 @@ fn visible(app: &App, s: &webui::Session, id: &str) -> ApiResult<Deployment> {
     Ok(d)
 }
 
-async fn page(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn page(State(app): AppState, Signed(s): Signed, Path(id): Path<String>) -> Response {
     let body = || -> ApiResult<String> {
         let d = visible(&app, &s, &id)?;
         let access = crate::services::access::AccessService {
@@ -132,15 +123,10 @@ struct LogQuery {
 
 async fn log(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path(id): Path<String>,
     q: axum::extract::Query<LogQuery>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     match visible(&app, &s, &id) {
         Ok(d) => {
             let after = q.after;
@@ -199,16 +185,12 @@ struct CsrfForm {
 
 async fn cancel(
     State(app): AppState,
+    Signed(s): Signed,
     headers: HeaderMap,
-    uri: Uri,
     peer: Option<axum::Extension<Peer>>,
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let peer = peer.map(|p| p.0);
     let what = "POST cancel";
     if let Err(r) = check_form(&app, &s, &f.csrf, &headers, what, peer) {

@@ -22,7 +22,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use domain::error::{ErrorCode, ServiceError};
 use serde::Deserialize;
-use webui::html::{Nav, Signed, page};
+use webui::html::{Nav, page};
 use webui::login::Web;
 use webui::serve::Peer;
 use webui::session::Session;
@@ -107,6 +107,23 @@ fn signed(app: &App, headers: &HeaderMap, uri: &Uri) -> Result<Session, Box<Resp
     })
 }
 
+/// The signed-in session of a request, as a handler argument: without one, a page answers
+/// with the sign-in page (coming back after), JSON with 401.
+pub struct Signed(pub Session);
+
+impl axum::extract::FromRequestParts<Arc<App>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        signed(app, &parts.headers, &parts.uri)
+            .map(Signed)
+            .map_err(|r| *r)
+    }
+}
+
 /// A whole page for `s`.
 fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
     let nav = [
@@ -123,7 +140,7 @@ fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
             label: "Bundles",
         },
     ];
-    let signed = Signed {
+    let signed = webui::html::Signed {
         user: &s.caller.name,
         csrf: &s.csrf,
     };
@@ -133,35 +150,20 @@ fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
 /// An error as a page (internal details logged, not shown).
 fn error_page(app: &App, s: &Session, e: &ApiError) -> Response {
     let code = e.code();
-    let text = if code == ErrorCode::Internal {
-        tracing::error!(error = %e, "web request failed");
-        "something went wrong on the server: it is logged; try again".to_string()
-    } else {
-        e.to_string()
-    };
     let title = if code == ErrorCode::PermissionDenied {
         "Not allowed"
     } else {
         "Cannot do that"
     };
-    (
-        webui::status_of(code),
-        html(app, s, title, &webui::html::error(&text)),
-    )
-        .into_response()
+    let body = webui::html::error(&webui::public_message(code, &e.to_string()));
+    (webui::status_of(code), html(app, s, title, &body)).into_response()
 }
 
 /// An error as JSON.
 fn error_json(e: &ApiError) -> Response {
-    let code = e.code();
-    let text = if code == ErrorCode::Internal {
-        tracing::error!(error = %e, "web request failed");
-        "internal error (logged)".to_string()
-    } else {
-        e.to_string()
-    };
+    let text = webui::public_message(e.code(), &e.to_string());
     (
-        webui::status_of(code),
+        webui::status_of(e.code()),
         axum::Json(serde_json::json!({ "error": text })),
     )
         .into_response()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use domain::model::{Promotion, Release, RemoteResult};
@@ -15,7 +15,7 @@ use storage::StoreExt;
 use webui::html::{esc, seg, state};
 use webui::serve::Peer;
 
-use super::{App, AppState, audit, check_form, code_name, error_page, signed};
+use super::{App, AppState, Signed, audit, check_form, code_name, error_page};
 use crate::error::ApiResult;
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -111,16 +111,12 @@ struct PromoteForm {
 
 async fn promote(
     State(app): AppState,
+    Signed(s): Signed,
     headers: HeaderMap,
-    uri: Uri,
     peer: Option<axum::Extension<Peer>>,
     Path((project, version)): Path<(String, String)>,
     Form(f): Form<PromoteForm>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let peer = peer.map(|p| p.0);
     let what = "POST promote";
     if let Err(r) = check_form(&app, &s, &f.csrf, &headers, what, peer) {

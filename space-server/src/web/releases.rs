@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::access::{Need, Permission};
@@ -17,7 +17,7 @@ use storage::StoreExt;
 use webui::html::{esc, seg, state};
 use webui::serve::Peer;
 
-use super::{App, AppState, audit, check_form, error_page, html, signed};
+use super::{App, AppState, Signed, audit, check_form, error_page, html};
 use crate::error::ApiResult;
 use crate::permits::Viewer;
 use crate::services::Page;
@@ -37,11 +37,7 @@ fn page_of(size: usize) -> Page {
     Page { size, after: None }
 }
 
-async fn projects(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn projects(State(app): AppState, Signed(s): Signed) -> Response {
     let list = || -> ApiResult<String> {
         let viewer = Viewer::of_caller(&app.state, s.caller.clone())?;
         let mut h = String::from("<ul>");
@@ -68,16 +64,7 @@ async fn projects(State(app): AppState, headers: HeaderMap, uri: Uri) -> Respons
     }
 }
 
-async fn project(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(name): Path<String>,
-) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn project(State(app): AppState, Signed(s): Signed, Path(name): Path<String>) -> Response {
     let body = || -> ApiResult<String> {
         let viewer = Viewer::of_caller(&app.state, s.caller.clone())?;
         viewer.check_project(&name)?;
@@ -144,14 +131,9 @@ async fn project(
 
 async fn release(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    Signed(s): Signed,
     Path((project, version)): Path<(String, String)>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let body = || -> ApiResult<String> {
         Viewer::of_caller(&app.state, s.caller.clone())?.check_project(&project)?;
         let r = app.state.release(&project, &version)?;
@@ -287,16 +269,12 @@ struct DeployForm {
 
 async fn deploy(
     State(app): AppState,
+    Signed(s): Signed,
     headers: HeaderMap,
-    uri: Uri,
     peer: Option<axum::Extension<Peer>>,
     Path((project, version)): Path<(String, String)>,
     Form(f): Form<DeployForm>,
 ) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let peer = peer.map(|p| p.0);
     let what = "POST deploy";
     if let Err(r) = check_form(&app, &s, &f.csrf, &headers, what, peer) {

@@ -10,18 +10,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use domain::error::{ErrorCode, ServiceError};
+use domain::error::ServiceError;
 use serde::Deserialize;
 use webui::html::{Nav, Signed, esc, page};
 use webui::login::Web;
 use webui::session::Session;
 
+mod api;
+mod trusts;
+
 use crate::error::{OdcmError, OdcmResult};
-use crate::records::{TrustKind, TrustRecord};
 use crate::services::Page;
-use crate::services::admin::{AdminService, TrustRequest};
+use crate::services::admin::AdminService;
 use crate::state::OdcmState;
 
 struct App {
@@ -55,12 +57,12 @@ pub async fn serve(
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/", get(spaces))
-        .route("/trusts", get(trusts).post(change_trust))
+        .route("/trusts", get(trusts::page).post(trusts::change))
         .route("/audit", get(audit))
-        .route("/api/spaces", get(api_spaces))
-        .route("/api/remote-spaces", get(api_remote_spaces))
-        .route("/api/trusts", get(api_trusts))
-        .route("/api/audit", get(api_audit))
+        .route("/api/spaces", get(api::spaces))
+        .route("/api/remote-spaces", get(api::remote_spaces))
+        .route("/api/trusts", get(api::trusts))
+        .route("/api/audit", get(api::audit))
         .merge(webui::assets::router())
         .with_state(app);
     webui::serve(listener, tls, router, shutdown).await;
@@ -104,13 +106,7 @@ fn html(app: &App, s: &Session, title: &str, body: &str) -> Html<String> {
 }
 
 fn error_page(app: &App, s: &Session, e: &OdcmError) -> Response {
-    let text = if e.code() == ErrorCode::Internal {
-        tracing::error!(error = %e, "web request failed");
-        "something went wrong on the server: it is logged; try again".to_string()
-    } else {
-        e.to_string()
-    };
-    let body = webui::html::error(&text);
+    let body = webui::html::error(&webui::public_message(e.code(), &e.to_string()));
     (
         webui::status_of(e.code()),
         html(app, s, "Cannot do that", &body),
@@ -220,147 +216,6 @@ async fn spaces(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response 
     }
 }
 
-/// Every name a trust can name: this network's Spaces, then the Remote Spaces.
-fn names(app: &App) -> OdcmResult<Vec<String>> {
-    let all = Page {
-        size: 1000,
-        after: None,
-    };
-    let mut v: Vec<String> = admin(app)
-        .list_spaces(all.clone())?
-        .items
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    v.extend(
-        admin(app)
-            .list_remote_spaces(all)?
-            .items
-            .into_iter()
-            .map(|r| r.name),
-    );
-    Ok(v)
-}
-
-async fn trusts(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    match trusts_body(&app, &s) {
-        Ok(b) => html(&app, &s, "Trusts", &b).into_response(),
-        Err(e) => error_page(&app, &s, &e),
-    }
-}
-
-fn trusts_body(app: &App, s: &Session) -> OdcmResult<String> {
-    let names = names(app)?;
-    let trusts: Vec<TrustRecord> = admin(app)
-        .list_trusts(Page {
-            size: 10_000,
-            after: None,
-        })?
-        .items;
-    let mut h = String::from(
-        "<div class=\"table-wrap\"><table id=\"trusts\"><caption class=\"muted\">Promotion from the row's Space to the column's: <strong>releases</strong> — the column's Space accepts release bundles from the row's; <strong>receipts</strong> — the row's Space accepts deployment receipts back from the column's.</caption><thead><tr><th scope=\"col\">From \\ To</th>",
-    );
-    for n in &names {
-        h.push_str(&format!("<th scope=\"col\">{}</th>", esc(n)));
-    }
-    h.push_str("</tr></thead><tbody>");
-    for from in &names {
-        h.push_str(&format!("<tr><th scope=\"row\">{}</th>", esc(from)));
-        for to in &names {
-            let mut cell = String::new();
-            for t in trusts.iter().filter(|t| {
-                let (a, b) = t.source_target();
-                a.eq_ignore_ascii_case(from) && b.eq_ignore_ascii_case(to)
-            }) {
-                let kind = t.kind.as_str();
-                cell.push_str(&format!(
-                    "<form method=\"post\" action=\"/trusts\" class=\"inline\" data-trust=\"{0}>{1}:{2}\"><span><span aria-hidden=\"true\">✔</span> {2}</span>\
-<input type=\"hidden\" name=\"csrf\" value=\"{3}\"><input type=\"hidden\" name=\"action\" value=\"revoke\">\
-<input type=\"hidden\" name=\"from\" value=\"{0}\"><input type=\"hidden\" name=\"to\" value=\"{1}\"><input type=\"hidden\" name=\"kind\" value=\"{2}\">\
-<button type=\"submit\" aria-label=\"Revoke {2} from {0} to {1}\">Revoke</button></form>",
-                    esc(from),
-                    esc(to),
-                    kind,
-                    esc(&s.csrf)
-                ));
-            }
-            h.push_str(&format!("<td>{cell}</td>"));
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("</tbody></table></div>");
-    let options: String = names
-        .iter()
-        .map(|n| format!("<option>{}</option>", esc(n)))
-        .collect();
-    h.push_str(&format!(
-        "<h2>Add a trust</h2><form method=\"post\" action=\"/trusts\" class=\"inline\" id=\"add-trust\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"action\" value=\"add\">\
-<label for=\"from\">From</label><select id=\"from\" name=\"from\">{options}</select>\
-<label for=\"to\">to</label><select id=\"to\" name=\"to\">{options}</select>\
-<label for=\"kind\">kind</label><select id=\"kind\" name=\"kind\"><option>releases</option><option>receipts</option></select>\
-<button type=\"submit\">Add trust</button></form>",
-        esc(&s.csrf)
-    ));
-    Ok(h)
-}
-
-#[derive(Deserialize)]
-struct TrustForm {
-    #[serde(default)]
-    csrf: String,
-    action: String,
-    from: String,
-    to: String,
-    kind: String,
-}
-
-async fn change_trust(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<TrustForm>,
-) -> Response {
-    let s = match signed(&app, &headers, &uri) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    if let Err(why) = app.web.check_form(&s, &f.csrf, &headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            html(&app, &s, "Refused", &webui::html::error(&why)),
-        )
-            .into_response();
-    }
-    let kind = match f.kind.as_str() {
-        "releases" => TrustKind::Releases,
-        "receipts" => TrustKind::Receipts,
-        _ => {
-            let e = OdcmError::Invalid("a trust's kind is releases or receipts".into());
-            return error_page(&app, &s, &e);
-        }
-    };
-    let r = TrustRequest {
-        source: f.from.clone(),
-        target: f.to.clone(),
-        kind,
-    };
-    let who = format!("{} (web)", s.caller.name);
-    let done = match f.action.as_str() {
-        "add" => admin(&app).add_trust(&who, &r).await.map(|_| ()),
-        "revoke" => admin(&app).revoke_trust(&who, &r).await,
-        _ => Err(OdcmError::Invalid("add or revoke".into())),
-    };
-    match done {
-        Ok(()) => Redirect::to("/trusts").into_response(),
-        Err(e) => error_page(&app, &s, &e),
-    }
-}
-
 #[derive(Deserialize)]
 struct AuditQuery {
     #[serde(default)]
@@ -419,78 +274,4 @@ async fn audit(
         Ok(b) => html(&app, &s, "Audit log", &b).into_response(),
         Err(e) => error_page(&app, &s, &e),
     }
-}
-
-/// Every item of a list, as the Admin API converts it.
-const ALL: Page = Page {
-    size: 10_000,
-    after: None,
-};
-
-/// The value `f` makes for a signed-in admin, as JSON (401 without a session).
-fn json_answer(
-    app: &App,
-    headers: &HeaderMap,
-    f: impl FnOnce() -> OdcmResult<serde_json::Value>,
-) -> Response {
-    if app.web.session(headers).is_none() {
-        return webui::login::unauthenticated();
-    }
-    match f() {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => {
-            let text = if e.code() == ErrorCode::Internal {
-                tracing::error!(error = %e, "web request failed");
-                "internal error (logged)".to_string()
-            } else {
-                e.to_string()
-            };
-            (
-                webui::status_of(e.code()),
-                axum::Json(serde_json::json!({ "error": text })),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn api_spaces(State(app): AppState, headers: HeaderMap) -> Response {
-    json_answer(&app, &headers, || {
-        let l = admin(&app).list_spaces(ALL)?;
-        let all: Vec<_> = l.items.iter().map(crate::api::space_pb).collect();
-        Ok(proto::json::odcm::spaces(&all))
-    })
-}
-
-async fn api_remote_spaces(State(app): AppState, headers: HeaderMap) -> Response {
-    json_answer(&app, &headers, || {
-        let l = admin(&app).list_remote_spaces(ALL)?;
-        let all: Vec<_> = l.items.iter().map(crate::api::remote_pb).collect();
-        Ok(proto::json::odcm::remote_spaces(&all))
-    })
-}
-
-async fn api_trusts(State(app): AppState, headers: HeaderMap) -> Response {
-    json_answer(&app, &headers, || {
-        let l = admin(&app).list_trusts(ALL)?;
-        let all: Vec<_> = l.items.iter().map(crate::api::trust_pb).collect();
-        Ok(proto::json::odcm::trusts(&all))
-    })
-}
-
-async fn api_audit(State(app): AppState, headers: HeaderMap) -> Response {
-    json_answer(&app, &headers, || {
-        // Every page, as the CLI reads them.
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let l = admin(&app).list_audit(Page { size: 1000, after })?;
-            all.extend(l.items.iter().map(crate::api::audit_pb));
-            match l.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-        Ok(proto::json::odcm::audit(&all))
-    })
 }
