@@ -115,7 +115,8 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
     assert!(cells[0][1].as_str().unwrap().contains("1.0.0"), "{cells:?}");
     assert_eq!(cells[1][0], "success");
     assert!(
-        cells[1][1].as_str().unwrap().contains("receipt received"),
+        cells[1][1].as_str().unwrap().contains("receipt received")
+            && cells[1][1].as_str().unwrap().contains("just now"),
         "{cells:?}"
     );
     assert!(

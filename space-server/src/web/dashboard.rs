@@ -91,6 +91,16 @@ fn changes(
     })
 }
 
+/// How long ago, in words ("just now", "12 min ago", "3 h ago", "2 days ago").
+fn age(secs: i64) -> String {
+    match secs.max(0) {
+        0..60 => "just now".into(),
+        s @ 60..3600 => format!("{} min ago", s / 60),
+        s @ 3600..86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
 /// The grid as HTML.
 fn table(d: &pb::DashboardResponse) -> String {
     if d.projects.is_empty() {
@@ -177,8 +187,9 @@ fn cell(project: &str, c: Option<&pb::DashboardCell>) -> String {
     }
     if let Some(at) = secs(&c.receipt_received_at) {
         how.push_str(&format!(
-            "<div class=\"muted\">receipt received {}</div>",
-            time(at)
+            "<div class=\"muted\">receipt received {} ({})</div>",
+            time(at),
+            age(domain::model::now() - at)
         ));
     }
     if c.stale {
