@@ -28,6 +28,9 @@ const LOCK_AFTER: u32 = 5;
 const LOCK_FOR: Duration = Duration::from_secs(60);
 /// Names whose failures are remembered at most.
 const MAX_FAILING: usize = 10_000;
+/// Password checks at once at most (each hash takes ~32 MiB and ~0.1 s): sign-ins beyond it
+/// are told to try again, so nobody can make the server hash without bound.
+pub const MAX_CHECKING: usize = 4;
 
 /// What a server's web UI signs people in with.
 pub struct Web {
@@ -40,6 +43,17 @@ pub struct Web {
     pub passwords: Option<Box<dyn Passwords>>,
     /// User name -> wrong passwords in a row, and when the last was.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Password checks running now.
+    checking: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a running password check while alive.
+struct Checking<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Where to go after signing in: a path of this site, else the start page.
@@ -70,7 +84,14 @@ impl Web {
             admin_only,
             passwords: None,
             failures: Mutex::new(HashMap::new()),
+            checking: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Password checks running now.
+    #[cfg(test)]
+    pub(crate) fn checking_now(&self) -> usize {
+        self.checking.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Offers sign-in by user name and password too.
@@ -146,6 +167,13 @@ impl Web {
             return Err(format!(
                 "too many wrong passwords for '{user}': try again in a minute"
             ));
+        }
+        let running = self
+            .checking
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _counted = Checking(&self.checking);
+        if running >= MAX_CHECKING {
+            return Err("too many sign-ins at once: try again in a moment".into());
         }
         match p.sign_in(user, password) {
             Ok(c) => {

@@ -129,3 +129,56 @@ fn five_wrong_passwords_lock_the_name_out() {
     assert!(e.contains("too many wrong passwords"), "{e}");
     assert!(web.login_password("ann", "right").is_ok(), "only that name");
 }
+
+struct SlowPassword(std::sync::Arc<std::sync::Barrier>);
+
+impl crate::login::Passwords for SlowPassword {
+    fn sign_in(&self, user: &str, _password: &str) -> Result<Caller, String> {
+        self.0.wait();
+        Err(format!("{user}: wrong user name or password"))
+    }
+    fn still_valid(&self, _c: &Caller) -> bool {
+        false
+    }
+}
+
+#[test]
+fn password_checks_at_once_are_capped() {
+    use crate::login::MAX_CHECKING;
+    let store: std::sync::Arc<dyn storage::Store> =
+        std::sync::Arc::new(storage::MemoryStore::new());
+    let hints = runtime::auth::Hints {
+        log: "refused",
+        missing: "no key",
+        invalid: "bad key",
+    };
+    // MAX_CHECKING checks wait inside the hash until the test lets them go.
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(MAX_CHECKING + 1));
+    let web = std::sync::Arc::new(
+        crate::login::Web::new(
+            Sessions::new(Duration::from_secs(60)),
+            runtime::auth::ApiKeyAuth::new(store, false, hints),
+            "Space T".into(),
+            false,
+        )
+        .with_passwords(Box::new(SlowPassword(gate.clone()))),
+    );
+    let busy: Vec<_> = (0..MAX_CHECKING)
+        .map(|i| {
+            let w = web.clone();
+            std::thread::spawn(move || w.login_password(&format!("u{i}"), "x").is_err())
+        })
+        .collect();
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while web.checking_now() < MAX_CHECKING {
+        assert!(std::time::Instant::now() < end, "the checks never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // All of them are inside: one more is refused at once.
+    let refused = web.login_password("one-more", "x").unwrap_err();
+    assert!(refused.contains("too many sign-ins at once"), "{refused}");
+    gate.wait();
+    for t in busy {
+        assert!(t.join().unwrap());
+    }
+}
