@@ -5,24 +5,11 @@
 //! their CSRF token refused, and the JSON endpoint giving what `deploy dashboard -o json`
 //! gives. Screenshots go to docs/screenshots/.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::browser::Browser;
 use e2e::promotion::{connected_pair, importing_target, script_project};
 use e2e::{Space, wait_for};
-
-/// Where a screenshot goes: docs/screenshots/ with `WRITE_SCREENSHOTS=1` (to refresh the
-/// ones the README shows), else the test's own directory.
-fn screenshot(dir: &std::path::Path, name: &str) -> PathBuf {
-    if std::env::var("WRITE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs/screenshots")
-            .join(name)
-    } else {
-        dir.join(name)
-    }
-}
 
 /// DevTest deployed Web 1.0.0 to Staging, promoted it to Prod, and Prod's result came back.
 fn promoted_pair() -> (e2e::odcm::Odcm, Space, Space, Vec<e2e::agent::Agent>) {
@@ -123,7 +110,7 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
         cells[0][1].as_str().unwrap().contains("success"),
         "state in words, not colour alone"
     );
-    let shot = screenshot(&dev.dir, "dashboard.png");
+    let shot = e2e::browser::screenshot_path(&dev.dir, "dashboard.png");
     b.screenshot(&shot);
     assert!(
         std::fs::metadata(&shot).unwrap().len() > 10_000,
@@ -146,11 +133,7 @@ fn the_dashboard_shows_remote_results_follows_live_and_deploys_where_allowed() {
         v
     };
     assert_eq!(strip(api), strip(cli));
-    let get = |path: &str| {
-        b.js_async(&format!(
-            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
-        ))
-    };
+    let get = |path: &str| b.get_json(path);
     assert_eq!(
         get("/api/deployments/Deployments-1"),
         d.json(&["deployment", "show", "Deployments-1"])

@@ -4,22 +4,11 @@
 //! and the ODCM's trust matrix with a trust revoked and added back, and its audit log
 //! verified. Screenshots of the comparison and the trust matrix go with the dashboard's.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::browser::Browser;
 use e2e::promotion::{connected_pair, odcm, script_project, to_prod_lifecycle};
 use e2e::wait_for;
-
-fn screenshot(dir: &std::path::Path, name: &str) -> PathBuf {
-    if std::env::var("WRITE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs/screenshots")
-            .join(name)
-    } else {
-        dir.join(name)
-    }
-}
 
 #[test]
 fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odcm_page() {
@@ -95,11 +84,7 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
         .as_str()
         .unwrap()
         .to_string();
-    let get = |path: &str| {
-        b.js_async(&format!(
-            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
-        ))
-    };
+    let get = |path: &str| b.get_json(path);
     assert_eq!(
         get(&format!("/api/bundles/{id}")),
         p.json(&["bundle", "show", &id])
@@ -144,7 +129,7 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
         "{row}"
     );
     assert!(row.starts_with("changed"), "said in words: {row}");
-    b.screenshot(&screenshot(&dev.dir, "compare.png"));
+    b.screenshot(&e2e::browser::screenshot_path(&dev.dir, "compare.png"));
     let api = b.js_async(
         "fetch('/api/projects/Web/compare?from=1.0.0&to=1.0.1').then(r => r.json()).then(done);",
     );
@@ -180,7 +165,7 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
     );
     b.goto(&format!("{}/trusts", net.web));
     assert!(b.exists("form[data-trust='DevTest>Prod:receipts']"));
-    b.screenshot(&screenshot(&net.dir, "trusts.png"));
+    b.screenshot(&e2e::browser::screenshot_path(&net.dir, "trusts.png"));
     b.click("form[data-trust='DevTest>Prod:receipts'] button");
     b.wait_text("the matrix again", "h1", |t| t == "Trusts");
     assert!(!b.exists("form[data-trust='DevTest>Prod:receipts']"));
@@ -192,11 +177,6 @@ fn bundles_import_through_the_form_releases_compare_and_trusts_change_on_the_odc
     b.click("#add-trust button");
     b.wait_text("the matrix again", "h1", |t| t == "Trusts");
     assert!(b.exists("form[data-trust='DevTest>Prod:receipts']"));
-    let get = |path: &str| {
-        b.js_async(&format!(
-            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
-        ))
-    };
     let odcm_json = |args: &[&str]| -> serde_json::Value {
         let mut a = vec!["-o", "json"];
         a.extend(args);

@@ -12,6 +12,18 @@ use fantoccini::{Client, ClientBuilder, Locator};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// Where a test's screenshot goes: docs/screenshots/ with `WRITE_SCREENSHOTS=1` (to refresh
+/// the ones the README shows), else `dir` (the test's own directory).
+pub fn screenshot_path(dir: &Path, name: &str) -> PathBuf {
+    if std::env::var("WRITE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/screenshots")
+            .join(name)
+    } else {
+        dir.join(name)
+    }
+}
+
 pub struct Browser {
     rt: tokio::runtime::Runtime,
     pub client: Client,
@@ -194,6 +206,13 @@ impl Browser {
         self.rt
             .block_on(self.client.execute_async(&body, vec![]))
             .expect("async script")
+    }
+
+    /// `GET path` from the page (its session), as JSON.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        self.js_async(&format!(
+            "fetch('{path}').then(r => r.json()).then(done, e => done(String(e)));"
+        ))
     }
 
     /// Waits (bounded) until the text of `css` satisfies `cond`.
