@@ -77,6 +77,11 @@ pub fn entry_hash(e: &AuditRecord) -> String {
     hex::encode(Sha256::digest(canonical(e)))
 }
 
+/// The head as recorded now: the entry count and the last entry's hash.
+pub fn head_now(store: &dyn Store) -> OdcmResult<MetaRecord> {
+    Ok(head(store)?.1)
+}
+
 fn head(store: &dyn Store) -> OdcmResult<(Option<Vec<u8>>, MetaRecord)> {
     let raw = store.get(MetaRecord::TABLE, AUDIT_HEAD)?;
     let head = match &raw {

@@ -39,6 +39,8 @@ pub struct OdcmState {
     pub settings: Settings,
     /// The trust-set version; bumped (and so announced) by every trust-relevant change.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// The newest audit checkpoint Spaces presented since start (memory only, on purpose).
+    pub checkpoints: crate::checkpoints::Collected,
 }
 
 /// What a planned write commits (see [`OdcmState::commit_planned`]).
@@ -147,6 +149,7 @@ impl OdcmState {
                     token_validity_secs: days(config.token_validity_secs),
                 },
                 changes,
+                checkpoints: Default::default(),
             }),
             new_admin_key,
         })

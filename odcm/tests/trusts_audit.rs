@@ -203,7 +203,11 @@ async fn the_audit_log_verifies_and_a_tampered_entry_is_named() {
             "bundle_sent"
         ]
     );
-    let v = admin.verify_audit(pb::Empty {}).await.unwrap().into_inner();
+    let v = admin
+        .verify_audit(pb::VerifyAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(v.ok, "{v:?}");
     assert_eq!(v.entries, 7);
 
@@ -213,7 +217,11 @@ async fn the_audit_log_verifies_and_a_tampered_entry_is_named() {
     let mut b = Batch::new();
     b.put_record(&e).unwrap();
     store.commit(b).unwrap();
-    let v = admin.verify_audit(pb::Empty {}).await.unwrap().into_inner();
+    let v = admin
+        .verify_audit(pb::VerifyAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!v.ok);
     assert_eq!(v.broken_index, 4, "{v:?}");
     assert!(v.reason.contains("altered"), "{v:?}");

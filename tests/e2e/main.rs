@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed step should panic
 
 mod access;
+mod audit_checkpoints;
 mod bombs;
 mod cli_conventions;
 mod connected_auto;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use cli::Cli;
 pub use files::{
-    all_bytes, contains, noise, write_stored_tar_gz, write_tar_gz, write_zeros_tar_gz,
+    all_bytes, contains, copy_dir, noise, write_stored_tar_gz, write_tar_gz, write_zeros_tar_gz,
 };
 
 /// Path of a workspace binary (built by `cargo build --workspace`, which the README's test

@@ -57,7 +57,7 @@ impl Odcm {
             args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
-        o.launch();
+        o.launch("127.0.0.1:0");
         assert!(
             !o.api_key.is_empty(),
             "first start prints the admin API key"
@@ -67,10 +67,16 @@ impl Odcm {
 
     /// Starts again on the same data directory (it gets a new port; the key stays).
     pub fn start_again(&mut self) {
-        self.launch();
+        self.launch("127.0.0.1:0");
     }
 
-    fn launch(&mut self) {
+    /// Starts again on the same data directory and address, where enrolled Spaces reconnect.
+    pub fn start_again_same_address(&mut self) {
+        let at = self.address.trim_start_matches("https://").to_string();
+        self.launch(&at);
+    }
+
+    fn launch(&mut self, listen: &str) {
         let (data_dir, log) = (&self.data_dir, &self.log);
         let logf = std::fs::OpenOptions::new()
             .create(true)
@@ -82,7 +88,7 @@ impl Odcm {
                 "--name",
                 &self.name,
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--web-listen",
                 "127.0.0.1:0",
                 "--data-dir",

@@ -146,8 +146,14 @@ enum TrustCmd {
 enum AuditCmd {
     /// List audit entries in order.
     List,
-    /// Recompute the hash chain and signatures; fails naming the first broken entry.
-    Verify,
+    /// Recompute the hash chain and signatures, and check the log's length against the newest
+    /// audit checkpoint given or collected from Spaces; fails naming the first broken entry.
+    Verify {
+        /// An audit checkpoint file a Space holds (`deploy space checkpoint --out FILE`);
+        /// repeatable.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Clone)]

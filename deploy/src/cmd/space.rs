@@ -1,6 +1,8 @@
 //! `deploy space ...`: the current Space's links to other Spaces — its ODCM identity and trust
-//! set (`status`) and a call to a named peer over mutual TLS, made by the Space server (`ping`).
+//! set (`status`), a call to a named peer over mutual TLS, made by the Space server (`ping`),
+//! and the audit checkpoint it holds from its ODCM (`checkpoint`).
 
+use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use proto::space::v1 as pb;
 use serde_json::json;
@@ -26,6 +28,13 @@ pub enum SpaceCmd {
         /// Also check that the peer trusts this Space for this kind.
         #[arg(long, value_enum)]
         kind: Option<Kind>,
+    },
+    /// The newest audit checkpoint this Space holds from its ODCM (its signed statement of the
+    /// audit log's length), to give `deploy odcm audit verify --checkpoint FILE` later.
+    Checkpoint {
+        /// Write the checkpoint file here (default: print it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -58,7 +67,9 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                 json!({"enrolled": true, "space": s.space, "odcm": s.odcm, "odcm_url": s.odcm_url,
                     "fingerprint": s.fingerprint, "not_after": time(s.not_after), "peer_endpoint": s.peer_endpoint,
                     "trust_set_version": s.trust_set_version, "odcm_connected": s.odcm_connected,
-                    "peers": peers, "trusts": s.trusts}),
+                    "peers": peers, "trusts": s.trusts,
+                    "checkpoint": s.checkpoint.as_ref().map(|c| json!({"entries": c.entries, "head_hash": c.head_hash,
+                        "issued_at": time(c.issued_at), "problem": (!c.problem.is_empty()).then_some(&c.problem)}))}),
                 vec![
                     ("space", s.space.clone()),
                     ("odcm", format!("{} ({})", s.odcm, s.odcm_url)),
@@ -90,8 +101,25 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                         ),
                     ),
                     ("trusts", join(&s.trusts)),
+                    ("audit checkpoint", held(s.checkpoint.as_ref())),
                 ],
             );
+        }
+        SpaceCmd::Checkpoint { out } => {
+            let f = c
+                .call(api.get_audit_checkpoint(c.req(pb::Empty {})))
+                .await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &f.checkpoint)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("audit checkpoint written to {}", path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&f.checkpoint)?;
+                }
+            }
         }
         SpaceCmd::Ping { peer, kind } => {
             let kind = match kind {
@@ -125,4 +153,18 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// "212 entries, signed 2026-12-07 10:00:00 UTC", with a problem first when there is one.
+fn held(c: Option<&pb::HeldCheckpoint>) -> String {
+    match c {
+        None => "none yet (given once connected to the ODCM)".into(),
+        Some(c) if !c.problem.is_empty() => format!(
+            "PROBLEM: {} (held: {} entries, signed {})",
+            c.problem,
+            c.entries,
+            time(c.issued_at)
+        ),
+        Some(c) => format!("{} entries, signed {}", c.entries, time(c.issued_at)),
+    }
 }

@@ -165,16 +165,25 @@ impl pb::admin_server::Admin for AdminApi {
 
     async fn verify_audit(
         &self,
-        _r: Request<pb::Empty>,
+        r: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        let v = self.service.verify_audit()?;
+        let pb::VerifyAuditRequest { checkpoints } = r.into_inner();
+        let check = self.service.verify_audit(&checkpoints)?;
+        let v = check.verification;
         let ok = v.broken.is_none();
         let (broken_index, reason) = v.broken.unwrap_or_default();
+        let (checkpoint_entries, checkpoint_source, checkpoint_issued_at) = match check.against {
+            Some(c) => (c.checkpoint.entries, c.source, c.checkpoint.issued_at),
+            None => (0, String::new(), 0),
+        };
         Ok(Response::new(pb::VerifyAuditResponse {
             ok,
             entries: v.entries,
             broken_index,
             reason,
+            checkpoint_entries,
+            checkpoint_source,
+            checkpoint_issued_at,
         }))
     }
 }

@@ -1,5 +1,6 @@
 //! The Space-facing service (mutual TLS): each Space watches its trust set and reports the
-//! bundles and receipts that crossed, which go to the audit log.
+//! bundles and receipts that crossed, which go to the audit log, and collects signed
+//! checkpoints of that log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::calling_space;
+use crate::checkpoints;
 use crate::error::{OdcmError, OdcmResult};
 use crate::services::link::{EventKind, LinkService, ReportedEvent, current_space, trust_set_for};
 
@@ -101,5 +103,19 @@ impl pb::spaces_server::Spaces for SpacesApi {
         };
         self.link.report(&space.name, event).await?;
         Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn checkpoint(
+        &self,
+        r: Request<pb::CheckpointRequest>,
+    ) -> Result<Response<pb::CheckpointResponse>, Status> {
+        let (space, _) = calling_space(&self.link.state, &r)?;
+        let pb::CheckpointRequest { held } = r.into_inner();
+        let (c, problem) = checkpoints::exchange(&self.link.state, &space.name, &held)?;
+        Ok(Response::new(pb::CheckpointResponse {
+            checkpoint: c.to_bytes(),
+            held_consistent: problem.is_none(),
+            problem: problem.unwrap_or_default(),
+        }))
     }
 }

@@ -8,6 +8,7 @@ use super::Listed;
 use super::Page;
 use super::admin::{AdminService, describe};
 use crate::audit::{self, AuditEvent, Verification};
+use crate::checkpoints::{self, Sourced};
 use crate::error::{OdcmError, OdcmResult};
 use crate::records::{AuditRecord, RemoteSpaceRecord, TrustRecord};
 use crate::state::{Planned, check_endpoint, check_name};
@@ -16,6 +17,15 @@ use crate::state::{Planned, check_endpoint, check_name};
 /// entries of three 2,000-character fields stay well under the 4 MiB message limit.
 pub const AUDIT_PAGE: usize = 200;
 pub const AUDIT_SHOWN: usize = 2_000;
+/// Most checkpoint files one verification takes.
+pub const MAX_CHECKPOINT_FILES: usize = 16;
+
+/// What [`AdminService::verify_audit`] found, and the newest checkpoint it checked against.
+#[derive(Debug, Clone)]
+pub struct AuditCheck {
+    pub verification: Verification,
+    pub against: Option<Sourced>,
+}
 
 impl AdminService {
     /// Registers another network's Space by its certificate (valid now, not issued here, not
@@ -159,12 +169,43 @@ impl AdminService {
         Ok(Listed { items, next })
     }
 
-    /// Checks the audit log's hash chain and signatures.
-    pub fn verify_audit(&self) -> OdcmResult<Verification> {
-        let v = audit::verify(self.state.store.as_ref(), &self.state.ca.cert().der)?;
+    /// Checks the audit log's hash chain and signatures, then the log against every checkpoint
+    /// `files` holds (each must be this ODCM's) and the newest one Spaces presented: a log
+    /// shorter than a checkpoint, or with another entry where it ends, fails.
+    pub fn verify_audit(&self, files: &[Vec<u8>]) -> OdcmResult<AuditCheck> {
+        if files.len() > MAX_CHECKPOINT_FILES {
+            return Err(OdcmError::Invalid(format!(
+                "at most {MAX_CHECKPOINT_FILES} checkpoint files at once"
+            )));
+        }
+        let store = self.state.store.as_ref();
+        let mut v = audit::verify(store, &self.state.ca.cert().der)?;
+        let mut given = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let c = checkpoints::read(&self.state, f)
+                .map_err(|e| OdcmError::Invalid(format!("checkpoint file {}: {e}", i + 1)))?;
+            given.push(Sourced {
+                source: format!("checkpoint file {}", i + 1),
+                checkpoint: c,
+            });
+        }
+        given.extend(self.state.checkpoints.newest());
+        given.sort_by_key(|c| std::cmp::Reverse(c.checkpoint.entries));
+        if v.broken.is_none() {
+            for c in &given {
+                if let Some(problem) = checkpoints::check(store, &c.checkpoint)? {
+                    let at = c.checkpoint.entries.min(v.entries + 1);
+                    v.broken = Some((at, format!("{problem} (checked against {})", c.source)));
+                    break;
+                }
+            }
+        }
         if let Some((index, reason)) = &v.broken {
             tracing::warn!(index, reason = %reason, "audit log verification failed");
         }
-        Ok(v)
+        Ok(AuditCheck {
+            verification: v,
+            against: given.into_iter().next(),
+        })
     }
 }

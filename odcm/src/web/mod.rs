@@ -237,10 +237,19 @@ async fn audit(
             "<form method=\"get\" action=\"/audit\" class=\"inline\"><input type=\"hidden\" name=\"verify\" value=\"true\"><button type=\"submit\">Verify the log</button></form>",
         );
         if q.verify {
-            let v = admin(&app).verify_audit()?;
+            let check = admin(&app).verify_audit(&[])?;
+            let v = check.verification;
+            let against = match &check.against {
+                Some(c) => format!(
+                    " Length matches the newest checkpoint ({} entries, {}).",
+                    c.checkpoint.entries,
+                    esc(&c.source)
+                ),
+                None => " No Space has presented a checkpoint since this ODCM started.".into(),
+            };
             h.push_str(&match v.broken {
                 None => format!(
-                    "<p role=\"status\" id=\"verified\"><span aria-hidden=\"true\">✔</span> {} entries: hash chain and signatures intact.</p>",
+                    "<p role=\"status\" id=\"verified\"><span aria-hidden=\"true\">✔</span> {} entries: hash chain and signatures intact.{against}</p>",
                     v.entries
                 ),
                 Some((i, why)) => format!(

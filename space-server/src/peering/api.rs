@@ -1,5 +1,5 @@
 //! `space.v1.Peers` (API key, like the rest of the Space API): this Space's ODCM identity and
-//! trust set, and calls to a named peer over mutual TLS.
+//! trust set, the audit checkpoint it holds, and calls to a named peer over mutual TLS.
 
 use domain::error::ErrorCode;
 use runtime::status::refuse;
@@ -36,6 +36,16 @@ pub fn trust_line(t: &odcm_pb::Trust) -> String {
     format!("{} accepts {what} from {}", t.truster, t.trusted)
 }
 
+fn held_checkpoint(p: &Peering) -> Option<pb::HeldCheckpoint> {
+    let (held, problem) = p.checkpoint.get();
+    held.map(|c| pb::HeldCheckpoint {
+        entries: c.entries,
+        head_hash: c.head_hash,
+        issued_at: c.issued_at,
+        problem: problem.unwrap_or_default(),
+    })
+}
+
 #[tonic::async_trait]
 impl pb::peers_server::Peers for PeersApi {
     async fn status(&self, _r: Request<pb::Empty>) -> Result<Response<pb::PeeringStatus>, Status> {
@@ -69,7 +79,24 @@ impl pb::peers_server::Peers for PeersApi {
                 })
                 .collect(),
             trusts: set.trusts.iter().map(trust_line).collect(),
+            checkpoint: held_checkpoint(p),
         }))
+    }
+
+    async fn get_audit_checkpoint(
+        &self,
+        _r: Request<pb::Empty>,
+    ) -> Result<Response<pb::AuditCheckpointFile>, Status> {
+        let p = self.peering()?;
+        match p.checkpoint.get().0 {
+            Some(c) => Ok(Response::new(pb::AuditCheckpointFile {
+                checkpoint: c.to_bytes(),
+            })),
+            None => Err(refuse(
+                ErrorCode::NotFound,
+                "this Space holds no audit checkpoint yet: it receives one once connected to its ODCM",
+            )),
+        }
     }
 
     async fn ping(

@@ -1,10 +1,12 @@
 //! Space-to-Space peering: the identity this Space's ODCM issued (enrolment and rotation in
-//! [`files`]), the trust set kept current from the ODCM ([`watch`]), the `peer.v1` service other
+//! [`files`]), the trust set kept current from the ODCM ([`watch`]) and the audit checkpoint
+//! held from it ([`checkpoint`]), the `peer.v1` service other
 //! Spaces call ([`service`]), the calls this Space makes ([`client`]) and the `space.v1.Peers`
 //! API that drives them ([`api`]). The self-signed `tls.crt` of the API and agent endpoints is
 //! not involved: peers see only the ODCM-issued certificate.
 
 pub mod api;
+pub mod checkpoint;
 pub mod client;
 pub mod files;
 pub mod gate;
@@ -63,6 +65,8 @@ pub struct Peering {
     pub store: TrustStore,
     set: RwLock<Arc<odcm_pb::TrustSet>>,
     odcm_connected: AtomicBool,
+    /// The newest audit checkpoint the ODCM gave (see [`checkpoint`]).
+    pub checkpoint: checkpoint::Held,
     dir: PathBuf,
 }
 
@@ -94,6 +98,7 @@ impl Peering {
             }
         };
         let snapshot = snapshot_of(&set, &enrolled)?;
+        let checkpoint = checkpoint::Held::load(&dir, &enrolled.ca_pem);
         Ok(Some(Self {
             me: cert.common_name.clone(),
             enrolled,
@@ -102,6 +107,7 @@ impl Peering {
             store: TrustStore::new(snapshot),
             set: RwLock::new(Arc::new(set)),
             odcm_connected: AtomicBool::new(false),
+            checkpoint,
             dir,
         }))
     }

@@ -1,13 +1,15 @@
 //! The link to this Space's ODCM over mutual TLS (the ODCM-issued identity as client
 //! certificate; the ODCM's server certificate must chain to its CA): the background task that
-//! keeps `Spaces.WatchTrustSet` open and applies each set at once, reconnecting with backoff,
-//! and best-effort audit reports.
+//! keeps `Spaces.WatchTrustSet` open and applies each set at once (and exchanges audit
+//! checkpoints after each set and every 30 s), reconnecting with backoff, and best-effort
+//! audit reports.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use net::pki::{PeerRole, TrustVerifier, client_config, connect_mtls};
 use proto::odcm::v1 as pb;
+use tokio_stream::StreamExt;
 
 use super::{Peering, PeeringError};
 
@@ -65,13 +67,26 @@ async fn watch_once(p: &Peering) -> Result<bool, PeeringError> {
         url: p.enrolled.odcm_url.clone(),
         message: super::client::explain(&s),
     };
-    let mut stream = pb::spaces_client::SpacesClient::new(ch)
+    let mut stream = pb::spaces_client::SpacesClient::new(ch.clone())
         .watch_trust_set(pb::Empty {})
         .await
         .map_err(odcm_err)?
         .into_inner();
     let mut got = false;
-    while let Some(set) = stream.message().await.map_err(odcm_err)? {
+    let mut tick = tokio::time::interval(super::checkpoint::EVERY);
+    loop {
+        let set = tokio::select! {
+            m = stream.next() => match m {
+                Some(set) => set.map_err(odcm_err)?,
+                None => break,
+            },
+            _ = tick.tick() => {
+                if got {
+                    checkpoint(p, &ch).await;
+                }
+                continue;
+            }
+        };
         if !got {
             tracing::info!(odcm = %p.enrolled.odcm_url, "connected to the ODCM");
         }
@@ -80,8 +95,16 @@ async fn watch_once(p: &Peering) -> Result<bool, PeeringError> {
         if let Err(e) = p.apply(set) {
             tracing::error!(error = %e, "the trust set from the ODCM cannot be applied");
         }
+        checkpoint(p, &ch).await;
     }
     Ok(got)
+}
+
+/// Exchanges audit checkpoints with the ODCM; a failure is logged, the watch goes on.
+async fn checkpoint(p: &Peering, ch: &tonic::transport::Channel) {
+    if let Err(e) = super::checkpoint::refresh(p, ch.clone()).await {
+        tracing::warn!(error = %e, "no audit checkpoint from the ODCM this time");
+    }
 }
 
 /// Reports a bundle/receipt event to the audit log, in the background (never blocks a call).
@@ -100,7 +123,7 @@ pub fn report(p: Arc<Peering>, kind: pb::EventKind, peer: String, subject: Strin
                 detail,
             });
             req.set_timeout(REPORT_TIMEOUT);
-            pb::spaces_client::SpacesClient::new(ch)
+            pb::spaces_client::SpacesClient::new(ch.clone())
                 .report_event(req)
                 .await
                 .map_err(|s| PeeringError::Odcm {
@@ -108,6 +131,8 @@ pub fn report(p: Arc<Peering>, kind: pb::EventKind, peer: String, subject: Strin
                     url: p.enrolled.odcm_url.clone(),
                     message: super::client::explain(&s),
                 })?;
+            // The log grew: hold a checkpoint that covers this event.
+            super::checkpoint::refresh(&p, ch).await?;
             Ok::<_, PeeringError>(())
         };
         match tokio::time::timeout(REPORT_TIMEOUT * 2, r).await {

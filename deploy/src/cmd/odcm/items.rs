@@ -270,12 +270,27 @@ pub async fn audit(cmd: AuditCmd, c: &Conn, api: &mut Admin, output: Format) -> 
                 rows,
             );
         }
-        AuditCmd::Verify => {
-            let v = c.call(api.verify_audit(c.req(pb::Empty {}))).await?;
+        AuditCmd::Verify { checkpoint } => {
+            let mut checkpoints = Vec::new();
+            for f in &checkpoint {
+                checkpoints.push(read_checkpoint(f)?);
+            }
+            let v = c
+                .call(api.verify_audit(c.req(pb::VerifyAuditRequest { checkpoints })))
+                .await?;
+            let against = (v.checkpoint_entries > 0).then(|| {
+                format!(
+                    "{} entries at {} ({})",
+                    v.checkpoint_entries,
+                    time(v.checkpoint_issued_at),
+                    v.checkpoint_source
+                )
+            });
             if output == Format::Json {
                 emit(
                     output,
-                    json!({"ok": v.ok, "entries": v.entries, "broken_index": v.broken_index, "reason": v.reason}),
+                    json!({"ok": v.ok, "entries": v.entries, "broken_index": v.broken_index, "reason": v.reason,
+                        "checkpoint": against.as_ref().map(|_| json!({"entries": v.checkpoint_entries, "issued_at": time(v.checkpoint_issued_at), "source": v.checkpoint_source}))}),
                     &[],
                     vec![],
                 );
@@ -292,8 +307,28 @@ pub async fn audit(cmd: AuditCmd, c: &Conn, api: &mut Admin, output: Format) -> 
                     "audit log verified: {} entries, hash chain and signatures intact",
                     v.entries
                 );
+                match against {
+                    Some(a) => println!("matches the newest checkpoint: {a}"),
+                    None => println!(
+                        "no checkpoint to check its length against (give one with --checkpoint FILE, from `deploy space checkpoint --out FILE`)"
+                    ),
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Reads a checkpoint file for `audit verify` (the ODCM checks its signature).
+fn read_checkpoint(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read checkpoint file {}", path.display()))?;
+    if meta.len() > exchange::checkpoint::MAX_BYTES as u64 {
+        bail!(
+            "{} is not an audit checkpoint: larger than {} bytes",
+            path.display(),
+            exchange::checkpoint::MAX_BYTES
+        );
+    }
+    std::fs::read(path).with_context(|| format!("cannot read checkpoint file {}", path.display()))
 }

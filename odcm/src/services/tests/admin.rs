@@ -77,7 +77,7 @@ async fn trusts_need_one_own_space_and_are_audited() {
         kinds.contains(&"trust_added") && kinds.contains(&"trust_revoked"),
         "{kinds:?}"
     );
-    let v = s.verify_audit().unwrap();
+    let v = s.verify_audit(&[]).unwrap().verification;
     assert!(v.broken.is_none());
     assert_eq!(v.entries, audit.len() as u64);
 }

@@ -119,7 +119,7 @@ async fn concurrent_planned_writes_all_land_in_one_unbroken_chain() {
     let admin = Arc::new(AdminService {
         state: state.clone(),
     });
-    let before = admin.verify_audit().unwrap().entries;
+    let before = admin.verify_audit(&[]).unwrap().verification.entries;
     let mut tasks = Vec::new();
     for i in 0..16 {
         let admin = admin.clone();
@@ -137,7 +137,7 @@ async fn concurrent_planned_writes_all_land_in_one_unbroken_chain() {
         })
         .unwrap();
     assert_eq!(spaces.items.len(), 16);
-    let v = admin.verify_audit().unwrap();
+    let v = admin.verify_audit(&[]).unwrap().verification;
     assert_eq!(v.entries, before + 16);
     assert!(v.broken.is_none(), "{:?}", v.broken);
 }
