@@ -27,7 +27,15 @@ enum Command {
     Run,
     /// Create the data directory, CA, TLS identity and admin API key, print them, and exit.
     Init,
+    /// Write a signed backup of this ODCM: a running one is asked over its control socket
+    /// (online, consistent); a stopped one is read from its data directory.
+    Backup(runtime::backup::cli::BackupArgs),
+    /// Restore a backup into --data-dir, which must be new or empty, and exit.
+    Restore(runtime::backup::cli::RestoreArgs),
 }
+
+/// What an ODCM's backup is signed with: its CA.
+const SIGNERS: &[(&str, &str)] = &[("ca.crt", "ca.key")];
 
 fn main() {
     runtime::exit::or_exit(real_main());
@@ -43,6 +51,15 @@ fn real_main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let _telemetry = runtime::telemetry::init(&config.telemetry())?;
+        match &cli.command {
+            Some(Command::Backup(a)) => {
+                return Ok(runtime::backup::cli::backup("odcm", &config.name, &config.data_dir, SIGNERS, a)?);
+            }
+            Some(Command::Restore(a)) => {
+                return Ok(runtime::backup::cli::restore(&config.data_dir, a)?);
+            }
+            _ => {}
+        }
         let opened = OdcmState::open(&config).with_context(|| {
             format!(
                 "cannot open ODCM data directory {}",
@@ -59,6 +76,7 @@ fn real_main() -> anyhow::Result<()> {
                 println!("Data directory: {}", config.data_dir.display());
                 Ok(())
             }
+            Command::Backup(_) | Command::Restore(_) => Ok(()),
             Command::Run => {
                 let listener = tokio::net::TcpListener::bind(&config.listen)
                     .await
@@ -76,6 +94,18 @@ fn real_main() -> anyhow::Result<()> {
                         }
                     });
                 }
+                let control = runtime::control::bind(&config.data_dir).with_context(|| {
+                    format!("cannot create the control socket in {}", config.data_dir.display())
+                })?;
+                let (cstate, cconfig) = (opened.state.clone(), config.clone());
+                tokio::spawn(runtime::control::serve(
+                    control,
+                    std::sync::Arc::new(move |req| {
+                        runtime::backup::run("odcm", &cconfig.name, &cconfig.data_dir, cstate.store.as_ref(), SIGNERS, req)
+                            .map_err(|e| e.to_string())
+                    }),
+                    runtime::shutdown::requested(),
+                ));
                 runtime::datadir::announce_new_key(&opened.new_admin_key);
                 println!("CA fingerprint: {ca}");
                 println!(

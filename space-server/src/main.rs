@@ -33,7 +33,18 @@ enum Command {
     /// Replace this Space's ODCM-issued certificate and key (the ODCM accepts the old one for
     /// its rotation overlap). A running server presents the new one after its next start.
     RotateCert,
+    /// Write a signed backup of this Space: a running server is asked over its control
+    /// socket (online, consistent); a stopped one is read from its data directory.
+    Backup(runtime::backup::cli::BackupArgs),
+    /// Restore a backup into --data-dir, which must be new or empty, and exit.
+    Restore(runtime::backup::cli::RestoreArgs),
 }
+
+/// What a Space's backup is signed with: its ODCM identity, else its own TLS key.
+const SIGNERS: &[(&str, &str)] = &[
+    ("identity/space.crt", "identity/space.key"),
+    ("tls.crt", "tls.key"),
+];
 
 fn main() {
     runtime::exit::or_exit(real_main());
@@ -49,6 +60,15 @@ fn real_main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let _telemetry = runtime::telemetry::init(&config.telemetry())?;
+        match &cli.command {
+            Some(Command::Backup(a)) => {
+                return Ok(runtime::backup::cli::backup("space", &config.name, &config.data_dir, SIGNERS, a)?);
+            }
+            Some(Command::Restore(a)) => {
+                return Ok(runtime::backup::cli::restore(&config.data_dir, a)?);
+            }
+            _ => {}
+        }
         if matches!(cli.command, Some(Command::RotateCert)) {
             let r = space_server::peering::files::rotate(&config.data_dir).await?;
             println!("New certificate: {} (valid until {})", r.fingerprint, r.not_after);
@@ -82,7 +102,7 @@ fn real_main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Run => run(config, opened.state, opened.new_admin_key, fingerprint).await,
-            Command::RotateCert => Ok(()),
+            Command::RotateCert | Command::Backup(_) | Command::Restore(_) => Ok(()),
         }
     })
 }
@@ -152,6 +172,30 @@ async fn run(
             .await
         }));
     }
+    let control = runtime::control::bind(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the control socket in {}",
+            config.data_dir.display()
+        )
+    })?;
+    let (cstate, cconfig, mut crx) = (state.clone(), config.clone(), stop_rx.clone());
+    tokio::spawn(runtime::control::serve(
+        control,
+        Arc::new(move |req| {
+            runtime::backup::run(
+                "space",
+                &cconfig.name,
+                &cconfig.data_dir,
+                cstate.store.as_ref(),
+                SIGNERS,
+                req,
+            )
+            .map_err(|e| e.to_string())
+        }),
+        async move {
+            let _ = crx.wait_for(|v| *v).await;
+        },
+    ));
     runtime::datadir::announce_new_key(&new_key);
     println!("Agents connect to https://{agent_addr}");
     println!(

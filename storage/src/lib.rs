@@ -59,6 +59,9 @@ pub enum StorageError {
         since: i64,
         position: String,
     },
+    /// [`Store::load`] into a store that already holds data.
+    #[error("the database already holds data: restore only into a new, empty data directory")]
+    NotEmpty,
 }
 
 /// A unix time as RFC 3339 (for messages).
@@ -79,7 +82,9 @@ impl domain::error::ServiceError for StorageError {
             StorageError::Conflict { .. } => C::AlreadyExists,
             StorageError::Changed { .. } | StorageError::Aborted => C::Aborted,
             // "upgrade the server" is something the operator can act on.
-            StorageError::TooNew { .. } | StorageError::RolledBack { .. } => C::FailedPrecondition,
+            StorageError::TooNew { .. }
+            | StorageError::RolledBack { .. }
+            | StorageError::NotEmpty => C::FailedPrecondition,
             StorageError::Backend(_) | StorageError::Corrupt { .. } => C::Internal,
         }
     }
@@ -207,6 +212,25 @@ pub trait Store: Send + Sync + 'static {
     fn next_id(&self, counter: &str) -> Result<u64, StorageError>;
     /// Makes every committed write durable.
     fn flush(&self) -> Result<(), StorageError>;
+    /// Every row, records and counters, as one consistent snapshot: no batch, transaction or
+    /// counter step is half in it (writers wait while it is read). For online backups.
+    fn snapshot(&self) -> Result<Vec<Row>, StorageError>;
+    /// Writes `rows` (a [`Store::snapshot`]) into this store, which must hold nothing yet,
+    /// with their revisions and counters as they were, and makes them durable.
+    fn load(&self, rows: &[Row]) -> Result<(), StorageError>;
+}
+
+/// The table [`Store::next_id`] counters live in; a [`Row`] of it holds the counter's value
+/// as its revision (and as 8 big-endian bytes).
+pub const COUNTER_TABLE: &str = "\u{0}counter";
+
+/// One stored row, as [`Store::snapshot`] reads it and [`Store::load`] writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub table: String,
+    pub key: String,
+    pub revision: u64,
+    pub value: Vec<u8>,
 }
 
 /// A typed record with a table, a key and a format version.

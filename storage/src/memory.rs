@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::tx::{Tx, Versioned};
-use super::{Batch, StorageError, Store};
+use super::{Batch, Row, StorageError, Store};
 
 type Key = (String, String);
 /// Revision and bytes of each key.
@@ -132,7 +132,7 @@ impl Store for MemoryStore {
 
     fn next_id(&self, counter: &str) -> Result<u64, StorageError> {
         let mut map = self.lock()?;
-        let k = ("\u{0}counter".to_string(), counter.to_string());
+        let k = (super::COUNTER_TABLE.to_string(), counter.to_string());
         let n = map
             .get(&k)
             .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
@@ -144,6 +144,33 @@ impl Store for MemoryStore {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Vec<Row>, StorageError> {
+        Ok(self
+            .lock()?
+            .iter()
+            .map(|((table, key), (revision, value))| Row {
+                table: table.clone(),
+                key: key.clone(),
+                revision: *revision,
+                value: value.clone(),
+            })
+            .collect())
+    }
+
+    fn load(&self, rows: &[Row]) -> Result<(), StorageError> {
+        let mut map = self.lock()?;
+        if !map.is_empty() {
+            return Err(StorageError::NotEmpty);
+        }
+        for r in rows {
+            map.insert(
+                (r.table.clone(), r.key.clone()),
+                (r.revision, r.value.clone()),
+            );
+        }
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use sled::transaction::{
 };
 
 use super::tx::{Tx, Versioned, frame};
-use super::{Batch, StorageError, Store};
+use super::{Batch, Row, StorageError, Store};
 
 pub struct SledStore {
     db: sled::Db,
@@ -18,6 +18,9 @@ pub struct SledStore {
     /// The last committed position, outside the database (see `crate::position`); held while
     /// a flush bumps the counter, flushes and records it, so positions are written in order.
     position: std::sync::Mutex<(u64, crate::position::PositionFile)>,
+    /// Writers (transactions, counters) share it; a snapshot takes it alone, so it sees no
+    /// write half done.
+    gate: std::sync::RwLock<()>,
 }
 
 fn backend(e: sled::Error) -> StorageError {
@@ -56,6 +59,7 @@ impl SledStore {
             db,
             tree,
             position: std::sync::Mutex::new((seq, file)),
+            gate: std::sync::RwLock::new(()),
         })
     }
 
@@ -173,6 +177,7 @@ impl Store for SledStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
+        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
         let f = RefCell::new(f);
         let result = self.tree.transaction(|t| {
             let mut tx = SledTx {
@@ -198,7 +203,8 @@ impl Store for SledStore {
     }
 
     fn next_id(&self, counter: &str) -> Result<u64, StorageError> {
-        let key = full_key("\u{0}counter", counter);
+        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        let key = full_key(super::COUNTER_TABLE, counter);
         let result = self.tree.transaction(
             |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
                 let cur = tx
@@ -232,5 +238,53 @@ impl Store for SledStore {
         self.db.flush().map_err(backend)?;
         held.0 = next;
         held.1.record(next)
+    }
+
+    fn snapshot(&self) -> Result<Vec<Row>, StorageError> {
+        let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        let counters = full_key(super::COUNTER_TABLE, "");
+        let mut rows = Vec::new();
+        for item in self.tree.iter() {
+            let (k, v) = item.map_err(backend)?;
+            let row = if let Some(name) = k.strip_prefix(counters.as_slice()) {
+                let n = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
+                Row {
+                    table: super::COUNTER_TABLE.into(),
+                    key: String::from_utf8_lossy(name).into_owned(),
+                    revision: n,
+                    value: n.to_be_bytes().to_vec(),
+                }
+            } else {
+                let at = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+                let Versioned { value, revision } = frame::unwrap(&v);
+                Row {
+                    table: String::from_utf8_lossy(&k[..at]).into_owned(),
+                    key: String::from_utf8_lossy(k.get(at + 1..).unwrap_or_default()).into_owned(),
+                    revision,
+                    value,
+                }
+            };
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    fn load(&self, rows: &[Row]) -> Result<(), StorageError> {
+        let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        if !self.tree.is_empty() {
+            return Err(StorageError::NotEmpty);
+        }
+        let mut batch = sled::Batch::default();
+        for r in rows {
+            let k = full_key(&r.table, &r.key);
+            if r.table == super::COUNTER_TABLE {
+                batch.insert(k, &r.revision.to_be_bytes());
+            } else {
+                batch.insert(k, frame::wrap(r.revision, &r.value));
+            }
+        }
+        self.tree.apply_batch(batch).map_err(backend)?;
+        drop(_alone);
+        self.flush()
     }
 }

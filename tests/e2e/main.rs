@@ -4,6 +4,7 @@
 
 mod access;
 mod audit_checkpoints;
+mod backup_restore;
 mod bombs;
 mod cli_conventions;
 mod connected_auto;

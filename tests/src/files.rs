@@ -82,15 +82,17 @@ pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// Copies the directory tree `from` to `to` (files and directories; modes kept).
+/// Copies the directory tree `from` to `to` (regular files and directories, modes kept; a
+/// socket such as `control.sock` is not copied).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy's directory");
     for e in std::fs::read_dir(from).expect("read the directory") {
         let e = e.expect("directory entry");
         let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().expect("file type").is_dir() {
+        let ty = e.file_type().expect("file type");
+        if ty.is_dir() {
             copy_dir(&src, &dst);
-        } else {
+        } else if ty.is_file() {
             std::fs::copy(&src, &dst).expect("copy a file");
         }
     }

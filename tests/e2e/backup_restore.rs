@@ -1,0 +1,207 @@
+//! Backups through the real binaries: `space-server backup` asks the running server for a
+//! consistent online snapshot (store, files, keys when asked, package chunks), `restore`
+//! brings it back into a new data directory the server then runs on with everything in
+//! place; a changed backup is refused and creates nothing; a backup without keys needs them
+//! given back. `odcm backup` / `odcm restore` the same for an ODCM.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use e2e::odcm::Odcm;
+use e2e::promotion::s;
+use e2e::{Space, bin};
+
+fn run(binary: &str, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin(binary))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("SPACE_CONFIG")
+        .env_remove("ODCM_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(binary: &str, data_dir: &Path, args: &[&str]) -> String {
+    let o = run(binary, data_dir, args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{binary} {args:?}: {text}");
+    text
+}
+
+fn fails(binary: &str, data_dir: &Path, args: &[&str]) -> String {
+    let o = run(binary, data_dir, args);
+    assert!(!o.status.success(), "{binary} {args:?} must fail");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_space_backed_up_online_restores_elsewhere_with_its_packages_and_secrets() {
+    let mut sp = Space::start();
+    let c = sp.cli();
+    for e in ["Dev", "Test", "Production"] {
+        c.ok(&["env", "create", e]);
+    }
+    let pkg = sp.dir.join("Acme.Web.1.0.0.tar.gz");
+    e2e::write_tar_gz(&pkg, &[("app.txt", &e2e::noise(7, 300_000), 0o644)]);
+    c.ok(&["package", "upload", s(&pkg)]);
+    c.ok(&["lifecycle", "create", "Main", "--phase", "Dev:Dev"]);
+    c.ok(&["project", "create", "Web", "--lifecycle", "Main"]);
+    c.ok(&[
+        "variable",
+        "set",
+        "--project",
+        "Web",
+        "DbPassword",
+        "s3cr3t-pw",
+        "--sensitive",
+    ]);
+
+    // Online: the server is running and answers over its control socket.
+    let full = sp.dir.join("full.backup");
+    let out = ok(
+        "space-server",
+        &sp.data_dir,
+        &[
+            "--name",
+            "DevTest",
+            "backup",
+            "--out",
+            s(&full),
+            "--include-keys",
+        ],
+    );
+    assert!(
+        out.contains("THIS FILE HOLDS THE PRIVATE KEYS") && out.contains("Signed by sha256:"),
+        "{out}"
+    );
+    assert!(!e2e::contains(&std::fs::read(&full).unwrap(), "s3cr3t-pw"));
+    c.ok(&["env", "create", "AfterTheBackup"]);
+    sp.stop();
+
+    // A changed file is refused and creates nothing.
+    let mut bytes = std::fs::read(&full).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    let changed = sp.dir.join("changed.backup");
+    std::fs::write(&changed, &bytes).unwrap();
+    let elsewhere = sp.dir.join("elsewhere");
+    let e = fails("space-server", &elsewhere, &["restore", s(&changed)]);
+    assert!(e.contains("damaged or was changed"), "{e}");
+    assert!(!elsewhere.exists());
+
+    // "Another machine": the data directory is gone; the backup brings it back.
+    let old = sp.dir.join("old-data");
+    std::fs::rename(&sp.data_dir, &old).unwrap();
+    let out = ok("space-server", &sp.data_dir, &["restore", s(&full)]);
+    assert!(out.contains("Restored space 'DevTest'"), "{out}");
+    sp.start_again();
+    let c = sp.cli();
+    let envs = c.ok(&["env", "list"]);
+    assert!(
+        envs.contains("Production") && !envs.contains("AfterTheBackup"),
+        "{envs}"
+    );
+    let back = sp.dir.join("back.tar.gz");
+    c.ok(&[
+        "package",
+        "download",
+        "Acme.Web",
+        "1.0.0",
+        "--out",
+        s(&back),
+    ]);
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&pkg).unwrap());
+    let vars = c.ok(&["variable", "list", "--project", "Web"]);
+    assert!(
+        vars.contains("DbPassword") && !vars.contains("s3cr3t-pw"),
+        "{vars}"
+    );
+
+    // Without keys (offline: the server is stopped), restore needs them given back.
+    sp.stop();
+    let bare = sp.dir.join("bare.backup");
+    let out = ok(
+        "space-server",
+        &sp.data_dir,
+        &[
+            "--name",
+            "DevTest",
+            "backup",
+            "--out",
+            s(&bare),
+            "--chunks",
+            "referenced",
+        ],
+    );
+    assert!(out.contains("Private keys are not in it"), "{out}");
+    let third = sp.dir.join("third");
+    let e = fails("space-server", &third, &["restore", s(&bare)]);
+    assert!(
+        e.contains("--keys-from DIR") && e.contains("master.key"),
+        "{e}"
+    );
+    let chunks = sp.data_dir.join("chunks");
+    let out = ok(
+        "space-server",
+        &third,
+        &[
+            "restore",
+            s(&bare),
+            "--keys-from",
+            s(&sp.data_dir),
+            "--chunks-from",
+            s(&chunks),
+        ],
+    );
+    assert!(out.contains("Restored space"), "{out}");
+    assert_eq!(
+        std::fs::read(third.join("master.key")).unwrap(),
+        std::fs::read(sp.data_dir.join("master.key")).unwrap()
+    );
+}
+
+#[test]
+fn an_odcm_backed_up_online_restores_with_its_audit_log_intact() {
+    let mut o = Odcm::start("Net");
+    for n in ["DevTest", "Prod"] {
+        o.cli().ok(&["odcm", "space", "create", n]);
+    }
+    let file = o.dir.join("odcm.backup");
+    let out = ok(
+        "odcm",
+        &o.data_dir,
+        &[
+            "--name",
+            "Net",
+            "backup",
+            "--out",
+            s(&file),
+            "--include-keys",
+        ],
+    );
+    assert!(out.contains("Backup written"), "{out}");
+    let entries = o
+        .cli()
+        .json(&["odcm", "audit", "list"])
+        .as_array()
+        .unwrap()
+        .len();
+    o.stop();
+    std::fs::rename(&o.data_dir, o.dir.join("old-data")).unwrap();
+    let out = ok("odcm", &o.data_dir, &["restore", s(&file)]);
+    assert!(out.contains("Restored odcm 'Net'"), "{out}");
+    o.start_again();
+    let v = o.cli().ok(&["odcm", "audit", "verify"]);
+    assert!(v.contains(&format!("{entries} entries")), "{v}");
+    let spaces = o.cli().ok(&["odcm", "space", "list"]);
+    assert!(
+        spaces.contains("DevTest") && spaces.contains("Prod"),
+        "{spaces}"
+    );
+}
