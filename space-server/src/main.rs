@@ -286,6 +286,7 @@ async fn start_peering(
         p.me, p.enrolled.odcm, p.cert.fingerprint
     );
     peering::watch::spawn(p.clone(), stop.clone());
+    space_server::promotion::restored::spawn(state.clone(), p.clone(), stop.clone());
     let mut rx = stop.clone();
     let served = p.clone();
     let state = state.clone();

@@ -210,6 +210,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     /// The next value (starting at 1) of a named, durable, strictly increasing counter.
     fn next_id(&self, counter: &str) -> Result<u64, StorageError>;
+    /// Moves a counter up to at least `at_least` (never down), so the next [`Store::next_id`]
+    /// is past it; returns the counter's value now.
+    fn raise_id(&self, counter: &str, at_least: u64) -> Result<u64, StorageError>;
     /// Makes every committed write durable.
     fn flush(&self) -> Result<(), StorageError>;
     /// Every row, records and counters, as one consistent snapshot: no batch, transaction or

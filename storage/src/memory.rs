@@ -143,6 +143,19 @@ impl Store for MemoryStore {
         Ok(n)
     }
 
+    fn raise_id(&self, counter: &str, at_least: u64) -> Result<u64, StorageError> {
+        let mut map = self.lock()?;
+        let k = (super::COUNTER_TABLE.to_string(), counter.to_string());
+        let cur = map
+            .get(&k)
+            .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let n = cur.max(at_least);
+        map.insert(k, (n, n.to_be_bytes().to_vec()));
+        Ok(n)
+    }
+
     fn flush(&self) -> Result<(), StorageError> {
         Ok(())
     }

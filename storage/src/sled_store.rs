@@ -224,6 +224,28 @@ impl Store for SledStore {
         }
     }
 
+    fn raise_id(&self, counter: &str, at_least: u64) -> Result<u64, StorageError> {
+        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        let key = full_key(super::COUNTER_TABLE, counter);
+        let result = self.tree.transaction(
+            |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
+                let cur = tx
+                    .get(&key)?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                let n = cur.max(at_least);
+                tx.insert(key.as_slice(), &n.to_be_bytes())?;
+                Ok(n)
+            },
+        );
+        match result {
+            Ok(n) => Ok(n),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        }
+    }
+
     /// Makes every commit so far durable, and records the position reached outside the
     /// database (a later open refuses a database behind it).
     fn flush(&self) -> Result<(), StorageError> {

@@ -205,3 +205,101 @@ fn an_odcm_backed_up_online_restores_with_its_audit_log_intact() {
         "{spaces}"
     );
 }
+
+/// Prod is restored from a backup older than what DevTest has seen from it: it asks DevTest,
+/// says deployments after the backup are not here, and numbers new ones past them, so a new
+/// deployment of the same release is not taken for one whose receipt was applied before.
+#[test]
+fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
+    use e2e::agent::Agent;
+    use e2e::promotion::{connected_pair, importing_target, script_project, to_prod_lifecycle};
+    use e2e::wait_for;
+    use std::time::Duration;
+
+    let net = Odcm::start("Net");
+    let (dev, mut prod) = connected_pair(&net, &[], &["releases", "receipts"]);
+    importing_target(&prod, "Production:Production:auto");
+    to_prod_lifecycle(&dev, ":auto");
+    script_project(&dev, "Web", "ToProd", "echo hello");
+    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let d = dev.cli();
+    let results = || d.json(&["receipt", "list"]).as_array().map_or(0, Vec::len);
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    wait_for(
+        "Prod's first result in DevTest",
+        Duration::from_secs(90),
+        || results() == 1,
+    );
+
+    let file = prod.dir.join("prod.backup");
+    ok(
+        "space-server",
+        &prod.data_dir,
+        &[
+            "--name",
+            "Prod",
+            "backup",
+            "--out",
+            s(&file),
+            "--include-keys",
+        ],
+    );
+    let deploy = [
+        "release",
+        "deploy",
+        "--project",
+        "DevTest: Web",
+        "--version",
+        "1.0.0",
+        "--env",
+        "Production",
+    ];
+    prod.cli().ok(&deploy);
+    wait_for(
+        "the result made after the backup",
+        Duration::from_secs(90),
+        || results() == 2,
+    );
+
+    prod.stop();
+    std::fs::remove_dir_all(&prod.data_dir).unwrap();
+    ok("space-server", &prod.data_dir, &["restore", s(&file)]);
+    prod.start_again();
+    let p = prod.cli();
+    wait_for(
+        "Prod to ask DevTest what it has seen",
+        Duration::from_secs(60),
+        || {
+            p.ok(&["space", "status"])
+                .contains("Deployments-2 to 2 happened after the backup")
+        },
+    );
+    let status = p.json(&["space", "status"]);
+    let restored = status["restored"].as_str().unwrap_or("");
+    assert!(
+        restored.contains("from Deployments-3") && restored.contains("receipt send --all"),
+        "{restored}"
+    );
+
+    p.ok(&deploy);
+    wait_for(
+        "the new deployment's result in DevTest",
+        Duration::from_secs(90),
+        || results() == 3,
+    );
+    let ids: Vec<String> = p
+        .json(&["deployment", "list", "--project", "DevTest: Web"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(ids.contains(&"Deployments-3".to_string()), "{ids:?}");
+}

@@ -303,6 +303,11 @@ impl Space {
     }
 
     /// The `deploy` CLI configured (by environment) for this Space.
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn cli(&self) -> Cli {
         Cli {
             config: self.dir.join("deploy-config.toml"),

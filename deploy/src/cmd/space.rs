@@ -67,7 +67,7 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                 json!({"enrolled": true, "space": s.space, "odcm": s.odcm, "odcm_url": s.odcm_url,
                     "fingerprint": s.fingerprint, "not_after": time(s.not_after), "peer_endpoint": s.peer_endpoint,
                     "trust_set_version": s.trust_set_version, "odcm_connected": s.odcm_connected,
-                    "peers": peers, "trusts": s.trusts,
+                    "peers": peers, "trusts": s.trusts, "restored": (!s.restored.is_empty()).then_some(&s.restored),
                     "checkpoint": s.checkpoint.as_ref().map(|c| json!({"entries": c.entries, "head_hash": c.head_hash,
                         "issued_at": time(c.issued_at), "problem": (!c.problem.is_empty()).then_some(&c.problem)}))}),
                 vec![
@@ -102,6 +102,14 @@ pub async fn run(cmd: SpaceCmd, x: Env) -> anyhow::Result<()> {
                     ),
                     ("trusts", join(&s.trusts)),
                     ("audit checkpoint", held(s.checkpoint.as_ref())),
+                    (
+                        "restored",
+                        if s.restored.is_empty() {
+                            "no".into()
+                        } else {
+                            s.restored.clone()
+                        },
+                    ),
                 ],
             );
         }

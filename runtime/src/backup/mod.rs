@@ -11,6 +11,7 @@
 
 pub mod cli;
 mod frame;
+pub mod marker;
 mod restore;
 #[cfg(test)]
 #[path = "../tests/backup.rs"]
@@ -29,7 +30,14 @@ pub const VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"DPLYBKP1";
 /// Directories and files of a data directory never copied as files: the database (its rows
 /// are), its position (written anew), scratch space, the control socket.
-const SKIPPED: &[&str] = &["db", "db.position", "tmp", "control.sock", "chunks"];
+const SKIPPED: &[&str] = &[
+    "db",
+    "db.position",
+    "tmp",
+    "control.sock",
+    "chunks",
+    marker::FILE,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

@@ -159,6 +159,7 @@ fn unpack(file: &Path, staging: &Path, from: &From<'_>) -> Result<Restored, Back
     let missing_chunks = copy_chunks(&referenced, staging, from.chunks)?;
     let store = SledStore::open(&staging.join("db"))?;
     store.load(&rows)?;
+    super::marker::Restored::new(header.created_at).save(staging)?;
     Ok(Restored {
         signer_fingerprint: signer,
         rows: end.rows,

@@ -80,6 +80,9 @@ impl pb::peers_server::Peers for PeersApi {
                 .collect(),
             trusts: set.trusts.iter().map(trust_line).collect(),
             checkpoint: held_checkpoint(p),
+            restored: runtime::backup::marker::Restored::load(&self.state.data_dir)
+                .map(|m| m.summary())
+                .unwrap_or_default(),
         }))
     }
 

@@ -268,3 +268,13 @@ pub fn to_api(s: Status) -> ApiError {
         _ => ApiError::Precondition(m),
     }
 }
+
+/// Asks Space `peer` what it holds from this Space (after a restore from a backup).
+pub async fn seen_from_you(p: &Peering, peer: &str) -> Result<pb::SeenFromYouResponse, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    pb::promotions_client::PromotionsClient::new(ch)
+        .seen_from_you(with_deadline(pb::Empty {}))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
+}

@@ -138,4 +138,16 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
             bytes_missing: lacking.bytes,
         }))
     }
+
+    async fn seen_from_you(
+        &self,
+        req: Request<pb::Empty>,
+    ) -> Result<Response<pb::SeenFromYouResponse>, Status> {
+        let caller = self.caller(&req)?;
+        let seen = crate::promotion::restored::seen_from(&self.state, &caller.space)?;
+        Ok(Response::new(pb::SeenFromYouResponse {
+            max_deployment: seen.max_deployment,
+            receipts: seen.receipts,
+        }))
+    }
 }

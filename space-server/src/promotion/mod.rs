@@ -18,6 +18,7 @@ pub mod receipts;
 pub mod receipts_in;
 pub mod relay;
 pub mod remote_index;
+pub mod restored;
 pub mod service;
 pub mod staging;
 pub mod verified;

@@ -133,6 +133,11 @@ fn counters(s: &dyn Store) {
     assert_eq!(s.next_id("deployments").unwrap(), 2);
     assert_eq!(s.next_id("releases").unwrap(), 1);
     assert_eq!(s.next_id("deployments").unwrap(), 3);
+    // Raising moves a counter up, never down.
+    assert_eq!(s.raise_id("deployments", 10).unwrap(), 10);
+    assert_eq!(s.raise_id("deployments", 4).unwrap(), 10);
+    assert_eq!(s.next_id("deployments").unwrap(), 11);
+    assert_eq!(s.raise_id("fresh", 5).unwrap(), 5);
 }
 
 fn transactions(s: &dyn Store) {

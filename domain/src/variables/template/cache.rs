@@ -1,6 +1,8 @@
 //! Parsed templates, kept per process by their text: a package's configuration file or a
-//! variable's value is parsed once however many targets and steps use it. Bounded by the
-//! bytes of text held (the whole cache is dropped when a new entry would pass the bound).
+//! variable's value is parsed once however many targets and steps use it. Bounded by what the
+//! entries cost (the whole cache is dropped when a new entry would pass the bound): a parsed
+//! tree takes several times its text, and every entry has a fixed cost, so millions of tiny
+//! templates cannot grow it without bound (found by fuzzing: `fuzz_targets/substitute.rs`).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -9,8 +11,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::super::VariableError;
 use super::parse::{Node, template};
 
-/// Most bytes of template text the cache holds.
+/// Most bytes the cache's entries may cost, by [`cost`].
 const MAX_CACHED_BYTES: usize = 64 << 20;
+
+/// What an entry of `len` bytes of text costs: its text, a tree of several times it, and the
+/// fixed cost of an entry (keys, vectors, reference counts).
+fn cost(len: usize) -> usize {
+    len.saturating_mul(4).saturating_add(512)
+}
 
 pub(crate) type Parsed = Arc<Result<Vec<Node>, VariableError>>;
 
@@ -40,12 +48,13 @@ pub(crate) fn parsed(text: &str) -> Parsed {
     }
     let parsed: Parsed = Arc::new(template(text));
     if let Ok(mut c) = cache().lock() {
-        if c.bytes + text.len() > MAX_CACHED_BYTES {
+        let cost = cost(text.len());
+        if c.bytes + cost > MAX_CACHED_BYTES {
             c.entries.clear();
             c.bytes = 0;
         }
-        if text.len() <= MAX_CACHED_BYTES {
-            c.bytes += text.len();
+        if cost <= MAX_CACHED_BYTES {
+            c.bytes += cost;
             c.entries
                 .entry(k)
                 .or_default()
@@ -53,4 +62,27 @@ pub(crate) fn parsed(text: &str) -> Parsed {
         }
     }
     parsed
+}
+
+/// Entries held and what they cost (for tests).
+#[cfg(test)]
+pub(crate) fn held() -> (usize, usize) {
+    cache()
+        .lock()
+        .map(|c| (c.entries.values().map(Vec::len).sum(), c.bytes))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn many_tiny_templates_stay_within_the_bound() {
+        for i in 0..200_000 {
+            super::parsed(&format!("#{{v{i}}}"));
+        }
+        let (entries, bytes) = super::held();
+        assert!(bytes <= super::MAX_CACHED_BYTES, "{bytes}");
+        // 200,000 tiny entries cost more than the bound: the cache was dropped on the way.
+        assert!(entries < 140_000, "{entries} entries held");
+    }
 }

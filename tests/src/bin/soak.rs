@@ -1,0 +1,194 @@
+//! Soak (issue 14): SOAK_SECS (default 600) of PROJECTS (default 50) promotions and
+//! deployments in flight at once across two connected Spaces with an agent: DevTest creates a
+//! release of each project whose last one is done; each is promoted by itself to Prod, fetched,
+//! imported, deployed on Prod's agent, and its receipt streams back. Every 10 s it samples the
+//! resident memory and open files of both servers into SOAK_CSV (default soak.csv). At the end
+//! it waits for everything in flight, then checks: zero failed promotions or deployments, and
+//! every Prod deployment's receipt in DevTest exactly once. Exits non-zero otherwise.
+//!
+//! Run: `cargo build --workspace --release && E2E_BIN_DIR=target/release cargo run --release
+//! -p e2e --bin soak`; plot with `python3 bench/plot_soak.py soak.csv docs/soak.png`.
+// A test harness: a failed step should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use e2e::agent::Agent;
+use e2e::odcm::Odcm;
+use e2e::promotion::{connected_pair, importing_target, to_prod_lifecycle};
+use e2e::{Cli, wait_for};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// (resident KiB, open files) of process `pid`.
+fn sample(pid: Option<u32>) -> (u64, u64) {
+    let Some(pid) = pid else { return (0, 0) };
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
+    (rss, fds)
+}
+
+/// Promotions by (project, version) -> state.
+fn promotions(d: &Cli) -> BTreeMap<(String, String), String> {
+    let o = d.run(&["promotion", "list", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                (
+                    p["project"].as_str().unwrap_or("").to_string(),
+                    p["version"].as_str().unwrap_or("").to_string(),
+                ),
+                p["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn main() {
+    let secs = env("SOAK_SECS", 600);
+    let projects = env("PROJECTS", 50) as usize;
+    let csv = std::env::var("SOAK_CSV").unwrap_or_else(|_| "soak.csv".into());
+    let net = Odcm::start("Net");
+    let (dev, prod) = connected_pair(&net, &[], &["releases", "receipts"]);
+    importing_target(&prod, "Production:Production:auto");
+    to_prod_lifecycle(&dev, ":auto");
+    let d = dev.cli();
+    for i in 0..projects {
+        let name = format!("Web{i:02}");
+        d.ok(&["project", "create", &name, "--lifecycle", "ToProd"]);
+        d.ok(&[
+            "step",
+            "add",
+            "--project",
+            &name,
+            "--name",
+            "Hello",
+            "--script",
+            "echo hello from #{Project.Name} #{Octopus.Release.Number}",
+        ]);
+    }
+    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let mut out = std::fs::File::create(&csv).expect("create the CSV");
+    writeln!(
+        out,
+        "seconds,dev_rss_kib,dev_fds,prod_rss_kib,prod_fds,deployed,in_flight"
+    )
+    .unwrap();
+
+    let start = Instant::now();
+    let mut next_sample = Duration::ZERO;
+    let mut created: BTreeMap<String, u32> = BTreeMap::new();
+    let (mut failed, mut deployed): (Vec<String>, usize);
+    loop {
+        let running = start.elapsed() < Duration::from_secs(secs);
+        let promos = promotions(&d);
+        deployed = promos.values().filter(|s| *s == "deployed").count();
+        failed = promos
+            .iter()
+            .filter(|(_, s)| *s == "failed")
+            .map(|(k, s)| format!("{k:?} {s}"))
+            .collect();
+        let in_flight = promos
+            .values()
+            .filter(|s| *s != "deployed" && *s != "failed")
+            .count();
+        if running {
+            for i in 0..projects {
+                let name = format!("Web{i:02}");
+                let n = created.get(&name).copied().unwrap_or(0);
+                let busy = n > 0
+                    && promos
+                        .get(&(name.clone(), format!("1.0.{}", n - 1)))
+                        .is_none_or(|s| s != "deployed" && s != "failed");
+                if !busy {
+                    d.ok(&[
+                        "release",
+                        "create",
+                        "--project",
+                        &name,
+                        "--version",
+                        &format!("1.0.{n}"),
+                    ]);
+                    created.insert(name, n + 1);
+                }
+            }
+        }
+        if start.elapsed() >= next_sample {
+            let (dr, df) = sample(dev.pid());
+            let (pr, pf) = sample(prod.pid());
+            writeln!(
+                out,
+                "{},{dr},{df},{pr},{pf},{deployed},{in_flight}",
+                start.elapsed().as_secs()
+            )
+            .unwrap();
+            println!(
+                "{:>4}s dev {dr} KiB {df} fds | prod {pr} KiB {pf} fds | deployed {deployed}, in flight {in_flight}, failed {}",
+                start.elapsed().as_secs(),
+                failed.len()
+            );
+            next_sample += Duration::from_secs(10);
+        }
+        if !running && in_flight == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs + 600),
+            "still in flight 10 minutes after the end"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let total: u32 = created.values().sum();
+    // Every Prod deployment's receipt in DevTest, once.
+    let p = prod.cli();
+    let prod_deployments: usize = (0..projects)
+        .map(|i| {
+            p.json(&[
+                "deployment",
+                "list",
+                "--project",
+                &format!("DevTest: Web{i:02}"),
+            ])
+            .as_array()
+            .map_or(0, Vec::len)
+        })
+        .sum();
+    wait_for("every receipt in DevTest", Duration::from_secs(120), || {
+        d.json(&["receipt", "list"]).as_array().map_or(0, Vec::len) >= prod_deployments
+    });
+    let receipts = d.json(&["receipt", "list"]);
+    let mut ids: Vec<String> = receipts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["receipt_id"].to_string())
+        .collect();
+    ids.sort();
+    let all = ids.len();
+    ids.dedup();
+    println!(
+        "\nreleases created {total}, promotions deployed {deployed}, failed {}, Prod deployments {prod_deployments}, receipts in DevTest {all} ({} distinct)",
+        failed.len(),
+        ids.len()
+    );
+    assert!(failed.is_empty(), "failed: {failed:?}");
+    assert_eq!(deployed as u32, total, "every release deployed");
+    assert_eq!(all, ids.len(), "a receipt applied twice");
+    assert_eq!(all, prod_deployments, "every receipt delivered once");
+    println!("soak passed: samples in {csv}");
+}
