@@ -207,8 +207,9 @@ fn an_odcm_backed_up_online_restores_with_its_audit_log_intact() {
 }
 
 /// Prod is restored from a backup older than what DevTest has seen from it: it asks DevTest,
-/// says deployments after the backup are not here, and numbers new ones past them, so a new
-/// deployment of the same release is not taken for one whose receipt was applied before.
+/// says deployments after the backup are not here, numbers new ones past them (so a new
+/// deployment of the same release is not taken for one whose receipt was applied before), and
+/// DevTest promotes again the release Prod lost.
 #[test]
 fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
     use e2e::agent::Agent;
@@ -224,6 +225,8 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
     let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
     let d = dev.cli();
     let results = || d.json(&["receipt", "list"]).as_array().map_or(0, Vec::len);
+    let wait_results =
+        |n: usize, what: &str| wait_for(what, Duration::from_secs(90), || results() == n);
     d.ok(&[
         "release",
         "create",
@@ -232,11 +235,7 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
         "--version",
         "1.0.0",
     ]);
-    wait_for(
-        "Prod's first result in DevTest",
-        Duration::from_secs(90),
-        || results() == 1,
-    );
+    wait_results(1, "Prod's first result in DevTest");
 
     let file = prod.dir.join("prod.backup");
     ok(
@@ -251,6 +250,16 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
             "--include-keys",
         ],
     );
+    // After the backup: a new release (Deployments-2) and a redeployment (Deployments-3).
+    d.ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.1",
+    ]);
+    wait_results(2, "1.0.1's result, made after the backup");
     let deploy = [
         "release",
         "deploy",
@@ -262,11 +271,7 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
         "Production",
     ];
     prod.cli().ok(&deploy);
-    wait_for(
-        "the result made after the backup",
-        Duration::from_secs(90),
-        || results() == 2,
-    );
+    wait_results(3, "a redeployment's result, made after the backup");
 
     prod.stop();
     std::fs::remove_dir_all(&prod.data_dir).unwrap();
@@ -278,22 +283,21 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
         Duration::from_secs(60),
         || {
             p.ok(&["space", "status"])
-                .contains("Deployments-2 to 2 happened after the backup")
+                .contains("Deployments-2 to 3 happened after the backup")
         },
     );
     let status = p.json(&["space", "status"]);
     let restored = status["restored"].as_str().unwrap_or("");
     assert!(
-        restored.contains("from Deployments-3") && restored.contains("receipt send --all"),
+        restored.contains("from Deployments-4")
+            && restored.contains("1 release(s) queued to be promoted here again"),
         "{restored}"
     );
-
+    // The release Prod lost comes back by itself, and deploys (its phase is automatic).
+    wait_results(4, "1.0.1 promoted to Prod again");
+    // A new deployment of 1.0.0 is numbered past what DevTest has seen: its result arrives.
     p.ok(&deploy);
-    wait_for(
-        "the new deployment's result in DevTest",
-        Duration::from_secs(90),
-        || results() == 3,
-    );
+    wait_results(5, "the new deployment's result in DevTest");
     let ids: Vec<String> = p
         .json(&["deployment", "list", "--project", "DevTest: Web"])
         .as_array()
@@ -301,5 +305,10 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
         .iter()
         .map(|x| x["id"].as_str().unwrap_or("").to_string())
         .collect();
-    assert!(ids.contains(&"Deployments-3".to_string()), "{ids:?}");
+    assert!(ids.contains(&"Deployments-5".to_string()), "{ids:?}");
+    assert!(
+        !ids.iter()
+            .any(|x| x == "Deployments-2" || x == "Deployments-3"),
+        "numbers DevTest has seen are not reused: {ids:?}"
+    );
 }

@@ -246,6 +246,20 @@ pub async fn schedule(
     at: i64,
     who: &str,
 ) -> ApiResult<JobView> {
+    schedule_with(state, project, version, space, at, who, false).await
+}
+
+/// [`schedule`], also for a release offered already (`again`: the target Space lost it, being
+/// restored from a backup, and asked for it).
+pub async fn schedule_with(
+    state: &SpaceState,
+    project: &str,
+    version: &str,
+    space: &str,
+    at: i64,
+    who: &str,
+    again: bool,
+) -> ApiResult<JobView> {
     let r = state.release(project, version)?;
     let space = space.trim();
     crate::services::check_name("space", space)?;
@@ -255,7 +269,7 @@ pub async fn schedule(
         Some(PromotionJob {
             state: PromotionJobState::Offered { bundle_id, .. },
             ..
-        }) => {
+        }) if !again => {
             return Err(ApiError::Precondition(format!(
                 "release {} of '{}' was already offered to '{space}' (bundle {bundle_id}): promote it by hand to send it again",
                 r.version, r.project

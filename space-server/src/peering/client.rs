@@ -278,3 +278,19 @@ pub async fn seen_from_you(p: &Peering, peer: &str) -> Result<pb::SeenFromYouRes
         .map(|r| r.into_inner())
         .map_err(|s| peer_refusal(p, &target, s))
 }
+
+/// Asks Space `peer` to send again what it sent this Space since `since`.
+pub async fn send_again(
+    p: &Peering,
+    peer: &str,
+    since: i64,
+    bundles: Vec<String>,
+) -> Result<pb::SendAgainResponse, Status> {
+    let (ch, target) = channel(p, peer).await?;
+    pb::promotions_client::PromotionsClient::new(ch)
+        .max_encoding_message_size(8 << 20)
+        .send_again(with_deadline(pb::SendAgainRequest { since, bundles }))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(|s| peer_refusal(p, &target, s))
+}

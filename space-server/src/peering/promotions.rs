@@ -150,4 +150,18 @@ impl pb::promotions_server::Promotions for PromotionsPeerApi {
             receipts: seen.receipts,
         }))
     }
+
+    async fn send_again(
+        &self,
+        req: Request<pb::SendAgainRequest>,
+    ) -> Result<Response<pb::SendAgainResponse>, Status> {
+        let caller = self.caller(&req)?;
+        let pb::SendAgainRequest { since, bundles } = req.into_inner();
+        let s = crate::promotion::restored::send_again(&self.state, &caller.space, since, &bundles)
+            .await?;
+        Ok(Response::new(pb::SendAgainResponse {
+            receipts: s.receipts,
+            releases: s.releases,
+        }))
+    }
 }

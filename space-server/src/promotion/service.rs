@@ -17,6 +17,7 @@ use super::{bundles, missing, receipts};
 use crate::deployments::Engine;
 use crate::error::{ApiError, ApiResult};
 use crate::peering::client;
+use crate::state::SpaceState;
 
 pub struct PromotionService {
     pub engine: Arc<Engine>,
@@ -169,22 +170,46 @@ impl PromotionService {
     }
 
     async fn deliver(&self, prepared: receipts::Prepared, who: &str) -> ApiResult<Delivered> {
-        let state = &self.engine.state;
-        let peering = super::peering(state)?;
-        let r = client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
-            .await
-            .map_err(client::to_api)?;
-        state.heard_from(&prepared.space, "receipts delivered");
-        receipts::mark_sent(state, &prepared, who).await?;
-        tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
-        Ok(Delivered {
-            space: prepared.space.clone(),
-            count: prepared.count,
-        })
+        deliver_prepared(&self.engine.state, prepared, who).await
     }
 
     /// Imports a receipts file; a file whose every receipt was applied before changes nothing.
     pub async fn import_receipts(&self, bytes: &[u8], who: &str) -> ApiResult<Applied> {
         super::receipts_in::import(&self.engine.state, bytes, who).await
     }
+}
+
+/// Delivers every receipt for `space` again, sent before or not (it applies each once).
+pub async fn deliver_all(
+    state: &SpaceState,
+    space: &str,
+    who: &str,
+) -> ApiResult<Option<Delivered>> {
+    let select = Selection {
+        all: true,
+        range: None,
+    };
+    match receipts::prepare_pending(state, space, select).await? {
+        (Some(prepared), _) => deliver_prepared(state, prepared, who).await.map(Some),
+        (None, _) => Ok(None),
+    }
+}
+
+/// Delivers a prepared receipts file over the peer link and marks its receipts sent.
+async fn deliver_prepared(
+    state: &SpaceState,
+    prepared: receipts::Prepared,
+    who: &str,
+) -> ApiResult<Delivered> {
+    let peering = super::peering(state)?;
+    let r = client::deliver_receipts(peering, &prepared.space, &prepared.bytes)
+        .await
+        .map_err(client::to_api)?;
+    state.heard_from(&prepared.space, "receipts delivered");
+    receipts::mark_sent(state, &prepared, who).await?;
+    tracing::info!(to_space = %prepared.space, applied = r.applied, already = r.already_applied, "deployment receipts delivered");
+    Ok(Delivered {
+        space: prepared.space.clone(),
+        count: prepared.count,
+    })
 }

@@ -91,11 +91,39 @@ fn main() {
     .unwrap();
 
     let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    // One poller reads every promotion's state; one worker per project creates a release, waits
+    // until the poller sees it deployed (or failed), and creates the next: PROJECTS in flight.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let workers: Vec<_> = (0..projects)
+        .map(|i| {
+            let (d, seen, created) = (dev.cli(), seen.clone(), created.clone());
+            std::thread::spawn(move || {
+                let name = format!("Web{i:02}");
+                let mut n = 0;
+                while Instant::now() < end {
+                    let v = format!("1.0.{n}");
+                    d.ok(&["release", "create", "--project", &name, "--version", &v]);
+                    created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let key = (name.clone(), v);
+                    let limit = Instant::now() + Duration::from_secs(600);
+                    while Instant::now() < limit {
+                        let state = seen.lock().unwrap().get(&key).cloned().unwrap_or_default();
+                        if state == "deployed" || state == "failed" {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
     let mut next_sample = Duration::ZERO;
-    let mut created: BTreeMap<String, u32> = BTreeMap::new();
     let (mut failed, mut deployed): (Vec<String>, usize);
+    let mut max_in_flight = 0;
     loop {
-        let running = start.elapsed() < Duration::from_secs(secs);
         let promos = promotions(&d);
         deployed = promos.values().filter(|s| *s == "deployed").count();
         failed = promos
@@ -107,27 +135,8 @@ fn main() {
             .values()
             .filter(|s| *s != "deployed" && *s != "failed")
             .count();
-        if running {
-            for i in 0..projects {
-                let name = format!("Web{i:02}");
-                let n = created.get(&name).copied().unwrap_or(0);
-                let busy = n > 0
-                    && promos
-                        .get(&(name.clone(), format!("1.0.{}", n - 1)))
-                        .is_none_or(|s| s != "deployed" && s != "failed");
-                if !busy {
-                    d.ok(&[
-                        "release",
-                        "create",
-                        "--project",
-                        &name,
-                        "--version",
-                        &format!("1.0.{n}"),
-                    ]);
-                    created.insert(name, n + 1);
-                }
-            }
-        }
+        max_in_flight = max_in_flight.max(in_flight);
+        *seen.lock().unwrap() = promos;
         if start.elapsed() >= next_sample {
             let (dr, df) = sample(dev.pid());
             let (pr, pf) = sample(prod.pid());
@@ -144,7 +153,7 @@ fn main() {
             );
             next_sample += Duration::from_secs(10);
         }
-        if !running && in_flight == 0 {
+        if workers.iter().all(|w| w.is_finished()) && in_flight == 0 {
             break;
         }
         assert!(
@@ -153,7 +162,11 @@ fn main() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let total: u32 = created.values().sum();
+    for w in workers {
+        w.join().expect("a worker failed");
+    }
+    println!("most promotions in flight at once: {max_in_flight}");
+    let total = created.load(std::sync::atomic::Ordering::Relaxed);
     // Every Prod deployment's receipt in DevTest, once.
     let p = prod.cli();
     let prod_deployments: usize = (0..projects)
