@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows = list(csv.DictReader(line for line in open(sys.argv[1]) if not line.startswith("#")))
 t = [int(r["seconds"]) for r in rows]
 fig, (mem, fds, done) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
 for who in ("dev", "prod"):

@@ -30,6 +30,10 @@ pub struct SpaceState {
     /// Set when a deployment ends: its receipt may be due upstream (the outbox looks then,
     /// after a failed delivery when its backoff ends, and at least every minute).
     pub outbox_due: std::sync::atomic::AtomicBool,
+    /// Every deployment numbered up to this is settled for the receipt outbox (finished, and
+    /// its receipt sent or none due): outbox passes read only the deployments after it. In
+    /// memory: the first pass after a start reads them all.
+    pub outbox_floor: std::sync::atomic::AtomicU64,
     /// Bundles whose packages are being fetched now (one fetch per bundle at a time).
     pub fetching: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Received bundles as verified when they arrived, by id (see `promotion::bundles::load`).
@@ -140,6 +144,7 @@ impl SpaceState {
                 limits: std::sync::OnceLock::new(),
                 wake: Arc::new(tokio::sync::Notify::new()),
                 outbox_due: std::sync::atomic::AtomicBool::new(true),
+                outbox_floor: Default::default(),
                 fetching: Default::default(),
                 fetch_progress: Default::default(),
                 verified_bundles: Default::default(),

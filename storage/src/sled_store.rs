@@ -12,6 +12,11 @@ use sled::transaction::{
 use super::tx::{Tx, Versioned, frame};
 use super::{Batch, Row, StorageError, Store};
 
+/// The most bytes of pages sled keeps in memory (its default, 1 GiB, let a busy server's
+/// resident memory grow with every write until it got there: measured by the soak,
+/// `tests/src/bin/soak.rs`).
+const CACHE_BYTES: u64 = 32 << 20;
+
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
@@ -41,6 +46,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .flush_every_ms(Some(200))
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| {
                 StorageError::Backend(format!(

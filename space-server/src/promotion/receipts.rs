@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::atomic::Ordering;
+
 use domain::model::{Deployment, ReceiptSent, Release, RunState};
 use exchange::receipt::{KIND, Receipt, ReceiptError, ReceiptFile, ReceiptStep, SCHEMA};
 use proto::odcm::v1 as odcm_pb;
@@ -125,19 +127,36 @@ pub async fn prepare_pending(
     select: Selection,
 ) -> ApiResult<(Option<Prepared>, usize)> {
     let p = peering(state)?;
+    // Only unsent receipts wanted: start after the deployments known to be settled.
+    let outbox = !select.all && select.range.is_none();
+    let floor = if outbox {
+        state.outbox_floor.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    let mut settled = floor;
     let mut by_space: Vec<(String, Receipt, u64)> = Vec::new();
-    for d in state.store.all_records::<Deployment>("")? {
-        if !d.state.is_final() {
-            continue;
+    for d in deployments_after(state, floor)? {
+        let open = !d.state.is_final();
+        let receipt = state
+            .release(&d.project, &d.version)
+            .ok()
+            .and_then(|r| Some((r.origin.clone()?.source_space, receipt_of(&d, &r)?)));
+        let waiting = open
+            || (receipt.is_some()
+                && state
+                    .store
+                    .get_record::<ReceiptSent>(&storage::records::deployment_key(d.number))?
+                    .is_none());
+        if !waiting && settled + 1 == d.number {
+            settled = d.number;
         }
-        let Ok(r) = state.release(&d.project, &d.version) else {
-            continue;
-        };
-        let Some(receipt) = receipt_of(&d, &r) else {
-            continue;
-        };
-        let from = r.origin.map(|o| o.source_space).unwrap_or_default();
-        by_space.push((from, receipt, d.number));
+        if let (false, Some((from, receipt))) = (open, receipt) {
+            by_space.push((from, receipt, d.number));
+        }
+    }
+    if outbox {
+        state.outbox_floor.fetch_max(settled, Ordering::Relaxed);
     }
     let spaces: BTreeSet<String> = by_space.iter().map(|(s, ..)| s.clone()).collect();
     let space = if space.trim().is_empty() {
@@ -211,6 +230,24 @@ pub async fn prepare_pending(
         }),
         skipped,
     ))
+}
+
+/// Deployments numbered after `floor`, in order.
+fn deployments_after(state: &SpaceState, floor: u64) -> ApiResult<Vec<Deployment>> {
+    let after = (floor > 0).then(|| storage::records::deployment_key(floor));
+    let mut out = Vec::new();
+    let mut page = after;
+    loop {
+        let (items, next) = state
+            .store
+            .list_records::<Deployment>("", page.as_deref(), 500)?;
+        out.extend(items);
+        match next {
+            Some(n) => page = Some(n),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 /// Records that the receipts of `prepared` left (written to a file or delivered).

@@ -203,5 +203,34 @@ fn main() {
     assert_eq!(deployed as u32, total, "every release deployed");
     assert_eq!(all, ids.len(), "a receipt applied twice");
     assert_eq!(all, prod_deployments, "every receipt delivered once");
+    // Memory growth from the data held, or from the process's own history? Start DevTest
+    // again on the same data and sample it after one more release of every project.
+    let before = sample(dev.pid()).0;
+    let mut dev = dev;
+    dev.stop();
+    dev.start_again();
+    let d = dev.cli();
+    for i in 0..projects {
+        d.ok(&[
+            "release",
+            "create",
+            "--project",
+            &format!("Web{i:02}"),
+            "--version",
+            "9.9.9",
+        ]);
+    }
+    wait_for("the last round", Duration::from_secs(300), || {
+        promotions(&d)
+            .iter()
+            .filter(|((_, v), s)| v == "9.9.9" && *s == "deployed")
+            .count()
+            == projects
+    });
+    let after = sample(dev.pid()).0;
+    println!(
+        "DevTest resident: {before} KiB at the end, {after} KiB after a restart on the same data and one more round"
+    );
+    writeln!(out, "# restart: dev_rss_kib before {before}, after {after}").unwrap();
     println!("soak passed: samples in {csv}");
 }
