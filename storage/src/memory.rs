@@ -21,6 +21,20 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Sets `counter` to `f(its value)` and returns the new value.
+    fn update_counter(&self, counter: &str, f: impl Fn(u64) -> u64) -> Result<u64, StorageError> {
+        let mut map = self.lock()?;
+        let k = (super::COUNTER_TABLE.to_string(), counter.to_string());
+        let cur = map
+            .get(&k)
+            .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let n = f(cur);
+        map.insert(k, (n, n.to_be_bytes().to_vec()));
+        Ok(n)
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Map>, StorageError> {
         self.inner
             .lock()
@@ -131,29 +145,11 @@ impl Store for MemoryStore {
     }
 
     fn next_id(&self, counter: &str) -> Result<u64, StorageError> {
-        let mut map = self.lock()?;
-        let k = (super::COUNTER_TABLE.to_string(), counter.to_string());
-        let n = map
-            .get(&k)
-            .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
-            + 1;
-        map.insert(k, (n, n.to_be_bytes().to_vec()));
-        Ok(n)
+        self.update_counter(counter, |n| n + 1)
     }
 
     fn raise_id(&self, counter: &str, at_least: u64) -> Result<u64, StorageError> {
-        let mut map = self.lock()?;
-        let k = (super::COUNTER_TABLE.to_string(), counter.to_string());
-        let cur = map
-            .get(&k)
-            .and_then(|(_, v)| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        let n = cur.max(at_least);
-        map.insert(k, (n, n.to_be_bytes().to_vec()));
-        Ok(n)
+        self.update_counter(counter, |n| n.max(at_least))
     }
 
     fn flush(&self) -> Result<(), StorageError> {

@@ -69,6 +69,29 @@ impl SledStore {
         })
     }
 
+    /// Sets `counter` to `f(its value)` in one transaction and returns the new value.
+    fn update_counter(&self, counter: &str, f: impl Fn(u64) -> u64) -> Result<u64, StorageError> {
+        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        let key = full_key(super::COUNTER_TABLE, counter);
+        let result = self.tree.transaction(
+            |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
+                let cur = tx
+                    .get(&key)?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                let n = f(cur);
+                tx.insert(key.as_slice(), &n.to_be_bytes())?;
+                Ok(n)
+            },
+        );
+        match result {
+            Ok(n) => Ok(n),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        }
+    }
+
     /// Writes raw bytes without the revision frame, as builds before revisions did (for
     /// migration tests).
     #[cfg(test)]
@@ -209,47 +232,11 @@ impl Store for SledStore {
     }
 
     fn next_id(&self, counter: &str) -> Result<u64, StorageError> {
-        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
-        let key = full_key(super::COUNTER_TABLE, counter);
-        let result = self.tree.transaction(
-            |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
-                let cur = tx
-                    .get(&key)?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                let n = cur + 1;
-                tx.insert(key.as_slice(), &n.to_be_bytes())?;
-                Ok(n)
-            },
-        );
-        match result {
-            Ok(n) => Ok(n),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(backend(e)),
-        }
+        self.update_counter(counter, |n| n + 1)
     }
 
     fn raise_id(&self, counter: &str, at_least: u64) -> Result<u64, StorageError> {
-        let _writing = self.gate.read().unwrap_or_else(|p| p.into_inner());
-        let key = full_key(super::COUNTER_TABLE, counter);
-        let result = self.tree.transaction(
-            |tx| -> Result<u64, ConflictableTransactionError<StorageError>> {
-                let cur = tx
-                    .get(&key)?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                let n = cur.max(at_least);
-                tx.insert(key.as_slice(), &n.to_be_bytes())?;
-                Ok(n)
-            },
-        );
-        match result {
-            Ok(n) => Ok(n),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(backend(e)),
-        }
+        self.update_counter(counter, |n| n.max(at_least))
     }
 
     /// Makes every commit so far durable, and records the position reached outside the
