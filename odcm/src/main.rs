@@ -98,7 +98,7 @@ fn real_main() -> anyhow::Result<()> {
                     format!("cannot create the control socket in {}", config.data_dir.display())
                 })?;
                 let (cstate, cconfig) = (opened.state.clone(), config.clone());
-                tokio::spawn(runtime::control::serve(
+                let control_task = tokio::spawn(runtime::control::serve(
                     control,
                     std::sync::Arc::new(move |req| {
                         runtime::backup::run("odcm", &cconfig.name, &cconfig.data_dir, cstate.store.as_ref(), SIGNERS, req)
@@ -118,6 +118,8 @@ fn real_main() -> anyhow::Result<()> {
                     tracing::info!("shutdown requested: finishing requests in flight");
                 })
                 .await?;
+                // The control socket's file goes with the server.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), control_task).await;
                 Ok(())
             }
         }

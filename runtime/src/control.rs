@@ -48,7 +48,7 @@ pub fn bind(data_dir: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(l)
 }
 
-/// Serves requests until `shutdown` completes.
+/// Serves requests until `shutdown` completes, then removes the socket file.
 pub async fn serve(
     listener: tokio::net::UnixListener,
     handler: Handler,
@@ -67,6 +67,11 @@ pub async fn serve(
                 tracing::warn!(error = %e, "control request failed");
             }
         });
+    }
+    if let Ok(addr) = listener.local_addr()
+        && let Some(path) = addr.as_pathname()
+    {
+        let _ = std::fs::remove_file(path);
     }
 }
 

@@ -179,7 +179,7 @@ async fn run(
         )
     })?;
     let (cstate, cconfig, mut crx) = (state.clone(), config.clone(), stop_rx.clone());
-    tokio::spawn(runtime::control::serve(
+    let control_task = tokio::spawn(runtime::control::serve(
         control,
         Arc::new(move |req| {
             runtime::backup::run(
@@ -240,6 +240,8 @@ async fn run(
     if let Some(t) = metrics_task {
         t.await??;
     }
+    // The control socket's file goes with the server.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), control_task).await;
     Ok(())
 }
 

@@ -83,6 +83,10 @@ fn a_space_backed_up_online_restores_elsewhere_with_its_packages_and_secrets() {
     assert!(!e2e::contains(&std::fs::read(&full).unwrap(), "s3cr3t-pw"));
     c.ok(&["env", "create", "AfterTheBackup"]);
     sp.stop();
+    assert!(
+        !sp.data_dir.join("control.sock").exists(),
+        "a stopped server leaves no control socket behind"
+    );
 
     // A changed file is refused and creates nothing.
     let mut bytes = std::fs::read(&full).unwrap();
