@@ -316,3 +316,102 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
         "numbers DevTest has seen are not reused: {ids:?}"
     );
 }
+
+/// DevTest (the source) is restored from a backup: Prod sends its receipts again; the result
+/// of a deployment made after the backup comes back, and the receipt of a release DevTest
+/// made after the backup (lost with it) is left out instead of refusing the whole file.
+#[test]
+fn a_restored_source_gets_its_results_sent_again() {
+    use e2e::agent::Agent;
+    use e2e::promotion::{connected_pair, importing_target, script_project, to_prod_lifecycle};
+    use e2e::wait_for;
+    use std::time::Duration;
+
+    let net = Odcm::start("Net");
+    let (mut dev, prod) = connected_pair(&net, &[], &["releases", "receipts"]);
+    importing_target(&prod, "Production:Production:auto");
+    to_prod_lifecycle(&dev, ":auto");
+    script_project(&dev, "Web", "ToProd", "echo hello");
+    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let results = |dev: &Space| {
+        dev.cli()
+            .json(&["receipt", "list"])
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let wait_results = |dev: &Space, n: usize, what: &str| {
+        wait_for(what, Duration::from_secs(90), || results(dev) == n)
+    };
+    dev.cli().ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.0",
+    ]);
+    wait_results(&dev, 1, "the first result in DevTest");
+
+    let file = dev.dir.join("dev.backup");
+    ok(
+        "space-server",
+        &dev.data_dir,
+        &[
+            "--name",
+            "DevTest",
+            "backup",
+            "--out",
+            s(&file),
+            "--include-keys",
+        ],
+    );
+    // After the backup: a redeployment of 1.0.0 and a new release 1.0.1, both with results.
+    let redeploy = [
+        "release",
+        "deploy",
+        "--project",
+        "DevTest: Web",
+        "--version",
+        "1.0.0",
+        "--env",
+        "Production",
+    ];
+    prod.cli().ok(&redeploy);
+    wait_results(&dev, 2, "the redeployment's result");
+    dev.cli().ok(&[
+        "release",
+        "create",
+        "--project",
+        "Web",
+        "--version",
+        "1.0.1",
+    ]);
+    wait_results(&dev, 3, "1.0.1's result");
+
+    dev.stop();
+    std::fs::remove_dir_all(&dev.data_dir).unwrap();
+    ok("space-server", &dev.data_dir, &["restore", s(&file)]);
+    dev.start_again();
+    // Back to one result, then the redeployment's comes again; 1.0.1's has no release here.
+    wait_results(&dev, 2, "the redeployment's result sent again");
+    let status = dev.cli().json(&["space", "status"]);
+    let restored = status["restored"].as_str().unwrap_or("");
+    assert!(
+        restored.contains("its receipts (applied once)"),
+        "{restored}"
+    );
+    assert!(
+        dev.log_text()
+            .contains("a receipt answers a bundle sent after this Space's backup"),
+        "the left-out receipt is said in the log"
+    );
+    let versions: Vec<String> = dev
+        .cli()
+        .json(&["receipt", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(versions, ["1.0.0", "1.0.0"], "{versions:?}");
+}

@@ -159,15 +159,22 @@ fn import_plan(
     let mut relays: BTreeSet<String> = BTreeSet::new();
     let mut traces = Vec::new();
     let mut newest: Vec<RemoteResult> = Vec::new();
+    // A Space running on a restored backup lost the bundles it sent after the backup: their
+    // receipts are left out (said in the log), not a reason to refuse the others.
+    let restored = runtime::backup::marker::Restored::load(&state.data_dir).is_some();
     for r in &v.file.receipts {
         let Some([bundle_id, digest, project, went_to]) = answered(me, v, r) else {
             continue;
         };
-        let promo = state
+        let known = state
             .store
             .get_record::<Promotion>(bundle_id)?
-            .filter(|x| x.digest == digest && x.target_space.eq_ignore_ascii_case(went_to))
-            .ok_or_else(|| {
+            .filter(|x| x.digest == digest && x.target_space.eq_ignore_ascii_case(went_to));
+        if known.is_none() && restored {
+            tracing::warn!(from_space = %from, receipt = %r.id, bundle = %bundle_id, project = %project, version = %r.version, "a receipt answers a bundle sent after this Space's backup: left out (the release is not here)");
+            continue;
+        }
+        let promo = known.ok_or_else(|| {
                 refuse(ApiError::Precondition(format!(
                     "receipt {} from '{from}' answers bundle {bundle_id} which this Space never sent to '{went_to}': nothing was applied",
                     r.id
