@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod import;
 pub mod outbox;
 pub mod queue;
+pub mod queued;
 pub mod schedule;
 pub mod stage;
 

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::promotion::service::PromotionService;
 use crate::state::{SpaceState, now};
 
-/// Jobs kept at most; a full queue refuses new ones (and says so in the log).
+/// Jobs waiting their turn at most; a full queue refuses new ones (and says so in the log).
 pub const MAX_JOBS: usize = 10_000;
 /// Longest wait between two attempts.
 pub const MAX_BACKOFF_SECS: i64 = 300;
@@ -21,9 +21,7 @@ pub const MAX_BACKOFF_SECS: i64 = 300;
 /// Queues `release` for `space` unless a job for it exists. Synchronous: called by the
 /// deployment engine when a phase completes (the write is durable before it returns).
 pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str) -> ApiResult<()> {
-    let queued = state
-        .store
-        .scan(<PromotionJob as storage::Record>::TABLE, "", None, MAX_JOBS)?;
+    let queued = super::queued::keys(state.store.as_ref(), MAX_JOBS)?;
     if queued.len() >= MAX_JOBS {
         tracing::error!(project = %release.project, release = %release.version, to_space = %space, "the automatic promotion queue is full ({MAX_JOBS} jobs): not queued; promote by hand");
         return Err(ApiError::Unavailable(format!(
@@ -44,7 +42,7 @@ pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str
         trigger: trigger.to_string(),
     };
     let mut b = Batch::new();
-    b.insert_record(&job)?;
+    super::queued::put(&mut b, &job, true)?;
     match state.commit_blocking(b) {
         Ok(()) => {
             tracing::info!(project = %job.project, release = %job.version, to_space = %space, trigger, "automatic promotion queued");
@@ -83,7 +81,17 @@ fn transient(e: &ApiError) -> bool {
 /// Works every queued job that is due; returns when the next one will be (UNIX seconds).
 pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
     let state = &engine.state;
-    let jobs = state.store.all_records::<PromotionJob>("")?;
+    let mut jobs = Vec::new();
+    for key in super::queued::keys(state.store.as_ref(), MAX_JOBS)? {
+        match state.store.get_record::<PromotionJob>(&key)? {
+            Some(j) => jobs.push(j),
+            None => {
+                let mut b = Batch::new();
+                b.delete(super::queued::TABLE, &key);
+                state.commit(b).await?;
+            }
+        }
+    }
     let service = PromotionService {
         engine: engine.clone(),
     };
@@ -131,7 +139,7 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
             }
         }
         let mut b = Batch::new();
-        b.put_record(&job)?;
+        super::queued::put(&mut b, &job, false)?;
         state.commit(b).await?;
     }
     Ok(next)
@@ -298,7 +306,7 @@ pub async fn schedule_with(
         },
     };
     let mut b = Batch::new();
-    b.put_record(&job)?;
+    super::queued::put(&mut b, &job, false)?;
     state.commit(b).await?;
     tracing::info!(project = %job.project, release = %job.version, to_space = %space, at, by = %who, "promotion scheduled");
     state.wake.notify_one();
@@ -325,7 +333,7 @@ pub async fn cancel(
         )));
     }
     let mut b = Batch::new();
-    b.delete(<PromotionJob as storage::Record>::TABLE, &key);
+    super::queued::remove(&mut b, &key);
     state.commit(b).await?;
     tracing::info!(project = %job.project, release = %job.version, to_space = %job.target_space, "queued promotion cancelled");
     Ok(())

@@ -66,6 +66,7 @@ impl Engine {
         }
         super::index::ensure(state.store.as_ref())?;
         crate::promotion::remote_index::ensure(state.store.as_ref())?;
+        crate::automation::queued::ensure(state.store.as_ref())?;
         Ok(Arc::new(Self {
             state,
             hub,

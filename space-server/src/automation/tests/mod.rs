@@ -138,3 +138,93 @@ async fn a_version_1_scheduled_deployment_reads_as_untenanted_and_cancels() {
             .is_empty()
     );
 }
+
+/// Jobs made before the index existed are found once it is built; a job that is no longer
+/// queued leaves it; offered jobs do not count toward the queue's cap.
+#[tokio::test]
+async fn the_queued_index_is_built_from_older_jobs_and_follows_their_state() {
+    use super::queued;
+    let (_tmp, state) = space("DevTest");
+    let store = state.store.as_ref();
+    let job = |version: &str, s: PromotionJobState| PromotionJob {
+        project: "Web".into(),
+        version: version.into(),
+        target_space: "Prod".into(),
+        state: s,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: 0,
+        created_at: 0,
+        updated_at: 0,
+        trigger: "t".into(),
+    };
+    // As an older build wrote them: jobs only, and no marker yet.
+    let mut b = Batch::new();
+    b.put_record(&job("1.0.0", PromotionJobState::Queued))
+        .unwrap();
+    b.put_record(&job("1.0.1", PromotionJobState::Failed))
+        .unwrap();
+    b.put_record(&job(
+        "1.0.2",
+        PromotionJobState::Offered {
+            bundle_id: "b".into(),
+            chunks_missing: 0,
+        },
+    ))
+    .unwrap();
+    b.delete("meta", "promotion_queued_index");
+    store.commit(b).unwrap();
+    queued::ensure(store).unwrap();
+    let keys = queued::keys(store, 100).unwrap();
+    assert_eq!(keys, [storage::key_of(&["Web", "1.0.0", "Prod"])]);
+
+    let mut b = Batch::new();
+    queued::put(&mut b, &job("1.0.0", PromotionJobState::Failed), false).unwrap();
+    store.commit(b).unwrap();
+    assert!(queued::keys(store, 100).unwrap().is_empty());
+}
+
+/// 10,000 promotions done (offered) do not fill the queue: only jobs waiting count.
+#[tokio::test]
+async fn finished_promotions_do_not_fill_the_queue() {
+    use super::queue::MAX_JOBS;
+    let (_tmp, state) = space("DevTest");
+    let mut b = Batch::new();
+    for i in 0..MAX_JOBS {
+        b.put_record(&PromotionJob {
+            project: "Web".into(),
+            version: format!("1.0.{i}"),
+            target_space: "Prod".into(),
+            state: PromotionJobState::Offered {
+                bundle_id: format!("b{i}"),
+                chunks_missing: 0,
+            },
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: 0,
+            created_at: 0,
+            updated_at: 0,
+            trigger: "t".into(),
+        })
+        .unwrap();
+    }
+    state.store.commit(b).unwrap();
+    let r = domain::model::Release {
+        project: "Web".into(),
+        version: "2.0.0".into(),
+        channel: "Default".into(),
+        notes: String::new(),
+        packages: vec![],
+        process: Default::default(),
+        variables: vec![],
+        templates: vec![],
+        created_at: 1,
+        created_by: "t".into(),
+        origin: None,
+    };
+    enqueue(&state, &r, "Prod", "release creation").expect("queued despite 10,000 done");
+    assert_eq!(
+        super::queued::keys(state.store.as_ref(), 10).unwrap().len(),
+        1
+    );
+}
