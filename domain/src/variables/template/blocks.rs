@@ -22,8 +22,16 @@ impl Expander<'_> {
             Operand::Lit(s) => Ok(s.clone()),
             Operand::Var(s) => {
                 let (name, _) = self.pieces(&s.name, owner)?;
-                // A missing value in a condition counts as empty (as in Octostache).
+                // A missing value in a condition counts as empty (as in Octostache); an
+                // unknown filter is still one (`template::check` says so too).
                 let Some((found, t)) = self.lookup(name.trim())? else {
+                    if let Some(f) = s.filters.iter().find(|f| !super::filters::known(&f.name)) {
+                        return Err(VariableError::Filter {
+                            filter: f.name.clone(),
+                            message: format!("unknown filter '{}'", f.name),
+                            referenced_by: owner.map(str::to_string),
+                        });
+                    }
                     return Ok(String::new());
                 };
                 Ok(self.filtered(render(&found), &s.filters, t, owner)?.0)

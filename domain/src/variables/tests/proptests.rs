@@ -296,3 +296,16 @@ proptest! {
         let _ = value_problem(&text);
     }
 }
+
+/// Found by the property below: an unknown filter on a missing value in a condition passed
+/// strict evaluation while `template::check` refused it.
+#[test]
+fn an_unknown_filter_in_a_condition_on_a_missing_value_is_refused() {
+    let text = "#{if |A}#{/if}";
+    let r = resolve(&[Candidate::new("A", "1")], &DeployContext::default());
+    assert!(template::check(text).is_err());
+    assert!(r.evaluate(text, template::Mode::Strict).is_err());
+    let compat = r.evaluate(text, template::Mode::Compatible).unwrap();
+    assert_eq!(compat.text, "");
+    assert!(!compat.warnings.is_empty(), "compatible mode warns");
+}
