@@ -34,6 +34,13 @@ fn ok(binary: &str, data_dir: &Path, args: &[&str]) -> String {
     text
 }
 
+/// `BINARY --data-dir DIR --name NAME backup --out OUT EXTRA...`, which must succeed.
+fn backup(binary: &str, data_dir: &Path, name: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--name", name, "backup", "--out", s(out)];
+    args.extend(extra);
+    ok(binary, data_dir, &args)
+}
+
 fn fails(binary: &str, data_dir: &Path, args: &[&str]) -> String {
     let o = run(binary, data_dir, args);
     assert!(!o.status.success(), "{binary} {args:?} must fail");
@@ -64,17 +71,12 @@ fn a_space_backed_up_online_restores_elsewhere_with_its_packages_and_secrets() {
 
     // Online: the server is running and answers over its control socket.
     let full = sp.dir.join("full.backup");
-    let out = ok(
+    let out = backup(
         "space-server",
         &sp.data_dir,
-        &[
-            "--name",
-            "DevTest",
-            "backup",
-            "--out",
-            s(&full),
-            "--include-keys",
-        ],
+        "DevTest",
+        &full,
+        &["--include-keys"],
     );
     assert!(
         out.contains("THIS FILE HOLDS THE PRIVATE KEYS") && out.contains("Signed by sha256:"),
@@ -130,18 +132,12 @@ fn a_space_backed_up_online_restores_elsewhere_with_its_packages_and_secrets() {
     // Without keys (offline: the server is stopped), restore needs them given back.
     sp.stop();
     let bare = sp.dir.join("bare.backup");
-    let out = ok(
+    let out = backup(
         "space-server",
         &sp.data_dir,
-        &[
-            "--name",
-            "DevTest",
-            "backup",
-            "--out",
-            s(&bare),
-            "--chunks",
-            "referenced",
-        ],
+        "DevTest",
+        &bare,
+        &["--chunks", "referenced"],
     );
     assert!(out.contains("Private keys are not in it"), "{out}");
     let third = sp.dir.join("third");
@@ -177,18 +173,7 @@ fn an_odcm_backed_up_online_restores_with_its_audit_log_intact() {
         o.cli().ok(&["odcm", "space", "create", n]);
     }
     let file = o.dir.join("odcm.backup");
-    let out = ok(
-        "odcm",
-        &o.data_dir,
-        &[
-            "--name",
-            "Net",
-            "backup",
-            "--out",
-            s(&file),
-            "--include-keys",
-        ],
-    );
+    let out = backup("odcm", &o.data_dir, "Net", &file, &["--include-keys"]);
     assert!(out.contains("Backup written"), "{out}");
     let entries = o
         .cli()
@@ -216,17 +201,12 @@ fn an_odcm_backed_up_online_restores_with_its_audit_log_intact() {
 /// DevTest promotes again the release Prod lost.
 #[test]
 fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
-    use e2e::agent::Agent;
-    use e2e::promotion::{connected_pair, importing_target, script_project, to_prod_lifecycle};
+    use e2e::promotion::automatic_pair;
     use e2e::wait_for;
     use std::time::Duration;
 
     let net = Odcm::start("Net");
-    let (dev, mut prod) = connected_pair(&net, &[], &["releases", "receipts"]);
-    importing_target(&prod, "Production:Production:auto");
-    to_prod_lifecycle(&dev, ":auto");
-    script_project(&dev, "Web", "ToProd", "echo hello");
-    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let (dev, mut prod, _agent) = automatic_pair(&net);
     let d = dev.cli();
     let results = || d.json(&["receipt", "list"]).as_array().map_or(0, Vec::len);
     let wait_results =
@@ -242,17 +222,12 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
     wait_results(1, "Prod's first result in DevTest");
 
     let file = prod.dir.join("prod.backup");
-    ok(
+    backup(
         "space-server",
         &prod.data_dir,
-        &[
-            "--name",
-            "Prod",
-            "backup",
-            "--out",
-            s(&file),
-            "--include-keys",
-        ],
+        "Prod",
+        &file,
+        &["--include-keys"],
     );
     // After the backup: a new release (Deployments-2) and a redeployment (Deployments-3).
     d.ok(&[
@@ -322,17 +297,12 @@ fn a_restored_space_learns_what_its_peers_saw_and_new_results_still_arrive() {
 /// made after the backup (lost with it) is left out instead of refusing the whole file.
 #[test]
 fn a_restored_source_gets_its_results_sent_again() {
-    use e2e::agent::Agent;
-    use e2e::promotion::{connected_pair, importing_target, script_project, to_prod_lifecycle};
+    use e2e::promotion::automatic_pair;
     use e2e::wait_for;
     use std::time::Duration;
 
     let net = Odcm::start("Net");
-    let (mut dev, prod) = connected_pair(&net, &[], &["releases", "receipts"]);
-    importing_target(&prod, "Production:Production:auto");
-    to_prod_lifecycle(&dev, ":auto");
-    script_project(&dev, "Web", "ToProd", "echo hello");
-    let _agent = Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    let (mut dev, prod, _agent) = automatic_pair(&net);
     let results = |dev: &Space| {
         dev.cli()
             .json(&["receipt", "list"])
@@ -353,17 +323,12 @@ fn a_restored_source_gets_its_results_sent_again() {
     wait_results(&dev, 1, "the first result in DevTest");
 
     let file = dev.dir.join("dev.backup");
-    ok(
+    backup(
         "space-server",
         &dev.data_dir,
-        &[
-            "--name",
-            "DevTest",
-            "backup",
-            "--out",
-            s(&file),
-            "--include-keys",
-        ],
+        "DevTest",
+        &file,
+        &["--include-keys"],
     );
     // After the backup: a redeployment of 1.0.0 and a new release 1.0.1, both with results.
     let redeploy = [

@@ -218,3 +218,15 @@ pub fn to_prod_lifecycle(space: &Space, options: &str) {
         .cli()
         .ok(&["lifecycle", "create", "ToProd", "--phase", &phase]);
 }
+
+/// DevTest and Prod of ODCM `net`, connected both ways, running by themselves: DevTest's
+/// project Web (one script step) has an automatic phase naming Prod, Prod imports DevTest's
+/// bundles into an automatic lifecycle and deploys them on its agent, which is returned.
+pub fn automatic_pair(net: &Odcm) -> (Space, Space, crate::agent::Agent) {
+    let (dev, prod) = connected_pair(net, &[], &["releases", "receipts"]);
+    importing_target(&prod, "Production:Production:auto");
+    to_prod_lifecycle(&dev, ":auto");
+    script_project(&dev, "Web", "ToProd", "echo hello");
+    let agent = crate::agent::Agent::connected(&prod, "prod-web", &["Production"], &[]);
+    (dev, prod, agent)
+}
