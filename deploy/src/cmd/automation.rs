@@ -14,7 +14,14 @@ use crate::output::{emit, emit_one, time};
 pub enum PromotionCmd {
     /// Automatic and scheduled promotions: scheduled, queued, retrying (with the reason),
     /// offered, fetching, deployed (with the result), failed.
-    List,
+    List {
+        /// Only this project's promotions.
+        #[arg(long)]
+        project: Option<String>,
+        /// Only this release's (with --project).
+        #[arg(long, requires = "project")]
+        version: Option<String>,
+    },
     /// Releases whose packages are replicated to a Space ahead of the promotion (lifecycle
     /// phases with `:prestage`): queued, retrying (with the reason), staged, failed.
     Staged,
@@ -65,13 +72,24 @@ fn opt_time(t: &Option<prost_types::Timestamp>) -> String {
     t.as_ref().map(|t| time(t.seconds)).unwrap_or_default()
 }
 
+/// A page of the promotions of a project (and release), or of all when empty.
+fn of_page(token: String, project: &str, version: &str) -> pb::ListPromotionsRequest {
+    let p = page(token);
+    pb::ListPromotionsRequest {
+        page_size: p.page_size,
+        page_token: p.page_token,
+        project: project.to_string(),
+        version: version.to_string(),
+    }
+}
+
 pub async fn promotions(cmd: PromotionCmd, x: Env) -> anyhow::Result<()> {
     let c = &x.client;
     match cmd {
         PromotionCmd::Staged => {
             let mut api = c.promotion.clone();
             let r = c
-                .call(api.list_promotions(c.req(page(String::new()))))
+                .call(api.list_promotions(c.req(of_page(String::new(), "", ""))))
                 .await?;
             let j =
                 json!(r.stagings.iter().map(|s| json!({
@@ -102,11 +120,13 @@ pub async fn promotions(cmd: PromotionCmd, x: Env) -> anyhow::Result<()> {
                 rows,
             );
         }
-        PromotionCmd::List => {
+        PromotionCmd::List { project, version } => {
+            let (project, version) = (project.unwrap_or_default(), version.unwrap_or_default());
             let jobs = all_pages(|t| {
                 let mut api = c.promotion.clone();
+                let req = of_page(t, &project, &version);
                 async move {
-                    let r = c.call(api.list_promotions(c.req(page(t)))).await?;
+                    let r = c.call(api.list_promotions(c.req(req))).await?;
                     Ok((r.promotions, r.next_page_token))
                 }
             })

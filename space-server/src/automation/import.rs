@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use domain::model::{AutoImportRule, BundleState, ReceivedBundle};
+use domain::model::AutoImportRule;
 use storage::{Batch, StoreExt, key_of};
 
 use crate::deployments::Engine;
@@ -101,12 +101,7 @@ pub async fn pass(engine: &Arc<Engine>, retry_at: &mut HashMap<String, i64>) -> 
     if state.peering.get().is_none() {
         return Ok(());
     }
-    let pending: Vec<ReceivedBundle> = state
-        .store
-        .all_records::<ReceivedBundle>("")?
-        .into_iter()
-        .filter(|b| b.state == BundleState::Pending)
-        .collect();
+    let pending = crate::promotion::index::pending_bundles(state.store.as_ref())?;
     retry_at.retain(|id, _| pending.iter().any(|b| &b.id == id));
     for rb in pending {
         if retry_at.get(&rb.id) == Some(&i64::MAX) {

@@ -6,6 +6,7 @@
 //! per Space runs the three passes whenever something wakes it (`SpaceState::wake`: a job
 //! queued, a bundle offered or fetched, a deployment ended) and at least every [`TICK`].
 
+pub mod active;
 pub mod heartbeat;
 pub mod import;
 pub mod outbox;

@@ -6,11 +6,8 @@
 //! After its own receipts, each upstream Space gets the files relayed through this one
 //! (`promotion::relay`): receipts of Spaces further down a chain, still signed by them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-
-use domain::model::{BundleState, ReceivedBundle};
-use storage::StoreExt;
 
 use crate::deployments::Engine;
 use crate::error::ApiResult;
@@ -21,8 +18,8 @@ use crate::state::now;
 /// Per upstream Space: failed attempts in a row and when to try again.
 pub type Backoff = HashMap<String, (u32, i64)>;
 
-/// The longest the outbox goes unlooked-at (a pass reads every deployment, so it runs when a
-/// deployment ended, when a failed delivery may be retried, and at least this often).
+/// The longest the outbox goes unlooked-at (a pass runs when a deployment ended, when a failed
+/// delivery may be retried, and at least this often).
 pub const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether a failed delivery may be retried now.
@@ -35,13 +32,7 @@ pub async fn pass(engine: &Arc<Engine>, backoff: &mut Backoff) -> ApiResult<()> 
     if state.peering.get().is_none() {
         return Ok(());
     }
-    let upstream: BTreeSet<String> = state
-        .store
-        .all_records::<ReceivedBundle>("")?
-        .into_iter()
-        .filter(|b| matches!(b.state, BundleState::Imported { .. }))
-        .map(|b| b.source_space)
-        .collect();
+    let upstream = crate::promotion::index::upstream_spaces(state.store.as_ref())?;
     let service = PromotionService {
         engine: engine.clone(),
     };

@@ -21,7 +21,7 @@ pub const MAX_BACKOFF_SECS: i64 = 300;
 /// Queues `release` for `space` unless a job for it exists. Synchronous: called by the
 /// deployment engine when a phase completes (the write is durable before it returns).
 pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str) -> ApiResult<()> {
-    let queued = super::queued::keys(state.store.as_ref(), MAX_JOBS)?;
+    let queued = super::queued::keys::<PromotionJob>(state.store.as_ref(), MAX_JOBS)?;
     if queued.len() >= MAX_JOBS {
         tracing::error!(project = %release.project, release = %release.version, to_space = %space, "the automatic promotion queue is full ({MAX_JOBS} jobs): not queued; promote by hand");
         return Err(ApiError::Unavailable(format!(
@@ -43,6 +43,7 @@ pub fn enqueue(state: &SpaceState, release: &Release, space: &str, trigger: &str
     };
     let mut b = Batch::new();
     super::queued::put(&mut b, &job, true)?;
+    super::active::track(state.store.as_ref(), &mut b, &job)?;
     match state.commit_blocking(b) {
         Ok(()) => {
             tracing::info!(project = %job.project, release = %job.version, to_space = %space, trigger, "automatic promotion queued");
@@ -81,16 +82,10 @@ fn transient(e: &ApiError) -> bool {
 /// Works every queued job that is due; returns when the next one will be (UNIX seconds).
 pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
     let state = &engine.state;
-    let mut jobs = Vec::new();
-    for key in super::queued::keys(state.store.as_ref(), MAX_JOBS)? {
-        match state.store.get_record::<PromotionJob>(&key)? {
-            Some(j) => jobs.push(j),
-            None => {
-                let mut b = Batch::new();
-                b.delete(super::queued::TABLE, &key);
-                state.commit(b).await?;
-            }
-        }
+    let mut stale = Batch::new();
+    let jobs = super::queued::jobs::<PromotionJob>(state.store.as_ref(), MAX_JOBS, &mut stale)?;
+    if !stale.ops.is_empty() {
+        state.commit(stale).await?;
     }
     let service = PromotionService {
         engine: engine.clone(),
@@ -140,6 +135,7 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
         }
         let mut b = Batch::new();
         super::queued::put(&mut b, &job, false)?;
+        super::active::track(state.store.as_ref(), &mut b, &job)?;
         state.commit(b).await?;
     }
     Ok(next)
@@ -151,7 +147,7 @@ pub const DASHBOARD_JOBS: usize = 50;
 /// Promotions not deployed at their target yet (scheduled, queued, retrying, offered,
 /// fetching, failed), most recently changed first.
 pub fn in_flight(state: &SpaceState) -> ApiResult<Vec<JobView>> {
-    let mut jobs = state.store.all_records::<PromotionJob>("")?;
+    let mut jobs = super::active::jobs(state.store.as_ref())?;
     jobs.sort_by_key(|j| std::cmp::Reverse(j.updated_at));
     let mut out = Vec::new();
     for job in jobs {
@@ -177,15 +173,51 @@ pub struct JobView {
     pub bundle_id: String,
 }
 
-/// A page of the queue (in key order).
+/// Which promotions a list shows: every project's, one project's, or one release's.
+pub struct Of {
+    project: String,
+    version: String,
+}
+
+impl Of {
+    pub fn new(project: &str, version: &str) -> ApiResult<Self> {
+        let (project, version) = (project.trim(), version.trim());
+        if project.is_empty() && !version.is_empty() {
+            return Err(ApiError::Invalid(
+                "a release's promotions are listed with its project: give --project too".into(),
+            ));
+        }
+        Ok(Self {
+            project: project.to_string(),
+            version: version.to_string(),
+        })
+    }
+
+    /// The key prefix of the jobs shown (jobs are keyed by project, version, target).
+    fn prefix(&self) -> String {
+        match (self.project.is_empty(), self.version.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => storage::prefix_of(&[&self.project]),
+            (false, false) => storage::prefix_of(&[&self.project, &self.version]),
+        }
+    }
+
+    pub fn matches(&self, project: &str, version: &str) -> bool {
+        (self.project.is_empty() || self.project.eq_ignore_ascii_case(project))
+            && (self.version.is_empty() || self.version.eq_ignore_ascii_case(version))
+    }
+}
+
+/// A page of the queue (in key order), of what `of` selects.
 pub fn list(
     state: &SpaceState,
+    of: &Of,
     page: crate::services::Page,
 ) -> ApiResult<crate::services::Listed<JobView>> {
     let (jobs, next) =
         state
             .store
-            .list_records::<PromotionJob>("", page.after.as_deref(), page.size)?;
+            .list_records::<PromotionJob>(&of.prefix(), page.after.as_deref(), page.size)?;
     let mut items = Vec::with_capacity(jobs.len());
     for job in jobs {
         items.push(view(state, job)?);
@@ -307,6 +339,7 @@ pub async fn schedule_with(
     };
     let mut b = Batch::new();
     super::queued::put(&mut b, &job, false)?;
+    super::active::track(state.store.as_ref(), &mut b, &job)?;
     state.commit(b).await?;
     tracing::info!(project = %job.project, release = %job.version, to_space = %space, at, by = %who, "promotion scheduled");
     state.wake.notify_one();
@@ -333,7 +366,8 @@ pub async fn cancel(
         )));
     }
     let mut b = Batch::new();
-    super::queued::remove(&mut b, &key);
+    super::queued::remove::<PromotionJob>(&mut b, &key);
+    super::active::forget(&mut b, &key);
     state.commit(b).await?;
     tracing::info!(project = %job.project, release = %job.version, to_space = %job.target_space, "queued promotion cancelled");
     Ok(())

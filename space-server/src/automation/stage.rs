@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use domain::model::{Lifecycle, Release, StagingJob, StagingState};
-use storage::{Batch, Record, StorageError, StoreExt};
+use storage::{Batch, StorageError, StoreExt};
 
 use super::queue::{backoff, space_reached};
 use crate::deployments::Engine;
@@ -50,13 +50,8 @@ pub fn enqueue(state: &SpaceState, lifecycle: &Lifecycle, release: &Release) {
     }
 }
 
-fn enqueue_one(state: &SpaceState, release: &Release, space: &str) -> ApiResult<()> {
-    if state
-        .store
-        .scan(StagingJob::TABLE, "", None, MAX_JOBS)?
-        .len()
-        >= MAX_JOBS
-    {
+pub(super) fn enqueue_one(state: &SpaceState, release: &Release, space: &str) -> ApiResult<()> {
+    if super::queued::keys::<StagingJob>(state.store.as_ref(), MAX_JOBS)?.len() >= MAX_JOBS {
         return Err(ApiError::Unavailable(format!(
             "the staging queue is full ({MAX_JOBS} jobs)"
         )));
@@ -75,7 +70,8 @@ fn enqueue_one(state: &SpaceState, release: &Release, space: &str) -> ApiResult<
         updated_at: t,
     };
     let mut b = Batch::new();
-    b.insert_record(&job)?;
+    super::queued::put(&mut b, &job, true)?;
+    crate::promotion::index::add_given(&mut b, space, release);
     match state.commit_blocking(b) {
         Ok(()) => {
             tracing::info!(project = %job.project, release = %job.version, to_space = %space, "packages queued to be staged ahead");
@@ -91,10 +87,12 @@ fn enqueue_one(state: &SpaceState, release: &Release, space: &str) -> ApiResult<
 pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
     let state = &engine.state;
     let mut next: Option<i64> = None;
-    for mut job in state.store.all_records::<StagingJob>("")? {
-        if job.state != StagingState::Queued {
-            continue;
-        }
+    let mut stale = Batch::new();
+    let jobs = super::queued::jobs::<StagingJob>(state.store.as_ref(), MAX_JOBS, &mut stale)?;
+    if !stale.ops.is_empty() {
+        state.commit(stale).await?;
+    }
+    for mut job in jobs {
         if job.next_attempt_at > now() {
             next = Some(next.map_or(job.next_attempt_at, |n| n.min(job.next_attempt_at)));
             continue;
@@ -120,7 +118,7 @@ pub async fn work(engine: &Arc<Engine>) -> ApiResult<Option<i64>> {
             }
         }
         let mut b = Batch::new();
-        b.put_record(&job)?;
+        super::queued::put(&mut b, &job, false)?;
         state.commit(b).await?;
     }
     Ok(next)

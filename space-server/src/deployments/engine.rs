@@ -66,7 +66,10 @@ impl Engine {
         }
         super::index::ensure(state.store.as_ref())?;
         crate::promotion::remote_index::ensure(state.store.as_ref())?;
-        crate::automation::queued::ensure(state.store.as_ref())?;
+        crate::automation::queued::ensure::<domain::model::PromotionJob>(state.store.as_ref())?;
+        crate::automation::queued::ensure::<domain::model::StagingJob>(state.store.as_ref())?;
+        crate::automation::active::ensure(state.store.as_ref())?;
+        crate::promotion::index::ensure(state.store.as_ref())?;
         Ok(Arc::new(Self {
             state,
             hub,
@@ -170,7 +173,13 @@ impl Engine {
     ) -> ApiResult<(Vec<String>, Vec<String>)> {
         let mut ok = Vec::new();
         let mut any = Vec::new();
-        for d in self.state.store.all_records::<Deployment>("")? {
+        let mut ds = super::index::of_release(
+            self.state.store.as_ref(),
+            &release.project,
+            &release.version,
+        )?;
+        ds.reverse(); // oldest first
+        for d in ds {
             let same_release = d
                 .release_created_at
                 .is_none_or(|at| at == release.created_at);

@@ -1,11 +1,12 @@
 //! Indexes over deployments, so listing and the dashboard never walk every deployment:
 //! `deployment_index` holds, newest first, one key per deployment under all, its project, its
-//! environment, and both (value: the deployment number); `deployment_latest` holds the newest
+//! environment, both, and its release (project and version; value: the deployment number); `deployment_latest` holds the newest
 //! untenanted deployment per (project, environment), `deployment_latest_tenant` the newest per
 //! (project, environment, tenant). All are written in the batch that creates the deployment
 //! (project, environment and tenant never change afterwards). A store that predates them is
-//! indexed once at start ([`ensure`], marker `meta/deployment_index`: "2" since tenants; a
-//! store marked "1" had tenant deployments in `deployment_latest` and is indexed again).
+//! indexed once at start ([`ensure`], marker `meta/deployment_index`: "3" since the release
+//! key; a store marked "1" had tenant deployments in `deployment_latest`, one marked "2" lacks
+//! the release keys: both are indexed again).
 
 use domain::model::Deployment;
 use storage::records::deployment_key;
@@ -17,7 +18,7 @@ pub const LATEST_TENANT: &str = "deployment_latest_tenant";
 const MARKER_TABLE: &str = "meta";
 const MARKER: &str = "deployment_index";
 /// The index layout this build writes.
-const LAYOUT: &[u8] = b"2";
+const LAYOUT: &[u8] = b"3";
 /// Separator inside index keys (names never contain control characters).
 const SEP: char = '\u{1f}';
 
@@ -37,6 +38,11 @@ pub fn prefix(project: &str, environment: &str) -> String {
     }
 }
 
+/// The index prefix of a release's deployments.
+fn release_prefix(project: &str, version: &str) -> String {
+    format!("r{SEP}{}{SEP}", key_of(&[project, version]))
+}
+
 /// Adds the index entries of a new deployment to `b`.
 pub fn add(b: &mut Batch, d: &Deployment) {
     let n = newest_first(d.number);
@@ -49,6 +55,8 @@ pub fn add(b: &mut Batch, d: &Deployment) {
     ] {
         b.put(INDEX, &format!("{}{n}", prefix(p, e)), v.clone());
     }
+    let r = release_prefix(&d.project, &d.version);
+    b.put(INDEX, &format!("{r}{n}"), v.clone());
     match &d.tenant {
         Some(t) => b.put(LATEST_TENANT, &key_of(&[&d.project, &d.environment, t]), v),
         None => b.put(LATEST, &key_of(&[&d.project, &d.environment]), v),
@@ -87,6 +95,24 @@ pub fn page(
         last = Some(k);
     }
     Ok((out, if more { last } else { None }))
+}
+
+/// Every deployment of a release (of every release with that project and version: callers
+/// tell apart one deleted and created again by `release_created_at`), newest first.
+pub fn of_release(
+    store: &dyn Store,
+    project: &str,
+    version: &str,
+) -> Result<Vec<Deployment>, StorageError> {
+    let mut out = Vec::new();
+    let prefix = release_prefix(project, version);
+    for (k, v) in store.scan(INDEX, &prefix, None, usize::MAX)? {
+        let n = number(INDEX, &k, &v)?;
+        if let Some(d) = store.get_record::<Deployment>(&deployment_key(n))? {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// The newest untenanted deployment of every (project, environment) that has one.

@@ -385,7 +385,7 @@ impl Promotion for PromotionApi {
 
     async fn list_promotions(
         &self,
-        req: tonic::Request<pb::PageRequest>,
+        req: tonic::Request<pb::ListPromotionsRequest>,
     ) -> Resp<pb::ListPromotionsResponse> {
         super::api_auto::list_promotions(self, req).await
     }

@@ -27,16 +27,29 @@ fn may_rule(api: &PromotionApi, req: &tonic::Request<pb::AutoImportRule>) -> Res
 
 pub(super) async fn list_promotions(
     api: &PromotionApi,
-    req: tonic::Request<pb::PageRequest>,
+    req: tonic::Request<pb::ListPromotionsRequest>,
 ) -> Resp<pb::ListPromotionsResponse> {
     let state = &api.service.engine.state;
     let viewer = Viewer::of(state, &req)?;
-    let page = crate::api::page(Some(req.into_inner()))?;
+    let pb::ListPromotionsRequest {
+        page_size,
+        page_token,
+        project,
+        version,
+    } = req.into_inner();
+    let page = crate::api::page(Some(pb::PageRequest {
+        page_size,
+        page_token,
+    }))?;
+    let of = crate::automation::queue::Of::new(&project, &version)?;
     let stagings = match page.after {
-        None => crate::automation::stage::recent(state)?,
+        None => crate::automation::stage::recent(state)?
+            .into_iter()
+            .filter(|j| of.matches(&j.project, &j.version))
+            .collect(),
         Some(_) => Vec::new(),
     };
-    let l = crate::automation::queue::list(state, page)?;
+    let l = crate::automation::queue::list(state, &of, page)?;
     ok(pb::ListPromotionsResponse {
         promotions: l
             .items

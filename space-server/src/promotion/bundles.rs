@@ -66,12 +66,14 @@ pub fn find(state: &SpaceState, id: &str) -> ApiResult<ReceivedBundle> {
             "give at least 6 characters of the bundle id (deploy bundle list)".into(),
         ));
     }
-    let all: Vec<ReceivedBundle> = state
+    // Ids are lowercase hex, the record keys: two keys under the prefix make it ambiguous.
+    let mut all = Vec::new();
+    for (k, v) in state
         .store
-        .all_records::<ReceivedBundle>("")?
-        .into_iter()
-        .filter(|b| b.id.starts_with(&id))
-        .collect();
+        .scan(<ReceivedBundle as storage::Record>::TABLE, &id, None, 2)?
+    {
+        all.push(storage::decode::<ReceivedBundle>(&k, &v)?);
+    }
     match all.len() {
         1 => Ok(all
             .into_iter()
@@ -159,7 +161,7 @@ pub fn add(state: &SpaceState, bytes: &[u8], who: &str) -> ApiResult<ReceivedBun
         state: BundleState::Pending,
     };
     let mut b = Batch::new();
-    b.insert_record(&rec)?;
+    super::index::put_bundle(&mut b, &rec, true)?;
     match state.commit_blocking(b) {
         Ok(()) => {}
         Err(storage::StorageError::Conflict { .. }) => {

@@ -174,14 +174,15 @@ fn import_plan(
             ));
         }
         let mut b = Batch::new();
-        b.put_record(&ReceivedBundle {
+        let imported = ReceivedBundle {
             state: BundleState::Imported {
                 at: now(),
                 by: who.to_string(),
                 project: project_name.clone(),
             },
             ..rec.clone()
-        })?;
+        };
+        super::index::put_bundle(&mut b, &imported, false)?;
         return Ok((
             b,
             Imported {
@@ -327,14 +328,15 @@ fn import_plan(
     for m in &new_manifests {
         b.insert_record(m)?;
     }
-    b.put_record(&ReceivedBundle {
+    let imported = ReceivedBundle {
         state: BundleState::Imported {
             at: now(),
             by: who.to_string(),
             project: project_name.clone(),
         },
         ..rec.clone()
-    })?;
+    };
+    super::index::put_bundle(&mut b, &imported, false)?;
     Ok((
         b,
         Imported {

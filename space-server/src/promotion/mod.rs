@@ -10,6 +10,7 @@ pub(crate) mod api_wire;
 pub mod bundles;
 pub mod fetch;
 pub mod import;
+pub mod index;
 pub mod missing;
 pub mod packages;
 pub mod peer;

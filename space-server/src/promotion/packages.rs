@@ -144,21 +144,22 @@ fn promoted_here(state: &SpaceState, bundle: &[u8]) -> ApiResult<Option<Verified
         return Ok(None);
     };
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&parts.payload)));
-    let recorded = state
-        .store
-        .all_records::<Promotion>("")?
-        .into_iter()
-        .any(|p| p.digest == digest);
-    if !recorded {
-        return Ok(None);
-    }
     #[derive(serde::Deserialize)]
     struct Statement {
         predicate: exchange::bundle::BundleContents,
     }
-    let st: Statement = serde_json::from_slice(&parts.payload).map_err(|e| {
-        ApiError::Internal(format!("a bundle this Space recorded does not read: {e}"))
-    })?;
+    // Read to find the promotion it claims to be; used only if that promotion's recorded
+    // digest is this payload's.
+    let Ok(st) = serde_json::from_slice::<Statement>(&parts.payload) else {
+        return Ok(None);
+    };
+    let recorded = state
+        .store
+        .get_record::<Promotion>(&st.predicate.bundle_id)?
+        .is_some_and(|p| p.digest == digest);
+    if !recorded {
+        return Ok(None);
+    }
     Ok(Some(VerifiedBundle {
         contents: st.predicate,
         digest,

@@ -209,31 +209,10 @@ fn delta_bases(
     release: &domain::model::Release,
     allowed: &HashSet<ChunkHash>,
 ) -> ApiResult<HashSet<ChunkHash>> {
-    let ids: HashSet<String> = release
-        .packages
-        .iter()
-        .map(|p| p.id.to_ascii_lowercase())
-        .collect();
-    let mut given: HashSet<(String, String)> = HashSet::new();
-    for p in state.store.all_records::<Promotion>("")? {
-        if p.target_space.eq_ignore_ascii_case(caller) {
-            given.insert((p.project, p.version));
-        }
-    }
-    for j in state.store.all_records::<StagingJob>("")? {
-        if j.target_space.eq_ignore_ascii_case(caller) {
-            given.insert((j.project, j.version));
-        }
-    }
     let mut versions: HashSet<(String, String)> = HashSet::new();
-    for (project, version) in given {
-        let Ok(r) = state.release(&project, &version) else {
-            continue; // deleted here since: its chunks are not offered as bases
-        };
-        for pin in r.packages {
-            if ids.contains(&pin.id.to_ascii_lowercase()) {
-                versions.insert((pin.id, pin.version));
-            }
+    for pin in &release.packages {
+        for v in super::index::given_versions(state.store.as_ref(), caller, &pin.id)? {
+            versions.insert((pin.id.clone(), v));
         }
     }
     let mut out = allowed.clone();

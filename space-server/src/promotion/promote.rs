@@ -8,7 +8,7 @@ use std::sync::Arc;
 use domain::model::{DeploymentSummary, Promotion, Release};
 use exchange::bundle::{BundleDraft, DraftVariable, ProjectInfo, ReleaseInfo, VerifiedBundle};
 use proto::odcm::v1 as odcm_pb;
-use storage::{Batch, StoreExt};
+use storage::Batch;
 
 use super::{audit, bundle_error, peer_cert, peering, signer};
 use crate::deployments::Engine;
@@ -76,11 +76,10 @@ fn check_lifecycle(engine: &Engine, r: &Release, to_space: &str) -> ApiResult<()
 fn earlier_deployments(engine: &Engine, r: &Release) -> ApiResult<Vec<DeploymentSummary>> {
     let me = &engine.state.name;
     let mut latest: BTreeMap<String, DeploymentSummary> = BTreeMap::new();
-    for d in engine
-        .state
-        .store
-        .all_records::<domain::model::Deployment>("")?
-    {
+    let mut ds =
+        crate::deployments::index::of_release(engine.state.store.as_ref(), &r.project, &r.version)?;
+    ds.reverse(); // oldest first: the latest per environment is put last
+    for d in ds {
         if d.project.eq_ignore_ascii_case(&r.project)
             && d.version == r.version
             && d.release_created_at.is_none_or(|at| at == r.created_at)
@@ -228,7 +227,8 @@ pub fn promote(
         created_by: who.to_string(),
     };
     let mut b = Batch::new();
-    b.put_record(&record)?;
+    super::index::put_promotion(&mut b, &record)?;
+    super::index::add_given(&mut b, &record.target_space, &r);
     state.commit_blocking(b)?; // durable: acknowledged promotion steps survive a crash
     let sensitive = bundle
         .contents

@@ -201,6 +201,7 @@ fn import_plan(
             newest.push(result.clone());
         }
         b.insert_record(&result)?;
+        crate::automation::active::settle(state.store.as_ref(), &mut b, &promo, &from)?;
         applied += 1;
         if let Some(to) = relay_to(me, v, r) {
             relays.insert(to.to_string());

@@ -5,7 +5,7 @@
 //! receipts (see `receipts_in::import`); a store that predates it is indexed once at start
 //! ([`ensure`], marker `meta/remote_latest`).
 
-use domain::model::{Promotion, Release, RemoteResult, RunState};
+use domain::model::{Release, RemoteResult, RunState};
 
 use crate::error::ApiResult;
 use crate::state::SpaceState;
@@ -106,7 +106,8 @@ pub fn ensure(store: &dyn Store) -> Result<(), StorageError> {
 /// deleted and created again does not inherit the old one's results).
 pub fn results_for(state: &SpaceState, release: &Release) -> ApiResult<Vec<RemoteResult>> {
     let mut out = Vec::new();
-    for p in state.store.all_records::<Promotion>("")? {
+    let store = state.store.as_ref();
+    for p in super::index::promotions_of_release(store, &release.project, &release.version)? {
         if p.project.eq_ignore_ascii_case(&release.project)
             && p.version == release.version
             && p.created_at >= release.created_at

@@ -133,7 +133,7 @@ impl ProjectService {
                 if matches!(&rb.state, BundleState::Imported { project, .. } if project.eq_ignore_ascii_case(&p.name))
                 {
                     rb.state = BundleState::Pending;
-                    b.put_record(&rb)?;
+                    crate::promotion::index::put_bundle(&mut b, &rb, false)?;
                 }
             }
         }

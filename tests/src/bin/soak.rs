@@ -11,7 +11,6 @@
 // A test harness: a failed step should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -40,23 +39,33 @@ fn sample(pid: Option<u32>) -> (u64, u64) {
     (rss, fds)
 }
 
-/// Promotions by (project, version) -> state.
-fn promotions(d: &Cli) -> BTreeMap<(String, String), String> {
-    let o = d.run(&["promotion", "list", "-o", "json"]);
+/// The state of a release's promotion (empty before it is queued): one release's jobs only,
+/// so a poll costs the same at the end of the soak as at its start.
+fn promotion_state(d: &Cli, project: &str, version: &str) -> String {
+    let o = d.run(&[
+        "promotion",
+        "list",
+        "--project",
+        project,
+        "--version",
+        version,
+        "-o",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
     v.as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            (
-                (
-                    p["project"].as_str().unwrap_or("").to_string(),
-                    p["version"].as_str().unwrap_or("").to_string(),
-                ),
-                p["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
+        .and_then(|a| a.first())
+        .and_then(|p| p["state"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// What the workers saw: promotions deployed, failed (named), in flight.
+#[derive(Default)]
+struct Tally {
+    deployed: usize,
+    failed: Vec<String>,
+    in_flight: usize,
 }
 
 fn main() {
@@ -92,13 +101,13 @@ fn main() {
 
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
-    // One poller reads every promotion's state; one worker per project creates a release, waits
-    // until the poller sees it deployed (or failed), and creates the next: PROJECTS in flight.
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    // One worker per project creates a release, polls that release's promotion until it is
+    // deployed (or failed), and creates the next: PROJECTS in flight. The main thread samples.
+    let tally = std::sync::Arc::new(std::sync::Mutex::new(Tally::default()));
     let created = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let workers: Vec<_> = (0..projects)
         .map(|i| {
-            let (d, seen, created) = (dev.cli(), seen.clone(), created.clone());
+            let (d, tally, created) = (dev.cli(), tally.clone(), created.clone());
             std::thread::spawn(move || {
                 let name = format!("Web{i:02}");
                 let mut n = 0;
@@ -106,14 +115,18 @@ fn main() {
                     let v = format!("1.0.{n}");
                     d.ok(&["release", "create", "--project", &name, "--version", &v]);
                     created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let key = (name.clone(), v);
+                    tally.lock().unwrap().in_flight += 1;
                     let limit = Instant::now() + Duration::from_secs(600);
-                    while Instant::now() < limit {
-                        let state = seen.lock().unwrap().get(&key).cloned().unwrap_or_default();
-                        if state == "deployed" || state == "failed" {
-                            break;
-                        }
+                    let mut state = String::new();
+                    while Instant::now() < limit && state != "deployed" && state != "failed" {
                         std::thread::sleep(Duration::from_millis(200));
+                        state = promotion_state(&d, &name, &v);
+                    }
+                    let mut t = tally.lock().unwrap();
+                    t.in_flight -= 1;
+                    match state.as_str() {
+                        "deployed" => t.deployed += 1,
+                        s => t.failed.push(format!("{name} {v}: {s}")),
                     }
                     n += 1;
                 }
@@ -121,22 +134,13 @@ fn main() {
         })
         .collect();
     let mut next_sample = Duration::ZERO;
-    let (mut failed, mut deployed): (Vec<String>, usize);
     let mut max_in_flight = 0;
     loop {
-        let promos = promotions(&d);
-        deployed = promos.values().filter(|s| *s == "deployed").count();
-        failed = promos
-            .iter()
-            .filter(|(_, s)| *s == "failed")
-            .map(|(k, s)| format!("{k:?} {s}"))
-            .collect();
-        let in_flight = promos
-            .values()
-            .filter(|s| *s != "deployed" && *s != "failed")
-            .count();
+        let (deployed, failed, in_flight) = {
+            let t = tally.lock().unwrap();
+            (t.deployed, t.failed.len(), t.in_flight)
+        };
         max_in_flight = max_in_flight.max(in_flight);
-        *seen.lock().unwrap() = promos;
         if start.elapsed() >= next_sample {
             let (dr, df) = sample(dev.pid());
             let (pr, pf) = sample(prod.pid());
@@ -147,13 +151,12 @@ fn main() {
             )
             .unwrap();
             println!(
-                "{:>4}s dev {dr} KiB {df} fds | prod {pr} KiB {pf} fds | deployed {deployed}, in flight {in_flight}, failed {}",
+                "{:>4}s dev {dr} KiB {df} fds | prod {pr} KiB {pf} fds | deployed {deployed}, in flight {in_flight}, failed {failed}",
                 start.elapsed().as_secs(),
-                failed.len()
             );
             next_sample += Duration::from_secs(10);
         }
-        if workers.iter().all(|w| w.is_finished()) && in_flight == 0 {
+        if workers.iter().all(|w| w.is_finished()) {
             break;
         }
         assert!(
@@ -165,6 +168,10 @@ fn main() {
     for w in workers {
         w.join().expect("a worker failed");
     }
+    let (deployed, failed) = {
+        let t = tally.lock().unwrap();
+        (t.deployed, t.failed.clone())
+    };
     println!("most promotions in flight at once: {max_in_flight}");
     let total = created.load(std::sync::atomic::Ordering::Relaxed);
     // Every Prod deployment's receipt in DevTest, once.
@@ -221,11 +228,7 @@ fn main() {
         ]);
     }
     wait_for("the last round", Duration::from_secs(300), || {
-        promotions(&d)
-            .iter()
-            .filter(|((_, v), s)| v == "9.9.9" && *s == "deployed")
-            .count()
-            == projects
+        (0..projects).all(|i| promotion_state(&d, &format!("Web{i:02}"), "9.9.9") == "deployed")
     });
     let after = sample(dev.pid()).0;
     println!(

@@ -8,6 +8,26 @@ use super::queue::{MAX_BACKOFF_SECS, backoff, enqueue, list};
 use crate::services::Page;
 use crate::services::tests::space;
 
+fn release(version: &str) -> domain::model::Release {
+    domain::model::Release {
+        project: "Web".into(),
+        version: version.into(),
+        channel: "Default".into(),
+        notes: String::new(),
+        packages: vec![],
+        process: Default::default(),
+        variables: vec![],
+        templates: vec![],
+        created_at: 1,
+        created_by: "t".into(),
+        origin: None,
+    }
+}
+
+fn all() -> super::queue::Of {
+    super::queue::Of::new("", "").unwrap()
+}
+
 fn page() -> Page {
     Page {
         size: 100,
@@ -27,23 +47,11 @@ fn backoff_doubles_up_to_five_minutes() {
 #[tokio::test]
 async fn a_release_is_queued_once_per_space_and_listed_with_its_state() {
     let (_tmp, state) = space("DevTest");
-    let r = domain::model::Release {
-        project: "Web".into(),
-        version: "1.0.0".into(),
-        channel: "Default".into(),
-        notes: String::new(),
-        packages: vec![],
-        process: Default::default(),
-        variables: vec![],
-        templates: vec![],
-        created_at: 1,
-        created_by: "t".into(),
-        origin: None,
-    };
+    let r = release("1.0.0");
     enqueue(&state, &r, "Prod", "release creation").unwrap();
     enqueue(&state, &r, "prod", "a later phase").unwrap();
     enqueue(&state, &r, "QA", "release creation").unwrap();
-    let l = list(&state, page()).unwrap();
+    let l = list(&state, &all(), page()).unwrap();
     assert_eq!(l.items.len(), 2, "one job per release and Space");
     assert!(l.items.iter().all(|v| v.state == "queued"));
 
@@ -60,7 +68,7 @@ async fn a_release_is_queued_once_per_space_and_listed_with_its_state() {
     let mut b = Batch::new();
     b.put_record(&job).unwrap();
     state.store.commit(b).unwrap();
-    let v = list(&state, page())
+    let v = list(&state, &all(), page())
         .unwrap()
         .items
         .into_iter()
@@ -79,7 +87,7 @@ async fn a_release_is_queued_once_per_space_and_listed_with_its_state() {
     let mut b = Batch::new();
     b.put_record(&job).unwrap();
     state.store.commit(b).unwrap();
-    let v = list(&state, page())
+    let v = list(&state, &all(), page())
         .unwrap()
         .items
         .into_iter()
@@ -174,14 +182,14 @@ async fn the_queued_index_is_built_from_older_jobs_and_follows_their_state() {
     .unwrap();
     b.delete("meta", "promotion_queued_index");
     store.commit(b).unwrap();
-    queued::ensure(store).unwrap();
-    let keys = queued::keys(store, 100).unwrap();
+    queued::ensure::<PromotionJob>(store).unwrap();
+    let keys = queued::keys::<PromotionJob>(store, 100).unwrap();
     assert_eq!(keys, [storage::key_of(&["Web", "1.0.0", "Prod"])]);
 
     let mut b = Batch::new();
     queued::put(&mut b, &job("1.0.0", PromotionJobState::Failed), false).unwrap();
     store.commit(b).unwrap();
-    assert!(queued::keys(store, 100).unwrap().is_empty());
+    assert!(queued::keys::<PromotionJob>(store, 100).unwrap().is_empty());
 }
 
 /// 10,000 promotions done (offered) do not fill the queue: only jobs waiting count.
@@ -209,22 +217,71 @@ async fn finished_promotions_do_not_fill_the_queue() {
         .unwrap();
     }
     state.store.commit(b).unwrap();
-    let r = domain::model::Release {
-        project: "Web".into(),
-        version: "2.0.0".into(),
-        channel: "Default".into(),
-        notes: String::new(),
-        packages: vec![],
-        process: Default::default(),
-        variables: vec![],
-        templates: vec![],
-        created_at: 1,
-        created_by: "t".into(),
-        origin: None,
-    };
+    let r = release("2.0.0");
     enqueue(&state, &r, "Prod", "release creation").expect("queued despite 10,000 done");
     assert_eq!(
-        super::queued::keys(state.store.as_ref(), 10).unwrap().len(),
+        super::queued::keys::<PromotionJob>(state.store.as_ref(), 10)
+            .unwrap()
+            .len(),
         1
     );
+}
+
+/// 10,000 releases staged ahead do not fill the staging queue: only jobs waiting count (the
+/// cap counted every job ever made, as the promotion queue's did).
+#[tokio::test]
+async fn finished_stagings_do_not_fill_the_staging_queue() {
+    use domain::model::{StagingJob, StagingState};
+    let (_tmp, state) = space("DevTest");
+    let mut b = Batch::new();
+    for i in 0..super::stage::MAX_JOBS {
+        b.put_record(&StagingJob {
+            id: format!("s{i}"),
+            project: "Web".into(),
+            version: format!("1.0.{i}"),
+            target_space: "Prod".into(),
+            state: StagingState::Staged { chunks_missing: 0 },
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: 0,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .unwrap();
+    }
+    state.store.commit(b).unwrap();
+    let r = release("2.0.0");
+    super::stage::enqueue_one(&state, &r, "Prod").expect("queued despite 10,000 staged");
+    let queued = super::queued::keys::<StagingJob>(state.store.as_ref(), 10).unwrap();
+    assert_eq!(queued.len(), 1);
+}
+
+/// `promotion list --project P [--version V]` reads that project's (release's) jobs only.
+#[tokio::test]
+async fn a_list_of_one_project_or_release() {
+    use super::queue::Of;
+    let (_tmp, state) = space("DevTest");
+    for (project, version) in [("Web", "1.0.1"), ("Web", "1.0.10"), ("Api", "1.0.1")] {
+        let r = domain::model::Release {
+            project: project.into(),
+            ..release(version)
+        };
+        enqueue(&state, &r, "Prod", "release creation").unwrap();
+    }
+    let shown = |of: Of| -> Vec<String> {
+        list(&state, &of, page())
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|j| format!("{} {}", j.job.project, j.job.version))
+            .collect()
+    };
+    assert_eq!(shown(all()).len(), 3);
+    assert_eq!(
+        shown(Of::new("web", "").unwrap()),
+        ["Web 1.0.1", "Web 1.0.10"]
+    );
+    assert_eq!(shown(Of::new("Web", "1.0.1").unwrap()), ["Web 1.0.1"]);
+    assert!(shown(Of::new("Web", "2.0").unwrap()).is_empty());
+    assert!(Of::new("", "1.0.1").is_err(), "a version needs its project");
 }

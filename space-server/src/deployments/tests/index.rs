@@ -143,3 +143,42 @@ fn layout_1_stores_are_indexed_again_with_tenants_apart() {
         [4, 3, 2, 1]
     );
 }
+
+/// A release's deployments come from its own index keys; a store indexed by layout 2 (no
+/// release keys) gets them at the next start.
+#[test]
+fn a_release_s_deployments_and_layout_2_stores_indexed_again() {
+    let other_version = Deployment {
+        version: "1.0.1".into(),
+        ..deployment(6, "Web", "Dev")
+    };
+    let mut ds = sample();
+    ds.push(other_version);
+    let s = store_with(&ds, true);
+    assert_eq!(numbers(&of_release(&s, "web", "1.0.0").unwrap()), [4, 3, 1]);
+    assert_eq!(numbers(&of_release(&s, "Web", "1.0.1").unwrap()), [6]);
+    assert!(of_release(&s, "Web", "1.0.2").unwrap().is_empty());
+
+    let old = store_with(&ds, false);
+    let mut b = Batch::new();
+    for d in &ds {
+        let v = d.number.to_string().into_bytes();
+        b.put(
+            INDEX,
+            &format!("{}{}", prefix("", ""), newest_first(d.number)),
+            v,
+        );
+    }
+    b.put(MARKER_TABLE, MARKER, b"2".to_vec());
+    old.commit(b).unwrap();
+    assert!(of_release(&old, "Web", "1.0.0").unwrap().is_empty());
+    ensure(&old).unwrap();
+    assert_eq!(
+        numbers(&of_release(&old, "Web", "1.0.0").unwrap()),
+        [4, 3, 1]
+    );
+    assert_eq!(
+        numbers(&page(&old, "", "", None, 10).unwrap().0),
+        [6, 5, 4, 3, 2, 1]
+    );
+}
