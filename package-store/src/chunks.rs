@@ -1,11 +1,17 @@
-//! The on-disk content-addressed chunk store (`<root>/<2 hex>/<64 hex>.zst`, zstd, atomic writes).
+//! The on-disk content-addressed chunk store: zstd chunks appended to pack files
+//! (`<root>/packs/pack-NNNNNNNN.pack`, format in [`crate::pack`]) with an index in memory
+//! built at open, one fsync per batch instead of per chunk, every chunk verified against its
+//! hash when read. A store of the older layout (a file per chunk) is migrated at open.
 
-use std::collections::HashSet;
-use std::fs;
-use std::io::{self, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
+use super::pack;
 use super::{ChunkHash, ChunkRef, PackageError};
 
 /// Largest uncompressed chunk the store accepts (ingest never makes chunks over 64 KiB; the
@@ -14,8 +20,12 @@ pub const MAX_CHUNK_LEN: usize = 1 << 20;
 
 /// zstd level used for stored chunks.
 pub const ZSTD_LEVEL: i32 = 3;
-/// Prefix of in-flight temporary files; never counted or served as chunks.
-const TEMP_PREFIX: &str = ".tmp-";
+
+/// A pack is closed and a new one begun past this size.
+pub const PACK_TARGET: u64 = 64 << 20;
+
+/// Largest stored (compressed) chunk: zstd's bound for [`MAX_CHUNK_LEN`], rounded up.
+const MAX_STORED_LEN: u32 = (MAX_CHUNK_LEN + (MAX_CHUNK_LEN >> 7) + 4096) as u32;
 
 /// BLAKE3 of `data`: the name a chunk with this content has in the store.
 pub fn chunk_hash(data: &[u8]) -> ChunkHash {
@@ -26,51 +36,91 @@ pub fn chunk_hash(data: &[u8]) -> ChunkHash {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
     pub chunk_count: u64,
-    /// Compressed bytes on disk.
+    /// Compressed bytes of the chunks (pack headers and dead records not counted).
     pub stored_bytes: u64,
 }
 
-/// Content-addressed chunk store on disk: <root>/<first 2 hex>/<64 hex>.zst, zstd-compressed,
-/// written atomically (temp file + rename), so a crash never leaves a partial chunk under its
-/// final name.
-///
-/// Cheap to clone (the clones share one root) and `Send + Sync + 'static`, so it can move into
-/// `spawn_blocking`. Every chunk read back is verified against its hash.
+/// Content-addressed chunk store on disk. Cheap to clone (clones share one store) and
+/// `Send + Sync + 'static`, so it can move into `spawn_blocking`. One process opens a store
+/// at a time (a lock file in `packs/`).
 #[derive(Debug, Clone)]
 pub struct ChunkStore {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loc {
+    pub pack: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
 #[derive(Debug)]
-struct Inner {
+struct Writer {
+    id: u32,
+    file: Arc<File>,
+    len: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
     root: PathBuf,
-    /// fsync chunk files (and their directory) before they count as written.
-    durable: bool,
+    packs: PathBuf,
+    /// fsync packs before chunks count as written.
+    durable: AtomicBool,
+    pub(crate) index: RwLock<HashMap<ChunkHash, Loc>>,
+    writer: Mutex<Writer>,
+    files: RwLock<HashMap<u32, Arc<File>>>,
+    _lock: File,
+}
+
+fn poisoned<T>(_: T) -> PackageError {
+    PackageError::Io(io::Error::other("the chunk store's lock was poisoned"))
 }
 
 impl ChunkStore {
-    /// Opens (creating if needed) the store rooted at `root`. Writes are durable (fsynced).
+    /// Opens (creating if needed) the store rooted at `root`: reads the packs' record headers
+    /// into the index and migrates chunks kept in the older one-file-per-chunk layout.
+    /// Writes are durable (fsynced).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, PackageError> {
         let root = root.into();
-        fs::create_dir_all(&root)
-            .map_err(|e| PackageError::io_at("cannot create chunk store directory", &root, e))?;
-        Ok(ChunkStore {
+        let packs = root.join("packs");
+        fs::create_dir_all(&packs)
+            .map_err(|e| PackageError::io_at("cannot create chunk store directory", &packs, e))?;
+        let lock_path = packs.join(".lock");
+        let lock = File::create(&lock_path)
+            .map_err(|e| PackageError::io_at("cannot create", &lock_path, e))?;
+        lock.try_lock().map_err(|_| {
+            PackageError::Io(io::Error::other(format!(
+                "the chunk store at {} is in use by another process",
+                root.display()
+            )))
+        })?;
+        let (index, files, writer) = load(&packs)?;
+        let store = ChunkStore {
             inner: Arc::new(Inner {
                 root,
-                durable: true,
+                packs,
+                durable: AtomicBool::new(true),
+                index: RwLock::new(index),
+                writer: Mutex::new(writer),
+                files: RwLock::new(files),
+                _lock: lock,
             }),
-        })
+        };
+        crate::migrate::from_chunk_files(&store)?;
+        Ok(store)
     }
 
-    /// Turns fsync of new chunks on or off (off is only sensible for scratch stores and tests:
-    /// writes stay atomic, but a power loss may then lose recently written chunks).
+    /// Turns fsync of new chunks on or off for this store and its clones (off is only
+    /// sensible for scratch stores and tests: a power loss may then lose recent chunks).
     pub fn with_durability(self, durable: bool) -> Self {
-        ChunkStore {
-            inner: Arc::new(Inner {
-                root: self.inner.root.clone(),
-                durable,
-            }),
-        }
+        self.inner.durable.store(durable, Ordering::Relaxed);
+        self
+    }
+
+    fn durable(&self) -> bool {
+        self.inner.durable.load(Ordering::Relaxed)
     }
 
     /// The store's root directory.
@@ -78,18 +128,36 @@ impl ChunkStore {
         &self.inner.root
     }
 
-    fn shard_dir(&self, h: &ChunkHash) -> PathBuf {
-        self.inner.root.join(hex::encode(&h[..1]))
+    /// Where a chunk's stored bytes lie: its pack file, the payload's offset and length (for
+    /// checking tools and tests).
+    pub fn location(&self, h: &ChunkHash) -> Option<(PathBuf, u64, u32)> {
+        let loc = self.loc(h)?;
+        Some((
+            self.inner.packs.join(pack::file_name(loc.pack)),
+            loc.offset,
+            loc.len,
+        ))
     }
 
-    /// Where the chunk `h` lives (whether or not it exists).
-    pub fn chunk_path(&self, h: &ChunkHash) -> PathBuf {
-        self.shard_dir(h).join(format!("{}.zst", hex::encode(h)))
+    fn loc(&self, h: &ChunkHash) -> Option<Loc> {
+        self.inner.index.read().ok()?.get(h).copied()
     }
 
     /// Whether a chunk named `h` is stored (its content is only checked when read).
     pub fn contains(&self, h: &ChunkHash) -> bool {
-        self.chunk_path(h).is_file()
+        self.loc(h).is_some()
+    }
+
+    /// Every stored chunk's name.
+    pub fn hashes(&self) -> Result<Vec<ChunkHash>, PackageError> {
+        Ok(self
+            .inner
+            .index
+            .read()
+            .map_err(poisoned)?
+            .keys()
+            .copied()
+            .collect())
     }
 
     /// Stores `data` under `h` after checking `blake3(data) == h`. Returns the compressed bytes
@@ -103,14 +171,14 @@ impl ChunkStore {
         self.put_hashed(h, data, true)
     }
 
-    /// [`put`](Self::put) for a caller that has just computed `h` from `data` itself, optionally
-    /// leaving the directory fsync to it ([`sync_shards`](Self::sync_shards)), which batches
-    /// that for whole packages.
+    /// [`put`](Self::put) for a caller that has just computed `h` from `data` itself,
+    /// optionally leaving the fsync to it ([`sync`](Self::sync)), which batches that for
+    /// whole packages.
     pub(crate) fn put_hashed(
         &self,
         h: &ChunkHash,
         data: &[u8],
-        sync_dir: bool,
+        sync_now: bool,
     ) -> Result<u64, PackageError> {
         if data.len() > MAX_CHUNK_LEN {
             return Err(PackageError::ChunkTooLarge {
@@ -122,7 +190,7 @@ impl ChunkStore {
             return Ok(0);
         }
         let compressed = zstd::bulk::compress(data, ZSTD_LEVEL)?;
-        self.write_atomic(h, &compressed, sync_dir)
+        self.append(h, &compressed, sync_now, false)
     }
 
     /// Returns the chunk's uncompressed content, verified against `h`.
@@ -139,23 +207,57 @@ impl ChunkStore {
     }
 
     /// Returns the chunk exactly as stored (zstd), for transfer; not verified here, the
-    /// receiver's [`put_compressed`](Self::put_compressed) does that.
+    /// receiver's [`put_compressed`](Self::put_compressed) does that. A pack cut short under
+    /// it reads as a damaged chunk.
     pub fn get_compressed(&self, h: &ChunkHash) -> Result<Vec<u8>, PackageError> {
-        let path = self.chunk_path(h);
-        fs::read(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                PackageError::ChunkMissing {
+        let missing = || PackageError::ChunkMissing {
+            hash: hex::encode(h),
+        };
+        let loc = self.loc(h).ok_or_else(missing)?;
+        let file = self
+            .inner
+            .files
+            .read()
+            .map_err(poisoned)?
+            .get(&loc.pack)
+            .cloned()
+            .ok_or_else(missing)?;
+        let mut buf = vec![0; loc.len as usize];
+        file.read_exact_at(&mut buf, loc.offset).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                PackageError::ChunkCorrupt {
                     hash: hex::encode(h),
                 }
             } else {
-                PackageError::io_at("cannot read chunk", &path, e)
+                let path = self.inner.packs.join(pack::file_name(loc.pack));
+                PackageError::io_at("cannot read chunk from", &path, e)
             }
-        })
+        })?;
+        Ok(buf)
     }
 
     /// Stores a chunk received in compressed form, after decompressing it and checking it
     /// hashes to `h`. Returns the bytes newly written, 0 if already present.
     pub fn put_compressed(&self, h: &ChunkHash, zstd_bytes: &[u8]) -> Result<u64, PackageError> {
+        self.put_compressed_then(h, zstd_bytes, true)
+    }
+
+    /// [`put_compressed`](Self::put_compressed) leaving the fsync to a later
+    /// [`sync`](Self::sync) (a fetch stores a batch, then syncs once).
+    pub fn put_compressed_unsynced(
+        &self,
+        h: &ChunkHash,
+        zstd_bytes: &[u8],
+    ) -> Result<u64, PackageError> {
+        self.put_compressed_then(h, zstd_bytes, false)
+    }
+
+    fn put_compressed_then(
+        &self,
+        h: &ChunkHash,
+        zstd_bytes: &[u8],
+        sync_now: bool,
+    ) -> Result<u64, PackageError> {
         let corrupt = || PackageError::ChunkCorrupt {
             hash: hex::encode(h),
         };
@@ -166,59 +268,111 @@ impl ChunkStore {
         if self.contains(h) {
             return Ok(0);
         }
-        self.write_atomic(h, zstd_bytes, true)
+        self.append(h, zstd_bytes, sync_now, false)
     }
 
-    /// Deletes a chunk (for garbage collection). Returns whether it existed.
-    pub fn remove(&self, h: &ChunkHash) -> Result<bool, PackageError> {
-        let path = self.chunk_path(h);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(PackageError::io_at("cannot delete chunk", &path, e)),
-        }
-    }
-
-    /// Counts the stored chunks and their on-disk size (ignores temporary files).
-    pub fn stats(&self) -> Result<StoreStats, PackageError> {
-        let mut stats = StoreStats::default();
-        let root = &self.inner.root;
-        let dirs = fs::read_dir(root)
-            .map_err(|e| PackageError::io_at("cannot list chunk store", root, e))?;
-        for dir in dirs {
-            let dir = dir?;
-            let shard = dir.file_name();
-            let Some(shard) = shard.to_str() else {
-                continue;
+    /// Appends one record to the open pack (a new one past [`PACK_TARGET`]) and indexes it;
+    /// `moving`: garbage collection moves a chunk the index has elsewhere.
+    pub(crate) fn append(
+        &self,
+        h: &ChunkHash,
+        stored: &[u8],
+        sync_now: bool,
+        moving: bool,
+    ) -> Result<u64, PackageError> {
+        let len = u32::try_from(stored.len())
+            .ok()
+            .filter(|l| *l <= MAX_STORED_LEN)
+            .ok_or(PackageError::ChunkTooLarge {
+                len: stored.len(),
+                max: MAX_STORED_LEN as usize,
+            })?;
+        let file = {
+            let mut w = self.inner.writer.lock().map_err(poisoned)?;
+            if !moving && self.contains(h) {
+                return Ok(0); // a concurrent writer of the same chunk won
+            }
+            let record = pack::HEADER_LEN + u64::from(len);
+            if w.len > pack::MAGIC.len() as u64 && w.len + record > PACK_TARGET {
+                self.roll(&mut w)?;
+            }
+            let mut buf = Vec::with_capacity(record as usize);
+            buf.extend_from_slice(&pack::header(h, len));
+            buf.extend_from_slice(stored);
+            let path = || self.inner.packs.join(pack::file_name(w.id));
+            w.file
+                .write_all_at(&buf, w.len)
+                .map_err(|e| PackageError::io_at("cannot write chunk to", &path(), e))?;
+            let loc = Loc {
+                pack: w.id,
+                offset: w.len + pack::HEADER_LEN,
+                len,
             };
-            if shard.len() != 2 || !is_lower_hex(shard) || !dir.file_type()?.is_dir() {
-                continue;
-            }
-            let files = fs::read_dir(dir.path())
-                .map_err(|e| PackageError::io_at("cannot list chunk store", &dir.path(), e))?;
-            for file in files {
-                let file = file?;
-                let name = file.file_name();
-                let Some(name) = name.to_str() else { continue };
-                let Some(stem) = name.strip_suffix(".zst") else {
-                    continue;
-                };
-                if stem.len() != 64 || !is_lower_hex(stem) || !stem.starts_with(shard) {
-                    continue;
-                }
-                let meta = match file.metadata() {
-                    Ok(m) => m,
-                    // Removed concurrently (garbage collection): just not counted.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                if meta.is_file() {
-                    stats.chunk_count += 1;
-                    stats.stored_bytes += meta.len();
-                }
-            }
+            w.len += record;
+            self.inner.index.write().map_err(poisoned)?.insert(*h, loc);
+            w.file.clone()
+        };
+        if sync_now && self.durable() {
+            file.sync_data()
+                .map_err(|e| PackageError::Io(io::Error::new(e.kind(), e)))?;
         }
-        Ok(stats)
+        Ok(u64::from(len))
+    }
+
+    /// Closes the open pack (synced) and begins the next.
+    fn roll(&self, w: &mut Writer) -> Result<(), PackageError> {
+        if self.durable() {
+            w.file.sync_data()?;
+        }
+        let id = w.id + 1;
+        let file = Arc::new(create_pack(&self.inner.packs, id)?);
+        self.inner
+            .files
+            .write()
+            .map_err(poisoned)?
+            .insert(id, file.clone());
+        *w = Writer {
+            id,
+            file,
+            len: pack::MAGIC.len() as u64,
+        };
+        Ok(())
+    }
+
+    /// Makes every chunk written so far durable: one fsync of the open pack (closed packs
+    /// were synced as they were closed).
+    pub fn sync(&self) -> Result<(), PackageError> {
+        if !self.durable() {
+            return Ok(());
+        }
+        let file = self.inner.writer.lock().map_err(poisoned)?.file.clone();
+        file.sync_data()?;
+        Ok(())
+    }
+
+    /// Deletes a chunk: the packs holding it are written again without it. Returns whether
+    /// it existed.
+    pub fn remove(&self, h: &ChunkHash) -> Result<bool, PackageError> {
+        Ok(crate::gc::retain(self, |x| x != h, false)?.removed > 0)
+    }
+
+    /// Keeps the chunks for which `keep` is true and deletes the others from the closed packs
+    /// (`dry_run`: only reports what it would free). See [`crate::gc`].
+    pub fn retain(
+        &self,
+        keep: impl Fn(&ChunkHash) -> bool,
+        dry_run: bool,
+    ) -> Result<crate::GcReport, PackageError> {
+        crate::gc::retain(self, keep, dry_run)
+    }
+
+    /// Counts the stored chunks and their compressed size.
+    pub fn stats(&self) -> Result<StoreStats, PackageError> {
+        let index = self.inner.index.read().map_err(poisoned)?;
+        Ok(StoreStats {
+            chunk_count: index.len() as u64,
+            stored_bytes: index.values().map(|l| u64::from(l.len)).sum(),
+        })
     }
 
     /// The refs whose chunks are not stored, in first-seen order, each hash once.
@@ -230,60 +384,108 @@ impl ChunkStore {
             .collect()
     }
 
-    /// fsyncs the shard directories of `hashes`, making earlier renames into them durable.
-    pub(crate) fn sync_shards<'a>(
-        &self,
-        hashes: impl IntoIterator<Item = &'a ChunkHash>,
-    ) -> Result<(), PackageError> {
-        if !self.inner.durable {
-            return Ok(());
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Inner {
+    pub(crate) fn packs_dir(&self) -> &Path {
+        &self.packs
+    }
+
+    /// The pack being written to, closed (synced) so that everything before it can be
+    /// rewritten; returns the first pack number not closed.
+    pub(crate) fn close_open_pack(&self, store: &ChunkStore) -> Result<u32, PackageError> {
+        let mut w = self.writer.lock().map_err(poisoned)?;
+        if w.len > pack::MAGIC.len() as u64 {
+            store.roll(&mut w)?;
         }
-        let shards: HashSet<u8> = hashes.into_iter().map(|h| h[0]).collect();
-        for shard in shards {
-            sync_dir(&self.shard_dir(&[shard; 32]))?;
-        }
+        Ok(w.id)
+    }
+
+    /// Forgets pack `id` (its file is being deleted).
+    pub(crate) fn drop_pack(&self, id: u32) -> Result<(), PackageError> {
+        self.files.write().map_err(poisoned)?.remove(&id);
         Ok(())
     }
 
-    fn write_atomic(
-        &self,
-        h: &ChunkHash,
-        bytes: &[u8],
-        sync_dir_now: bool,
-    ) -> Result<u64, PackageError> {
-        let dir = self.shard_dir(h);
-        fs::create_dir_all(&dir)
-            .map_err(|e| PackageError::io_at("cannot create chunk directory", &dir, e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(|e| PackageError::io_at("cannot create temporary chunk file in", &dir, e))?;
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.write_all(bytes)
-            .map_err(|e| PackageError::io_at("cannot write", &tmp_path, e))?;
-        if self.inner.durable {
-            tmp.as_file()
-                .sync_data()
-                .map_err(|e| PackageError::io_at("cannot fsync", &tmp_path, e))?;
-        }
-        let path = self.chunk_path(h);
-        // A concurrent writer of the same chunk writes identical bytes; either rename wins.
-        tmp.persist(&path)
-            .map_err(|e| PackageError::io_at("cannot move chunk into place at", &path, e.error))?;
-        if sync_dir_now && self.inner.durable {
-            sync_dir(&dir)?;
-        }
-        Ok(bytes.len() as u64)
+    pub(crate) fn reopen_pack(&self, id: u32) -> Option<Arc<File>> {
+        self.files.read().ok()?.get(&id).cloned()
     }
 }
 
-fn is_lower_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+fn create_pack(dir: &Path, id: u32) -> Result<File, PackageError> {
+    let path = dir.join(pack::file_name(id));
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| PackageError::io_at("cannot create pack", &path, e))?;
+    file.write_all_at(pack::MAGIC, 0)
+        .map_err(|e| PackageError::io_at("cannot write", &path, e))?;
+    Ok(file)
+}
+
+/// The index, the open packs and the writer of a store just opened.
+type Loaded = (HashMap<ChunkHash, Loc>, HashMap<u32, Arc<File>>, Writer);
+
+/// Reads every pack's records into an index; the last pack, if whole, is written on, else a
+/// new one is begun (a torn or damaged pack is only ever read).
+fn load(packs: &Path) -> Result<Loaded, PackageError> {
+    let mut ids: Vec<u32> = fs::read_dir(packs)
+        .map_err(|e| PackageError::io_at("cannot list", packs, e))?
+        .filter_map(|e| e.ok().and_then(|e| pack::id_of(&e.path())))
+        .collect();
+    ids.sort_unstable();
+    let mut index = HashMap::new();
+    let mut files = HashMap::new();
+    let mut last_whole = None;
+    for &id in &ids {
+        let path = packs.join(pack::file_name(id));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| PackageError::io_at("cannot open pack", &path, e))?;
+        let s = pack::scan(&file, MAX_STORED_LEN)
+            .map_err(|e| PackageError::io_at("cannot read pack", &path, e))?;
+        if let Some(why) = &s.stopped {
+            tracing::warn!(pack = %path.display(), records = s.records.len(), reason = %why, "a pack is read up to where it is whole (a write cut by a crash, or damage); chunks after it are missing");
+        }
+        for r in &s.records {
+            index.entry(r.hash).or_insert(Loc {
+                pack: id,
+                offset: r.offset,
+                len: r.len,
+            });
+        }
+        last_whole = s.stopped.is_none().then_some((id, s.valid_len));
+        files.insert(id, Arc::new(file));
+    }
+    let writer = match (last_whole, ids.last()) {
+        (Some((id, len)), _) => Writer {
+            id,
+            file: files[&id].clone(),
+            len,
+        },
+        (None, last) => {
+            let id = last.map_or(1, |l| l + 1);
+            let file = Arc::new(create_pack(packs, id)?);
+            files.insert(id, file.clone());
+            Writer {
+                id,
+                file,
+                len: pack::MAGIC.len() as u64,
+            }
+        }
+    };
+    Ok((index, files, writer))
 }
 
 /// Decompresses a zstd chunk, refusing output over [`MAX_CHUNK_LEN`] (decompression bombs).
-fn decompress_limited(zstd_bytes: &[u8]) -> io::Result<Vec<u8>> {
+pub(crate) fn decompress_limited(zstd_bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut decoder = zstd::stream::read::Decoder::with_buffer(zstd_bytes)?;
     let mut out = Vec::with_capacity(64 * 1024);
     (&mut decoder)
@@ -296,18 +498,6 @@ fn decompress_limited(zstd_bytes: &[u8]) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(out)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), PackageError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| PackageError::io_at("cannot fsync directory", dir, e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), PackageError> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, Package
         return Err(err);
     }
     chunked?;
-    store.sync_shards(chunks.iter().map(|c| &c.hash))?;
+    store.sync()?;
     let new_bytes = new_bytes.into_inner();
     let HashingReader { hasher, count, .. } = source;
     tracing::debug!(

@@ -13,8 +13,11 @@ mod archive;
 mod chunks;
 mod error;
 mod extract;
+mod gc;
 mod ingest;
 mod limits;
+mod migrate;
+pub mod pack;
 mod reader;
 mod safety;
 #[cfg(test)]
@@ -25,6 +28,7 @@ pub use archive::{validate_archive, validate_stream};
 pub use chunks::{ChunkStore, MAX_CHUNK_LEN, StoreStats, ZSTD_LEVEL, chunk_hash};
 pub use error::PackageError;
 pub use extract::extract;
+pub use gc::GcReport;
 pub use ingest::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Ingested, ingest};
 pub use limits::{ExtractLimits, RATIO_FLOOR};
 // Package identity lives in the domain; re-exported so users of the store need one import.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::odcm::Odcm;
 use e2e::promotion::{
-    connected_pair, files_under, importing_target, package_project, to_prod_lifecycle,
+    connected_pair, importing_target, package_project, stored_chunks, to_prod_lifecycle,
 };
 use e2e::wait_for;
 
@@ -19,15 +19,24 @@ fn a_chunk_that_does_not_match_its_hash_is_refused_and_fetched_again() {
     to_prod_lifecycle(&dev, ":auto");
     package_project(&dev, "Web", "ToProd", 9, 1 << 20);
     // Damage one chunk in DevTest's store: DevTest serves what it has.
-    let chunk = files_under(&dev.data_dir.join("chunks"))
+    let (_, chunk, offset, len) = stored_chunks(&dev.data_dir.join("chunks"))
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "zst"))
+        .next()
         .expect("a stored chunk");
-    let good = std::fs::read(&chunk).unwrap();
-    let mut bad = good.clone();
-    let mid = bad.len() / 2;
-    bad[mid] ^= 0xff;
-    std::fs::write(&chunk, &bad).unwrap();
+    // One byte flipped in place (DevTest keeps the pack open).
+    let mid = offset + u64::from(len) / 2;
+    let flip = |path: &std::path::Path| {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, mid).unwrap();
+        f.write_all_at(&[b[0] ^ 0xff], mid).unwrap();
+    };
+    flip(&chunk);
 
     d.ok(&[
         "release",
@@ -58,7 +67,7 @@ fn a_chunk_that_does_not_match_its_hash_is_refused_and_fetched_again() {
     );
 
     // Repaired at the source: the fetch resumes by itself and the release is imported.
-    std::fs::write(&chunk, &good).unwrap();
+    flip(&chunk);
     wait_for("the bundle to be imported", Duration::from_secs(60), || {
         p.json(&["bundle", "list"])[0]["state"] == "imported"
     });

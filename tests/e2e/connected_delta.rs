@@ -4,13 +4,12 @@
 //! a package Prod was never given would make the delta's size a compression oracle).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::odcm::Odcm;
 use e2e::peers::{fetch_chunks_with_bases, space_identity};
 use e2e::promotion::{
-    connected_pair, files_under, importing_target, package_project, s, to_prod_lifecycle,
+    connected_pair, importing_target, package_project, s, stored_chunks, to_prod_lifecycle,
 };
 use e2e::{noise, wait_for, write_stored_tar_gz};
 
@@ -18,10 +17,9 @@ const LEN: usize = 2 << 20;
 
 /// The names (hashes) of the chunks in a store.
 fn chunk_names(dir: &std::path::Path) -> HashSet<Vec<u8>> {
-    files_under(dir)
-        .iter()
-        .filter_map(|p: &PathBuf| p.file_stem()?.to_str().map(str::to_string))
-        .filter_map(|n| hex::decode(n).ok())
+    stored_chunks(dir)
+        .into_iter()
+        .map(|(h, ..)| h.to_vec())
         .collect()
 }
 

@@ -6,6 +6,7 @@ mod access;
 mod audit_checkpoints;
 mod backup_restore;
 mod bombs;
+mod chunk_store;
 mod cli_conventions;
 mod connected_auto;
 mod connected_chain;

@@ -135,6 +135,27 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every chunk stored in a Space's chunk store directory (read from its pack files, as
+/// written by `package_store::pack`): (hash, pack file, payload offset, payload length).
+pub fn stored_chunks(chunks_dir: &Path) -> Vec<([u8; 32], PathBuf, u64, u32)> {
+    let mut out = Vec::new();
+    for path in files_under(&chunks_dir.join("packs")) {
+        if package_store::pack::id_of(&path).is_none() {
+            continue;
+        }
+        let Ok(f) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(s) = package_store::pack::scan(&f, u32::MAX) else {
+            continue;
+        };
+        for r in s.records {
+            out.push((r.hash, path.clone(), r.offset, r.len));
+        }
+    }
+    out
+}
+
 /// Re-signs a bundle file's payload, changed by `edit`, with the source Space's own key (as a
 /// newer source could), so only the change itself can be the reason for a refusal.
 pub fn resign(bundle: &[u8], space: &Space, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {

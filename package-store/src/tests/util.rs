@@ -83,3 +83,10 @@ pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf 
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// Writes `bytes` over a file at `offset` (damage in place).
+pub(crate) fn overwrite(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}

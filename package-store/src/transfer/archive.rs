@@ -245,7 +245,7 @@ pub fn import(
         r.take(&mut payload, n)?;
         let existed = store.contains(&hash);
         if tag[0] == TAG_CHUNK {
-            match store.put_compressed(&hash, &payload) {
+            match store.put_compressed_unsynced(&hash, &payload) {
                 Ok(_) => {}
                 Err(PackageError::ChunkCorrupt { .. } | PackageError::ChunkTooLarge { .. }) => {
                     return Err(corrupt());
@@ -271,6 +271,7 @@ pub fn import(
         stats.chunks += 1;
         progress(stats.chunks);
     }
+    store.sync()?; // one fsync for the archive, before anything refers to its chunks
     tracing::debug!(
         chunks = stats.chunks,
         new = stats.new_chunks,

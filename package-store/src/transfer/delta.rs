@@ -60,7 +60,8 @@ pub enum DeltaError {
 }
 
 /// Rebuilds chunk `hash` from `delta` (made by [`encode`] against `base`, held here), checks
-/// it against its hash and stores it. Returns whether it was new.
+/// it against its hash and stores it, unsynced: the caller syncs the store once its batch is
+/// written ([`ChunkStore::sync`]). Returns whether it was new.
 pub fn apply(
     store: &ChunkStore,
     hash: &ChunkHash,
@@ -77,7 +78,10 @@ pub fn apply(
         .and_then(|mut d| d.decompress(delta, MAX_CHUNK_LEN))
         .map_err(|_| DeltaError::Corrupt)?;
     let existed = store.contains(hash);
-    match store.put(hash, &data) {
+    if crate::chunk_hash(&data) != *hash {
+        return Err(DeltaError::Corrupt);
+    }
+    match store.put_hashed(hash, &data, false) {
         Ok(_) => Ok(!existed),
         Err(PackageError::ChunkCorrupt { .. } | PackageError::ChunkTooLarge { .. }) => {
             Err(DeltaError::Corrupt)

@@ -1,13 +1,12 @@
 //! The exact set of chunk hashes a Space holds, built from its chunk store's directory layout
 //! (`<root>/<2 hex>/<64 hex>.zst`), written and read in the versioned inventory format.
 
-use std::fs;
 use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
 use super::{FORMAT_MAJOR, FORMAT_MINOR, TransferError};
-use crate::{ChunkHash, ChunkStore, PackageError};
+use crate::{ChunkHash, ChunkStore};
 
 const MAGIC: &[u8; 8] = b"DPLYINVT";
 /// Refuse inventories claiming more chunks than this (64 TiB of 16 KiB chunks).
@@ -18,19 +17,6 @@ const MAX_COUNT: u64 = 1 << 32;
 pub struct Inventory {
     pub space: String,
     hashes: Vec<ChunkHash>,
-}
-
-fn parse_hex32(s: &str) -> Option<ChunkHash> {
-    if s.len() != 64
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(s, &mut h).ok()?;
-    Some(h)
 }
 
 impl Inventory {
@@ -45,32 +31,9 @@ impl Inventory {
         }
     }
 
-    /// Every chunk in `store` (by its file names; content is verified when a chunk is read).
+    /// Every chunk in `store` (by its index; content is verified when a chunk is read).
     pub fn from_store(store: &ChunkStore, space: &str) -> Result<Self, TransferError> {
-        let root = store.root();
-        let listing = |p: &std::path::Path, e| PackageError::io_at("cannot list chunk store", p, e);
-        let mut hashes = Vec::new();
-        for dir in fs::read_dir(root).map_err(|e| listing(root, e))? {
-            let dir = dir?;
-            let shard = dir.file_name();
-            let Some(shard) = shard.to_str() else {
-                continue;
-            };
-            if shard.len() != 2 || !dir.file_type()?.is_dir() {
-                continue;
-            }
-            let path = dir.path();
-            for file in fs::read_dir(&path).map_err(|e| listing(&path, e))? {
-                let name = file?.file_name();
-                let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".zst")) else {
-                    continue;
-                };
-                if let Some(h) = parse_hex32(stem).filter(|_| stem.starts_with(shard)) {
-                    hashes.push(h);
-                }
-            }
-        }
-        Ok(Self::new(space, hashes))
+        Ok(Self::new(space, store.hashes()?))
     }
 
     pub fn contains(&self, h: &ChunkHash) -> bool {

@@ -234,7 +234,10 @@ impl Fetch<'_> {
             let base = self.base_of(&hash, &c.base)?;
             let st = self.state.clone();
             let stored = tokio::task::spawn_blocking(move || match base {
-                None => st.chunks.put_compressed(&hash, &c.zstd).map(|_| ()),
+                None => st
+                    .chunks
+                    .put_compressed_unsynced(&hash, &c.zstd)
+                    .map(|_| ()),
                 Some(b) => match delta::apply(&st.chunks, &hash, &b, &c.zstd) {
                     Ok(_) => Ok(()),
                     Err(DeltaError::Corrupt | DeltaError::MissingBase(_)) => {
@@ -272,6 +275,12 @@ impl Fetch<'_> {
                 p.bytes_done += plain;
             }
         }
+        // One fsync per batch, before the chunks count for anything durable (an import).
+        let st = self.state.clone();
+        tokio::task::spawn_blocking(move || st.chunks.sync())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(format!("cannot sync the chunk store: {e}")))?;
         Ok(())
     }
 }

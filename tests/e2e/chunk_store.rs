@@ -1,0 +1,114 @@
+//! End to end: the pack-file chunk store through the real binaries — a data directory of the
+//! older one-file-per-chunk layout is migrated at start and serves its packages byte for
+//! byte; a flipped byte in a pack is refused on read, naming the chunk.
+
+use sha2::{Digest, Sha256};
+
+use e2e::promotion::stored_chunks;
+use e2e::{Space, noise, write_stored_tar_gz};
+
+fn sha(path: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Rewrites a stopped Space's packs as the older layout: `<2 hex>/<64 hex>.zst` per chunk.
+fn to_older_layout(chunks: &std::path::Path) {
+    use std::os::unix::fs::FileExt;
+    for (hash, pack, offset, len) in stored_chunks(chunks) {
+        let f = std::fs::File::open(&pack).unwrap();
+        let mut payload = vec![0; len as usize];
+        f.read_exact_at(&mut payload, offset).unwrap();
+        let name = hex::encode(hash);
+        let dir = chunks.join(&name[..2]);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.zst")), payload).unwrap();
+    }
+    std::fs::remove_dir_all(chunks.join("packs")).unwrap();
+}
+
+#[test]
+fn an_older_chunk_store_is_migrated_at_start_and_serves_its_packages() {
+    let mut s = Space::start();
+    let c = s.cli();
+    let mut uploaded = Vec::new();
+    for (i, v) in ["1.0.0", "1.0.1"].iter().enumerate() {
+        let p = s.dir.join(format!("Acme.Web.{v}.tar.gz"));
+        write_stored_tar_gz(&p, "app.bin", &noise(40 + i as u64, 3 << 20));
+        c.ok(&["package", "upload", p.to_str().unwrap()]);
+        uploaded.push((v.to_string(), sha(&p)));
+    }
+    let before = c.json(&["package", "stats"]);
+    s.stop();
+    let chunks = s.data_dir.join("chunks");
+    let count = stored_chunks(&chunks).len();
+    to_older_layout(&chunks);
+    assert!(!chunks.join("packs").exists());
+
+    s.start_again();
+    let c = s.cli();
+    assert!(
+        s.log_text().contains("chunk store moved into pack files"),
+        "the migration is logged"
+    );
+    assert_eq!(c.json(&["package", "stats"])["chunks"], before["chunks"]);
+    for (v, want) in &uploaded {
+        let out = s.dir.join(format!("down-{v}.tar.gz"));
+        c.ok(&[
+            "package",
+            "download",
+            "Acme.Web",
+            v,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(&sha(&out), want, "{v} byte for byte after the migration");
+    }
+    assert_eq!(stored_chunks(&chunks).len(), count);
+    let left: Vec<_> = std::fs::read_dir(&chunks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["packs"], "no chunk file of the older layout is left");
+}
+
+#[test]
+fn a_flipped_byte_in_a_pack_is_refused_naming_the_chunk() {
+    let s = Space::start();
+    let c = s.cli();
+    let p = s.dir.join("Acme.Web.2.0.0.tar.gz");
+    write_stored_tar_gz(&p, "app.bin", &noise(50, 1 << 20));
+    c.ok(&["package", "upload", p.to_str().unwrap()]);
+    let (hash, pack, offset, len) = stored_chunks(&s.data_dir.join("chunks"))
+        .into_iter()
+        .nth(3)
+        .unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&pack)
+            .unwrap();
+        let at = offset + u64::from(len) / 2;
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, at).unwrap();
+        f.write_all_at(&[b[0] ^ 0x01], at).unwrap();
+    }
+    let out = s.dir.join("down.tar.gz");
+    let err = c.fails(&[
+        "package",
+        "download",
+        "Acme.Web",
+        "2.0.0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(&hex::encode(hash)),
+        "the damaged chunk is named: {err}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing of a damaged package is left at --out"
+    );
+}
