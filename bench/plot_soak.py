@@ -14,8 +14,11 @@ t = [int(r["seconds"]) for r in rows]
 fig, (mem, fds, done) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
 for who in ("dev", "prod"):
     mem.plot(t, [int(r[f"{who}_rss_kib"]) / 1024 for r in rows], label=f"{who} Space")
+    if f"{who}_data_kib" in rows[0]:
+        mem.plot(t, [int(r[f"{who}_data_kib"]) / 1024 for r in rows], "--",
+                 label=f"{who} data directory on disk")
     fds.plot(t, [int(r[f"{who}_fds"]) for r in rows], label=f"{who} Space")
-mem.set_ylabel("resident MiB")
+mem.set_ylabel("MiB")
 mem.set_ylim(bottom=0)
 mem.legend()
 fds.set_ylabel("open files")

@@ -10,6 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use super::pack;
 use super::{ChunkHash, ChunkRef, PackageError};
@@ -353,17 +354,19 @@ impl ChunkStore {
     /// Deletes a chunk: the packs holding it are written again without it. Returns whether
     /// it existed.
     pub fn remove(&self, h: &ChunkHash) -> Result<bool, PackageError> {
-        Ok(crate::gc::retain(self, |x| x != h, false)?.removed > 0)
+        Ok(crate::gc::retain(self, |x| x != h, false, Duration::ZERO)?.removed > 0)
     }
 
-    /// Keeps the chunks for which `keep` is true and deletes the others from the closed packs
-    /// (`dry_run`: only reports what it would free). See [`crate::gc`].
+    /// Keeps the chunks for which `keep` is true and deletes the others from the packs last
+    /// written at least `min_age` ago (`dry_run`: only reports what it would free). See
+    /// [`crate::gc`].
     pub fn retain(
         &self,
         keep: impl Fn(&ChunkHash) -> bool,
         dry_run: bool,
+        min_age: Duration,
     ) -> Result<crate::GcReport, PackageError> {
-        crate::gc::retain(self, keep, dry_run)
+        crate::gc::retain(self, keep, dry_run, min_age)
     }
 
     /// Counts the stored chunks and their compressed size.
@@ -392,6 +395,11 @@ impl ChunkStore {
 impl Inner {
     pub(crate) fn packs_dir(&self) -> &Path {
         &self.packs
+    }
+
+    /// The number of the pack being written to.
+    pub(crate) fn open_pack(&self) -> Result<u32, PackageError> {
+        Ok(self.writer.lock().map_err(poisoned)?.id)
     }
 
     /// The pack being written to, closed (synced) so that everything before it can be

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::FileExt;
+use std::time::{Duration, SystemTime};
 
 use super::chunks::{ChunkStore, Loc, chunk_hash, decompress_limited};
 use super::{ChunkHash, PackageError, pack};
@@ -24,17 +25,33 @@ pub struct GcReport {
 }
 
 /// Keeps the chunks for which `keep` is true and deletes the others (`dry_run`: only says
-/// what it would free). Chunks written while it runs are in packs it does not touch.
+/// what it would free) from the packs last written at least `min_age` ago. Chunks written
+/// while it runs are in packs it does not touch.
 pub fn retain(
     store: &ChunkStore,
     keep: impl Fn(&ChunkHash) -> bool,
     dry_run: bool,
+    min_age: Duration,
 ) -> Result<GcReport, PackageError> {
     let inner = store.inner();
-    let open = inner.close_open_pack(store)?;
+    let open = match dry_run {
+        true => inner.open_pack()?,
+        false => inner.close_open_pack(store)?,
+    };
+    let old_enough = |e: &fs::DirEntry| {
+        min_age.is_zero()
+            || e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age >= min_age)
+    };
     let mut ids: Vec<u32> = fs::read_dir(inner.packs_dir())?
-        .filter_map(|e| e.ok().and_then(|e| pack::id_of(&e.path())))
-        .filter(|id| *id < open)
+        .filter_map(|e| e.ok())
+        .filter(old_enough)
+        .filter_map(|e| pack::id_of(&e.path()))
+        // A dry run leaves the open pack open; a real one has just closed it.
+        .filter(|id| *id < open || (dry_run && *id == open))
         .collect();
     ids.sort_unstable();
     let mut report = GcReport::default();

@@ -45,7 +45,10 @@ pub fn needed(path: &str) -> Option<Permission> {
         "Environments" | "Lifecycles" | "Targets" | "Tenants" => ManageEnvironments,
         "Projects" | "Channels" | "Process" => EditProject,
         "Variables" => EditVariables,
-        "Packages" => PushPackages,
+        "Packages" => match method {
+            "CollectGarbage" => Admin,
+            _ => PushPackages,
+        },
         "Releases" => CreateRelease,
         "Deployments" => Deploy,
         "Promotion" => match method {
@@ -349,6 +352,7 @@ mod tests {
             ("/space.v1.Environments/Delete", Some(ManageEnvironments)),
             ("/space.v1.Targets/Create", Some(ManageEnvironments)),
             ("/space.v1.Packages/Upload", Some(PushPackages)),
+            ("/space.v1.Packages/CollectGarbage", Some(Admin)),
             ("/space.v1.Promotion/ImportBundle", Some(ImportBundles)),
             ("/space.v1.Promotion/Promote", Some(Deploy)),
             ("/space.v1.System/WhoAmI", None),

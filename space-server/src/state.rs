@@ -56,6 +56,10 @@ pub struct SpaceState {
     /// Told when what the dashboard shows changed (a deployment was stored, receipts were
     /// applied): the web UI's live pages listen (see [`SpaceState::changed`]).
     pub changes: tokio::sync::broadcast::Sender<()>,
+    /// Held shared by whatever writes chunks before a record refers to them (an upload, a
+    /// transfer archive import, a fetch), alone by a garbage collection
+    /// (`services::package_gc`).
+    pub gc_lock: tokio::sync::RwLock<()>,
 }
 
 /// What opening a data directory produced.
@@ -153,6 +157,7 @@ impl SpaceState {
                 stale_after: std::sync::OnceLock::new(),
                 policy: Default::default(),
                 changes: tokio::sync::broadcast::channel(16).0,
+                gc_lock: tokio::sync::RwLock::new(()),
             }),
             new_admin_key,
         })

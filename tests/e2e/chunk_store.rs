@@ -112,3 +112,89 @@ fn a_flipped_byte_in_a_pack_is_refused_naming_the_chunk() {
         "nothing of a damaged package is left at --out"
     );
 }
+
+fn stats(c: &e2e::Cli) -> (u64, u64) {
+    let s = c.json(&["package", "stats"]);
+    (
+        s["chunks"].as_u64().unwrap(),
+        s["stored_bytes"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn garbage_collection_frees_what_no_package_needs_with_a_dry_run_first() {
+    let s = Space::start();
+    let c = s.cli();
+    let upload = |v: &str, seed: u64| {
+        let p = s.dir.join(format!("Acme.Api.{v}.tar.gz"));
+        write_stored_tar_gz(&p, "api.bin", &noise(seed, 2 << 20));
+        c.ok(&["package", "upload", p.to_str().unwrap()]);
+        p
+    };
+    let kept = upload("1.0.0", 60);
+    upload("1.0.1", 61);
+    c.ok(&["package", "delete", "Acme.Api", "1.0.1"]);
+    let before = stats(&c);
+
+    // The default minimum age (24 h) leaves packs written just now alone.
+    let r = c.json(&["package", "gc", "--dry-run"]);
+    assert_eq!(r["chunks"], 0, "{r}");
+    let r = c.json(&["package", "gc", "--dry-run", "--min-age-hours", "0"]);
+    let freed = r["chunks"].as_u64().unwrap();
+    assert!(
+        freed > 0 && r["freed_bytes"].as_u64().unwrap() > 1 << 20,
+        "{r}"
+    );
+    assert_eq!(stats(&c), before, "a dry run changes nothing");
+
+    let out = c.run(&["package", "gc", "--min-age-hours", "0"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&format!("freed {freed} chunk(s)")), "{said}");
+    assert_eq!(stats(&c).0, before.0 - freed);
+    let down = s.dir.join("kept.tar.gz");
+    c.ok(&[
+        "package",
+        "download",
+        "Acme.Api",
+        "1.0.0",
+        "--out",
+        down.to_str().unwrap(),
+    ]);
+    assert_eq!(sha(&down), sha(&kept), "the package kept is whole");
+    let again = c.json(&["package", "gc", "--min-age-hours", "0"]);
+    assert_eq!(again["chunks"], 0, "nothing left to free: {again}");
+}
+
+/// An upload whose chunks are those of a deleted package (so it finds them present) runs
+/// while collections run: it still ends whole.
+#[test]
+fn collection_never_deletes_what_an_upload_in_flight_counted_on() {
+    let s = Space::start();
+    let c = s.cli();
+    let content = noise(70, 6 << 20);
+    let first = s.dir.join("Acme.Db.1.0.0.tar.gz");
+    write_stored_tar_gz(&first, "db.bin", &content);
+    c.ok(&["package", "upload", first.to_str().unwrap()]);
+    c.ok(&["package", "delete", "Acme.Db", "1.0.0"]);
+    let again = s.dir.join("Acme.Db.1.0.1.tar.gz");
+    write_stored_tar_gz(&again, "db.bin", &content);
+    let uploader = {
+        let (c, path) = (s.cli(), again.clone());
+        std::thread::spawn(move || c.ok(&["package", "upload", path.to_str().unwrap()]))
+    };
+    while !uploader.is_finished() {
+        c.ok(&["package", "gc", "--min-age-hours", "0"]);
+    }
+    uploader.join().unwrap();
+    c.ok(&["package", "gc", "--min-age-hours", "0"]);
+    let down = s.dir.join("down-db.tar.gz");
+    c.ok(&[
+        "package",
+        "download",
+        "Acme.Db",
+        "1.0.1",
+        "--out",
+        down.to_str().unwrap(),
+    ]);
+    assert_eq!(sha(&down), sha(&again));
+}

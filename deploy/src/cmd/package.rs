@@ -53,6 +53,17 @@ pub enum PackageCmd {
     Delete { id: String, version: String },
     /// Chunk store statistics.
     Stats,
+    /// Delete the chunks no package and no pending bundle needs (admin): the packs holding
+    /// them are written again without them.
+    Gc {
+        /// Say what would be freed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only packs last written at least this many hours ago (chunks a transfer archive
+        /// brought wait there for their bundle).
+        #[arg(long, default_value_t = 24)]
+        min_age_hours: u32,
+    },
     /// Write which chunks this Space holds (in the target Space), for `package export
     /// --inventory` in the source Space: the archive then holds only what is missing here.
     Inventory {
@@ -368,6 +379,40 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
                     ("packages", s.package_count.to_string()),
                     ("chunks", s.chunk_count.to_string()),
                     ("stored_bytes", s.stored_bytes.to_string()),
+                ],
+            );
+        }
+        PackageCmd::Gc {
+            dry_run,
+            min_age_hours,
+        } => {
+            let r = c
+                .call(api.collect_garbage(c.req(pb::CollectGarbageRequest {
+                    dry_run,
+                    min_age_hours,
+                })))
+                .await?;
+            let verb = if dry_run { "would free" } else { "freed" };
+            eprintln!(
+                "garbage collection {verb} {} chunk(s), {} bytes ({} pack(s) written again){}",
+                r.chunks,
+                r.freed_bytes,
+                r.packs_rewritten,
+                if dry_run { "; nothing was changed" } else { "" }
+            );
+            for h in &r.damaged {
+                eprintln!(
+                    "damaged chunk left out: {h} (packages needing it are refused as damaged)"
+                );
+            }
+            emit_one(
+                x.output,
+                json!({"dry_run": dry_run, "chunks": r.chunks, "freed_bytes": r.freed_bytes,
+                    "packs_rewritten": r.packs_rewritten, "damaged": r.damaged}),
+                vec![
+                    ("chunks", r.chunks.to_string()),
+                    ("freed_bytes", r.freed_bytes.to_string()),
+                    ("packs_rewritten", r.packs_rewritten.to_string()),
                 ],
             );
         }

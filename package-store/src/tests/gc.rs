@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::testutil::pseudo_random;
+use std::time::Duration;
 
 fn stored(store: &ChunkStore, n: usize) -> Vec<(ChunkHash, Vec<u8>)> {
     (0..n)
@@ -28,12 +29,16 @@ fn a_dry_run_says_what_it_would_free_and_changes_nothing() {
     let chunks = stored(&store, 10);
     let keep: HashSet<ChunkHash> = chunks[..4].iter().map(|(h, _)| *h).collect();
     let before = store.stats().unwrap();
-    let r = store.retain(|h| keep.contains(h), true).unwrap();
+    let r = store
+        .retain(|h| keep.contains(h), true, Duration::ZERO)
+        .unwrap();
     assert_eq!((r.removed, r.packs_rewritten), (6, 1));
     assert!(r.freed_bytes > 6 * 4000, "{r:?}");
     assert_eq!(store.stats().unwrap(), before);
 
-    let done = store.retain(|h| keep.contains(h), false).unwrap();
+    let done = store
+        .retain(|h| keep.contains(h), false, Duration::ZERO)
+        .unwrap();
     assert_eq!((done.removed, done.freed_bytes), (r.removed, r.freed_bytes));
     for (h, d) in &chunks {
         match keep.contains(h) {
@@ -50,7 +55,10 @@ fn a_dry_run_says_what_it_would_free_and_changes_nothing() {
     }
     // Nothing more to free.
     assert_eq!(
-        store.retain(|h| keep.contains(h), false).unwrap().removed,
+        store
+            .retain(|h| keep.contains(h), false, Duration::ZERO)
+            .unwrap()
+            .removed,
         0
     );
 }
@@ -74,6 +82,7 @@ fn new_chunks_and_a_crash_in_the_middle_lose_nothing() {
                 *h == old[0].0
             },
             false,
+            Duration::ZERO,
         )
         .unwrap();
     assert_eq!(r.removed, 5);
@@ -99,7 +108,7 @@ fn new_chunks_and_a_crash_in_the_middle_lose_nothing() {
     assert_eq!(store.get(&old[0].0).unwrap(), old[0].1);
     assert!(pack_count(&store) >= 2);
     // The duplicate is reclaimed by the next collection.
-    let r = store.retain(|_| true, false).unwrap();
+    let r = store.retain(|_| true, false, Duration::ZERO).unwrap();
     assert_eq!(r.removed, 0);
     assert_eq!(store.get(&old[0].0).unwrap(), old[0].1);
 }
@@ -112,8 +121,27 @@ fn a_damaged_kept_chunk_is_named() {
     let chunks = stored(&store, 3);
     let (path, offset, _) = store.location(&chunks[1].0).unwrap();
     crate::testutil::overwrite(&path, offset + 20, b"xxxx");
-    let r = store.retain(|h| *h != chunks[0].0, false).unwrap();
+    let r = store
+        .retain(|h| *h != chunks[0].0, false, Duration::ZERO)
+        .unwrap();
     assert_eq!(r.damaged, [hex::encode(chunks[1].0)]);
     assert!(!store.contains(&chunks[1].0));
     assert_eq!(store.get(&chunks[2].0).unwrap(), chunks[2].1);
+}
+
+/// Packs written more recently than the minimum age are left alone (chunks a transfer
+/// archive brought for a bundle not added yet).
+#[test]
+fn recent_packs_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChunkStore::open(dir.path()).unwrap();
+    let chunks = stored(&store, 3);
+    let r = store
+        .retain(|_| false, false, Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(r, GcReport::default());
+    assert_eq!(store.stats().unwrap().chunk_count, 3);
+    let r = store.retain(|_| false, true, Duration::ZERO).unwrap();
+    assert_eq!(r.removed, 3);
+    assert!(store.contains(&chunks[0].0), "a dry run deletes nothing");
 }

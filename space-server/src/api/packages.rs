@@ -156,6 +156,30 @@ impl Packages for PackagesApi {
         ok(pb::Empty {})
     }
 
+    async fn collect_garbage(
+        &self,
+        req: tonic::Request<pb::CollectGarbageRequest>,
+    ) -> Resp<pb::CollectGarbageResponse> {
+        let who = runtime::auth::caller(&req).name;
+        let pb::CollectGarbageRequest {
+            dry_run,
+            min_age_hours,
+        } = req.into_inner();
+        let min_age = std::time::Duration::from_secs(u64::from(min_age_hours) * 3600);
+        let package_store::GcReport {
+            removed,
+            freed_bytes,
+            packs_rewritten,
+            damaged,
+        } = self.service.collect_garbage(dry_run, min_age, &who).await?;
+        ok(pb::CollectGarbageResponse {
+            chunks: removed,
+            freed_bytes,
+            packs_rewritten,
+            damaged,
+        })
+    }
+
     async fn stats(&self, _req: tonic::Request<pb::Empty>) -> Resp<pb::StoreStats> {
         let FeedStats { store, packages } = self.service.stats().await?;
         ok(pb::StoreStats {

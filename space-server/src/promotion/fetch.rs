@@ -140,6 +140,7 @@ pub async fn fetch_missing(
     missing: Vec<ChunkRef>,
     bases: &HashMap<ChunkHash, Vec<ChunkHash>>,
 ) -> ApiResult<Fetched> {
+    let _writing = state.gc_lock.read().await;
     let lengths: HashMap<ChunkHash, u64> = missing
         .iter()
         .map(|c| (c.hash, u64::from(c.length)))

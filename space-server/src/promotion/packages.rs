@@ -179,6 +179,7 @@ pub fn upload_target(state: &SpaceState) -> ApiResult<TempFile> {
 
 /// Imports a received archive file into the chunk store.
 pub async fn import(state: &Arc<SpaceState>, path: &Path) -> ApiResult<ImportStats> {
+    let _writing = state.gc_lock.read().await;
     let st = state.clone();
     let path = path.to_path_buf();
     let stats = tokio::task::spawn_blocking(move || {

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod environments;
 pub mod lifecycles;
+pub mod package_gc;
 pub mod packages;
 pub mod passwords;
 pub mod process;

@@ -209,6 +209,8 @@ impl PackageService {
             task.await
                 .map_err(|e| ApiError::Internal(e.to_string()))??;
         }
+        // Held until the manifest refers to the chunks (a collection would not see them).
+        let _writing = self.state.gc_lock.read().await;
         let chunks = self.state.chunks.clone();
         let path = tmp.path().to_path_buf();
         let ingested = tokio::task::spawn_blocking(move || -> ApiResult<_> {

@@ -39,6 +39,16 @@ fn sample(pid: Option<u32>) -> (u64, u64) {
     (rss, fds)
 }
 
+/// KiB of files in a data directory (the store, bundles, chunks): what the Space holds.
+fn data_kib(dir: &std::path::Path) -> u64 {
+    e2e::promotion::files_under(dir)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum::<u64>()
+        / 1024
+}
+
 /// The state of a release's promotion (empty before it is queued): one release's jobs only,
 /// so a poll costs the same at the end of the soak as at its start.
 fn promotion_state(d: &Cli, project: &str, version: &str) -> String {
@@ -95,7 +105,7 @@ fn main() {
     let mut out = std::fs::File::create(&csv).expect("create the CSV");
     writeln!(
         out,
-        "seconds,dev_rss_kib,dev_fds,prod_rss_kib,prod_fds,deployed,in_flight"
+        "seconds,dev_rss_kib,dev_fds,prod_rss_kib,prod_fds,deployed,in_flight,dev_data_kib,prod_data_kib"
     )
     .unwrap();
 
@@ -119,7 +129,7 @@ fn main() {
                     let limit = Instant::now() + Duration::from_secs(600);
                     let mut state = String::new();
                     while Instant::now() < limit && state != "deployed" && state != "failed" {
-                        std::thread::sleep(Duration::from_millis(200));
+                        std::thread::sleep(Duration::from_millis(500));
                         state = promotion_state(&d, &name, &v);
                     }
                     let mut t = tally.lock().unwrap();
@@ -144,9 +154,10 @@ fn main() {
         if start.elapsed() >= next_sample {
             let (dr, df) = sample(dev.pid());
             let (pr, pf) = sample(prod.pid());
+            let (dd, pd) = (data_kib(&dev.data_dir), data_kib(&prod.data_dir));
             writeln!(
                 out,
-                "{},{dr},{df},{pr},{pf},{deployed},{in_flight}",
+                "{},{dr},{df},{pr},{pf},{deployed},{in_flight},{dd},{pd}",
                 start.elapsed().as_secs()
             )
             .unwrap();
