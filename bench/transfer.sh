@@ -15,7 +15,7 @@
 # Phase split (a note, not a measurement of its own): the upload wrapper stamps the CLI's start
 # and exit; the server logs "ingested package content" (RUST_LOG debug) when every chunk is
 # stored and fsynced, and "package uploaded" after the manifest commit. On a cold store the
-# oldest chunk file's mtime marks when chunking began, i.e. when receiving + streaming
+# first pack file's birth time marks when chunking began, i.e. when receiving + streaming
 # validation had finished. Rows go to $OUT/upload-phases.tsv and the notes under the table.
 # Every input is read from the page cache; only the server's chunk store fsyncs.
 #
@@ -155,7 +155,7 @@ printf '%s\t%s\t%s\t%s\n' "\$2" "\$t0" "\$t1" "\$rc" > "\$d/stamp"
 exit \$rc
 EOF
 # phases NAME: if server NAME has an unrecorded upload, appends to upload-phases.tsv: TAG, CLI
-# start, oldest chunk file written after it (empty if none), "ingested package content",
+# start, first pack file created after it (empty if none), "ingested package content",
 # "package uploaded", CLI exit, exit code. Runs in --prepare (before the data dir goes) and after.
 cat > "$WORK/phases.sh" <<EOF
 #!/usr/bin/env bash
@@ -164,7 +164,8 @@ d=$WORK/srv-\$1
 [ -f "\$d/stamp" ] || exit 0
 IFS=\$'\t' read -r tag t0 t1 rc < "\$d/stamp"
 ts() { date -d "\$(grep "\$1" "\$d/log" | tail -1 | cut -d' ' -f1)" +%s.%N; }
-first=\$(find "\$d/data/chunks" -type f -newermt "@\$t0" -printf '%T@\n' 2>/dev/null | sort -n | head -1)
+# The first chunk written: the birth time of the first pack created after the start.
+first=\$(stat -c '%.9W' "\$d"/data/chunks/packs/*.pack 2>/dev/null | awk -v t0="\$t0" '\$1 >= t0' | sort -n | head -1)
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "\$tag" "\$t0" "\$first" "\$(ts "ingested package content")" \\
     "\$(ts "package uploaded")" "\$t1" "\$rc" >> "$OUT/upload-phases.tsv"
 rm -f "\$d/stamp"
@@ -240,7 +241,7 @@ rm -f "$DST"
 hf gunzip      "gzip -dc $SRC > /dev/null"
 hf sha256      "openssl dgst -sha256 $SRC > /dev/null"
 hf zstd3       "zstd -3 -T1 -q -c $SRC > /dev/null"
-CHUNKS=$(find "$WORK/srv-warm/data/chunks" -type f | wc -l)
+CHUNKS=$("$WORK/deploy-in.sh" warm package stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["chunks"])')
 
 # ---------------------------------------------------------------- table
 python3 - "$OUT" "$SIZE" "$PAYLOAD" "$CHUNKS" <<'PY' | tee "$OUT/results.md"
@@ -263,7 +264,7 @@ rows = [
     ("ref: zstd -3 -T1 → /dev/null", "zstd3", ()),
 ]
 print(f"archive: {size:,} B ({size / MiB:.1f} MiB; tar inside {payload:,} B); "
-      f"{chunks:,} chunk files in the store; medians of {len(med('cp')[1])} runs\n")
+      f"{chunks:,} chunks in the store (in pack files); medians of {len(med('cp')[1])} runs\n")
 print("| file | what | median s | runs (s) | MiB/s | ratio (our MiB/s ÷ baseline's) |")
 print("|---|---|---:|---|---:|---|")
 for label, n, bases in rows:
@@ -272,7 +273,7 @@ for label, n, bases in rows:
     print(f"| {F} | {label} | {m:.2f} | {', '.join(f'{t:.2f}' for t in ts)} | "
           f"{size / MiB / m:,.0f} | {ratio} |")
 print("\nUpload phases (medians; CLI start/exit stamped by the wrapper, the rest from the "
-      "server's log and chunk files):\n")
+      "server's log and pack files):\n")
 rs = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "upload-phases.tsv"))]
 for tag in ("cold", "first", "warm"):
     r = [x for x in rs if x[0] == tag]
@@ -286,7 +287,7 @@ for tag in ("cold", "first", "warm"):
     s = f"- {tag} (n={len(r)}): "
     if all(x[2] for x in r):
         fc = statistics.median(float(x[2]) - t0(x) for x in r)
-        s += (f"start → first chunk file written {fc:.2f} s (receive + streaming validation); "
+        s += (f"start → first pack file created {fc:.2f} s (receive + streaming validation); "
               f"→ ingested {ing - fc:.2f} s (chunk, hash, zstd, write, fsync); ")
     else:
         s += f"start → ingested {ing:.2f} s (receive + validation + chunk/hash, no new chunks); "

@@ -237,6 +237,18 @@ impl ChunkStore {
         Ok(buf)
     }
 
+    /// [`get_compressed`](Self::get_compressed), checked against `h` first (what goes into a
+    /// file that travels: a damaged chunk is named here, not after the trip).
+    pub fn get_compressed_verified(&self, h: &ChunkHash) -> Result<Vec<u8>, PackageError> {
+        let raw = self.get_compressed(h)?;
+        if !decompress_limited(&raw).is_ok_and(|d| chunk_hash(&d) == *h) {
+            return Err(PackageError::ChunkCorrupt {
+                hash: hex::encode(h),
+            });
+        }
+        Ok(raw)
+    }
+
     /// Stores a chunk received in compressed form, after decompressing it and checking it
     /// hashes to `h`. Returns the bytes newly written, 0 if already present.
     pub fn put_compressed(&self, h: &ChunkHash, zstd_bytes: &[u8]) -> Result<u64, PackageError> {

@@ -108,7 +108,7 @@ pub fn export(
             },
             e => TransferError::Store(e),
         };
-        let stored = store.get_compressed(&c.hash).map_err(missing)?;
+        let stored = store.get_compressed_verified(&c.hash).map_err(missing)?;
         let olds: Vec<ChunkHash> = bases
             .get(&c.hash)
             .map(|l: &Vec<&ChunkRef>| l.iter().map(|b| b.hash).collect())

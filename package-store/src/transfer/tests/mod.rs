@@ -214,6 +214,32 @@ fn missing_source_chunk_names_the_package() {
     assert!(err.to_string().contains("Acme.Web@1.0.0"), "{err}");
 }
 
+/// A chunk damaged in the source's store is named when the archive is made, not after the
+/// trip.
+#[test]
+fn a_damaged_source_chunk_is_named_at_export() {
+    let (_a, src) = store();
+    let m = add(&src, "1.0.0", &pseudo_random(100_000, 6));
+    let (path, offset, _) = src.location(&m.chunks[1].hash).unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all_at(b"rot", offset + 10).unwrap();
+    }
+    let err = export(
+        &src,
+        std::slice::from_ref(&m),
+        ExportOptions::default(),
+        Vec::new(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&hex::encode(m.chunks[1].hash)),
+        "{err}"
+    );
+}
+
 /// A 1% change of a ~20 MiB package: the archive made with the target's inventory is small,
 /// and deltas against the previous version make scattered tiny edits small too.
 #[test]
