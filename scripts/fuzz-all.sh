@@ -2,7 +2,7 @@
 # Runs every cargo-fuzz target in turn for RUNS executions (default 10,000,000) or SECONDS
 # seconds each (default 1800), whichever comes first, on one core at low priority, then
 # minimises each corpus. Appends each run's final status line to fuzz/runs.log.
-# Usage: scripts/fuzz-all.sh [RUNS] [SECONDS] [TARGET...]
+# Usage: [TIMEOUT=seconds per input, default 20] scripts/fuzz-all.sh [RUNS] [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 runs=${1:-10000000}
@@ -20,7 +20,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   set +e
   RUSTC_BOOTSTRAP=1 nice -n 15 cargo fuzz run -O "$t" "corpus/$t" -- \
-    -runs="$runs" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
+    -runs="$runs" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -timeout="${TIMEOUT:-20}" \
     -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e

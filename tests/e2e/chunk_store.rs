@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use e2e::promotion::stored_chunks;
+use e2e::promotion::{flip_byte, stored_chunks};
 use e2e::{Space, noise, write_stored_tar_gz};
 
 fn sha(path: &std::path::Path) -> String {
@@ -82,18 +82,7 @@ fn a_flipped_byte_in_a_pack_is_refused_naming_the_chunk() {
         .into_iter()
         .nth(3)
         .unwrap();
-    {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&pack)
-            .unwrap();
-        let at = offset + u64::from(len) / 2;
-        let mut b = [0u8; 1];
-        f.read_exact_at(&mut b, at).unwrap();
-        f.write_all_at(&[b[0] ^ 0x01], at).unwrap();
-    }
+    flip_byte(&pack, offset + u64::from(len) / 2);
     let out = s.dir.join("down.tar.gz");
     let err = c.fails(&[
         "package",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::odcm::Odcm;
 use e2e::promotion::{
-    connected_pair, importing_target, package_project, stored_chunks, to_prod_lifecycle,
+    connected_pair, flip_byte, importing_target, package_project, stored_chunks, to_prod_lifecycle,
 };
 use e2e::wait_for;
 
@@ -25,18 +25,7 @@ fn a_chunk_that_does_not_match_its_hash_is_refused_and_fetched_again() {
         .expect("a stored chunk");
     // One byte flipped in place (DevTest keeps the pack open).
     let mid = offset + u64::from(len) / 2;
-    let flip = |path: &std::path::Path| {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .unwrap();
-        let mut b = [0u8; 1];
-        f.read_exact_at(&mut b, mid).unwrap();
-        f.write_all_at(&[b[0] ^ 0xff], mid).unwrap();
-    };
-    flip(&chunk);
+    flip_byte(&chunk, mid);
 
     d.ok(&[
         "release",
@@ -67,7 +56,7 @@ fn a_chunk_that_does_not_match_its_hash_is_refused_and_fetched_again() {
     );
 
     // Repaired at the source: the fetch resumes by itself and the release is imported.
-    flip(&chunk);
+    flip_byte(&chunk, mid);
     wait_for("the bundle to be imported", Duration::from_secs(60), || {
         p.json(&["bundle", "list"])[0]["state"] == "imported"
     });

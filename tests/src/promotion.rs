@@ -135,6 +135,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Flips the bits of one byte of a file in place (the server may hold it open): damage, and
+/// the same call again repairs it.
+pub fn flip_byte(path: &Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[!b[0]], at).unwrap();
+}
+
 /// Every chunk stored in a Space's chunk store directory (read from its pack files, as
 /// written by `package_store::pack`): (hash, pack file, payload offset, payload length).
 pub fn stored_chunks(chunks_dir: &Path) -> Vec<([u8; 32], PathBuf, u64, u32)> {

@@ -209,7 +209,9 @@ fn imports(t: &mut Tally, rng: &mut Rng, trials: usize) {
             .as_str()
             .unwrap_or("")
             .to_string();
-        let has = releases_of_big(&p).iter().any(|r| r["version"] == v.as_str());
+        let has = releases_of_big(&p)
+            .iter()
+            .any(|r| r["version"] == v.as_str());
         match state.as_str() {
             "pending" => assert!(!has, "half an import: release {v} with the bundle pending"),
             "imported" => assert!(has, "bundle imported without release {v}"),
