@@ -39,6 +39,10 @@ pub struct StoreStats {
     pub chunk_count: u64,
     /// Compressed bytes of the chunks (pack headers and dead records not counted).
     pub stored_bytes: u64,
+    /// Pack files and their bytes on disk (what `stored_bytes` does not count is record
+    /// headers and chunks deleted or written twice, which a collection reclaims).
+    pub pack_files: u64,
+    pub pack_bytes: u64,
 }
 
 /// Content-addressed chunk store on disk. Cheap to clone (clones share one store) and
@@ -383,10 +387,30 @@ impl ChunkStore {
 
     /// Counts the stored chunks and their compressed size.
     pub fn stats(&self) -> Result<StoreStats, PackageError> {
-        let index = self.inner.index.read().map_err(poisoned)?;
+        let (chunk_count, stored_bytes) = {
+            let index = self.inner.index.read().map_err(poisoned)?;
+            (
+                index.len() as u64,
+                index.values().map(|l| u64::from(l.len)).sum(),
+            )
+        };
+        let files: Vec<Arc<File>> = self
+            .inner
+            .files
+            .read()
+            .map_err(poisoned)?
+            .values()
+            .cloned()
+            .collect();
+        let mut pack_bytes = 0;
+        for f in &files {
+            pack_bytes += f.metadata()?.len();
+        }
         Ok(StoreStats {
-            chunk_count: index.len() as u64,
-            stored_bytes: index.values().map(|l| u64::from(l.len)).sum(),
+            chunk_count,
+            stored_bytes,
+            pack_files: files.len() as u64,
+            pack_bytes,
         })
     }
 

@@ -152,6 +152,13 @@ fn garbage_collection_frees_what_no_package_needs_with_a_dry_run_first() {
     assert_eq!(sha(&down), sha(&kept), "the package kept is whole");
     let again = c.json(&["package", "gc", "--min-age-hours", "0"]);
     assert_eq!(again["chunks"], 0, "nothing left to free: {again}");
+    // What is on disk is now the kept chunks and their record headers (and a pack's magic).
+    let st = c.json(&["package", "stats"]);
+    let overhead = st["pack_bytes"].as_u64().unwrap() - st["stored_bytes"].as_u64().unwrap();
+    assert!(
+        overhead <= 40 * st["chunks"].as_u64().unwrap() + 8 * st["pack_files"].as_u64().unwrap(),
+        "{st}"
+    );
 }
 
 /// An upload whose chunks are those of a deleted package (so it finds them present) runs

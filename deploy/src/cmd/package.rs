@@ -374,11 +374,14 @@ pub async fn run(cmd: PackageCmd, x: Env) -> anyhow::Result<()> {
             let s = c.call(api.stats(c.req(pb::Empty {}))).await?;
             emit_one(
                 x.output,
-                json!({"packages": s.package_count, "chunks": s.chunk_count, "stored_bytes": s.stored_bytes}),
+                json!({"packages": s.package_count, "chunks": s.chunk_count, "stored_bytes": s.stored_bytes,
+                    "pack_files": s.pack_files, "pack_bytes": s.pack_bytes}),
                 vec![
                     ("packages", s.package_count.to_string()),
                     ("chunks", s.chunk_count.to_string()),
                     ("stored_bytes", s.stored_bytes.to_string()),
+                    ("pack_files", s.pack_files.to_string()),
+                    ("pack_bytes", s.pack_bytes.to_string()),
                 ],
             );
         }

@@ -13,7 +13,8 @@ fn chunk(n: usize, seed: u8) -> Vec<u8> {
 fn put_get_contains_stats_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = ChunkStore::open(dir.path().join("store")).unwrap();
-    assert_eq!(store.stats().unwrap(), StoreStats::default());
+    let empty = store.stats().unwrap();
+    assert_eq!((empty.chunk_count, empty.stored_bytes), (0, 0));
 
     let a = chunk(10_000, 1);
     let b = chunk(777, 2);
@@ -34,6 +35,11 @@ fn put_get_contains_stats_round_trip() {
     let stats = store.stats().unwrap();
     assert_eq!(stats.chunk_count, 2);
     assert_eq!(stats.stored_bytes, wa + wb);
+    assert_eq!(stats.pack_files, 1);
+    assert_eq!(
+        stats.pack_bytes,
+        pack::MAGIC.len() as u64 + 2 * pack::HEADER_LEN + wa + wb
+    );
     let (pack_file, offset, len) = store.location(&ha).unwrap();
     assert_eq!(pack_file, dir.path().join("store/packs/pack-00000001.pack"));
     assert_eq!(offset, (pack::MAGIC.len() as u64) + pack::HEADER_LEN);

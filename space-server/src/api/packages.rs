@@ -185,6 +185,8 @@ impl Packages for PackagesApi {
         ok(pb::StoreStats {
             chunk_count: store.chunk_count,
             stored_bytes: store.stored_bytes,
+            pack_files: store.pack_files,
+            pack_bytes: store.pack_bytes,
             package_count: packages,
         })
     }
