@@ -61,10 +61,10 @@ pub(crate) struct Loc {
 }
 
 #[derive(Debug)]
-struct Writer {
-    id: u32,
-    file: Arc<File>,
-    len: u64,
+pub(crate) struct Writer {
+    pub id: u32,
+    pub file: Arc<File>,
+    pub len: u64,
 }
 
 #[derive(Debug)]
@@ -101,7 +101,7 @@ impl ChunkStore {
                 root.display()
             )))
         })?;
-        let (index, files, writer) = load(&packs)?;
+        let (index, files, writer) = crate::open::load(&packs, MAX_STORED_LEN)?;
         let store = ChunkStore {
             inner: Arc::new(Inner {
                 root,
@@ -342,7 +342,7 @@ impl ChunkStore {
             w.file.sync_data()?;
         }
         let id = w.id + 1;
-        let file = Arc::new(create_pack(&self.inner.packs, id)?);
+        let file = Arc::new(crate::open::create_pack(&self.inner.packs, id)?);
         self.inner
             .files
             .write()
@@ -457,75 +457,6 @@ impl Inner {
     pub(crate) fn reopen_pack(&self, id: u32) -> Option<Arc<File>> {
         self.files.read().ok()?.get(&id).cloned()
     }
-}
-
-fn create_pack(dir: &Path, id: u32) -> Result<File, PackageError> {
-    let path = dir.join(pack::file_name(id));
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| PackageError::io_at("cannot create pack", &path, e))?;
-    file.write_all_at(pack::MAGIC, 0)
-        .map_err(|e| PackageError::io_at("cannot write", &path, e))?;
-    Ok(file)
-}
-
-/// The index, the open packs and the writer of a store just opened.
-type Loaded = (HashMap<ChunkHash, Loc>, HashMap<u32, Arc<File>>, Writer);
-
-/// Reads every pack's records into an index; the last pack, if whole, is written on, else a
-/// new one is begun (a torn or damaged pack is only ever read).
-fn load(packs: &Path) -> Result<Loaded, PackageError> {
-    let mut ids: Vec<u32> = fs::read_dir(packs)
-        .map_err(|e| PackageError::io_at("cannot list", packs, e))?
-        .filter_map(|e| e.ok().and_then(|e| pack::id_of(&e.path())))
-        .collect();
-    ids.sort_unstable();
-    let mut index = HashMap::new();
-    let mut files = HashMap::new();
-    let mut last_whole = None;
-    for &id in &ids {
-        let path = packs.join(pack::file_name(id));
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| PackageError::io_at("cannot open pack", &path, e))?;
-        let s = pack::scan(&file, MAX_STORED_LEN)
-            .map_err(|e| PackageError::io_at("cannot read pack", &path, e))?;
-        if let Some(why) = &s.stopped {
-            tracing::warn!(pack = %path.display(), records = s.records.len(), reason = %why, "a pack is read up to where it is whole (a write cut by a crash, or damage); chunks after it are missing");
-        }
-        for r in &s.records {
-            index.entry(r.hash).or_insert(Loc {
-                pack: id,
-                offset: r.offset,
-                len: r.len,
-            });
-        }
-        last_whole = s.stopped.is_none().then_some((id, s.valid_len));
-        files.insert(id, Arc::new(file));
-    }
-    let writer = match (last_whole, ids.last()) {
-        (Some((id, len)), _) => Writer {
-            id,
-            file: files[&id].clone(),
-            len,
-        },
-        (None, last) => {
-            let id = last.map_or(1, |l| l + 1);
-            let file = Arc::new(create_pack(packs, id)?);
-            files.insert(id, file.clone());
-            Writer {
-                id,
-                file,
-                len: pack::MAGIC.len() as u64,
-            }
-        }
-    };
-    Ok((index, files, writer))
 }
 
 /// Decompresses a zstd chunk, refusing output over [`MAX_CHUNK_LEN`] (decompression bombs).

@@ -17,6 +17,7 @@ mod gc;
 mod ingest;
 mod limits;
 mod migrate;
+mod open;
 pub mod pack;
 mod reader;
 mod safety;
