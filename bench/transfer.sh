@@ -115,7 +115,7 @@ if [ -f "\$d/pid" ]; then
     while kill -0 "\$p" 2>/dev/null; do sleep 0.05; done
 fi
 rm -rf "\$d"; mkdir -p "\$d"
-RUST_LOG=info,deploy::packages=debug NO_COLOR=1 setsid "$BIN/space-server" --data-dir "\$d/data" \\
+RUST_LOG=info,package_store=debug NO_COLOR=1 setsid "$BIN/space-server" --data-dir "\$d/data" \\
     --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --web-listen "" > "\$d/log" 2>&1 < /dev/null &
 echo \$! > "\$d/pid"
 for _ in \$(seq 600); do grep -q "listening on" "\$d/log" && break; sleep 0.05; done
