@@ -4,21 +4,7 @@ use domain::model::RunState;
 use storage::MemoryStore;
 
 use super::*;
-
-fn job(version: &str, state: PromotionJobState) -> PromotionJob {
-    PromotionJob {
-        project: "Web".into(),
-        version: version.into(),
-        target_space: "Prod".into(),
-        state,
-        attempts: 1,
-        last_error: None,
-        next_attempt_at: 0,
-        created_at: 0,
-        updated_at: 0,
-        trigger: "t".into(),
-    }
-}
+use crate::automation::tests::job;
 
 fn offered(version: &str, bundle: &str) -> PromotionJob {
     job(

@@ -8,6 +8,22 @@ use super::queue::{MAX_BACKOFF_SECS, backoff, enqueue, list};
 use crate::services::Page;
 use crate::services::tests::space;
 
+/// A promotion job of Web to Prod.
+pub(super) fn job(version: &str, state: PromotionJobState) -> PromotionJob {
+    PromotionJob {
+        project: "Web".into(),
+        version: version.into(),
+        target_space: "Prod".into(),
+        state,
+        attempts: 1,
+        last_error: None,
+        next_attempt_at: 0,
+        created_at: 0,
+        updated_at: 0,
+        trigger: "t".into(),
+    }
+}
+
 fn release(version: &str) -> domain::model::Release {
     domain::model::Release {
         project: "Web".into(),
@@ -154,18 +170,6 @@ async fn the_queued_index_is_built_from_older_jobs_and_follows_their_state() {
     use super::queued;
     let (_tmp, state) = space("DevTest");
     let store = state.store.as_ref();
-    let job = |version: &str, s: PromotionJobState| PromotionJob {
-        project: "Web".into(),
-        version: version.into(),
-        target_space: "Prod".into(),
-        state: s,
-        attempts: 0,
-        last_error: None,
-        next_attempt_at: 0,
-        created_at: 0,
-        updated_at: 0,
-        trigger: "t".into(),
-    };
     // As an older build wrote them: jobs only, and no marker yet.
     let mut b = Batch::new();
     b.put_record(&job("1.0.0", PromotionJobState::Queued))
@@ -199,22 +203,11 @@ async fn finished_promotions_do_not_fill_the_queue() {
     let (_tmp, state) = space("DevTest");
     let mut b = Batch::new();
     for i in 0..MAX_JOBS {
-        b.put_record(&PromotionJob {
-            project: "Web".into(),
-            version: format!("1.0.{i}"),
-            target_space: "Prod".into(),
-            state: PromotionJobState::Offered {
-                bundle_id: format!("b{i}"),
-                chunks_missing: 0,
-            },
-            attempts: 1,
-            last_error: None,
-            next_attempt_at: 0,
-            created_at: 0,
-            updated_at: 0,
-            trigger: "t".into(),
-        })
-        .unwrap();
+        let offered = PromotionJobState::Offered {
+            bundle_id: format!("b{i}"),
+            chunks_missing: 0,
+        };
+        b.put_record(&job(&format!("1.0.{i}"), offered)).unwrap();
     }
     state.store.commit(b).unwrap();
     let r = release("2.0.0");

@@ -43,6 +43,18 @@ fn store_with(ds: &[Deployment], indexed: bool) -> MemoryStore {
     s
 }
 
+/// The "all deployments" index keys of an older layout and its marker.
+fn older_layout(ds: &[Deployment], marker: &[u8]) -> Batch {
+    let mut b = Batch::new();
+    for d in ds {
+        let v = d.number.to_string().into_bytes();
+        let k = format!("{}{}", prefix("", ""), newest_first(d.number));
+        b.put(INDEX, &k, v);
+    }
+    b.put(MARKER_TABLE, MARKER, marker.to_vec());
+    b
+}
+
 fn sample() -> Vec<Deployment> {
     vec![
         deployment(1, "Web", "Dev"),
@@ -116,17 +128,11 @@ fn layout_1_stores_are_indexed_again_with_tenants_apart() {
         tenanted(4, "Acme"),
     ];
     let s = store_with(&ds, false);
-    let mut b = Batch::new();
+    let mut b = older_layout(&ds, b"1");
     for d in &ds {
         let v = d.number.to_string().into_bytes();
-        b.put(
-            INDEX,
-            &format!("{}{}", prefix("", ""), newest_first(d.number)),
-            v.clone(),
-        );
         b.put(LATEST, &key_of(&[&d.project, &d.environment]), v);
     }
-    b.put(MARKER_TABLE, MARKER, b"1".to_vec());
     s.commit(b).unwrap();
     assert_eq!(
         numbers(&latest(&s).unwrap()),
@@ -160,17 +166,7 @@ fn a_release_s_deployments_and_layout_2_stores_indexed_again() {
     assert!(of_release(&s, "Web", "1.0.2").unwrap().is_empty());
 
     let old = store_with(&ds, false);
-    let mut b = Batch::new();
-    for d in &ds {
-        let v = d.number.to_string().into_bytes();
-        b.put(
-            INDEX,
-            &format!("{}{}", prefix("", ""), newest_first(d.number)),
-            v,
-        );
-    }
-    b.put(MARKER_TABLE, MARKER, b"2".to_vec());
-    old.commit(b).unwrap();
+    old.commit(older_layout(&ds, b"2")).unwrap();
     assert!(of_release(&old, "Web", "1.0.0").unwrap().is_empty());
     ensure(&old).unwrap();
     assert_eq!(
