@@ -2,18 +2,11 @@
 //! certificate, so signature checking runs). Must never panic.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use net::pki::{CertInfo, CertificateAuthority};
 
-fn cert() -> &'static CertInfo {
-    static CERT: OnceLock<CertInfo> = OnceLock::new();
-    CERT.get_or_init(|| {
-        let ca = CertificateAuthority::create("FuzzNet").expect("a CA");
-        ca.cert().clone()
-    })
-}
+#[path = "shared/mod.rs"]
+mod shared;
+use shared::cert;
 
 fuzz_target!(|data: &[u8]| {
     let _ = exchange::receipt::is_receipts_file(data);
