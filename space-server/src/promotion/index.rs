@@ -61,14 +61,6 @@ pub fn promotions_of_release(
     promotions_under(store, &prefix_of(&[project, version]))
 }
 
-/// Every promotion of a project's releases.
-pub fn promotions_of_project(
-    store: &dyn Store,
-    project: &str,
-) -> Result<Vec<Promotion>, StorageError> {
-    promotions_under(store, &prefix_of(&[project]))
-}
-
 /// Records that the packages of `release` were given to `target` (promoted or staged).
 pub fn add_given(b: &mut Batch, target: &str, release: &Release) {
     for pin in &release.packages {

@@ -105,7 +105,7 @@ fn pending_and_upstream_follow_each_bundle_s_state() {
 }
 
 #[test]
-fn promotions_by_release_and_project() {
+fn promotions_by_release() {
     let s = MemoryStore::new();
     let mut b = Batch::new();
     for p in [
@@ -127,8 +127,8 @@ fn promotions_by_release_and_project() {
         ["p1", "p3"]
     );
     assert_eq!(
-        of(promotions_of_project(&s, "web").unwrap()),
-        ["p1", "p2", "p3"]
+        of(promotions_of_release(&s, "web", "1.0.1").unwrap()),
+        ["p2"]
     );
     assert!(promotions_of_release(&s, "Web", "1.0").unwrap().is_empty());
 }
