@@ -147,8 +147,11 @@ pub(crate) fn next_release_travels_as_changed_chunks(
     ]);
     let full_len = std::fs::metadata(f("full.xfer")).unwrap().len();
     let delta_len = std::fs::metadata(f("delta.xfer")).unwrap().len();
+    // Prod holds 1.0.0 whole: its inventory names the package, not its chunks.
+    let inv_len = std::fs::metadata(f("prod2.inv")).unwrap().len();
+    assert!(inv_len < 512, "inventory of {inv_len} bytes");
     println!(
-        "1% change of {PKG_LEN} bytes: archive {delta_len} bytes with the inventory, {full_len} without ({full} / {delta})"
+        "1% change of {PKG_LEN} bytes: archive {delta_len} bytes with the inventory ({inv_len} bytes), {full_len} without ({full} / {delta})"
     );
     assert!(full_len > PKG_LEN as u64 / 2, "{full}");
     assert!(

@@ -209,5 +209,8 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            crate::print_tail(&format!("agent {}", self.name), &self.log);
+        }
     }
 }

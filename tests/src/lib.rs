@@ -328,8 +328,27 @@ impl Space {
 impl Drop for Space {
     fn drop(&mut self) {
         self.crash();
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            print_tail("space-server", &self.log);
+        } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// When a test fails: the last lines of a process's log, printed into the test's output so a
+/// failure seen once (in CI) can be read afterwards. The whole log stays in the kept directory.
+pub fn print_tail(what: &str, log: &Path) {
+    let bytes = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(40);
+    eprintln!(
+        "--- last {} lines of {what} log {} ---",
+        lines.len() - from,
+        log.display()
+    );
+    for l in &lines[from..] {
+        eprintln!("{l}");
     }
 }

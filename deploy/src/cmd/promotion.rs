@@ -277,9 +277,10 @@ pub async fn inventory(x: &Env, out: &Path) -> anyhow::Result<()> {
     file.write(&bytes).await?;
     let n = file.finish().await?;
     eprintln!(
-        "inventory of space '{}' written to {} ({} chunks, {n} bytes): carry it to the source Space for deploy package export --inventory",
+        "inventory of space '{}' written to {} ({} packages held whole, {} other chunks, {n} bytes): carry it to the source Space for deploy package export --inventory",
         inv.space,
         out.display(),
+        inv.packages().len(),
         inv.len()
     );
     Ok(())

@@ -198,6 +198,7 @@ pub fn import(
         return Err(TransferError::TooNew {
             what: "transfer archive",
             found: format!("{major}.{minor}"),
+            supported: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
         });
     }
     let mut stats = ImportStats::default();

@@ -2,10 +2,14 @@
 //! holding only the chunks a bundle's packages need that the target lacks.
 //!
 //! Inventory file (`deploy package inventory`): `DPLYINVT`, major u16, minor u16 (big-endian),
-//! the Space name (u16 length + UTF-8), a u64 count, the BLAKE3 chunk hashes sorted ascending
-//! (32 bytes each), then the SHA-256 of everything before it. The set is exact (no Bloom/fuse
-//! filter): a false positive would leave a needed chunk behind, so it costs 32 bytes per chunk
-//! (about 2 MiB per GiB of distinct packages at 16 KiB chunks).
+//! the Space name (u16 length + UTF-8); since 1.1 a u64 count of packages held whole, each its
+//! id and version (u16 length + UTF-8 each) and the SHA-256 of its chunk list
+//! ([`chunks_digest`]), sorted; then a u64 count and the BLAKE3 hashes of the chunks no listed
+//! package covers, sorted ascending (32 bytes each); then the SHA-256 of everything before it.
+//! The set is exact (no Bloom/fuse filter: a false positive would leave a needed chunk
+//! behind). A package counts only where the source holds the same id and version with the
+//! same chunk list, so the file costs about 60 bytes per package held, not 32 per chunk
+//! (which 1.0 files, still read, cost: about 2 MiB per GiB of packages at 16 KiB chunks).
 //!
 //! Transfer archive (`deploy package export`): `DPLYXFER`, major u16, minor u16, then records:
 //! `0x01` chunk: hash (32), u32 length, the zstd bytes exactly as the store keeps them;
@@ -23,11 +27,12 @@ mod inventory;
 mod tests;
 
 pub use archive::{ExportOptions, ExportStats, ImportStats, export, import};
-pub use inventory::Inventory;
+pub use inventory::{HeldPackage, INVENTORY_MINOR, Inventory, Resolved, chunks_digest};
 
 use crate::PackageError;
 
-/// Format version of inventories and archives this build writes and the newest it reads.
+/// Format version of archives this build writes and the newest it reads (the major also of
+/// inventories, whose minor is [`INVENTORY_MINOR`]).
 pub const FORMAT_MAJOR: u16 = 1;
 pub const FORMAT_MINOR: u16 = 0;
 
@@ -41,9 +46,13 @@ pub enum TransferError {
     #[error("not a transfer archive: {0}")]
     NotArchive(String),
     #[error(
-        "{what} format {found} is newer than this build understands ({FORMAT_MAJOR}.{FORMAT_MINOR}); upgrade deploy"
+        "{what} format {found} is newer than this build understands ({supported}); upgrade deploy"
     )]
-    TooNew { what: &'static str, found: String },
+    TooNew {
+        what: &'static str,
+        found: String,
+        supported: String,
+    },
     #[error(
         "chunk {hash} (record {record}) in the archive does not match its hash: the archive was changed or damaged; export it again"
     )]

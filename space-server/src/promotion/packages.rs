@@ -33,10 +33,12 @@ fn blocking_error(e: tokio::task::JoinError) -> ApiError {
 pub async fn inventory(state: &Arc<SpaceState>) -> ApiResult<Vec<u8>> {
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
-        let inv = Inventory::from_store(&state.chunks, &state.name).map_err(transfer_error)?;
-        let mut out = Vec::with_capacity(inv.len() * 32 + 64);
+        let held = crate::services::package_gc::manifests_held(&state, false)?;
+        let inv = Inventory::compact(&state.chunks, &state.name, &held).map_err(transfer_error)?;
+        let mut out = Vec::with_capacity(inv.len() * 32 + inv.packages().len() * 64 + 64);
         inv.write_to(&mut out).map_err(transfer_error)?;
         tracing::info!(
+            packages = inv.packages().len(),
             chunks = inv.len(),
             bytes = out.len(),
             "chunk inventory written"
@@ -87,13 +89,20 @@ pub async fn export(
     let inventory = match inventory {
         None => None,
         Some(bytes) => {
-            let inv = Inventory::read_from(bytes.as_slice()).map_err(transfer_error)?;
+            let mut inv = Inventory::read_from(bytes.as_slice()).map_err(transfer_error)?;
             if !inv.space.eq_ignore_ascii_case(&v.contents.target_space) {
                 return Err(ApiError::Invalid(format!(
                     "the inventory is of space '{}' but the bundle is for '{}': make the inventory in the target Space",
                     inv.space, v.contents.target_space
                 )));
             }
+            // The packages the target holds whole count by this Space's own manifests.
+            let r = inv.resolve(|id, version| state.package(id, version).ok().map(|m| m.chunks));
+            tracing::debug!(
+                matched = r.matched,
+                unknown = r.unknown,
+                "inventory packages resolved"
+            );
             Some(inv)
         }
     };

@@ -16,23 +16,34 @@ use crate::error::{ApiError, ApiResult};
 use crate::promotion::{bundles, index};
 use crate::state::SpaceState;
 
+/// The manifests of every package in the feed and of every pending bundle. A pending bundle
+/// that does not verify stops this when `strict` (its chunks are not known); otherwise it is
+/// left out and logged.
+pub fn manifests_held(state: &SpaceState, strict: bool) -> ApiResult<Vec<PackageManifest>> {
+    let mut out = state.store.all_records::<PackageManifest>("")?;
+    for rb in index::pending_bundles(state.store.as_ref())? {
+        match bundles::load(state, &rb, false) {
+            Ok(v) => out.extend(v.manifests()),
+            Err(e) if strict => {
+                return Err(ApiError::Precondition(format!(
+                    "pending bundle {} cannot be read ({e}), so the chunks it needs are not known: nothing was collected (import or delete it first)",
+                    rb.id
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(bundle = %rb.id, error = %e, "pending bundle left out: it cannot be read")
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The chunks the Space needs: those of every package in the feed and of every pending
 /// bundle (verified, so a bundle that does not read stops the collection).
 fn needed(state: &SpaceState) -> ApiResult<HashSet<ChunkHash>> {
     let mut live = HashSet::new();
-    for m in state.store.all_records::<PackageManifest>("")? {
+    for m in manifests_held(state, true)? {
         live.extend(m.chunks.iter().map(|c| c.hash));
-    }
-    for rb in index::pending_bundles(state.store.as_ref())? {
-        let v = bundles::load(state, &rb, false).map_err(|e| {
-            ApiError::Precondition(format!(
-                "pending bundle {} cannot be read ({e}), so the chunks it needs are not known: nothing was collected (import or delete it first)",
-                rb.id
-            ))
-        })?;
-        for m in v.manifests() {
-            live.extend(m.chunks.iter().map(|c| c.hash));
-        }
     }
     Ok(live)
 }

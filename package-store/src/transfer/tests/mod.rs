@@ -355,3 +355,5 @@ fn deltas_follow_content_that_moved() {
     import_vec(&dst, &delta).unwrap();
     assert!(read_back(&dst, &m2) == v2);
 }
+
+mod inventory;
