@@ -81,7 +81,7 @@ pub async fn serve(
         shutdown.await;
         let _ = close_tx.send(true);
     };
-    tonic::transport::Server::builder()
+    net::transport::server_builder()
         .add_service(
             AgentEndpointServer::new(Endpoint { state, closing })
                 .max_decoding_message_size(MAX_MESSAGE)

@@ -21,6 +21,19 @@ use crate::tls::{EndpointError, TlsError, error_chain, parse_address};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/2 pings on idle connections: a peer that vanished is noticed within 40 s.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// HTTP/2 flow-control window of one stream: how much a sender may have in flight before the
+/// receiver reads it. The protocol's default (64 KiB) held a package upload to a few window
+/// round trips per MiB; this is what a stream may buffer unread.
+pub const H2_STREAM_WINDOW: u32 = 4 << 20;
+/// The window of a whole connection: bounds what one connection's streams together buffer.
+pub const H2_CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// `tonic`'s server builder with this crate's flow-control windows (every server uses it).
+pub fn server_builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
+}
 
 /// Accepts connections on `listener` and yields those whose TLS handshake succeeded (each
 /// bounded by 10 s, concurrently). A failed handshake is logged and never stops the loop; the
@@ -96,6 +109,8 @@ pub async fn connect(
     tonic::transport::Endpoint::from_shared(uri)
         .map_err(|_| bad())?
         .connect_timeout(timeout)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
         .http2_keep_alive_interval(KEEP_ALIVE)
         .keep_alive_timeout(KEEP_ALIVE)
         .keep_alive_while_idle(true)

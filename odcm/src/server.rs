@@ -46,7 +46,7 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let incoming = tls_incoming(listener, tls);
-    tonic::transport::Server::builder()
+    net::transport::server_builder()
         .add_service(health_svc)
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(

@@ -65,6 +65,8 @@ pub(crate) struct Writer {
     pub id: u32,
     pub file: Arc<File>,
     pub len: u64,
+    /// The number the next pack gets (the writer's next, or an adopted staging pack).
+    pub next: u32,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,10 @@ impl ChunkStore {
 
     fn durable(&self) -> bool {
         self.inner.durable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_durable(&self) -> bool {
+        self.durable()
     }
 
     /// The store's root directory.
@@ -215,6 +221,18 @@ impl ChunkStore {
     /// receiver's [`put_compressed`](Self::put_compressed) does that. A pack cut short under
     /// it reads as a damaged chunk.
     pub fn get_compressed(&self, h: &ChunkHash) -> Result<Vec<u8>, PackageError> {
+        let mut buf = Vec::new();
+        self.get_compressed_into(h, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// [`get_compressed`](Self::get_compressed) into `buf` (replacing what it held; its
+    /// memory is reused: a reader of many chunks allocates once).
+    pub fn get_compressed_into(
+        &self,
+        h: &ChunkHash,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), PackageError> {
         let missing = || PackageError::ChunkMissing {
             hash: hex::encode(h),
         };
@@ -227,8 +245,9 @@ impl ChunkStore {
             .get(&loc.pack)
             .cloned()
             .ok_or_else(missing)?;
-        let mut buf = vec![0; loc.len as usize];
-        file.read_exact_at(&mut buf, loc.offset).map_err(|e| {
+        buf.clear();
+        buf.resize(loc.len as usize, 0);
+        file.read_exact_at(buf, loc.offset).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
                 PackageError::ChunkCorrupt {
                     hash: hex::encode(h),
@@ -237,8 +256,7 @@ impl ChunkStore {
                 let path = self.inner.packs.join(pack::file_name(loc.pack));
                 PackageError::io_at("cannot read chunk from", &path, e)
             }
-        })?;
-        Ok(buf)
+        })
     }
 
     /// [`get_compressed`](Self::get_compressed), checked against `h` first (what goes into a
@@ -341,7 +359,7 @@ impl ChunkStore {
         if self.durable() {
             w.file.sync_data()?;
         }
-        let id = w.id + 1;
+        let id = w.next;
         let file = Arc::new(crate::open::create_pack(&self.inner.packs, id)?);
         self.inner
             .files
@@ -352,6 +370,7 @@ impl ChunkStore {
             id,
             file,
             len: pack::MAGIC.len() as u64,
+            next: id + 1,
         };
         Ok(())
     }
@@ -433,19 +452,48 @@ impl Inner {
         &self.packs
     }
 
-    /// The number of the pack being written to.
-    pub(crate) fn open_pack(&self) -> Result<u32, PackageError> {
-        Ok(self.writer.lock().map_err(poisoned)?.id)
+    /// The number the next pack will get: every pack there is has a lower one.
+    pub(crate) fn next_pack(&self) -> Result<u32, PackageError> {
+        Ok(self.writer.lock().map_err(poisoned)?.next)
     }
 
-    /// The pack being written to, closed (synced) so that everything before it can be
-    /// rewritten; returns the first pack number not closed.
+    /// The pack being written to, closed (synced) so that everything before it (staging
+    /// packs adopted after it included) can be rewritten; returns the first pack number not
+    /// closed.
     pub(crate) fn close_open_pack(&self, store: &ChunkStore) -> Result<u32, PackageError> {
         let mut w = self.writer.lock().map_err(poisoned)?;
-        if w.len > pack::MAGIC.len() as u64 {
+        if w.len > pack::MAGIC.len() as u64 || w.next > w.id + 1 {
             store.roll(&mut w)?;
         }
         Ok(w.id)
+    }
+
+    /// Makes a synced staging pack the next pack: renamed (the directory synced when
+    /// `durable`), opened for reading, its records (`locate(id)`) indexed where the index has
+    /// no copy yet. The open pack stays the one written to.
+    pub(crate) fn adopt_pack(
+        &self,
+        from: &Path,
+        file: Arc<File>,
+        locate: impl FnOnce(u32) -> Vec<(ChunkHash, Loc)>,
+        durable: bool,
+    ) -> Result<(), PackageError> {
+        let mut w = self.writer.lock().map_err(poisoned)?;
+        let id = w.next;
+        let to = self.packs.join(pack::file_name(id));
+        fs::rename(from, &to).map_err(|e| PackageError::io_at("cannot rename", from, e))?;
+        if durable {
+            File::open(&self.packs)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| PackageError::io_at("cannot sync", &self.packs, e))?;
+        }
+        w.next = id + 1;
+        self.files.write().map_err(poisoned)?.insert(id, file);
+        let mut index = self.index.write().map_err(poisoned)?;
+        for (h, loc) in locate(id) {
+            index.entry(h).or_insert(loc);
+        }
+        Ok(())
     }
 
     /// Forgets pack `id` (its file is being deleted).

@@ -34,8 +34,10 @@ pub fn retain(
     min_age: Duration,
 ) -> Result<GcReport, PackageError> {
     let inner = store.inner();
+    // The first pack number not considered: a dry run considers every pack there is (the
+    // open one too); a real one closes the open pack (and any adopted after it) first.
     let open = match dry_run {
-        true => inner.open_pack()?,
+        true => inner.next_pack()?,
         false => inner.close_open_pack(store)?,
     };
     let old_enough = |e: &fs::DirEntry| {
@@ -50,8 +52,7 @@ pub fn retain(
         .filter_map(|e| e.ok())
         .filter(old_enough)
         .filter_map(|e| pack::id_of(&e.path()))
-        // A dry run leaves the open pack open; a real one has just closed it.
-        .filter(|id| *id < open || (dry_run && *id == open))
+        .filter(|id| *id < open)
         .collect();
     ids.sort_unstable();
     let mut report = GcReport::default();

@@ -11,7 +11,7 @@ use fastcdc::v2020::StreamCDC;
 use sha2::{Digest, Sha256};
 
 use super::chunks::chunk_hash;
-use super::{ChunkHash, ChunkRef, ChunkStore, PackageError};
+use super::{ChunkHash, ChunkRef, ChunkStore, PackageError, Staged};
 
 /// Smallest chunk FastCDC cuts (except the last one).
 pub const CHUNK_MIN: usize = 4 * 1024;
@@ -44,6 +44,49 @@ const WRITERS: usize = 4;
 /// chunks in flight) and are durable before this returns (when the store is durable), so a
 /// manifest recorded afterwards never points at chunks a crash could lose.
 pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, PackageError> {
+    let ingested = ingest_into(store, reader)?;
+    store.sync()?;
+    Ok(ingested)
+}
+
+/// [`ingest`] into a [`Staged`] pack of its own: the new chunks join the store only when the
+/// caller [adopts](Staged::adopt) them (after validating the upload); dropped, they are gone.
+pub fn ingest_staged(
+    store: &ChunkStore,
+    reader: impl Read,
+) -> Result<(Ingested, Staged), PackageError> {
+    let staged = store.stage()?;
+    let ingested = ingest_into(&staged, reader)?;
+    Ok((ingested, staged))
+}
+
+/// Where [`ingest`] puts new chunks: the store itself, or a stage apart from it.
+trait Sink: Sync {
+    /// Stores chunk `h` (just computed from `data`); the compressed bytes newly written.
+    fn put(&self, h: &ChunkHash, data: &[u8]) -> Result<u64, PackageError>;
+    /// Whether the store already holds `h` (then it is not queued at all).
+    fn held(&self, h: &ChunkHash) -> bool;
+}
+
+impl Sink for ChunkStore {
+    fn put(&self, h: &ChunkHash, data: &[u8]) -> Result<u64, PackageError> {
+        self.put_hashed(h, data, false)
+    }
+    fn held(&self, h: &ChunkHash) -> bool {
+        self.contains(h)
+    }
+}
+
+impl Sink for Staged {
+    fn put(&self, h: &ChunkHash, data: &[u8]) -> Result<u64, PackageError> {
+        self.put_hashed(h, data)
+    }
+    fn held(&self, h: &ChunkHash) -> bool {
+        self.store_holds(h)
+    }
+}
+
+fn ingest_into(sink: &impl Sink, reader: impl Read) -> Result<Ingested, PackageError> {
     let mut source = HashingReader {
         inner: reader,
         hasher: Sha256::new(),
@@ -56,17 +99,16 @@ pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, Package
     let rx = Mutex::new(rx);
     let chunked = thread::scope(|scope| {
         for _ in 0..WRITERS {
-            scope.spawn(|| write_chunks(store, &rx, &new_bytes, &failure));
+            scope.spawn(|| write_chunks(sink, &rx, &new_bytes, &failure));
         }
         // `tx` moves into chunk_stream and is dropped when it returns: the writers then
         // drain the queue and exit, and the scope joins them.
-        chunk_stream(store, &mut source, tx, &mut chunks)
+        chunk_stream(sink, &mut source, tx, &mut chunks)
     });
     if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(err);
     }
     chunked?;
-    store.sync()?;
     let new_bytes = new_bytes.into_inner();
     let HashingReader { hasher, count, .. } = source;
     tracing::debug!(
@@ -85,7 +127,7 @@ pub fn ingest(store: &ChunkStore, reader: impl Read) -> Result<Ingested, Package
 
 /// Cuts `source` into chunks, records them in `chunks`, and queues the ones the store lacks.
 fn chunk_stream<R: Read>(
-    store: &ChunkStore,
+    sink: &impl Sink,
     source: &mut HashingReader<R>,
     tx: SyncSender<(ChunkHash, Vec<u8>)>,
     chunks: &mut Vec<ChunkRef>,
@@ -97,7 +139,7 @@ fn chunk_stream<R: Read>(
         let length = u32::try_from(chunk.data.len())
             .map_err(|_| PackageError::malformed("chunker produced an oversized chunk"))?;
         chunks.push(ChunkRef { hash, length });
-        if queued.insert(hash) && !store.contains(&hash) && tx.send((hash, chunk.data)).is_err() {
+        if queued.insert(hash) && !sink.held(&hash) && tx.send((hash, chunk.data)).is_err() {
             // Every writer stopped: one failed, and its error is reported instead.
             break;
         }
@@ -107,7 +149,7 @@ fn chunk_stream<R: Read>(
 
 /// Writer thread: stores queued chunks until the queue closes or a write fails.
 fn write_chunks(
-    store: &ChunkStore,
+    sink: &impl Sink,
     rx: &Mutex<Receiver<(ChunkHash, Vec<u8>)>>,
     new_bytes: &AtomicU64,
     failure: &Mutex<Option<PackageError>>,
@@ -118,7 +160,7 @@ fn write_chunks(
             Err(_) => return,
         };
         let Ok((hash, data)) = job else { return };
-        match store.put_hashed(&hash, &data, false) {
+        match sink.put(&hash, &data) {
             Ok(n) => {
                 new_bytes.fetch_add(n, Ordering::Relaxed);
             }

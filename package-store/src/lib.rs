@@ -21,6 +21,7 @@ mod open;
 pub mod pack;
 mod reader;
 mod safety;
+mod staging;
 #[cfg(test)]
 #[path = "tests/util.rs"]
 mod testutil;
@@ -30,7 +31,7 @@ pub use chunks::{ChunkStore, MAX_CHUNK_LEN, StoreStats, ZSTD_LEVEL, chunk_hash};
 pub use error::PackageError;
 pub use extract::extract;
 pub use gc::GcReport;
-pub use ingest::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Ingested, ingest};
+pub use ingest::{CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, Ingested, ingest, ingest_staged};
 pub use limits::{ExtractLimits, RATIO_FLOOR};
 // Package identity lives in the domain; re-exported so users of the store need one import.
 pub use domain::package::{
@@ -38,5 +39,6 @@ pub use domain::package::{
     parse_file_name, validate_id, validate_version,
 };
 pub use reader::PackageReader;
+pub use staging::Staged;
 
 pub mod transfer;

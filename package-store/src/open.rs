@@ -29,6 +29,7 @@ type Loaded = (HashMap<ChunkHash, Loc>, HashMap<u32, Arc<File>>, Writer);
 /// Reads every pack's records into an index; the last pack, if whole, is written on, else a
 /// new one is begun (a torn or damaged pack is only ever read).
 pub(crate) fn load(packs: &Path, max_stored: u32) -> Result<Loaded, PackageError> {
+    crate::staging::clean(packs);
     let mut ids: Vec<u32> = fs::read_dir(packs)
         .map_err(|e| PackageError::io_at("cannot list", packs, e))?
         .filter_map(|e| e.ok().and_then(|e| pack::id_of(&e.path())))
@@ -61,7 +62,12 @@ pub(crate) fn load(packs: &Path, max_stored: u32) -> Result<Loaded, PackageError
         files.insert(id, file);
     }
     let writer = match (last_whole, ids.last()) {
-        (Some((id, file, len)), _) => Writer { id, file, len },
+        (Some((id, file, len)), _) => Writer {
+            id,
+            file,
+            len,
+            next: id + 1,
+        },
         (None, last) => {
             let id = last.map_or(1, |l| l + 1);
             let file = Arc::new(create_pack(packs, id)?);
@@ -70,6 +76,7 @@ pub(crate) fn load(packs: &Path, max_stored: u32) -> Result<Loaded, PackageError
                 id,
                 file,
                 len: pack::MAGIC.len() as u64,
+                next: id + 1,
             }
         }
     };

@@ -18,6 +18,9 @@ pub struct PackageReader {
     next_chunk: usize,
     buf: Vec<u8>,
     pos: usize,
+    /// The current chunk as stored (zstd), and the decompressor, both reused.
+    raw: Vec<u8>,
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
     hasher: Option<Sha256>,
     expected_sha256: String,
     expected_size: u64,
@@ -34,6 +37,8 @@ impl PackageReader {
             next_chunk: 0,
             buf: Vec::new(),
             pos: 0,
+            raw: Vec::new(),
+            zstd: None,
             hasher: Some(Sha256::new()),
             expected_sha256: manifest.sha256.to_ascii_lowercase(),
             expected_size: manifest.size,
@@ -43,18 +48,33 @@ impl PackageReader {
     }
 
     /// Loads the next chunk into `buf`, verified (hash by the store, length here).
+    /// Reads, decompresses and verifies the next chunk into `buf`, reusing the buffers and
+    /// the decompressor (no allocation per chunk). The manifest's length bounds the output.
     fn load_next(&mut self) -> Result<(), PackageError> {
         let r = self.chunks[self.next_chunk];
-        let data = self.store.get(&r.hash)?;
-        if data.len() != r.length as usize {
-            return Err(PackageError::ChunkCorrupt { hash: r.hash_hex() });
+        let corrupt = || PackageError::ChunkCorrupt { hash: r.hash_hex() };
+        self.store.get_compressed_into(&r.hash, &mut self.raw)?;
+        let want = r.length as usize;
+        if want > crate::MAX_CHUNK_LEN {
+            return Err(corrupt());
+        }
+        self.buf.clear();
+        self.buf.reserve(want);
+        let zstd = match &mut self.zstd {
+            Some(z) => z,
+            None => self.zstd.insert(zstd::bulk::Decompressor::new()?),
+        };
+        let n = zstd
+            .decompress_to_buffer(&self.raw, &mut self.buf)
+            .map_err(|_| corrupt())?;
+        if n != want || crate::chunk_hash(&self.buf) != r.hash {
+            return Err(corrupt());
         }
         if let Some(h) = self.hasher.as_mut() {
-            h.update(&data);
+            h.update(&self.buf);
         }
-        self.produced += data.len() as u64;
+        self.produced += n as u64;
         self.next_chunk += 1;
-        self.buf = data;
         self.pos = 0;
         Ok(())
     }

@@ -116,7 +116,7 @@ pub async fn serve(
         let m = metrics.clone();
         let hub = hub.clone();
         tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            net::transport::server_builder()
                 .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
                 .layer(MetricsLayer::new(m))
                 .add_service(
@@ -186,7 +186,7 @@ pub async fn serve(
         }))
     });
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tonic::transport::Server::builder()
+    net::transport::server_builder()
         .tls_config(state.identity.server_tls())
         .map_err(|e| ServeError::Tls(e.to_string()))?
         .layer(MetricsLayer::new(metrics))

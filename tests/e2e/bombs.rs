@@ -25,6 +25,15 @@ fn a_compression_bomb_is_refused_at_upload_and_again_on_the_agent() {
     );
     let listed = c.json(&["package", "list"]);
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+    // What the upload staged while it was being validated went with the refusal.
+    assert_eq!(c.json(&["package", "stats"])["chunks"], 0);
+    let packs = s.data_dir.join("chunks").join("packs");
+    let staged = std::fs::read_dir(&packs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("staging-"))
+        .count();
+    assert_eq!(staged, 0, "no staging pack left in {}", packs.display());
 
     // A Space configured to accept it; its agent keeps its own (default) limits.
     let cfg = s.dir.join("lax.toml");

@@ -154,18 +154,21 @@ fn a_server_killed_mid_upload_never_shows_the_partial_package() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let tmp = s.data_dir.join("tmp");
+    // The upload's chunks go to a staging pack while it arrives.
+    let packs = s.data_dir.join("chunks").join("packs");
+    let staging = |min: u64| {
+        std::fs::read_dir(&packs)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("staging-"))
+                    .any(|e| e.metadata().map(|m| m.len() >= min).unwrap_or(false))
+            })
+            .unwrap_or(false)
+    };
     wait_for(
         "the upload to be under way",
         Duration::from_secs(60),
-        || {
-            std::fs::read_dir(&tmp)
-                .map(|d| {
-                    d.flatten()
-                        .any(|e| e.metadata().map(|m| m.len() > 1024 * 1024).unwrap_or(false))
-                })
-                .unwrap_or(false)
-        },
+        || staging(1024 * 1024),
     );
     s.crash();
     let st = upload.wait().unwrap();
@@ -173,11 +176,8 @@ fn a_server_killed_mid_upload_never_shows_the_partial_package() {
     s.start_again();
     let c = s.cli();
     assert_eq!(c.json(&["package", "list"]).as_array().unwrap().len(), 0);
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "partial uploads are cleaned at start"
-    );
+    assert!(!staging(0), "partial uploads are cleaned at start");
+    assert_eq!(c.json(&["package", "stats"])["chunks"], 0);
 }
 
 #[test]

@@ -93,3 +93,20 @@ fn corrupt_or_missing_chunk_fails_the_read() {
         PackageError::ChunkMissing { .. }
     ));
 }
+
+#[test]
+fn a_manifest_whose_chunk_length_lies_is_refused() {
+    // The chunk is intact, but the manifest says it is shorter (or longer) than it is: the
+    // reader decompresses into exactly the length the manifest names and refuses the chunk.
+    let (_dir, store, m, _) = setup(100_000);
+    for delta in [-1i64, 1] {
+        let mut lying = m.clone();
+        let c = &mut lying.chunks[0];
+        c.length = (i64::from(c.length) + delta) as u32;
+        let err = read_all(&store, &lying).unwrap_err();
+        assert!(
+            matches!(&err, PackageError::ChunkCorrupt { hash } if *hash == hex::encode(m.chunks[0].hash)),
+            "{err}"
+        );
+    }
+}

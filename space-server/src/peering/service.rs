@@ -118,7 +118,7 @@ pub async fn serve(
         .defer_to_calls();
     let cfg = server_config(&p.identity, Arc::new(verifier))?;
     let health_svc = runtime::grpc::health::<pb::peer_server::PeerServer<PeerApi>>().await;
-    tonic::transport::Server::builder()
+    net::transport::server_builder()
         .add_service(health_svc)
         .add_service(pb::peer_server::PeerServer::new(PeerApi {
             gate: PeerGate::new(p.clone(), state.clone()),

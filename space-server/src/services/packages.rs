@@ -1,6 +1,8 @@
-//! The built-in package feed over the content-addressed chunk store. Uploads stream to a
-//! temporary file, are validated as archives (a .tar.gz while it arrives), then chunked into
-//! the store; the manifest record is written last, so an interrupted upload never appears.
+//! The built-in package feed over the content-addressed chunk store. Uploads are chunked as
+//! they arrive into a staging pack apart from the store and validated as archives (a .tar.gz
+//! at the same time, a zip from a temporary file once whole); only a valid upload's chunks join
+//! the store, and its manifest record is written last, so an interrupted or refused upload
+//! never appears and leaves nothing behind.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -8,8 +10,9 @@ use std::sync::Arc;
 use domain::model::Release;
 use futures::{Stream, StreamExt};
 use package_store::{
-    ArchiveFormat, PackageManifest, PackageReader, StoreStats, format_from_file_name, ingest,
-    parse_file_name, validate_archive, validate_id, validate_stream, validate_version,
+    ArchiveFormat, PackageManifest, PackageReader, StoreStats, format_from_file_name,
+    ingest_staged, parse_file_name, validate_archive, validate_id, validate_stream,
+    validate_version,
 };
 use storage::{Batch, Record, StorageError, StoreExt, key_of, prefix_of};
 use tokio::io::AsyncWriteExt;
@@ -66,18 +69,19 @@ impl SpaceState {
     }
 }
 
-/// Reads the bytes of an upload as they arrive (for validation on a blocking thread).
+/// Reads the bytes of an upload as they arrive (for validation or chunking on a blocking
+/// thread).
 struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    buf: Vec<u8>,
+    rx: tokio::sync::mpsc::Receiver<Arc<Vec<u8>>>,
+    buf: Arc<Vec<u8>>,
     pos: usize,
 }
 
 impl ChannelReader {
-    fn new(rx: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+    fn new(rx: tokio::sync::mpsc::Receiver<Arc<Vec<u8>>>) -> Self {
         Self {
             rx,
-            buf: Vec::new(),
+            buf: Arc::new(Vec::new()),
             pos: 0,
         }
     }
@@ -145,88 +149,28 @@ impl PackageService {
                 header.size, self.max_bytes
             )));
         }
-        let tmp = tempfile::NamedTempFile::new_in(self.state.tmp_dir())
-            .map_err(|e| ApiError::Internal(format!("cannot create upload file: {e}")))?;
-        let std_file = tmp
-            .reopen()
-            .map_err(|e| ApiError::Internal(format!("cannot open upload file: {e}")))?;
-        let mut file =
-            tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::fs::File::from_std(std_file));
-        let mut received: u64 = 0;
-        let extract = self.state.limits().extract;
-        // A .tar.gz is validated while it arrives; a zip (index at the end) once it is on disk.
-        let (vtx, mut validation) = if format == ArchiveFormat::TarGz {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-            let task = tokio::task::spawn_blocking(move || {
-                validate_stream(ChannelReader::new(rx), ArchiveFormat::TarGz, extract)
-            });
-            (Some(tx), Some(task))
-        } else {
-            (None, None)
-        };
-        while let Some(bytes) = data.next().await {
-            let bytes = bytes?;
-            received += bytes.len() as u64;
-            if received > self.max_bytes {
-                return Err(ApiError::Invalid(format!(
-                    "upload of {id} {version} is larger than this Space accepts ({} bytes, max_package_bytes); nothing was stored",
-                    self.max_bytes
-                )));
-            }
-            if header.size > 0 && received > header.size {
-                return Err(ApiError::Invalid(format!(
-                    "upload of {id} {version} sent more than the {} bytes it declared; nothing was stored",
-                    header.size
-                )));
-            }
-            if let Some(tx) = &vtx
-                && tx.send(bytes.clone()).await.is_err()
-                && let Some(task) = validation.take()
-            {
-                // The validator stopped before the end: the archive is bad.
-                task.await
-                    .map_err(|e| ApiError::Internal(e.to_string()))??;
-                return Err(ApiError::Invalid(
-                    "the archive ended before the upload did".into(),
-                ));
-            }
-            file.write_all(&bytes)
-                .await
-                .map_err(|e| ApiError::Internal(format!("cannot write upload: {e}")))?;
-        }
-        file.flush()
-            .await
-            .map_err(|e| ApiError::Internal(format!("cannot write upload: {e}")))?;
-        drop(file);
-        if header.size > 0 && received != header.size {
-            return Err(ApiError::Invalid(format!(
-                "upload of {id} {version} ended after {received} of {} bytes; nothing was stored",
-                header.size
-            )));
-        }
-        drop(vtx);
-        if let Some(task) = validation {
-            task.await
-                .map_err(|e| ApiError::Internal(e.to_string()))??;
-        }
         // Held until the manifest refers to the chunks (a collection would not see them).
         let _writing = self.state.gc_lock.read().await;
+        // Both cores: the bytes are chunked as they arrive, into a staging pack of their own,
+        // while `receive` validates them. Only a valid upload's staging pack joins the store;
+        // a refused one is deleted with everything it staged before the error is returned.
+        let (itx, rx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(8);
         let chunks = self.state.chunks.clone();
-        let path = tmp.path().to_path_buf();
-        let ingested = tokio::task::spawn_blocking(move || -> ApiResult<_> {
-            if format != ArchiveFormat::TarGz {
-                validate_archive(&path, format, extract)?;
-            }
-            let f = std::fs::File::open(&path)
-                .map_err(|e| ApiError::Internal(format!("cannot read upload: {e}")))?;
-            Ok(ingest(
-                &chunks,
-                std::io::BufReader::with_capacity(1024 * 1024, f),
-            )?)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        drop(tmp);
+        let ingesting =
+            tokio::task::spawn_blocking(move || ingest_staged(&chunks, ChannelReader::new(rx)));
+        let received = self
+            .receive(&header, (&id, &version, format), &mut data, itx)
+            .await;
+        let chunked = ingesting
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        // A refusal outranks what chunking made of the bytes (dropped here: nothing staged
+        // stays behind).
+        received?;
+        let (ingested, staged) = chunked?;
+        tokio::task::spawn_blocking(move || staged.adopt())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
         let manifest = PackageManifest {
             id: id.clone(),
             version: version.clone(),
@@ -253,6 +197,101 @@ impl PackageService {
             manifest,
             new_bytes: ingested.new_bytes,
         })
+    }
+
+    /// Reads the upload's bytes to the end, passing each piece to the chunker (`to_chunker`)
+    /// and validating the archive: a .tar.gz as it arrives, a zip (index at the end) from a
+    /// temporary file once whole. Any error refuses the upload.
+    async fn receive<S>(
+        &self,
+        header: &UploadHeader,
+        (id, version, format): (&str, &str, ArchiveFormat),
+        data: &mut S,
+        to_chunker: tokio::sync::mpsc::Sender<Arc<Vec<u8>>>,
+    ) -> ApiResult<()>
+    where
+        S: Stream<Item = ApiResult<Vec<u8>>> + Unpin + Send,
+    {
+        let extract = self.state.limits().extract;
+        let (vtx, mut validation) = if format == ArchiveFormat::TarGz {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Arc<Vec<u8>>>(8);
+            let task = tokio::task::spawn_blocking(move || {
+                validate_stream(ChannelReader::new(rx), ArchiveFormat::TarGz, extract)
+            });
+            (Some(tx), Some(task))
+        } else {
+            (None, None)
+        };
+        let mut spool = match format {
+            ArchiveFormat::TarGz => None,
+            _ => Some(Spool::new(&self.state)?),
+        };
+        let mut received: u64 = 0;
+        while let Some(bytes) = data.next().await {
+            let bytes = Arc::new(bytes?);
+            received += bytes.len() as u64;
+            self.check_received(header, id, version, received)?;
+            if let Some(tx) = &vtx
+                && tx.send(bytes.clone()).await.is_err()
+                && let Some(task) = validation.take()
+            {
+                // The validator stopped before the end: the archive is bad.
+                task.await
+                    .map_err(|e| ApiError::Internal(e.to_string()))??;
+                return Err(ApiError::Invalid(
+                    "the archive ended before the upload did".into(),
+                ));
+            }
+            if let Some(f) = &mut spool {
+                f.write(&bytes).await?;
+            }
+            if to_chunker.send(bytes).await.is_err() {
+                // The chunker stopped: the caller reports its error.
+                return Ok(());
+            }
+        }
+        if header.size > 0 && received != header.size {
+            return Err(ApiError::Invalid(format!(
+                "upload of {id} {version} ended after {received} of {} bytes; nothing was stored",
+                header.size
+            )));
+        }
+        drop(vtx);
+        drop(to_chunker);
+        if let Some(task) = validation {
+            task.await
+                .map_err(|e| ApiError::Internal(e.to_string()))??;
+        }
+        if let Some(f) = spool {
+            let path = f.finish().await?;
+            tokio::task::spawn_blocking(move || validate_archive(path.path(), format, extract))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))??;
+        }
+        Ok(())
+    }
+
+    /// Refuses an upload past the Space's limit or past its declared size.
+    fn check_received(
+        &self,
+        header: &UploadHeader,
+        id: &str,
+        version: &str,
+        received: u64,
+    ) -> ApiResult<()> {
+        if received > self.max_bytes {
+            return Err(ApiError::Invalid(format!(
+                "upload of {id} {version} is larger than this Space accepts ({} bytes, max_package_bytes); nothing was stored",
+                self.max_bytes
+            )));
+        }
+        if header.size > 0 && received > header.size {
+            return Err(ApiError::Invalid(format!(
+                "upload of {id} {version} sent more than the {} bytes it declared; nothing was stored",
+                header.size
+            )));
+        }
+        Ok(())
     }
 
     pub fn get(&self, id: &str, version: &str) -> ApiResult<PackageManifest> {
@@ -324,5 +363,41 @@ impl PackageService {
             .scan(PackageManifest::TABLE, "", None, usize::MAX)?
             .len() as u64;
         Ok(FeedStats { store, packages })
+    }
+}
+
+/// A zip upload written to a temporary file in the Space's tmp directory (its index is at the
+/// end, so it is validated once whole); removed when dropped.
+struct Spool {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl Spool {
+    fn new(state: &SpaceState) -> ApiResult<Self> {
+        let tmp = tempfile::NamedTempFile::new_in(state.tmp_dir())
+            .map_err(|e| ApiError::Internal(format!("cannot create upload file: {e}")))?;
+        let f = tmp
+            .reopen()
+            .map_err(|e| ApiError::Internal(format!("cannot open upload file: {e}")))?;
+        Ok(Self {
+            file: tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(f)),
+            tmp,
+        })
+    }
+
+    async fn write(&mut self, b: &[u8]) -> ApiResult<()> {
+        self.file
+            .write_all(b)
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot write upload: {e}")))
+    }
+
+    async fn finish(mut self) -> ApiResult<tempfile::NamedTempFile> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot write upload: {e}")))?;
+        Ok(self.tmp)
     }
 }
