@@ -10,13 +10,17 @@
 #               identical bytes re-uploaded as a new version (chunks already stored).
 #   download  : `deploy package download --out FILE` of that 512 MiB package (gRPC over TLS,
 #               SHA-256 verified), from the re-upload server.
+#   replication: `deploy release promote --to-space` of a release holding that package to a
+#               connected Space, timed to the target's "bundle packages fetched" (every chunk
+#               checked, stored, synced; tests/src/bin/bench-replication.rs, a new ODCM and
+#               pair of Spaces per run).
 #   reference : single-threaded tools on the same bytes (gzip -dc, openssl sha256, zstd -3 -T1):
 #               where the server's time can go (validation = gunzip, hashing, zstd).
 # Phase split (a note, not a measurement of its own): the upload wrapper stamps the CLI's start
 # and exit; the server logs "ingested package content" (RUST_LOG debug) when every chunk is
-# stored and fsynced, and "package uploaded" after the manifest commit. On a cold store the
-# first pack file's birth time marks when chunking began, i.e. when receiving + streaming
-# validation had finished. Rows go to $OUT/upload-phases.tsv and the notes under the table.
+# cut, hashed and staged (chunking runs while the bytes arrive and are validated), and
+# "package uploaded" after validation, the staging pack's sync and adoption and the manifest
+# commit. Rows go to $OUT/upload-phases.tsv and the notes under the table.
 # Every input is read from the page cache; only the server's chunk store fsyncs.
 #
 # Run (as root, non-interactively), from anywhere:
@@ -238,6 +242,11 @@ cmp "$SRC" "$DST" || { echo "downloaded package differs from the archive" >&2; e
 hf download    --prepare "rm -f $DST" \
     "$WORK/deploy-in.sh warm package download $ID $FIRST --out $DST"
 rm -f "$DST"
+# connected replication: promote a release holding the package to a connected Space, timed to
+# the target's "bundle packages fetched" (every chunk checked, stored, synced); a new ODCM and
+# pair of Spaces per run (tests/src/bin/bench-replication.rs)
+log "measuring replication (RUNS=$RUNS, a new pair of connected Spaces per run)"
+E2E_BIN_DIR=$BIN PACKAGE=$SRC RUNS=$RUNS "$BIN/bench-replication" > "$OUT/replication.tsv"
 hf gunzip      "gzip -dc $SRC > /dev/null"
 hf sha256      "openssl dgst -sha256 $SRC > /dev/null"
 hf zstd3       "zstd -3 -T1 -q -c $SRC > /dev/null"
@@ -249,6 +258,9 @@ import json, os, statistics, sys
 out, size, payload, chunks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 MiB = 1 << 20
 def med(n):
+    if n == "replication":  # seconds per run from bench-replication, not hyperfine
+        ts = [float(l.split("\t")[0]) for l in open(os.path.join(out, "replication.tsv"))]
+        return statistics.median(ts), ts
     r = json.load(open(os.path.join(out, n + ".json")))["results"][0]
     return r["median"], r["times"]
 F = f"{size / MiB:.0f} MiB"
@@ -259,6 +271,7 @@ rows = [
     ("**deploy package upload**, fresh store (cold)", "upload-cold", ("cp", "curl-file")),
     ("deploy package upload, identical bytes as a new version", "upload-warm", ("cp", "curl-file")),
     ("**deploy package download --out** (gRPC/TLS, SHA-256 verified)", "download", ("curl-file",)),
+    ("**connected replication**: promote → every chunk fetched at the target", "replication", ("curl-file",)),
     ("ref: gzip -dc → /dev/null (1 thread; = validation)", "gunzip", ()),
     ("ref: openssl dgst -sha256", "sha256", ()),
     ("ref: zstd -3 -T1 → /dev/null", "zstd3", ()),
@@ -284,14 +297,9 @@ for tag in ("cold", "first", "warm"):
     com = statistics.median(float(x[4]) - float(x[3]) for x in r)
     ex = statistics.median(float(x[5]) - t0(x) for x in r)
     rc = ", ".join(sorted({x[6] for x in r}))
-    s = f"- {tag} (n={len(r)}): "
-    if all(x[2] for x in r):
-        fc = statistics.median(float(x[2]) - t0(x) for x in r)
-        s += (f"start → first pack file created {fc:.2f} s (receive + streaming validation); "
-              f"→ ingested {ing - fc:.2f} s (chunk, hash, zstd, write, fsync); ")
-    else:
-        s += f"start → ingested {ing:.2f} s (receive + validation + chunk/hash, no new chunks); "
-    s += f"→ manifest committed {com:.2f} s; CLI exited at {ex:.2f} s (exit {rc})"
+    s = (f"- {tag} (n={len(r)}): start → every chunk cut, hashed and staged {ing:.2f} s "
+         f"(receiving, validation and chunking overlap); → validated, staging pack synced and "
+         f"adopted, manifest committed {com:.2f} s; CLI exited at {ex:.2f} s (exit {rc})")
     print(s)
 PY
 log "results in $OUT"

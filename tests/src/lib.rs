@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod peers;
 pub mod promotion;
 pub mod proxy;
+pub mod timing;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,9 @@
 //! the Space that sent it, over the peer link. Every chunk is checked against its hash before
 //! it is stored (one that does not match is refused and asked for again); what arrived stays,
 //! so a fetch cut short resumes where it stopped. Chunks are asked for [`BATCH`] at a time,
-//! each with the chunks of an older version held here that it may come as a delta against.
+//! each with the chunks of an older version held here that it may come as a delta against;
+//! up to [`STORING`] of them are checked and stored at once while the next ones arrive, and
+//! the batch is synced once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,6 +20,12 @@ use crate::state::SpaceState;
 
 /// Chunks asked for per call.
 const BATCH: usize = 512;
+/// Chunks of a batch being checked and stored at once (on the blocking pool).
+const STORING: usize = 8;
+
+/// A chunk checked and stored: its hash, bytes received, whether it came as a delta, and the
+/// outcome.
+type Stored = (ChunkHash, u64, bool, Result<(), PackageError>);
 
 /// How far a running fetch is: chunks and (uncompressed) bytes received of those missing when
 /// it started, and since when.
@@ -216,6 +224,7 @@ impl Fetch<'_> {
         let wanted: HashSet<ChunkHash> = batch.iter().copied().collect();
         let hashes = batch.iter().map(|h| h.to_vec()).collect();
         let bases = self.proposed(batch);
+        let mut storing = tokio::task::JoinSet::new();
         let mut stream = client::fetch_chunks(p, from, self.bundle, hashes, bases)
             .await
             .map_err(|s| ApiError::Precondition(s.message().to_string()))?;
@@ -234,47 +243,34 @@ impl Fetch<'_> {
             let len = c.zstd.len() as u64;
             let base = self.base_of(&hash, &c.base)?;
             let st = self.state.clone();
-            let stored = tokio::task::spawn_blocking(move || match base {
-                None => st
-                    .chunks
-                    .put_compressed_unsynced(&hash, &c.zstd)
-                    .map(|_| ()),
-                Some(b) => match delta::apply(&st.chunks, &hash, &b, &c.zstd) {
-                    Ok(_) => Ok(()),
-                    Err(DeltaError::Corrupt | DeltaError::MissingBase(_)) => {
-                        Err(PackageError::ChunkCorrupt {
-                            hash: hex::encode(hash),
-                        })
-                    }
-                    Err(DeltaError::Store(e)) => Err(e),
-                },
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-            match stored {
-                Ok(()) => {}
-                Err(PackageError::ChunkCorrupt { .. }) => {
-                    tracing::warn!(bundle = %self.bundle, from = %from, chunk = %hex::encode(hash), "a fetched chunk does not match its hash: refused, asked for again");
-                    damaged.push(hash);
-                    continue;
-                }
-                Err(e) => {
-                    return Err(ApiError::Precondition(format!(
-                        "chunk {} from '{from}' could not be stored: {e}",
-                        hex::encode(hash)
-                    )));
+            // Checked and stored on the blocking pool, several at once, while the next
+            // chunks arrive.
+            storing.spawn_blocking(move || {
+                let stored = match base {
+                    None => st
+                        .chunks
+                        .put_compressed_unsynced(&hash, &c.zstd)
+                        .map(|_| ()),
+                    Some(b) => match delta::apply(&st.chunks, &hash, &b, &c.zstd) {
+                        Ok(_) => Ok(()),
+                        Err(DeltaError::Corrupt | DeltaError::MissingBase(_)) => {
+                            Err(PackageError::ChunkCorrupt {
+                                hash: hex::encode(hash),
+                            })
+                        }
+                        Err(DeltaError::Store(e)) => Err(e),
+                    },
+                };
+                (hash, len, base.is_some(), stored)
+            });
+            while storing.len() >= STORING {
+                if let Some(r) = storing.join_next().await {
+                    self.settle(r, done, damaged)?;
                 }
             }
-            done.deltas += u64::from(base.is_some());
-            done.chunks += 1;
-            done.bytes += len;
-            let plain = self.lengths.get(&hash).copied().unwrap_or(0);
-            if let Ok(mut m) = self.state.fetch_progress.lock()
-                && let Some(p) = m.get_mut(self.bundle)
-            {
-                p.chunks_done += 1;
-                p.bytes_done += plain;
-            }
+        }
+        while let Some(r) = storing.join_next().await {
+            self.settle(r, done, damaged)?;
         }
         // One fsync per batch, before the chunks count for anything durable (an import).
         let st = self.state.clone();
@@ -287,6 +283,42 @@ impl Fetch<'_> {
 }
 
 impl Fetch<'_> {
+    /// Counts a chunk stored (or one that did not match its hash, into `damaged`).
+    fn settle(
+        &self,
+        joined: Result<Stored, tokio::task::JoinError>,
+        done: &mut Fetched,
+        damaged: &mut Vec<ChunkHash>,
+    ) -> ApiResult<()> {
+        let (hash, len, delta, stored) = joined.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let from = self.from;
+        match stored {
+            Ok(()) => {}
+            Err(PackageError::ChunkCorrupt { .. }) => {
+                tracing::warn!(bundle = %self.bundle, from = %from, chunk = %hex::encode(hash), "a fetched chunk does not match its hash: refused, asked for again");
+                damaged.push(hash);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(ApiError::Precondition(format!(
+                    "chunk {} from '{from}' could not be stored: {e}",
+                    hex::encode(hash)
+                )));
+            }
+        }
+        done.deltas += u64::from(delta);
+        done.chunks += 1;
+        done.bytes += len;
+        let plain = self.lengths.get(&hash).copied().unwrap_or(0);
+        if let Ok(mut m) = self.state.fetch_progress.lock()
+            && let Some(p) = m.get_mut(self.bundle)
+        {
+            p.chunks_done += 1;
+            p.bytes_done += plain;
+        }
+        Ok(())
+    }
+
     /// The delta bases proposed for `batch` (empty when none is).
     fn proposed(&self, batch: &[ChunkHash]) -> Vec<Vec<u8>> {
         if !batch.iter().any(|h| self.bases.contains_key(h)) {
