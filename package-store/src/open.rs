@@ -11,15 +11,19 @@ use super::chunks::{Loc, Writer};
 use super::{ChunkHash, PackageError, pack};
 
 pub(crate) fn create_pack(dir: &Path, id: u32) -> Result<File, PackageError> {
-    let path = dir.join(pack::file_name(id));
+    create_pack_file(&dir.join(pack::file_name(id)))
+}
+
+/// A new pack file at `path` (refused if it exists), holding just the magic.
+pub(crate) fn create_pack_file(path: &Path) -> Result<File, PackageError> {
     let file = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
-        .open(&path)
-        .map_err(|e| PackageError::io_at("cannot create pack", &path, e))?;
+        .open(path)
+        .map_err(|e| PackageError::io_at("cannot create pack", path, e))?;
     file.write_all_at(pack::MAGIC, 0)
-        .map_err(|e| PackageError::io_at("cannot write", &path, e))?;
+        .map_err(|e| PackageError::io_at("cannot write", path, e))?;
     Ok(file)
 }
 

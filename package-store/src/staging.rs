@@ -38,14 +38,7 @@ impl ChunkStore {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = self.inner().packs_dir().join(format!("{PREFIX}{n}"));
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| PackageError::io_at("cannot create staging pack", &path, e))?;
-        file.write_all_at(pack::MAGIC, 0)
-            .map_err(|e| PackageError::io_at("cannot write", &path, e))?;
+        let file = crate::open::create_pack_file(&path)?;
         Ok(Staged {
             store: self.clone(),
             path,

@@ -4,23 +4,6 @@
 use super::*;
 use crate::ChunkHash;
 
-/// Source and target both hold `m1` (2 MB); the source adds a scattered change as `m2`.
-fn pair() -> (
-    (tempfile::TempDir, ChunkStore),
-    (tempfile::TempDir, ChunkStore),
-    PackageManifest,
-    PackageManifest,
-) {
-    let (a, src) = store();
-    let (b, dst) = store();
-    let v1 = pseudo_random(2_000_000, 2);
-    let m1 = add(&src, "1.0.0", &v1);
-    let (b1, _) = export_to_vec(&src, std::slice::from_ref(&m1), ExportOptions::default());
-    import_vec(&dst, &b1).unwrap();
-    let m2 = add(&src, "1.0.1", &scatter(&v1, 3, 1000, 9));
-    ((a, src), (b, dst), m1, m2)
-}
-
 fn written(inv: &Inventory) -> Vec<u8> {
     let mut bytes = Vec::new();
     inv.write_to(&mut bytes).unwrap();

@@ -97,17 +97,27 @@ fn full_export_imports_into_a_fresh_store_exactly() {
     assert_eq!(dst.stats().unwrap(), before);
 }
 
-#[test]
-fn with_inventory_only_missing_chunks_travel() {
-    let (_a, src) = store();
-    let (_b, dst) = store();
+/// Source and target both hold `m1` (2 MB); the source adds a scattered change as `m2`.
+fn pair() -> (
+    (tempfile::TempDir, ChunkStore),
+    (tempfile::TempDir, ChunkStore),
+    PackageManifest,
+    PackageManifest,
+) {
+    let (a, src) = store();
+    let (b, dst) = store();
     let v1 = pseudo_random(2_000_000, 2);
     let m1 = add(&src, "1.0.0", &v1);
     let (b1, _) = export_to_vec(&src, std::slice::from_ref(&m1), ExportOptions::default());
     import_vec(&dst, &b1).unwrap();
+    let m2 = add(&src, "1.0.1", &scatter(&v1, 3, 1000, 9));
+    ((a, src), (b, dst), m1, m2)
+}
 
-    let v2 = scatter(&v1, 3, 1000, 9);
-    let m2 = add(&src, "1.0.1", &v2);
+#[test]
+fn with_inventory_only_missing_chunks_travel() {
+    let ((_a, src), (_b, dst), m1, m2) = pair();
+    let v2 = read_back(&src, &m2);
     let inv = Inventory::from_store(&dst, "Prod").unwrap();
     assert_eq!(inv.len(), m1.chunks.len());
     let missing = m2.chunks.iter().filter(|c| !inv.contains(&c.hash)).count() as u64;
