@@ -181,3 +181,42 @@ fn automatic_phases_deploy_by_themselves() {
         "Prod",
     ]);
 }
+
+#[test]
+fn a_follower_that_falls_behind_a_loud_step_still_gets_every_line_in_order() {
+    // 3,000 lines at once: far more than the live buffer holds, so a follower lags and
+    // reads the rest from the store; the CLI must still print each line once, in order.
+    let s = Space::start();
+    let c = s.cli();
+    setup_envs(&c, &["Dev"]);
+    c.ok(&["lifecycle", "create", "L", "--phase", "Dev:Dev"]);
+    let _agent = Agent::connected(&s, "loud", &["Dev"], &[]);
+    c.ok(&["project", "create", "Loud", "--lifecycle", "L"]);
+    c.ok(&[
+        "step",
+        "add",
+        "--project",
+        "Loud",
+        "--name",
+        "Shout",
+        "--script",
+        "i=1; while [ $i -le 3000 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    c.ok(&["release", "create", "--project", "Loud", "--version", "1"]);
+    let out = c.ok(&[
+        "release",
+        "deploy",
+        "--project",
+        "Loud",
+        "--version",
+        "1",
+        "--env",
+        "Dev",
+    ]);
+    let seen: Vec<u32> = out
+        .lines()
+        .filter_map(|l| l.split("line-").nth(1))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    assert_eq!(seen, (1..=3000).collect::<Vec<u32>>(), "lines as followed");
+}

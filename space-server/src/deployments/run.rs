@@ -13,6 +13,9 @@ use tokio::sync::{Semaphore, broadcast, watch};
 use super::engine::{Engine, Live};
 use crate::error::{ApiError, ApiResult};
 
+/// Live events (log lines, state changes) buffered per deployment for its followers.
+const LIVE_EVENTS: usize = 256;
+
 pub(super) type Shared = Arc<Mutex<Deployment>>;
 
 impl Engine {
@@ -110,7 +113,10 @@ impl Engine {
             traceparent: runtime::telemetry::context::traceparent_of(&span).unwrap_or_default(),
         };
         let (cancel, _) = watch::channel(false);
-        let (events, _) = broadcast::channel(4096);
+        // Followers that fall behind are told so and read the rest from the store, so the
+        // buffer only smooths bursts: 4,096 slots cost 177 KiB per deployment in flight
+        // (measured in the soak's heap profile, docs/integrity.md), 256 about 11 KiB.
+        let (events, _) = broadcast::channel(LIVE_EVENTS);
         if let Ok(mut l) = self.live.lock() {
             l.insert(
                 number,
