@@ -202,7 +202,7 @@ mb() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 1e6:.2f} MB')" "$1"; 
   echo "| bytes to bring Prod from 1.0.0 to 1.0.1 | bytes | ratio to ours |"
   echo "|---|---|---|"
   echo "| transfer archive with Prod's inventory (ours) | $(mb "$ours") | 1.00 |"
-  echo "| + the inventory carried the other way | $(mb "$inv") | |"
+  echo "| + the inventory carried the other way | $(mb "$inv") ($inv B) | |"
   echo "| rsync --stats, same two .tar.gz | $(mb "$rs") | $(ratio "$rs" "$ours") |"
   echo "| rsync -z --stats, same two .tar.gz | $(mb "$rsz") | $(ratio "$rsz" "$ours") |"
   echo "| rsync --stats, the raw .bin files (reference) | $(mb "$rsraw") | $(ratio "$rsraw" "$ours") |"
