@@ -42,6 +42,17 @@ pub struct SpaceState {
     >,
     /// Packages of received bundles checked whole (see `promotion::verified`).
     pub checked_packages: crate::promotion::verified::Checked,
+    /// The chunk sets of bundles peers are fetching, by caller and bundle, with when they
+    /// were read (see `promotion::peer::allowed_chunks`).
+    pub served_chunks: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (
+                std::time::Instant,
+                std::sync::Arc<std::collections::HashSet<package_store::ChunkHash>>,
+            ),
+        >,
+    >,
     /// How far each running fetch is (see `promotion::fetch`).
     pub fetch_progress:
         std::sync::Mutex<std::collections::HashMap<String, crate::promotion::fetch::Progress>>,
@@ -151,6 +162,7 @@ impl SpaceState {
                 outbox_floor: Default::default(),
                 fetching: Default::default(),
                 fetch_progress: Default::default(),
+                served_chunks: Default::default(),
                 verified_bundles: Default::default(),
                 checked_packages: Default::default(),
                 contacts: Default::default(),

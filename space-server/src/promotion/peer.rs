@@ -126,12 +126,7 @@ pub fn chunks_for(
             "bundle {bundle_id} was not promoted (or staged) by {me} to space '{caller}'"
         ))
     })?;
-    let release = state.release(&project, &version)?;
-    let mut allowed: HashSet<ChunkHash> = HashSet::new();
-    for pin in &release.packages {
-        let m = state.package(&pin.id, &pin.version)?;
-        allowed.extend(m.chunks.iter().map(|c| c.hash));
-    }
+    let allowed = allowed_chunks(state, caller, bundle_id, (&project, &version))?;
     let name = |h: &[u8]| {
         ChunkHash::try_from(h).map_err(|_| ApiError::Invalid("a chunk name is not 32 bytes".into()))
     };
@@ -155,6 +150,7 @@ pub fn chunks_for(
         for b in proposed.chunks(32) {
             let b = name(b)?;
             if usable.is_none() {
+                let release = state.release(&project, &version)?;
                 usable = Some(delta_bases(state, caller, &release, &allowed)?);
             }
             if usable.as_ref().is_some_and(|u| u.contains(&b)) {
@@ -165,6 +161,51 @@ pub fn chunks_for(
     }
     tracing::info!(bundle = %bundle_id, to = %caller, chunks = wanted.len(), "serving bundle chunks");
     Ok(wanted)
+}
+
+/// How long the chunk set of a bundle being fetched is kept between calls.
+const ALLOWED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// Bundles whose chunk sets are kept at most.
+const ALLOWED_KEPT: usize = 16;
+
+/// The chunks of the packages of release `version` of `project`, which `caller` may fetch for
+/// `bundle_id`. A fetch asks
+/// for them in many calls; reading every manifest again for each (26,685 chunks of one
+/// package: 52 calls) took a third of a connected replication's time, so the set is kept
+/// for a minute per caller and bundle (a release's packages do not change).
+fn allowed_chunks(
+    state: &SpaceState,
+    caller: &str,
+    bundle_id: &str,
+    (project, version): (&str, &str),
+) -> ApiResult<Arc<HashSet<ChunkHash>>> {
+    let key = format!(
+        "{}\0{}",
+        caller.to_ascii_lowercase(),
+        bundle_id.to_ascii_lowercase()
+    );
+    let now = std::time::Instant::now();
+    if let Ok(kept) = state.served_chunks.lock()
+        && let Some((at, set)) = kept.get(&key)
+        && now.duration_since(*at) < ALLOWED_FOR
+    {
+        return Ok(set.clone());
+    }
+    let release = state.release(project, version)?;
+    let mut allowed: HashSet<ChunkHash> = HashSet::new();
+    for pin in &release.packages {
+        let m = state.package(&pin.id, &pin.version)?;
+        allowed.extend(m.chunks.iter().map(|c| c.hash));
+    }
+    let allowed = Arc::new(allowed);
+    if let Ok(mut kept) = state.served_chunks.lock() {
+        kept.retain(|_, (at, _)| now.duration_since(*at) < ALLOWED_FOR);
+        if kept.len() >= ALLOWED_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, (now, allowed.clone()));
+    }
+    Ok(allowed)
 }
 
 /// One chunk to serve: as stored, or as a delta against the best of `bases` when smaller
