@@ -44,15 +44,7 @@ pub struct SpaceState {
     pub checked_packages: crate::promotion::verified::Checked,
     /// The chunk sets of bundles peers are fetching, by caller and bundle, with when they
     /// were read (see `promotion::peer::allowed_chunks`).
-    pub served_chunks: std::sync::Mutex<
-        std::collections::HashMap<
-            String,
-            (
-                std::time::Instant,
-                std::sync::Arc<std::collections::HashSet<package_store::ChunkHash>>,
-            ),
-        >,
-    >,
+    pub served_chunks: crate::promotion::peer::ServedChunks,
     /// How far each running fetch is (see `promotion::fetch`).
     pub fetch_progress:
         std::sync::Mutex<std::collections::HashMap<String, crate::promotion::fetch::Progress>>,

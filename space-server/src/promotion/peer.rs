@@ -163,6 +163,11 @@ pub fn chunks_for(
     Ok(wanted)
 }
 
+/// The chunk sets of bundles being fetched, by caller and bundle, with when each was read.
+pub type ServedChunks = std::sync::Mutex<
+    std::collections::HashMap<String, (std::time::Instant, Arc<HashSet<ChunkHash>>)>,
+>;
+
 /// How long the chunk set of a bundle being fetched is kept between calls.
 const ALLOWED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 /// Bundles whose chunk sets are kept at most.
