@@ -134,19 +134,25 @@ fn with_inventory_only_missing_chunks_travel() {
     assert!(read_back(&dst, &m2) == v2);
 }
 
+/// `bytes` (the file `inv` wrote) reads back as `inv`; every flipped byte and every cut is
+/// refused.
+fn reads_back_and_refuses_damage(inv: &Inventory, bytes: &[u8]) {
+    assert_eq!(&Inventory::read_from(bytes).unwrap(), inv);
+    for i in 0..bytes.len() {
+        let mut bad = bytes.to_vec();
+        bad[i] ^= 0x20;
+        assert!(Inventory::read_from(&bad[..]).is_err(), "byte {i}");
+        assert!(Inventory::read_from(&bytes[..i]).is_err(), "cut at {i}");
+    }
+}
+
 #[test]
 fn inventory_file_round_trips_and_refuses_damage() {
     let inv = Inventory::new("Prod", [[3u8; 32], [1; 32], [3; 32]]);
     assert_eq!(inv.len(), 2);
     let mut bytes = Vec::new();
     inv.write_to(&mut bytes).unwrap();
-    assert_eq!(Inventory::read_from(&bytes[..]).unwrap(), inv);
-    for i in 0..bytes.len() {
-        let mut bad = bytes.clone();
-        bad[i] ^= 0x20;
-        assert!(Inventory::read_from(&bad[..]).is_err(), "byte {i}");
-        assert!(Inventory::read_from(&bytes[..i]).is_err(), "cut at {i}");
-    }
+    reads_back_and_refuses_damage(&inv, &bytes);
     let mut newer = bytes.clone();
     newer[9] = 9;
     let err = Inventory::read_from(&newer[..]).unwrap_err();
