@@ -25,6 +25,7 @@ mod staging;
 #[cfg(test)]
 #[path = "tests/util.rs"]
 mod testutil;
+mod writer;
 
 pub use archive::{validate_archive, validate_stream};
 pub use chunks::{ChunkStore, MAX_CHUNK_LEN, StoreStats, ZSTD_LEVEL, chunk_hash};

@@ -115,10 +115,7 @@ impl Staged {
                 })
                 .collect()
         };
-        let durable = self.store.is_durable();
-        self.store
-            .inner()
-            .adopt_pack(&self.path, file, locate, durable)?;
+        self.store.inner().adopt_pack(&self.path, file, locate)?;
         self.adopted = true;
         Ok(n)
     }
